@@ -1,0 +1,15 @@
+// Each subcommand lives in its own file and registers itself on the CLI11 app here.
+// A registered command stores a callback that main() runs after parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace lmforge::cli {
+
+using Action = std::function<int()>;
+
+Action& register_inspect(CLI::App& app);
+Action& register_convert(CLI::App& app);
+
+}  // namespace lmforge::cli

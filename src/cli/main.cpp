@@ -1,0 +1,46 @@
+// lmforge: entry point. Parses the command line, runs one subcommand, and turns every
+// failure into a single `lmforge: error: ...` line with a non-zero exit status.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lmforge: inspect, convert and run LLaMA-family models on your own machine"};
+  app.set_version_flag("--version", std::string("lmforge ") + LMFORGE_VERSION);
+  app.require_subcommand(1);
+
+  std::vector<std::pair<std::string, lmforge::cli::Action*>> actions;
+  actions.emplace_back("inspect", &lmforge::cli::register_inspect(app));
+  actions.emplace_back("convert", &lmforge::cli::register_convert(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);  // CLI11 prints usage errors itself; exit code 2 for misuse
+  }
+
+  try {
+    for (auto& [name, action] : actions) {
+      if (app.got_subcommand(name)) return (*action)();
+    }
+    return 2;
+  } catch (const lmforge::UsageError& e) {
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 2;
+  } catch (const lmforge::Error& e) {
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "lmforge: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 1;
+  }
+}

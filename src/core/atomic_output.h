@@ -1,0 +1,66 @@
+// Output files that appear only when complete.
+//
+// Data goes to a temporary file beside the destination (same directory, so the final rename
+// is atomic); commit() flushes, syncs and renames it into place. If commit() is never reached
+// (an error, an exception, Ctrl-C handled by unwinding) the temporary is removed and the
+// destination is untouched. An existing destination is refused unless `overwrite` is set.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lmforge {
+
+class AtomicOutputFile {
+ public:
+  AtomicOutputFile(std::string destination, bool overwrite);
+  ~AtomicOutputFile();
+  AtomicOutputFile(const AtomicOutputFile&) = delete;
+  AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
+
+  void write(std::span<const uint8_t> data);
+  void write(const void* data, size_t n) { write({static_cast<const uint8_t*>(data), n}); }
+  void write_zeros(uint64_t n);
+  uint64_t position() const { return written_; }
+  void commit();
+
+  const std::string& destination() const { return destination_; }
+
+ private:
+  void flush_buffer();
+
+  std::string destination_;
+  std::string temp_path_;
+  bool overwrite_;
+  int fd_ = -1;
+  bool committed_ = false;
+  uint64_t written_ = 0;
+  std::vector<uint8_t> buffer_;
+};
+
+// The same for a directory of outputs (a Hugging Face folder): files are created inside
+// temp_dir() and the directory is renamed into place by commit().
+class AtomicOutputDir {
+ public:
+  AtomicOutputDir(std::string destination, bool overwrite);
+  ~AtomicOutputDir();
+  AtomicOutputDir(const AtomicOutputDir&) = delete;
+  AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
+
+  const std::string& temp_dir() const { return temp_dir_; }
+  void commit();
+
+ private:
+  std::string destination_;
+  std::string temp_dir_;
+  bool overwrite_;
+  bool committed_ = false;
+};
+
+// Refuse to write over an existing path unless `overwrite`; also refuses a destination that
+// is one of the inputs (never modify an input).
+void check_output_path(const std::string& destination, bool overwrite);
+
+}  // namespace lmforge

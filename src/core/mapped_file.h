@@ -1,0 +1,36 @@
+// A read-only memory map of a whole input file.
+//
+// Readers parse straight out of the map, so tensors can be handed on without copying and
+// memory use stays bounded by what is touched. The file is never written through the map.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace lmforge {
+
+class MappedFile {
+ public:
+  // Throws lmforge::Error when the file cannot be opened or mapped.
+  static std::shared_ptr<const MappedFile> open(const std::string& path);
+
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  uint64_t size() const { return size_; }
+
+ private:
+  MappedFile(std::string path, const uint8_t* data, uint64_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+
+  std::string path_;
+  const uint8_t* data_;
+  uint64_t size_;
+};
+
+}  // namespace lmforge
