@@ -1,9 +1,97 @@
+// `lmforge convert SRC DST [--outtype T] [--to FORMAT] [--force] [--quiet] [--json]`
+//
+//   HF llama folder        -> GGUF              (default when DST ends in .gguf)
+//   GGUF                   -> HF folder         (default when DST has no known extension)
+//   any single checkpoint  -> safetensors       (default when DST ends in .safetensors)
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "convert/checkpoint_to_safetensors.h"
+#include "convert/gguf_to_hf.h"
+#include "convert/hf_to_gguf.h"
+#include "core/error.h"
+#include "formats/sniff.h"
+
 namespace lmforge::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Refuses a destination that is, or lies inside, the source: inputs are never modified.
+void check_not_input(const std::string& src, const std::string& dst) {
+  std::error_code ec;
+  const fs::path s = fs::weakly_canonical(src, ec);
+  const fs::path d = fs::weakly_canonical(dst, ec);
+  if (s == d) throw UsageError("the output " + dst + " is the input; choose another path");
+  auto rel = d.lexically_relative(s);
+  if (fs::is_directory(s, ec) && !rel.empty() && *rel.begin() != "..")
+    throw UsageError("the output " + dst + " lies inside the input folder; choose another path");
+}
+
+int run_convert(const std::string& src, const std::string& dst, const std::string& outtype,
+                std::string to, bool force, bool quiet, bool json) {
+  ConvertOptions opt;
+  opt.overwrite = force;
+  opt.quiet = quiet || json;
+  if (!outtype.empty()) {
+    auto t = dtype_from_name(outtype);
+    if (!t || !(*t == DType::F32 || *t == DType::F16 || *t == DType::BF16 || *t == DType::Q8_0 || *t == DType::Q4_0))
+      throw UsageError("--outtype must be one of f32, f16, bf16, q8_0, q4_0 (got '" + outtype + "')");
+    opt.outtype = t;
+  }
+  if (to.empty()) to = ends_with(dst, ".gguf") ? "gguf" : ends_with(dst, ".safetensors") ? "safetensors" : "hf";
+  check_not_input(src, dst);
+
+  const FileFormat in = sniff_format(src);
+  ConvertReport rep;
+  if (to == "gguf") {
+    if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF re-quantization is `lmforge quantize` (not available yet)");
+    if (in != FileFormat::kHfFolder) throw UsageError("GGUF output needs a Hugging Face llama folder as input (config.json + weights + tokenizer.model)");
+    rep = convert_hf_to_gguf(src, dst, opt);
+  } else if (to == "hf") {
+    if (in != FileFormat::kGguf) throw UsageError("a Hugging Face folder can be written from a GGUF file; for checkpoints use a .safetensors destination");
+    rep = convert_gguf_to_hf(src, dst, opt);
+  } else if (to == "safetensors") {
+    if (in == FileFormat::kHfFolder) throw UsageError("the input is a folder; convert it to .gguf, or name one checkpoint file");
+    rep = convert_to_safetensors(src, dst, opt);
+  } else {
+    throw UsageError("--to must be gguf, hf or safetensors");
+  }
+
+  if (json) {
+    nlohmann::json j = {{"output", rep.output}, {"format", to}, {"tensors", rep.tensors},
+                        {"bytes_read", rep.bytes_read}, {"bytes_written", rep.bytes_written}, {"seconds", rep.seconds}};
+    std::printf("%s\n", j.dump().c_str());
+  } else if (!quiet) {
+    std::fprintf(stderr, "wrote %s: %llu tensors, %.1f MB in %.2f s\n", rep.output.c_str(),
+                 static_cast<unsigned long long>(rep.tensors), static_cast<double>(rep.bytes_written) / 1e6, rep.seconds);
+  }
+  return 0;
+}
+
+}  // namespace
+
 Action& register_convert(CLI::App& app) {
   static Action action;
-  app.add_subcommand("convert", "Convert a model to another format");
-  action = [] { return 0; };
+  static std::string src, dst, outtype, to;
+  static bool force = false, quiet = false, json = false;
+  auto* sub = app.add_subcommand("convert", "Convert a model: HF folder -> GGUF, GGUF -> HF folder, checkpoint -> safetensors");
+  sub->add_option("src", src, "Input: Hugging Face folder, GGUF file, or PyTorch/safetensors checkpoint")->required();
+  sub->add_option("dst", dst, "Output path (.gguf, .safetensors, or a folder name)")->required();
+  sub->add_option("--outtype", outtype, "Output tensor type: f32, f16, bf16, q8_0, q4_0 (GGUF default f16)");
+  sub->add_option("--to", to, "Output format when the destination's name does not say: gguf, hf, safetensors");
+  sub->add_flag("--force", force, "Overwrite an existing output");
+  sub->add_flag("-q,--quiet", quiet, "No progress output");
+  sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
+  action = [] { return run_convert(src, dst, outtype, to, force, quiet, json); };
   return action;
 }
+
 }  // namespace lmforge::cli

@@ -1,0 +1,65 @@
+#include "convert/checkpoint_to_safetensors.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "convert/tensor_cast.h"
+#include "core/error.h"
+#include "convert/progress_producers.h"
+#include "formats/safetensors_writer.h"
+#include "formats/sniff.h"
+
+namespace lmforge {
+
+ConvertReport convert_to_safetensors(const std::string& src, const std::string& dst, const ConvertOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto source = open_model(src);
+  if (opt.outtype && dtype_is_quantized(*opt.outtype))
+    throw UsageError("safetensors holds plain tensors: use --outtype f32, f16 or bf16");
+  std::vector<TensorToWrite> out;
+  uint64_t total = 0;
+  for (size_t i = 0; i < source->tensors().size(); ++i) {
+    const TensorInfo& t = source->tensors()[i];
+    const bool is_float = t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16 || t.dtype == DType::F64;
+    DType to = t.dtype;
+    if (dtype_is_quantized(t.dtype)) to = DType::F32;
+    if (opt.outtype && is_float) to = *opt.outtype;
+    if (dtype_info(to).safetensors_name.empty())
+      fail(src, "tensor '" + t.name + "' has type " + std::string(dtype_name(t.dtype)) + ", which safetensors cannot hold");
+    TensorToWrite w;
+    w.info = t;
+    w.info.dtype = to;
+    w.info.nbytes = *dtype_nbytes(to, t.numel());
+    const uint64_t row_len = t.shape.empty() ? 1 : t.shape.back();
+    const uint64_t rows = row_len ? t.numel() / row_len : 0;
+    const DType from = t.dtype;
+    w.produce = [&source, i, from, to, rows, row_len, name = t.name] {
+      TensorBytes b = source->read(i);
+      return cast_rows(b, from, to, rows, row_len, {}, name);
+    };
+    total += t.nbytes;
+    out.push_back(std::move(w));
+  }
+  std::vector<std::string> lines;
+  std::vector<uint64_t> sizes;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const TensorInfo& t = source->tensors()[i];
+    lines.push_back("[" + std::to_string(i + 1) + "/" + std::to_string(out.size()) + "] " + t.name + " " +
+                    std::string(dtype_name(t.dtype)) + " -> " + std::string(dtype_name(out[i].info.dtype)));
+    sizes.push_back(t.nbytes);
+  }
+  Progress bar(total, opt.quiet);
+  attach_progress(out, lines, sizes, bar);
+  write_safetensors(dst, out, {{"format", "pt"}}, opt.overwrite);
+  bar.finish();
+  ConvertReport rep;
+  rep.output = dst;
+  rep.tensors = out.size();
+  rep.bytes_read = total;
+  std::error_code ec;
+  rep.bytes_written = std::filesystem::file_size(dst, ec);
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace lmforge

@@ -1,0 +1,29 @@
+// Options and results shared by every conversion path.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/dtype.h"
+
+namespace lmforge {
+
+struct ConvertOptions {
+  std::optional<DType> outtype;  // unset: keep the source's float type where possible
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+struct ConvertReport {
+  std::string output;
+  uint64_t tensors = 0;
+  uint64_t bytes_read = 0;     // tensor bytes taken from the source
+  uint64_t bytes_written = 0;  // size of the output
+  double seconds = 0;
+};
+
+// llama.cpp's `general.file_type` (llama_ftype) for a whole-file output type.
+uint32_t llama_file_type(DType outtype);
+
+}  // namespace lmforge

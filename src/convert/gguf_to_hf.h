@@ -1,0 +1,19 @@
+// GGUF (llama) -> Hugging Face folder: model.safetensors, config.json and tokenizer files,
+// with the Q/K rows put back into Hugging Face's rotate_half layout.
+#pragma once
+
+#include <string>
+
+#include "convert/convert_options.h"
+
+namespace lmforge {
+
+class GgufReader;
+struct LlamaConfig;
+
+ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt);
+
+// Hyperparameters from `llama.*` keys; throws when a required key is missing or mistyped.
+LlamaConfig llama_config_from_gguf(const GgufReader& gguf, const std::string& file);
+
+}  // namespace lmforge

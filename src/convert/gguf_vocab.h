@@ -1,0 +1,29 @@
+// The SentencePiece vocabulary in GGUF's `tokenizer.ggml.*` keys, both ways.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "formats/gguf/gguf_value.h"
+#include "formats/sentencepiece_model.h"
+
+namespace lmforge {
+
+struct HfModel;
+class GgufReader;
+
+// Token list, scores, types and special ids as llama.cpp's converter builds them from
+// tokenizer.model, added_tokens.json and tokenizer_config.json.
+std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, uint32_t vocab_size);
+
+// What a Hugging Face folder needs to reproduce a GGUF vocabulary.
+struct HfTokenizerFiles {
+  SentencePieceModel model;
+  nlohmann::json tokenizer_config;
+  nlohmann::json special_tokens_map;
+};
+HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf);
+
+}  // namespace lmforge

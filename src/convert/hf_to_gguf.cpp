@@ -1,0 +1,212 @@
+#include "convert/hf_to_gguf.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <tuple>
+
+#include "convert/gguf_vocab.h"
+#include "convert/tensor_cast.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "formats/gguf/gguf_writer.h"
+#include "formats/hf_folder.h"
+#include "model/llama_names.h"
+
+namespace lmforge {
+
+namespace {
+
+struct Planned {
+  size_t source_index;
+  std::string name;  // GGUF name
+  DType from, to;
+  std::vector<uint64_t> shape;
+  RotaryRole rotary;
+  std::tuple<int, uint64_t, int> order;
+};
+
+// Canonical tensor order: embeddings, layers in order (llama.cpp's per-layer order), then the
+// output norm and head. A fixed order makes conversions reproducible whatever the shard
+// layout of the source.
+std::tuple<int, uint64_t, int> tensor_order(const std::string& gguf) {
+  static const char* kLayerOrder[] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                      "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"};
+  const int bias = gguf.size() > 5 && gguf.substr(gguf.size() - 5) == ".bias" ? 1 : 0;
+  if (gguf.rfind("token_embd.", 0) == 0) return {0, 0, bias};
+  if (gguf.rfind("output_norm.", 0) == 0) return {2, 0, bias};
+  if (gguf.rfind("output.", 0) == 0) return {3, 0, bias};
+  const size_t dot = gguf.find('.', 4);
+  const uint64_t layer = std::stoull(gguf.substr(4, dot - 4));
+  const std::string rest = gguf.substr(dot + 1);
+  for (int k = 0; k < 9; ++k)
+    if (rest.rfind(std::string(kLayerOrder[k]) + ".", 0) == 0) return {1, layer, 2 * k + bias};
+  return {1, layer, 100};
+}
+
+std::string shape_text(const std::vector<uint64_t>& s) {
+  std::string t = "{";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[s.size() - 1 - i]);
+  return t + "}";
+}
+
+// The shape config.json implies for a GGUF tensor, row-major; empty if no expectation.
+std::vector<uint64_t> expected_shape(const std::string& gguf, const LlamaConfig& c) {
+  const uint64_t hd = c.head_dim, q = uint64_t{c.num_attention_heads} * hd, kv = uint64_t{c.num_key_value_heads} * hd;
+  const uint64_t e = c.hidden_size, ff = c.intermediate_size, v = c.vocab_size;
+  const bool bias = gguf.size() > 5 && gguf.substr(gguf.size() - 5) == ".bias";
+  auto w = [&](uint64_t rows, uint64_t cols) { return bias ? std::vector<uint64_t>{rows} : std::vector<uint64_t>{rows, cols}; };
+  auto ends = [&](const char* s) { return gguf.find(s) != std::string::npos; };
+  if (gguf == "token_embd.weight" || gguf == "output.weight") return {v, e};
+  if (gguf == "output_norm.weight" || ends(".attn_norm.") || ends(".ffn_norm.")) return {e};
+  if (ends(".attn_q.")) return w(q, e);
+  if (ends(".attn_k.") || ends(".attn_v.")) return w(kv, e);
+  if (ends(".attn_output.")) return w(e, q);
+  if (ends(".ffn_gate.") || ends(".ffn_up.")) return w(ff, e);
+  if (ends(".ffn_down.")) return w(e, ff);
+  return {};
+}
+
+std::string dims_text(const std::vector<uint64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+}  // namespace
+
+ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& dst, const ConvertOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  HfModel model = open_hf_folder(src_dir);
+  const LlamaConfig& c = model.config;
+  const auto& sources = model.weights->tensors();
+  const DType outtype = opt.outtype.value_or(DType::F16);
+  if (!can_encode(outtype)) throw UsageError("unsupported --outtype " + std::string(dtype_name(outtype)));
+  std::vector<std::string> notes;
+  for (const auto& w : model.warnings) notes.push_back("warning: " + w);
+
+  // Plan every tensor before writing anything, so a bad tensor fails before any output.
+  std::vector<Planned> plan;
+  bool has_output = false;
+  uint64_t total_bytes = 0;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const auto& t = sources[i];
+    if (is_ignored_hf_tensor(t.name)) continue;
+    auto name = hf_to_gguf_name(t.name);
+    if (!name) fail(t.file, "cannot map tensor '" + t.name + "' to a llama GGUF tensor");
+    const auto expect = expected_shape(*name, c);
+    if (!expect.empty() && expect != t.shape)
+      fail(t.file, "tensor '" + t.name + "' has shape " + dims_text(t.shape) + " but config.json implies " + dims_text(expect));
+    if (!can_decode(t.dtype)) fail(t.file, "tensor '" + t.name + "' has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
+    if (*name == "output.weight") has_output = true;
+
+    Planned p{i, *name, t.dtype, outtype, t.shape, rotary_role(*name), tensor_order(*name)};
+    const bool is_weight_matrix = t.shape.size() == 2 && name->size() > 7 && name->substr(name->size() - 7) == ".weight";
+    if (!is_weight_matrix) {
+      p.to = DType::F32;  // norms and biases stay F32, as llama.cpp's converter keeps them
+    } else if (dtype_is_quantized(outtype) && t.shape.back() % dtype_info(outtype).block_size != 0) {
+      p.to = DType::F16;  // rows that are not whole blocks cannot be quantized
+      notes.push_back("note: " + *name + " row length " + std::to_string(t.shape.back()) + " is not a multiple of 32; keeping it F16");
+    } else if (outtype == DType::Q4_0 && (*name == "output.weight" || (*name == "token_embd.weight" && c.tie_word_embeddings))) {
+      p.to = DType::Q8_0;  // the output head is the most sensitive matrix: 8 bits, as llama.cpp's mixes do
+    }
+    total_bytes += t.nbytes;
+    plan.push_back(std::move(p));
+  }
+  if (plan.empty()) fail(src_dir, "no tensors found");
+  for (const char* required : {"token_embd.weight", "output_norm.weight"}) {
+    if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == required; }))
+      fail(src_dir, std::string("missing tensor for ") + required);
+  }
+  if (!has_output && !c.tie_word_embeddings)
+    fail(src_dir, "no lm_head.weight and config.json does not set tie_word_embeddings");
+  for (uint32_t l = 0; l < c.num_hidden_layers; ++l) {
+    for (const char* part : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"}) {
+      const std::string n = "blk." + std::to_string(l) + "." + part + ".weight";
+      if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
+        fail(src_dir, "missing tensor for " + n + " (config.json says " + std::to_string(c.num_hidden_layers) + " layers)");
+    }
+  }
+  std::stable_sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.order < b.order; });
+
+  GgufWriter w;
+  w.set("general.architecture", GgufValue::str("llama"));
+  w.set("general.type", GgufValue::str("model"));
+  std::string name = std::filesystem::path(src_dir).filename().string();
+  if (name.empty()) name = std::filesystem::path(src_dir).parent_path().filename().string();
+  if (model.config_json.contains("_name_or_path") && model.config_json["_name_or_path"].is_string()) {
+    std::string n = model.config_json["_name_or_path"].get<std::string>();
+    if (!n.empty()) name = std::filesystem::path(n).filename().string();
+  }
+  w.set("general.name", GgufValue::str(name));
+  w.set("llama.vocab_size", GgufValue::u32(c.vocab_size));
+  w.set("llama.context_length", GgufValue::u32(c.max_position_embeddings));
+  w.set("llama.embedding_length", GgufValue::u32(c.hidden_size));
+  w.set("llama.block_count", GgufValue::u32(c.num_hidden_layers));
+  w.set("llama.feed_forward_length", GgufValue::u32(c.intermediate_size));
+  w.set("llama.rope.dimension_count", GgufValue::u32(c.head_dim));
+  w.set("llama.attention.head_count", GgufValue::u32(c.num_attention_heads));
+  if (c.has_num_key_value_heads) w.set("llama.attention.head_count_kv", GgufValue::u32(c.num_key_value_heads));
+  if (c.has_rope_theta) w.set("llama.rope.freq_base", GgufValue::f32(c.rope_theta));
+  w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_norm_eps));
+  if (c.has_head_dim) {
+    w.set("llama.attention.key_length", GgufValue::u32(c.head_dim));
+    w.set("llama.attention.value_length", GgufValue::u32(c.head_dim));
+  }
+  if (c.rope_scaling_linear) {
+    w.set("llama.rope.scaling.type", GgufValue::str("linear"));
+    w.set("llama.rope.scaling.factor", GgufValue::f32(*c.rope_scaling_linear));
+  }
+  w.set("general.file_type", GgufValue::u32(llama_file_type(outtype)));
+  if (dtype_is_quantized(outtype)) w.set("general.quantization_version", GgufValue::u32(2));
+  for (auto& kv : gguf_vocab_from_hf(model, c.vocab_size)) w.set(kv.key, std::move(kv.value));
+
+  uint64_t done_bytes = 0;
+  Progress bar(total_bytes, opt.quiet);
+  for (const auto& n : notes) bar.log(n);
+  for (const auto& p : plan) {
+    const auto& src = sources[p.source_index];
+    const uint64_t rows = p.shape.size() <= 1 ? 1 : src.numel() / p.shape.back();
+    const uint64_t row_len = p.shape.empty() ? 1 : p.shape.back();
+    const uint32_t heads = p.rotary == RotaryRole::kQuery ? c.num_attention_heads : c.num_key_value_heads;
+    const uint64_t hd = c.head_dim;
+    const std::string label = src.name;
+    // 1-D rotary tensors are biases: the permutation applies to their single column of rows.
+    const bool permute = p.rotary != RotaryRole::kNone;
+    const uint64_t perm_rows = p.shape.empty() ? 0 : p.shape.front();
+    if (permute && (hd % 2 != 0 || perm_rows != uint64_t{heads} * hd))
+      fail(src.file, "tensor '" + src.name + "' cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
+    w.add_tensor(p.name, p.to, p.shape, [&, p, rows, row_len, hd, label, permute] {
+      TensorBytes bytes = model.weights->read(p.source_index);
+      if (!permute) return cast_rows(bytes, p.from, p.to, rows, row_len, {}, label);
+      // Rotary rows are reordered; a 1-D bias has one element per row.
+      const bool bias = p.shape.size() == 1;
+      return cast_rows(bytes, p.from, p.to, bias ? p.shape[0] : rows, bias ? 1 : row_len,
+                       [hd](uint64_t row) { return hf_row_for_gguf_row(row, hd); }, label);
+    });
+  }
+  w.on_tensor([&](size_t i, size_t n, const std::string& tname) {
+    const auto& p = plan[i];
+    char line[256];
+    std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n, tname.c_str(),
+                  std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), shape_text(p.shape).c_str());
+    bar.log(line);
+    if (i > 0) done_bytes += sources[plan[i - 1].source_index].nbytes;
+    bar.update(done_bytes);
+  });
+  w.write(dst, opt.overwrite);
+  bar.finish();
+
+  ConvertReport rep;
+  rep.output = dst;
+  rep.tensors = plan.size();
+  rep.bytes_read = total_bytes;
+  std::error_code ec;
+  rep.bytes_written = std::filesystem::file_size(dst, ec);
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace lmforge

@@ -1,0 +1,99 @@
+#include "convert/tensor_cast.h"
+
+#include <cstring>
+#include <vector>
+
+#include "core/checked_math.h"
+#include "core/error.h"
+#include "core/half.h"
+#include "quant/ggml_blocks.h"
+
+namespace lmforge {
+
+namespace {
+template <typename T>
+T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+template <typename T>
+void store(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+}  // namespace
+
+bool can_decode(DType from) {
+  switch (from) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::F64:
+    case DType::Q8_0: case DType::Q4_0:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool can_encode(DType to) {
+  switch (to) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void decode_row(DType t, const uint8_t* in, float* out, size_t n) {
+  switch (t) {
+    case DType::F32: std::memcpy(out, in, n * 4); return;
+    case DType::F16: for (size_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(load<uint16_t>(in + 2 * i)); return;
+    case DType::BF16: for (size_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(load<uint16_t>(in + 2 * i)); return;
+    case DType::F64: for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(load<double>(in + 8 * i)); return;
+    case DType::Q8_0: dequantize_row_q8_0(in, out, n); return;
+    case DType::Q4_0: dequantize_row_q4_0(in, out, n); return;
+    default: fail("", "internal error: cannot decode " + std::string(dtype_name(t)));
+  }
+}
+
+void encode_row(DType t, const float* in, uint8_t* out, size_t n) {
+  switch (t) {
+    case DType::F32: std::memcpy(out, in, n * 4); return;
+    case DType::F16: for (size_t i = 0; i < n; ++i) store<uint16_t>(out + 2 * i, fp32_to_fp16(in[i])); return;
+    case DType::BF16: for (size_t i = 0; i < n; ++i) store<uint16_t>(out + 2 * i, fp32_to_bf16(in[i])); return;
+    case DType::Q8_0: quantize_row_q8_0(in, out, n); return;
+    case DType::Q4_0: quantize_row_q4_0(in, out, n); return;
+    default: fail("", "internal error: cannot encode " + std::string(dtype_name(t)));
+  }
+}
+
+TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t rows, uint64_t row_len,
+                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what) {
+  if (from == to && !source_row) return src;
+  const auto in_row = dtype_nbytes(from, row_len);
+  const auto out_row = dtype_nbytes(to, row_len);
+  if (!in_row) fail(what, "row length " + std::to_string(row_len) + " is not a whole number of " + std::string(dtype_name(from)) + " blocks");
+  if (!out_row) fail(what, "row length " + std::to_string(row_len) + " is not a whole number of " + std::string(dtype_name(to)) + " blocks");
+  auto in_total = checked_mul(*in_row, rows);
+  auto out_total = checked_mul(*out_row, rows);
+  if (!in_total || !out_total || *in_total != src.size())
+    fail(what, "has " + std::to_string(src.size()) + " bytes, expected " + (in_total ? std::to_string(*in_total) : "an overflowing size"));
+  if (from != to && !can_decode(from)) fail(what, "cannot convert from type " + std::string(dtype_name(from)));
+  if (from != to && !can_encode(to)) fail(what, "cannot convert to type " + std::string(dtype_name(to)));
+
+  std::vector<uint8_t> out(*out_total);
+  std::vector<float> scratch(from == to ? 0 : row_len);
+  for (uint64_t r = 0; r < rows; ++r) {
+    const uint64_t s = source_row ? source_row(r) : r;
+    if (s >= rows) fail(what, "internal error: row map out of range");
+    const uint8_t* in = src.data() + s * *in_row;
+    uint8_t* o = out.data() + r * *out_row;
+    if (from == to) {
+      std::memcpy(o, in, *in_row);
+    } else {
+      decode_row(from, in, scratch.data(), row_len);
+      encode_row(to, scratch.data(), o, row_len);
+    }
+  }
+  return TensorBytes(std::move(out));
+}
+
+}  // namespace lmforge

@@ -1,0 +1,285 @@
+#include "formats/hf_folder.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "formats/json_strict.h"
+#include "formats/safetensors_reader.h"
+#include "formats/sharded_source.h"
+#include "formats/text_checks.h"
+#include "model/llama_config_json.h"
+
+// The PyTorch reader is built separately; without it .bin checkpoints are refused.
+#if __has_include("formats/pytorch_reader.h")
+#include "formats/pytorch_reader.h"
+#define LMFORGE_HAVE_PYTORCH_READER 1
+#endif
+
+namespace lmforge {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string join(const std::string& dir, const std::string& name) {
+  return (fs::path(dir) / name).string();
+}
+
+bool is_file(const std::string& path) {
+  std::error_code ec;
+  return fs::is_regular_file(path, ec);  // follows symlinks (the HF cache links into blobs/)
+}
+
+std::string shape_string(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::unique_ptr<TensorSource> open_weight_file(const std::string& path) {
+  if (path.ends_with(".safetensors")) return open_safetensors(path);
+#ifdef LMFORGE_HAVE_PYTORCH_READER
+  return open_pytorch_checkpoint(path);
+#else
+  fail(path, "PyTorch checkpoints are not supported by this build");
+#endif
+}
+
+// An index maps tensor names to shard files in the same folder; a name with a path in it
+// could make us read any file on the system.
+void check_shard_name(const std::string& index_path, const std::string& tensor,
+                      const std::string& shard, const std::string& ext) {
+  if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != std::string::npos ||
+      shard.find('\\') != std::string::npos || has_control_char(shard))
+    fail(index_path, "weight_map entry for tensor '" + tensor + "' names " +
+                         quoted_for_message(shard) + ", which is not a plain file name");
+  if (!shard.ends_with(ext))
+    fail(index_path, "weight_map entry for tensor '" + tensor + "' names '" + shard +
+                         "', which is not a " + ext + " file");
+}
+
+struct Weights {
+  std::unique_ptr<TensorSource> source;
+  std::vector<std::string> files;
+};
+
+Weights open_index(const std::string& dir, const std::string& index_name, const std::string& ext,
+                   std::vector<std::string>& warnings) {
+  const std::string index_path = join(dir, index_name);
+  const auto index = read_json_file(index_path, 256u << 20);
+  if (!index.is_object()) fail(index_path, "index is not a JSON object");
+  if (!index.contains("weight_map") || !index["weight_map"].is_object())
+    fail(index_path, "index has no 'weight_map' object");
+
+  std::map<std::string, std::string> weight_map;  // tensor -> shard
+  std::set<std::string> shard_names;
+  for (const auto& [tensor, shard] : index["weight_map"].items()) {
+    if (!shard.is_string()) fail(index_path, "weight_map entry for tensor '" + tensor + "' is not a string");
+    const auto& s = shard.get_ref<const std::string&>();
+    check_shard_name(index_path, tensor, s, ext);
+    weight_map[tensor] = s;
+    shard_names.insert(s);
+  }
+  if (weight_map.empty()) fail(index_path, "weight_map is empty");
+
+  std::optional<uint64_t> total_size;
+  if (index.contains("metadata") && !index["metadata"].is_null()) {
+    const auto& m = index["metadata"];
+    if (!m.is_object()) fail(index_path, "index 'metadata' is not an object");
+    if (m.contains("total_size")) {
+      // transformers has written total_size both as an integer and as a float.
+      if (m["total_size"].is_number_unsigned()) total_size = m["total_size"].get<uint64_t>();
+      else if (!m["total_size"].is_null()) warnings.push_back(index_name + ": total_size is not a non-negative integer");
+    }
+  }
+
+  Weights w;
+  std::vector<std::unique_ptr<TensorSource>> shards;
+  for (const auto& s : shard_names) {
+    const std::string path = join(dir, s);
+    if (!is_file(path)) fail(index_path, "shard '" + s + "' listed in the index does not exist");
+    shards.push_back(open_weight_file(path));
+    w.files.push_back(s);
+  }
+  w.files.push_back(index_name);
+  w.source = make_sharded_source(std::move(shards), "Hugging Face sharded checkpoint (" +
+                                                        std::to_string(shard_names.size()) + " " +
+                                                        ext + " shards)");
+
+  // The index and the shards must agree exactly, as transformers and llama.cpp's converter
+  // require: a tensor the index does not list, or lists in another shard, means the files
+  // do not belong together.
+  uint64_t sum = 0;
+  std::set<std::string> found;
+  for (const auto& t : w.source->tensors()) {
+    const std::string shard = fs::path(t.file).filename().string();
+    auto it = weight_map.find(t.name);
+    if (it == weight_map.end())
+      fail(t.file, "tensor '" + t.name + "' is not listed in " + index_name);
+    if (it->second != shard)
+      fail(t.file, "tensor '" + t.name + "' is in '" + shard + "' but " + index_name +
+                       " lists it in '" + it->second + "'");
+    found.insert(t.name);
+    sum += t.nbytes;
+  }
+  for (const auto& [tensor, shard] : weight_map)
+    if (!found.count(tensor))
+      fail(join(dir, shard), "tensor '" + tensor + "' listed in " + index_name + " is missing from this shard");
+  if (total_size && *total_size != sum)
+    warnings.push_back(index_name + ": total_size " + std::to_string(*total_size) +
+                       " differs from the " + std::to_string(sum) + " bytes of tensor data in the shards");
+  return w;
+}
+
+Weights open_weights(const std::string& dir, std::vector<std::string>& warnings) {
+  const char* candidates[][2] = {{"model.safetensors", nullptr},
+                                 {"model.safetensors.index.json", ".safetensors"},
+                                 {"pytorch_model.bin", nullptr},
+                                 {"pytorch_model.bin.index.json", ".bin"}};
+  for (const auto& c : candidates) {
+    if (!is_file(join(dir, c[0]))) continue;
+    if (c[1]) return open_index(dir, c[0], c[1], warnings);
+    Weights w;
+    w.source = open_weight_file(join(dir, c[0]));
+    w.files.push_back(c[0]);
+    return w;
+  }
+  fail(dir, "no weights found (expected model.safetensors, model.safetensors.index.json, "
+            "pytorch_model.bin or pytorch_model.bin.index.json)");
+}
+
+nlohmann::json optional_json(const std::string& dir, const std::string& name,
+                             std::vector<std::string>& used) {
+  const std::string path = join(dir, name);
+  if (!is_file(path)) return nullptr;
+  used.push_back(name);
+  return read_json_file(path, 64u << 20);
+}
+
+// Files a model folder commonly has that carry no model data: not worth a warning.
+bool is_documentation(const std::string& name) {
+  auto starts = [&](const char* p) { return name.starts_with(p); };
+  return name.starts_with(".") || name.ends_with(".md") || starts("README") || starts("LICENSE") ||
+         starts("NOTICE") || starts("USE_POLICY") ||
+         // The fast-tokenizer file duplicates tokenizer.model for SentencePiece llamas.
+         name == "tokenizer.json";
+}
+
+// Layer index of "model.layers.N.<rest>" with N < n_layer, and <rest>; nullopt otherwise.
+std::optional<std::pair<uint32_t, std::string>> split_layer(const std::string& name, uint32_t n_layer) {
+  static const std::string prefix = "model.layers.";
+  if (!name.starts_with(prefix)) return std::nullopt;
+  size_t i = prefix.size(), j = i;
+  while (j < name.size() && j - i < 7 && name[j] >= '0' && name[j] <= '9') ++j;
+  if (j == i || j >= name.size() || name[j] != '.') return std::nullopt;
+  if (name[i] == '0' && j - i > 1) return std::nullopt;  // no leading zeros
+  const auto n = static_cast<uint32_t>(std::stoul(name.substr(i, j - i)));
+  if (n >= n_layer) return std::nullopt;
+  return std::make_pair(n, name.substr(j + 1));
+}
+
+}  // namespace
+
+std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& tensors,
+                                                const LlamaConfig& c) {
+  const uint64_t h = c.hidden_size, ff = c.intermediate_size, v = c.vocab_size;
+  const uint64_t q = uint64_t{c.num_attention_heads} * c.head_dim;
+  const uint64_t kv = uint64_t{c.num_key_value_heads} * c.head_dim;
+  const std::map<std::string, std::vector<uint64_t>> global = {
+      {"model.embed_tokens.weight", {v, h}}, {"model.norm.weight", {h}}, {"lm_head.weight", {v, h}}};
+  const std::map<std::string, std::vector<uint64_t>> layer = {
+      {"input_layernorm.weight", {h}},      {"post_attention_layernorm.weight", {h}},
+      {"self_attn.q_proj.weight", {q, h}},  {"self_attn.k_proj.weight", {kv, h}},
+      {"self_attn.v_proj.weight", {kv, h}}, {"self_attn.o_proj.weight", {h, q}},
+      {"mlp.gate_proj.weight", {ff, h}},    {"mlp.up_proj.weight", {ff, h}},
+      {"mlp.down_proj.weight", {h, ff}},
+      // Optional biases (some llama fine-tunes have them).
+      {"self_attn.q_proj.bias", {q}},       {"self_attn.k_proj.bias", {kv}},
+      {"self_attn.v_proj.bias", {kv}},      {"self_attn.o_proj.bias", {h}},
+      {"mlp.gate_proj.bias", {ff}},         {"mlp.up_proj.bias", {ff}},
+      {"mlp.down_proj.bias", {h}}};
+
+  std::vector<std::string> warnings;
+  std::set<std::string> present;
+  for (const auto& t : tensors) {
+    present.insert(t.name);
+    const std::vector<uint64_t>* want = nullptr;
+    if (auto g = global.find(t.name); g != global.end()) {
+      want = &g->second;
+    } else if (auto l = split_layer(t.name, c.num_hidden_layers)) {
+      if (l->second == "self_attn.rotary_emb.inv_freq") continue;  // buffer, dropped on conversion
+      if (auto it = layer.find(l->second); it != layer.end()) want = &it->second;
+    }
+    if (!want) {
+      warnings.push_back("unexpected tensor name '" + t.name + "'");
+    } else if (t.shape != *want) {
+      warnings.push_back("tensor '" + t.name + "' has shape " + shape_string(t.shape) +
+                         " but config.json implies " + shape_string(*want));
+    }
+  }
+
+  std::vector<std::string> required = {"model.embed_tokens.weight", "model.norm.weight"};
+  if (!c.tie_word_embeddings) required.push_back("lm_head.weight");
+  for (uint32_t i = 0; i < c.num_hidden_layers; ++i)
+    for (const auto& [suffix, shape] : layer)
+      if (suffix.ends_with(".weight"))
+        required.push_back("model.layers." + std::to_string(i) + "." + suffix);
+  size_t missing = 0;
+  for (const auto& r : required) {
+    if (present.count(r)) continue;
+    // A whole missing layer would otherwise produce a wall of warnings.
+    if (++missing <= 20) warnings.push_back("missing tensor '" + r + "'");
+  }
+  if (missing > 20) warnings.push_back(std::to_string(missing - 20) + " more tensors are missing");
+  return warnings;
+}
+
+HfModel open_hf_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail(dir, "is not a directory");
+
+  HfModel m;
+  m.dir = dir;
+  const std::string config_path = join(dir, "config.json");
+  if (!is_file(config_path)) fail(dir, "no config.json in this folder");
+  m.config_json = read_json_file(config_path, 16u << 20);
+  m.config = llama_config_from_json(m.config_json, config_path);
+  m.files_used.push_back("config.json");
+
+  auto w = open_weights(dir, m.warnings);
+  m.weights = std::move(w.source);
+  for (auto& f : w.files) m.files_used.push_back(std::move(f));
+  for (auto& x : m.weights->warnings()) m.warnings.push_back(std::move(x));
+  for (auto& x : check_llama_hf_tensors(m.weights->tensors(), m.config)) m.warnings.push_back(std::move(x));
+
+  const std::string tok_path = join(dir, "tokenizer.model");
+  if (is_file(tok_path)) {
+    auto map = MappedFile::open(tok_path);
+    m.tokenizer = parse_sentencepiece_model(map->bytes(), tok_path);
+    m.files_used.push_back("tokenizer.model");
+  }
+  m.tokenizer_config = optional_json(dir, "tokenizer_config.json", m.files_used);
+  m.special_tokens_map = optional_json(dir, "special_tokens_map.json", m.files_used);
+  m.added_tokens = optional_json(dir, "added_tokens.json", m.files_used);
+  m.generation_config = optional_json(dir, "generation_config.json", m.files_used);
+
+  // Anything else in the folder is reported: a weight file we did not read can mean the
+  // user expected a different checkpoint to be converted.
+  const std::set<std::string> used(m.files_used.begin(), m.files_used.end());
+  std::vector<std::string> unused;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (used.count(name) || is_documentation(name)) continue;
+    std::error_code ec2;
+    unused.push_back(e.is_directory(ec2) ? name + "/" : name);
+  }
+  std::sort(unused.begin(), unused.end());
+  for (const auto& u : unused) m.warnings.push_back("unused file " + quoted_for_message(u));
+  return m;
+}
+
+}  // namespace lmforge

@@ -1,0 +1,114 @@
+#include "formats/sniff.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "formats/gguf/gguf_reader.h"
+#include "formats/hf_folder.h"
+#include "formats/pytorch_reader.h"
+#include "formats/safetensors_reader.h"
+
+namespace lmforge {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The pickled magic number that opens a pre-1.6 torch.save file.
+constexpr uint8_t kTorchLegacyMagic[] = {0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46,
+                                         0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E};
+
+// A folder seen through its weights, with config.json and tokenizer facts as metadata.
+class HfFolderSource : public TensorSource {
+ public:
+  explicit HfFolderSource(HfModel m) : m_(std::move(m)) {}
+  std::string format_description() const override {
+    return "Hugging Face model folder (" + m_.weights->format_description() + ")";
+  }
+  const std::vector<TensorInfo>& tensors() const override { return m_.weights->tensors(); }
+  TensorBytes read(size_t i) const override { return m_.weights->read(i); }
+  nlohmann::json metadata() const override {
+    nlohmann::json j;
+    j["config"] = m_.config_json;
+    j["files"] = m_.files_used;
+    if (m_.tokenizer) {
+      j["tokenizer"] = {{"pieces", m_.tokenizer->pieces.size()},
+                        {"model_type", m_.tokenizer->model_type == 2 ? "bpe" : m_.tokenizer->model_type == 1 ? "unigram" : "other"},
+                        {"byte_fallback", m_.tokenizer->byte_fallback},
+                        {"add_dummy_prefix", m_.tokenizer->add_dummy_prefix}};
+    }
+    if (!m_.tokenizer_config.is_null()) j["tokenizer_config"] = m_.tokenizer_config;
+    j["weights"] = m_.weights->metadata();
+    return j;
+  }
+  std::vector<std::string> warnings() const override {
+    auto w = m_.warnings;
+    for (auto& x : m_.weights->warnings()) w.push_back(x);
+    return w;
+  }
+
+ private:
+  HfModel m_;
+};
+
+}  // namespace
+
+std::string_view file_format_name(FileFormat f) {
+  switch (f) {
+    case FileFormat::kGguf: return "gguf";
+    case FileFormat::kSafetensors: return "safetensors";
+    case FileFormat::kPytorchZip: return "pytorch-zip";
+    case FileFormat::kPytorchLegacy: return "pytorch-legacy";
+    case FileFormat::kHfFolder: return "hf-folder";
+    case FileFormat::kGgmlLegacy: return "ggml-legacy";
+    case FileFormat::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+FileFormat sniff_format(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return FileFormat::kHfFolder;
+  if (!fs::exists(path, ec)) fail(path, "no such file or directory");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(path, "cannot open");
+  uint8_t head[16] = {};
+  f.read(reinterpret_cast<char*>(head), sizeof head);
+  const auto n = static_cast<size_t>(f.gcount());
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return FileFormat::kGguf;
+  if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return FileFormat::kPytorchZip;
+  if (n >= sizeof kTorchLegacyMagic && std::memcmp(head, kTorchLegacyMagic, sizeof kTorchLegacyMagic) == 0)
+    return FileFormat::kPytorchLegacy;
+  // Legacy llama.cpp magics are little-endian u32s: bytes "lmgg", "fmgg", "tjgg".
+  if (n >= 4 && (std::memcmp(head, "lmgg", 4) == 0 || std::memcmp(head, "fmgg", 4) == 0 || std::memcmp(head, "tjgg", 4) == 0))
+    return FileFormat::kGgmlLegacy;
+  // safetensors: u64 header length, then the JSON object (optionally after whitespace).
+  if (n >= 9) {
+    uint64_t len;
+    std::memcpy(&len, head, 8);
+    const auto size = fs::file_size(path, ec);
+    size_t k = 8;
+    while (k < n && (head[k] == ' ' || head[k] == '\t' || head[k] == '\n' || head[k] == '\r')) ++k;
+    if (!ec && len >= 2 && len <= size - 8 && k < n && head[k] == '{') return FileFormat::kSafetensors;
+  }
+  return FileFormat::kUnknown;
+}
+
+std::unique_ptr<TensorSource> open_model(const std::string& path) {
+  switch (sniff_format(path)) {
+    case FileFormat::kGguf: return GgufReader::open(path);
+    case FileFormat::kSafetensors: return open_safetensors(path);
+    case FileFormat::kPytorchZip:
+    case FileFormat::kPytorchLegacy: return open_pytorch_checkpoint(path);
+    case FileFormat::kHfFolder: return std::make_unique<HfFolderSource>(open_hf_folder(path));
+    case FileFormat::kGgmlLegacy:
+      fail(path, "legacy GGML/GGMF/GGJT file (pre-GGUF llama.cpp): not supported yet", 0);
+    case FileFormat::kUnknown: break;
+  }
+  fail(path, "unrecognised file format (not GGUF, safetensors, or a PyTorch checkpoint)", 0);
+}
+
+}  // namespace lmforge

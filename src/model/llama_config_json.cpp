@@ -1,0 +1,199 @@
+#include "model/llama_config_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace lmforge {
+
+namespace {
+
+using json = nlohmann::json;
+
+class Reader {
+ public:
+  Reader(const json& j, const std::string& file) : j_(j), file_(file) {}
+
+  [[noreturn]] void bad(const std::string& what) const { fail(file_, what); }
+
+  // A present, non-null key.
+  bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
+
+  uint32_t uint(const char* key, uint32_t min, uint32_t max) const {
+    if (!has(key)) bad(std::string("config.json is missing '") + key + "'");
+    return uint_value(j_[key], key, min, max);
+  }
+
+  uint32_t uint_value(const json& v, const std::string& key, uint32_t min, uint32_t max) const {
+    if (!v.is_number_integer())
+      bad("'" + key + "' must be an integer, found " + std::string(v.type_name()));
+    // Parsed text gives unsigned numbers, but a json built in code holds signed ones.
+    const bool negative = !v.is_number_unsigned() && v.get<int64_t>() < 0;
+    if (!negative) {
+      const auto x = v.get<uint64_t>();
+      if (x >= min && x <= max) return static_cast<uint32_t>(x);
+    }
+    bad("'" + key + "' = " + v.dump() + " is outside " + std::to_string(min) + ".." +
+        std::to_string(max));
+  }
+
+  float positive_float(const char* key, double max) const {
+    const auto& v = j_[key];
+    if (!v.is_number()) bad(std::string("'") + key + "' must be a number, found " + v.type_name());
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || x <= 0 || x > max)
+      bad(std::string("'") + key + "' = " + v.dump() + " is not a positive number up to " +
+          json(max).dump());
+    return static_cast<float>(x);
+  }
+
+  bool boolean(const char* key) const {
+    const auto& v = j_[key];
+    if (!v.is_boolean()) bad(std::string("'") + key + "' must be true or false");
+    return v.get<bool>();
+  }
+
+  std::string string(const char* key) const {
+    const auto& v = j_[key];
+    if (!v.is_string()) bad(std::string("'") + key + "' must be a string");
+    return v.get<std::string>();
+  }
+
+  // Token ids: an integer, or (Llama 3 style eos) a list whose first entry is used.
+  std::optional<uint32_t> token_id(const char* key, uint32_t vocab) const {
+    if (!has(key)) return std::nullopt;
+    const auto& v = j_[key];
+    const json* x = &v;
+    if (v.is_array()) {
+      if (v.empty()) bad(std::string("'") + key + "' is an empty list");
+      x = &v.front();
+    }
+    return uint_value(*x, key, 0, vocab - 1);
+  }
+
+ private:
+  const json& j_;
+  const std::string& file_;
+};
+
+// Shortest decimal that reads back as the same float, so 1e-5f is written as 1e-05 and not
+// as the double nearest to the float (9.99999974737875e-06).
+json float_json(float f) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  return json(std::strtod(std::string(buf, r.ptr).c_str(), nullptr));
+}
+
+}  // namespace
+
+LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
+  if (!j.is_object()) fail(file, "config.json is not a JSON object");
+  Reader r(j, file);
+  LlamaConfig c;
+
+  if (r.has("model_type")) c.model_type = r.string("model_type");
+  if (r.has("architectures")) {
+    const auto& a = j["architectures"];
+    if (!a.is_array() || a.empty() || !a[0].is_string())
+      r.bad("'architectures' must be a non-empty list of strings");
+    c.architecture = a[0].get<std::string>();
+  } else if (c.model_type == "mistral") {
+    c.architecture = "MistralForCausalLM";
+  } else if (c.model_type != "llama") {
+    r.bad("config.json has neither 'architectures' nor a llama 'model_type'");
+  }
+  if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM")
+    r.bad("architecture '" + c.architecture +
+          "' is not supported (expected LlamaForCausalLM or MistralForCausalLM)");
+
+  c.vocab_size = r.uint("vocab_size", 1, kMaxConfigVocab);
+  c.hidden_size = r.uint("hidden_size", 1, kMaxConfigDim);
+  c.intermediate_size = r.uint("intermediate_size", 1, kMaxConfigDim);
+  c.num_hidden_layers = r.uint("num_hidden_layers", 1, kMaxConfigLayers);
+  c.num_attention_heads = r.uint("num_attention_heads", 1, kMaxConfigDim);
+
+  c.has_num_key_value_heads = r.has("num_key_value_heads");
+  c.num_key_value_heads = c.has_num_key_value_heads
+                              ? r.uint("num_key_value_heads", 1, c.num_attention_heads)
+                              : c.num_attention_heads;
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    r.bad("num_attention_heads (" + std::to_string(c.num_attention_heads) +
+          ") is not a multiple of num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ")");
+
+  c.has_head_dim = r.has("head_dim");
+  if (c.has_head_dim) {
+    c.head_dim = r.uint("head_dim", 1, kMaxConfigDim);
+  } else {
+    if (c.hidden_size % c.num_attention_heads != 0)
+      r.bad("hidden_size (" + std::to_string(c.hidden_size) +
+            ") is not a multiple of num_attention_heads (" + std::to_string(c.num_attention_heads) +
+            ")");
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  // Rotary embeddings rotate pairs of dimensions.
+  if (c.head_dim % 2 != 0) r.bad("head dimension " + std::to_string(c.head_dim) + " is odd");
+
+  if (r.has("max_position_embeddings"))
+    c.max_position_embeddings = r.uint("max_position_embeddings", 1, kMaxConfigContext);
+  if (r.has("rms_norm_eps")) c.rms_norm_eps = r.positive_float("rms_norm_eps", 1.0);
+  c.has_rope_theta = r.has("rope_theta");
+  if (c.has_rope_theta) c.rope_theta = r.positive_float("rope_theta", 1e12);
+
+  if (r.has("rope_scaling")) {
+    const auto& s = j["rope_scaling"];
+    if (!s.is_object()) r.bad("'rope_scaling' must be an object or null");
+    const json* type = s.contains("rope_type") ? &s["rope_type"] : s.contains("type") ? &s["type"] : nullptr;
+    if (!type || !type->is_string()) r.bad("'rope_scaling' has no 'type' or 'rope_type' string");
+    const auto t = type->get<std::string>();
+    if (t == "linear") {
+      Reader sr(s, file);
+      if (!sr.has("factor")) r.bad("linear 'rope_scaling' has no 'factor'");
+      c.rope_scaling_linear = sr.positive_float("factor", 1e6);
+    } else if (t != "default") {  // "default" means no scaling
+      r.bad("rope_scaling type '" + t + "' is not supported (only 'linear')");
+    }
+  }
+
+  if (r.has("tie_word_embeddings")) c.tie_word_embeddings = r.boolean("tie_word_embeddings");
+  c.bos_token_id = r.token_id("bos_token_id", c.vocab_size);
+  c.eos_token_id = r.token_id("eos_token_id", c.vocab_size);
+  c.pad_token_id = r.token_id("pad_token_id", c.vocab_size);
+  c.unk_token_id = r.token_id("unk_token_id", c.vocab_size);
+  // transformers >= 4.56 writes "dtype"; older versions "torch_dtype".
+  if (r.has("torch_dtype")) c.torch_dtype = r.string("torch_dtype");
+  else if (r.has("dtype")) c.torch_dtype = r.string("dtype");
+  return c;
+}
+
+json llama_config_to_json(const LlamaConfig& c) {
+  json j = json::object();
+  j["architectures"] = {c.architecture};
+  j["model_type"] = c.model_type;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads ? c.num_key_value_heads : c.num_attention_heads;
+  if (c.has_head_dim || (c.num_attention_heads && c.head_dim &&
+                         c.head_dim * c.num_attention_heads != c.hidden_size))
+    j["head_dim"] = c.head_dim;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rms_norm_eps"] = float_json(c.rms_norm_eps);
+  j["rope_theta"] = float_json(c.rope_theta);
+  j["rope_scaling"] = c.rope_scaling_linear
+                          ? json{{"type", "linear"}, {"factor", float_json(*c.rope_scaling_linear)}}
+                          : json(nullptr);
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["hidden_act"] = "silu";
+  if (c.bos_token_id) j["bos_token_id"] = *c.bos_token_id;
+  if (c.eos_token_id) j["eos_token_id"] = *c.eos_token_id;
+  if (c.pad_token_id) j["pad_token_id"] = *c.pad_token_id;
+  if (c.unk_token_id) j["unk_token_id"] = *c.unk_token_id;
+  if (!c.torch_dtype.empty()) j["torch_dtype"] = c.torch_dtype;
+  return j;
+}
+
+}  // namespace lmforge

@@ -1,0 +1,76 @@
+#include "quant/ggml_blocks.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
+
+namespace lmforge {
+
+// Rounding follows ggml's reference quantizers exactly. The build uses ISO C++ mode, where
+// GCC does not contract `x * id + 8.5f` into an FMA; ggml builds that do contract can differ
+// from us in the last bit of a rare tie, which llama.cpp's own builds also do among themselves.
+
+void quantize_row_q8_0(const float* x, uint8_t* out, size_t n) {
+  for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ8_0BlockBytes) {
+    float amax = 0.0f;
+    for (size_t j = 0; j < kQK; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t dh = fp32_to_fp16(d);
+    std::memcpy(out, &dh, 2);
+    for (size_t j = 0; j < kQK; ++j) {
+      // roundf: halves away from zero, as ggml does.
+      out[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id)));
+    }
+  }
+}
+
+void quantize_row_q4_0(const float* x, uint8_t* out, size_t n) {
+  for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ4_0BlockBytes) {
+    // The element of largest magnitude (first on ties), sign kept, maps to -8.
+    float amax = 0.0f, max = 0.0f;
+    for (size_t j = 0; j < kQK; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t dh = fp32_to_fp16(d);
+    std::memcpy(out, &dh, 2);
+    for (size_t j = 0; j < kQK / 2; ++j) {
+      const float a = x[j] * id;
+      const float c = x[j + kQK / 2] * id;
+      const int8_t qa = static_cast<int8_t>(a + 8.5f);
+      const int8_t qc = static_cast<int8_t>(c + 8.5f);
+      const uint8_t lo = static_cast<uint8_t>(qa < 15 ? qa : 15);
+      const uint8_t hi = static_cast<uint8_t>(qc < 15 ? qc : 15);
+      out[2 + j] = static_cast<uint8_t>(lo | hi << 4);
+    }
+  }
+}
+
+void dequantize_row_q8_0(const uint8_t* in, float* y, size_t n) {
+  for (size_t b = 0; b < n / kQK; ++b, in += kQ8_0BlockBytes, y += kQK) {
+    uint16_t dh;
+    std::memcpy(&dh, in, 2);
+    const float d = fp16_to_fp32(dh);
+    for (size_t j = 0; j < kQK; ++j) y[j] = static_cast<float>(static_cast<int8_t>(in[2 + j])) * d;
+  }
+}
+
+void dequantize_row_q4_0(const uint8_t* in, float* y, size_t n) {
+  for (size_t b = 0; b < n / kQK; ++b, in += kQ4_0BlockBytes, y += kQK) {
+    uint16_t dh;
+    std::memcpy(&dh, in, 2);
+    const float d = fp16_to_fp32(dh);
+    for (size_t j = 0; j < kQK / 2; ++j) {
+      y[j] = static_cast<float>((in[2 + j] & 0x0F) - 8) * d;
+      y[j + kQK / 2] = static_cast<float>((in[2 + j] >> 4) - 8) * d;
+    }
+  }
+}
+
+}  // namespace lmforge

@@ -1,0 +1,25 @@
+// ggml's 32-element block formats Q8_0 and Q4_0: byte layout, reference quantizers and
+// dequantizers. These scalar functions are the specification the SIMD kernels are tested
+// against.
+//
+//   Q8_0: f16 d; int8 qs[32]            x = qs[j] * d
+//   Q4_0: f16 d; uint8 qs[16]           x = (nibble - 8) * d, byte j holds element j in its
+//                                        low nibble and element j + 16 in its high nibble
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lmforge {
+
+constexpr size_t kQK = 32;            // elements per block
+constexpr size_t kQ8_0BlockBytes = 34;
+constexpr size_t kQ4_0BlockBytes = 18;
+
+// `n` must be a multiple of 32; `out` receives n / 32 blocks.
+void quantize_row_q8_0(const float* x, uint8_t* out, size_t n);
+void quantize_row_q4_0(const float* x, uint8_t* out, size_t n);
+void dequantize_row_q8_0(const uint8_t* in, float* y, size_t n);
+void dequantize_row_q4_0(const uint8_t* in, float* y, size_t n);
+
+}  // namespace lmforge

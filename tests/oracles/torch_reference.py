@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Float64 forward pass of a Hugging Face LLaMA folder, written from the LlamaForCausalLM
+definition (transformers' modeling_llama): token embedding; per layer RMSNorm, attention with
+rotate_half RoPE (rope_theta, linear scaling divides positions by the factor), grouped KV heads
+repeated to match the query heads, causal softmax, output projection, residual; RMSNorm, SwiGLU
+MLP down(silu(gate(x)) * up(x)), residual; final RMSNorm and the LM head (tied to the embedding
+when there is no lm_head.weight).
+
+Usage: torch_reference.py MODEL_DIR --ids 1,15,27 [--ids ...] [--generate N]
+Prints JSON: [{"ids": [...], "probs": [[p_0 .. p_V-1] for every position], "greedy": [...]}].
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import load_hf_config, load_hf_state_dict  # noqa: E402
+
+
+class Llama:
+    def __init__(self, folder):
+        cfg = load_hf_config(folder)
+        sd = load_hf_state_dict(folder)
+        self.w = {k: v.to(torch.float64) for k, v in sd.items()}
+        self.n_layers = cfg["num_hidden_layers"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
+        self.hidden = cfg["hidden_size"]
+        self.head_dim = cfg.get("head_dim") or self.hidden // self.n_heads
+        self.eps = cfg["rms_norm_eps"]
+        self.theta = cfg.get("rope_theta", 10000.0)
+        scaling = cfg.get("rope_scaling") or {}
+        kind = scaling.get("rope_type", scaling.get("type"))
+        if kind not in (None, "linear", "default"):
+            raise SystemExit("torch_reference: rope scaling %r is not implemented" % kind)
+        self.pos_scale = float(scaling.get("factor", 1.0)) if kind == "linear" else 1.0
+        if "lm_head.weight" in self.w:
+            self.head = self.w["lm_head.weight"]
+        else:
+            self.head = self.w["model.embed_tokens.weight"]  # tied embeddings
+
+    def rms_norm(self, x, weight):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * weight
+
+    @staticmethod
+    def rotate_half(x):
+        half = x.shape[-1] // 2
+        return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+    def rope(self, t):
+        hd = self.head_dim
+        inv_freq = 1.0 / (self.theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        pos = torch.arange(t, dtype=torch.float64) / self.pos_scale
+        freqs = torch.outer(pos, inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)          # [T, hd]
+        return emb.cos()[None], emb.sin()[None]           # broadcast over heads
+
+    def logits(self, ids):
+        w, T, hd = self.w, len(ids), self.head_dim
+        x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+        cos, sin = self.rope(T)
+        mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
+        for i in range(self.n_layers):
+            p = "model.layers.%d." % i
+            h = self.rms_norm(x, w[p + "input_layernorm.weight"])
+            q = (h @ w[p + "self_attn.q_proj.weight"].T).view(T, self.n_heads, hd).transpose(0, 1)
+            k = (h @ w[p + "self_attn.k_proj.weight"].T).view(T, self.n_kv, hd).transpose(0, 1)
+            v = (h @ w[p + "self_attn.v_proj.weight"].T).view(T, self.n_kv, hd).transpose(0, 1)
+            q = q * cos + self.rotate_half(q) * sin
+            k = k * cos + self.rotate_half(k) * sin
+            rep = self.n_heads // self.n_kv                # query head j reads kv head j // rep
+            k = k.repeat_interleave(rep, dim=0)
+            v = v.repeat_interleave(rep, dim=0)
+            att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd) + mask, dim=-1)
+            o = (att @ v).transpose(0, 1).reshape(T, self.n_heads * hd)
+            x = x + o @ w[p + "self_attn.o_proj.weight"].T
+            h = self.rms_norm(x, w[p + "post_attention_layernorm.weight"])
+            gate = h @ w[p + "mlp.gate_proj.weight"].T
+            up = h @ w[p + "mlp.up_proj.weight"].T
+            x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+        x = self.rms_norm(x, w["model.norm.weight"])
+        return x @ self.head.T                             # [T, V]
+
+    def probs(self, ids):
+        return torch.softmax(self.logits(ids), dim=-1)
+
+    def greedy(self, ids, n):
+        ids = list(ids)
+        out = []
+        for _ in range(n):
+            nxt = int(torch.argmax(self.logits(ids)[-1]))
+            out.append(nxt)
+            ids.append(nxt)
+        return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model_dir")
+    ap.add_argument("--ids", action="append", required=True, help="comma-separated token ids")
+    ap.add_argument("--generate", type=int, default=16)
+    a = ap.parse_args()
+    m = Llama(a.model_dir)
+    res = []
+    for s in a.ids:
+        ids = [int(x) for x in s.split(",") if x]
+        res.append({"ids": ids, "probs": m.probs(ids).tolist(), "greedy": m.greedy(ids, a.generate)})
+    json.dump(res, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
