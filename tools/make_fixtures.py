@@ -137,22 +137,25 @@ def make_tokenizer(outdir):
         # digits, a few non-ASCII characters and emoji so that byte fallback and split_digits matter
         f.write("Numbers 0123456789 and 3.14159 and 2024-01-02.\n".encode())
         f.write("Caf\u00e9 na\u00efve \u00fcber \u00e6ther \u2014 r\u00e9sum\u00e9.\n".encode())
-    prefix = os.path.join(tokdir, "tokenizer")
+    # relative paths, run inside tokdir: the trainer records them in the model's trainer_spec,
+    # and absolute ones would make tokenizer.model depend on where the fixtures are built
+    prefix = "tokenizer"
     # LLaMA's trainer settings (BPE, byte fallback, split digits, identity normalization, dummy
     # prefix, full character coverage, unk 0 / bos 1 / eos 2, no pad), single-threaded so the
     # result does not depend on the machine.
-    cmd = ["spm_train", "--input=" + corpus, "--model_prefix=" + prefix, "--model_type=bpe",
+    cmd = ["spm_train", "--input=corpus.txt", "--model_prefix=" + prefix, "--model_type=bpe",
            "--vocab_size=%d" % VOCAB_SIZE, "--character_coverage=1.0", "--byte_fallback=true",
            "--split_digits=true", "--add_dummy_prefix=true", "--normalization_rule_name=identity",
            "--remove_extra_whitespaces=false", "--allow_whitespace_only_pieces=true",
            "--unk_id=0", "--bos_id=1", "--eos_id=2", "--pad_id=-1", "--num_threads=1",
            "--input_sentence_size=0", "--max_sentence_length=100000", "--minloglevel=2",
            "--split_by_unicode_script=true", "--split_by_number=true", "--max_sentencepiece_length=16"]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tokdir)
     if r.returncode != 0:
         sys.exit("make_fixtures: spm_train failed:\n" + r.stderr.decode(errors="replace")[-2000:])
-    os.remove(prefix + ".vocab")
-    os.rename(prefix + ".model", os.path.join(tokdir, "tokenizer.model"))
+    os.remove(os.path.join(tokdir, prefix + ".vocab"))
+    os.remove(corpus)
+    os.rename(os.path.join(tokdir, prefix + ".model"), os.path.join(tokdir, "tokenizer.model"))
     return os.path.join(tokdir, "tokenizer.model")
 
 
@@ -463,6 +466,11 @@ def bad_safetensors_cases(good_st):
          st('{"a":{"dtype":"F32","shape":[0],"data_offsets":[16,0]}}'), "begin > end"),
         ("st-negative-dim.safetensors",
          st('{"a":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}'), "negative dimension"),
+        ("st-name-control-chars.safetensors",
+         st('{"a\\nlmforge: error: forged line\\u001b[2J":{"dtype":"F32","shape":[64],'
+            '"data_offsets":[0,256]}}'),
+         "tensor name with a newline and an escape sequence, data past the end "
+         "(the error message must stay one printable line)"),
         ("st-header-len-huge.safetensors", struct.pack("<Q", 0xFFFFFFFFFFFFFFF0) + b"{}",
          "header length 2^64-16"),
         ("st-header-len-past-end.safetensors", struct.pack("<Q", 4096) + b'{"a":1}',
@@ -501,9 +509,10 @@ def bad_gguf_cases():
         ("gguf-array-count-huge.gguf",
          small_gguf(kvs=[gguf_str("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 1 << 61)]),
          "string array count 2^61"),
-        ("gguf-array-of-arrays.gguf",
-         small_gguf(kvs=[gguf_str("x") + struct.pack("<IIQ", 9, 9, 1) + struct.pack("<IQ", 4, 1)
-                         + struct.pack("<I", 7)]), "array whose element type is ARRAY"),
+        ("gguf-array-nested-deep.gguf",
+         small_gguf(kvs=[gguf_str("x") + struct.pack("<I", 9) + struct.pack("<IQ", 9, 1) * 100000
+                         + struct.pack("<IQ", 4, 1) + struct.pack("<I", 7)]),
+         "arrays of arrays nested 100000 deep (the spec allows nesting; llama.cpp allows none)"),
         ("gguf-bad-value-type.gguf",
          small_gguf(kvs=[gguf_str("x") + struct.pack("<II", 13, 0)]), "value type 13"),
         ("gguf-duplicate-key.gguf",
@@ -538,6 +547,10 @@ def bad_gguf_cases():
          small_gguf(kvs=[gguf_kv_u32("general.alignment", 0)]), "general.alignment 0"),
         ("gguf-alignment-3.gguf",
          small_gguf(kvs=[gguf_kv_u32("general.alignment", 3)]), "general.alignment 3"),
+        ("gguf-name-control-chars.gguf",
+         small_gguf(infos=[gguf_tensor_info("w\nlmforge: error: forged line\x1b[2J\x00", [8, 400], 0, 0)]),
+         "tensor name with a newline, an escape sequence and NUL, and data past the end "
+         "(the error message must stay one printable line)"),
         ("gguf-name-too-long.gguf", small_gguf(infos=[gguf_tensor_info("n" * 300, [8, 4], 0, 0)]),
          "tensor name of 300 bytes"),
         ("gguf-truncated-header.gguf", small_gguf()[:20], "file ends inside the header"),
@@ -551,9 +564,26 @@ def make_bad(outdir, models_dir):
     os.makedirs(d, exist_ok=True)
     manifest = []
 
-    def add(fname, data, why, out=".safetensors"):
+    # Each entry: "file" (inspected), "why", "convert_out" (extension of the convert destination:
+    # ".safetensors" for PyTorch inputs, ".gguf" for HF folders, "" (a folder) for GGUF inputs),
+    # optionally "convert_src" (what to convert instead of "file": a bare safetensors file is
+    # wrapped in an otherwise good HF folder, because that is how safetensors reaches convert),
+    # and "inspect_may_succeed" (the file itself is well-formed; only converting it must fail).
+    def add(fname, data, why, out=".safetensors", **extra):
         write(os.path.join(d, fname), data)
-        manifest.append({"file": fname, "why": why, "convert_out": out})
+        manifest.append(dict({"file": fname, "why": why, "convert_out": out}, **extra))
+
+    hf_good = os.path.join(models_dir, "mha-safetensors")
+
+    def add_st(fname, data, why):
+        """A bad safetensors file, bare (for inspect) and as model.safetensors of an HF folder."""
+        wrapped = fname + ".hf"
+        os.makedirs(os.path.join(d, wrapped))
+        for n in os.listdir(hf_good):
+            if n != "model.safetensors":
+                shutil.copyfile(os.path.join(hf_good, n), os.path.join(d, wrapped, n))
+        write(os.path.join(d, wrapped, "model.safetensors"), data)
+        add(fname, data, why, ".gguf", convert_src=wrapped)
 
     for fname, pkl, why in HOSTILE_PICKLES:
         add(fname, torch_zip_with_pickle(pkl), why)
@@ -595,16 +625,20 @@ def make_bad(outdir, models_dir):
     good_bin = open(good_bin_path, "rb").read()
     good_legacy = open(good_legacy_path, "rb").read()
     hlen = struct.unpack("<Q", good_st[:8])[0]
+    # names say where the cut is, not the byte count: legacy pickles hold storage keys made from
+    # memory addresses, so their sizes (and the cut offsets) vary from run to run
     for cut, label in [(5, "inside the length"), (8 + hlen // 2, "inside the header"),
                        (8 + hlen + 100, "inside the first tensor"), (len(good_st) - 1, "1 byte short")]:
-        add("trunc-st-%d.safetensors" % cut, good_st[:cut], "safetensors truncated " + label,
-            ".gguf")
+        add_st("trunc-st-%s.safetensors" % label.split()[-1], good_st[:cut],
+               "safetensors truncated " + label)
     for cut, label in [(100, "inside data.pkl"), (len(good_bin) // 2, "in the middle"),
                        (len(good_bin) - 10, "inside the end-of-central-directory")]:
-        add("trunc-bin-%d.bin" % cut, good_bin[:cut], "zip checkpoint truncated " + label)
+        add("trunc-bin-%s.bin" % label.split()[-1], good_bin[:cut],
+            "zip checkpoint truncated " + label)
     for cut, label in [(40, "inside the magic/protocol pickles"), (len(good_legacy) // 2, "in the middle"),
                        (len(good_legacy) - 3, "3 bytes short")]:
-        add("trunc-legacy-%d.bin" % cut, good_legacy[:cut], "legacy checkpoint truncated " + label)
+        add("trunc-legacy-%s.bin" % label.split()[-1], good_legacy[:cut],
+            "legacy checkpoint truncated " + label)
     flipped = bytearray(good_bin)
     flipped[0] ^= 0x01
     add("flip-bin-magic.bin", bytes(flipped), "first byte of the zip magic flipped")
@@ -613,18 +647,21 @@ def make_bad(outdir, models_dir):
     add("flip-legacy-magic.bin", bytes(flipped), "legacy magic number flipped")
 
     for fname, data, why in bad_safetensors_cases(good_st):
-        add(fname, data, why, ".gguf")
+        add_st(fname, data, why)
     for fname, data, why in bad_gguf_cases():
         add(fname, data, why, "")
 
     # broken Hugging Face folders (convert to .gguf)
     src = os.path.join(models_dir, "gqa-safetensors-sharded")
 
-    def folder(name, why, mutate):
+    def folder(name, why, mutate, inspect_may_succeed=False):
         dst = os.path.join(d, name)
         shutil.copytree(src, dst)
         mutate(dst)
-        manifest.append({"file": name, "why": why, "convert_out": ".gguf"})
+        entry = {"file": name, "why": why, "convert_out": ".gguf"}
+        if inspect_may_succeed:
+            entry["inspect_may_succeed"] = True
+        manifest.append(entry)
 
     def truncate_shard(p):
         f = os.path.join(p, "model-00002-of-00003.safetensors")
@@ -650,13 +687,14 @@ def make_bad(outdir, models_dir):
     folder("hf-config-not-json", "config.json is not JSON",
            lambda p: write(os.path.join(p, "config.json"), b"{\"hidden_size\": 96,"))
     folder("hf-hidden-mismatch", "config hidden_size disagrees with the tensor shapes",
-           edit_config("hidden_size", 128))
+           edit_config("hidden_size", 192), inspect_may_succeed=True)
     folder("hf-heads-mismatch", "num_key_value_heads disagrees with k_proj's shape",
-           edit_config("num_key_value_heads", 3))
+           edit_config("num_key_value_heads", 3), inspect_may_succeed=True)
     folder("hf-missing-layers-key", "config without num_hidden_layers",
-           edit_config("num_hidden_layers", None))
+           edit_config("num_hidden_layers", None), inspect_may_succeed=True)
     folder("hf-bad-tokenizer", "tokenizer.model is garbage",
-           lambda p: write(os.path.join(p, "tokenizer.model"), b"\x0a\xff\xff\xff\xff\x0f garbage"))
+           lambda p: write(os.path.join(p, "tokenizer.model"), b"\x0a\xff\xff\xff\xff\x0f garbage"),
+           inspect_may_succeed=True)
     write_json(os.path.join(d, "manifest.json"), manifest)
     return manifest
 

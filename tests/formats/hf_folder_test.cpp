@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -209,6 +210,39 @@ TEST_F(HfFolderTest, RejectsDuplicateTensorsAcrossShards) {
                 {{ts[0].info.name, "model-00001-of-00002.safetensors"},
                  {ts[1].info.name, "model-00002-of-00002.safetensors"}}}});
   expect_error("is also in");
+}
+
+TEST_F(HfFolderTest, ReadsShardedPytorchFolder) {
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "Debian python3-torch not installed";
+  write_config(tiny_config());
+  // Two .bin shards and their index, as transformers writes them.
+  const std::string py =
+      "import json, sys, torch\n"
+      "d = sys.argv[1]\n"
+      "a = {'model.embed_tokens.weight': torch.ones(16, 8), 'model.norm.weight': torch.ones(8)}\n"
+      "b = {'lm_head.weight': torch.arange(128, dtype=torch.float32).reshape(16, 8)}\n"
+      "torch.save(a, d + '/pytorch_model-00001-of-00002.bin')\n"
+      "torch.save(b, d + '/pytorch_model-00002-of-00002.bin')\n"
+      "wm = {k: 'pytorch_model-00001-of-00002.bin' for k in a}\n"
+      "wm.update({k: 'pytorch_model-00002-of-00002.bin' for k in b})\n"
+      "json.dump({'metadata': {'total_size': 4 * (128 + 8 + 128)}, 'weight_map': wm},\n"
+      "          open(d + '/pytorch_model.bin.index.json', 'w'))\n";
+  write_text("make.py", py);
+  ASSERT_EQ(std::system(("/usr/bin/python3 '" + (dir_ / "make.py").string() + "' '" + dir_.string() + "'").c_str()), 0);
+  fs::remove(dir_ / "make.py");
+  auto m = open_hf_folder(dir_.string());
+  ASSERT_EQ(m.weights->tensors().size(), 3u);
+  const auto i = m.weights->find("lm_head.weight");
+  ASSERT_GE(i, 0);
+  EXPECT_EQ(m.weights->tensors()[static_cast<size_t>(i)].shape, (std::vector<uint64_t>{16, 8}));
+  auto b = m.weights->read(static_cast<size_t>(i));
+  ASSERT_EQ(b.size(), 16u * 8 * 4);
+  float last;
+  std::memcpy(&last, b.data() + b.size() - 4, 4);
+  EXPECT_EQ(last, 127.0f);
+  EXPECT_FALSE(has_warning(m, "total_size")) << ::testing::PrintToString(m.warnings);
+  EXPECT_FALSE(has_warning(m, "unused")) << ::testing::PrintToString(m.warnings);
 }
 
 TEST_F(HfFolderTest, RejectsMissingPieces) {

@@ -4,9 +4,9 @@ libsentencepiece (token ids) and a float64 PyTorch forward pass of the original 
 (next-token probabilities at every position, greedy continuation).
 
 Per fixture model and outtype:
-  f32, f16 and the model's own storage dtype (lossless): llama.cpp's tokenization of every prompt
-    equals SentencePiece's ids with BOS prepended; max |p_llama.cpp - p_torch| over vocab and
-    positions <= --tol (1e-2); for lossless outtypes the 16-token greedy continuation is identical.
+  f32 and f16: llama.cpp's tokenization of every prompt equals SentencePiece's ids with BOS
+    prepended; max |p_llama.cpp - p_torch| over vocab and positions <= --tol (1e-2) for f16 and
+    <= --tol-lossless (1e-4) for f32, whose 16-token greedy continuation must also be identical.
   bf16, q8_0, q4_0: llama.cpp loads the file and generates 16 tokens; the probability distance
     is printed for information only.
 """
@@ -18,8 +18,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (PROMPTS, base_args, check, fixture_manifest, main_wrapper,  # noqa: E402
-                    require_node_modules, run, run_node, sentencepiece_ids, workdir_for)
+from common import (PROMPTS, CheckFailed, base_args, check, fixture_manifest,  # noqa: E402
+                    main_wrapper, require_node_modules, run, run_node, sentencepiece_ids,
+                    workdir_for)
 from torch_reference import Llama  # noqa: E402
 
 GENERATE = 16
@@ -34,7 +35,11 @@ def convert(lmforge, src, dst, outtype):
 
 def main():
     ap = base_args(__doc__.split("\n")[0])
-    ap.add_argument("--tol", type=float, default=1e-2)
+    ap.add_argument("--tol", type=float, default=1e-2, help="probability tolerance for f16")
+    ap.add_argument("--tol-lossless", type=float, default=1e-4,
+                    help="probability tolerance for f32 (llama.cpp runs with an F32 KV cache and "
+                         "no flash attention, so only float32 arithmetic separates it from the "
+                         "float64 reference)")
     ap.add_argument("--models", default=None, help="comma-separated subset of fixture models")
     ap.add_argument("--outtypes", default="f32,f16,bf16,q8_0,q4_0")
     args = ap.parse_args()
@@ -58,8 +63,11 @@ def main():
         ref_greedy = [ref.greedy(ids, GENERATE) for ids in sp_ids]
         for outtype in outtypes:
             tag = "%s/%s" % (name, outtype)
-            lossless = outtype == "f32" or outtype == model["dtype"]
-            compared = lossless or outtype == "f16"
+            # f32 GGUFs hold the checkpoint's values and llama.cpp computes them in float32; with
+            # f16/bf16 weights llama.cpp also rounds the activations to 16 bits (its dot products
+            # for those types take 16-bit operands), so even a lossless f16 file is not exact
+            lossless = outtype == "f32"
+            compared = outtype in ("f32", "f16")
             dst = os.path.join(work, "%s.%s.gguf" % (name, outtype))
             try:
                 convert(args.lmforge, src, dst, outtype)
@@ -103,12 +111,11 @@ def main():
                       "tokenization identical for %d prompts" % (tag, worst, verdict, where,
                                                                   greedy_same, len(PROMPTS),
                                                                   len(PROMPTS)), flush=True)
+                tol = args.tol_lossless if lossless else args.tol
                 if compared:
-                    check(worst <= args.tol, "%s: max |p_llama.cpp - p_torch| = %.4g > %g at %s"
-                          % (tag, worst, args.tol, where))
-            except Exception as e:  # collect every failure, report them all at the end
-                if type(e).__name__ != "CheckFailed":
-                    raise
+                    check(worst <= tol, "%s: max |p_llama.cpp - p_torch| = %.4g > %g at %s"
+                          % (tag, worst, tol, where))
+            except CheckFailed as e:  # collect every failure, report them all at the end
                 print("%-32s FAILED: %s" % (tag, e), flush=True)
                 failures.append(str(e))
     check(not failures, "%d of the model/outtype combinations failed:\n  %s"

@@ -8,6 +8,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -73,6 +74,10 @@ def run(cmd, timeout=120, check_rc=True):
 
 
 def require_node_modules():
+    if shutil.which("node") is None:
+        print("FAILED: `node` (Node.js >= 20) is not on PATH; the JavaScript oracles need it.",
+              flush=True)
+        sys.exit(1)
     if not os.path.isdir(os.path.join(NODE_MODULES, "node-llama-cpp")) or \
             not os.path.isdir(os.path.join(NODE_MODULES, "@huggingface", "gguf")):
         print("FAILED: the JavaScript oracles are not installed (%s is missing).\n"

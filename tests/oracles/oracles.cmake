@@ -1,0 +1,27 @@
+# Checks of the lmforge CLI against implementations nobody on the team wrote: PyTorch (float64
+# reference forward pass), libsentencepiece, llama.cpp through node-llama-cpp, and
+# @huggingface/gguf. Included from tests/CMakeLists.txt, which defines LMFORGE_FIXTURE_DIR,
+# LMFORGE_PYTHON and the `fixtures` ctest fixture.
+#
+# The node-based checks need `scripts/install_oracles.sh` to have been run once; without
+# tests/oracles/node_modules they fail and say so (they never pass silently).
+
+set(LMFORGE_ORACLE_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(LMFORGE_ORACLE_WORK ${CMAKE_BINARY_DIR}/oracle-work)
+
+function(lmforge_oracle_check check timeout)
+  add_test(NAME oracle.${check}
+           COMMAND ${LMFORGE_PYTHON} ${LMFORGE_ORACLE_DIR}/check_${check}.py
+                   --lmforge $<TARGET_FILE:lmforge>
+                   --fixtures ${LMFORGE_FIXTURE_DIR}
+                   --workdir ${LMFORGE_ORACLE_WORK}/${check})
+  set_tests_properties(oracle.${check} PROPERTIES
+                       FIXTURES_REQUIRED fixtures
+                       TIMEOUT ${timeout}
+                       LABELS "${ARGN}")
+endfunction()
+
+lmforge_oracle_check(llama_cpp 1200 oracle node)   # convert, then llama.cpp vs PyTorch float64
+lmforge_oracle_check(gguf_bytes 900 oracle node)   # inspect --json vs @huggingface/gguf
+lmforge_oracle_check(roundtrip 600 oracle)         # HF -> GGUF -> HF -> GGUF, .pt -> safetensors
+lmforge_oracle_check(bad_input 900 oracle security) # hostile files are refused cleanly
