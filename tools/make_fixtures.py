@@ -31,7 +31,8 @@ import torch
 VOCAB_SIZE = 450  # deliberately not a multiple of 64
 SEED = 1234
 
-# name -> (config overrides, storage dtype, writer)
+# Tiny LLaMA shapes: widths are multiples of 32 (the quant block) but not of 64, so code that
+# silently assumes bigger alignment shows up. name -> shape, storage dtype, file layout, options.
 MODELS = {
     "mha-safetensors": dict(hidden=96, ffn=160, heads=3, kv_heads=3, dtype="f32", fmt="safetensors",
                             shards=1, tied=False, rope_theta=10000.0, rope_scaling=None, eps=1e-5),
@@ -41,7 +42,7 @@ MODELS = {
     "tied-bin": dict(hidden=96, ffn=160, heads=3, kv_heads=3, dtype="f32", fmt="bin", shards=1,
                      tied=True, rope_theta=10000.0, rope_scaling={"type": "linear", "factor": 2.0},
                      eps=1e-5),
-    "gqa-bin-sharded": dict(hidden=128, ffn=224, heads=4, kv_heads=1, dtype="f16", fmt="bin",
+    "gqa-bin-sharded": dict(hidden=160, ffn=224, heads=5, kv_heads=1, dtype="f16", fmt="bin",
                             shards=2, tied=False, rope_theta=10000.0, rope_scaling=None, eps=1e-5,
                             inv_freq_buffers=True),
     "legacy-bin": dict(hidden=96, ffn=160, heads=6, kv_heads=6, dtype="f32", fmt="legacy-bin",

@@ -50,6 +50,9 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   check_not_input(src, dst);
 
   const FileFormat in = sniff_format(src);
+  // Unreadable or unrecognised input is bad input (exit 1), not a usage error: let the
+  // reader say what is wrong with it.
+  if (in == FileFormat::kUnknown || in == FileFormat::kGgmlLegacy) (void)open_model(src);
   ConvertReport rep;
   if (to == "gguf") {
     if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF re-quantization is `lmforge quantize` (not available yet)");

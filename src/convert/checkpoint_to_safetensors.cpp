@@ -5,6 +5,7 @@
 
 #include "convert/tensor_cast.h"
 #include "core/error.h"
+#include "formats/text_checks.h"
 #include "convert/progress_producers.h"
 #include "formats/safetensors_writer.h"
 #include "formats/sniff.h"
@@ -25,7 +26,7 @@ ConvertReport convert_to_safetensors(const std::string& src, const std::string& 
     if (dtype_is_quantized(t.dtype)) to = DType::F32;
     if (opt.outtype && is_float) to = *opt.outtype;
     if (dtype_info(to).safetensors_name.empty())
-      fail(src, "tensor '" + t.name + "' has type " + std::string(dtype_name(t.dtype)) + ", which safetensors cannot hold");
+      fail(src, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which safetensors cannot hold");
     TensorToWrite w;
     w.info = t;
     w.info.dtype = to;

@@ -9,6 +9,7 @@
 #include "convert/tensor_cast.h"
 #include "core/atomic_output.h"
 #include "core/error.h"
+#include "formats/text_checks.h"
 #include "convert/progress_producers.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/safetensors_writer.h"
@@ -48,7 +49,7 @@ void write_text_file(const std::string& path, const std::string& text) {
 LlamaConfig llama_config_from_gguf(const GgufReader& g, const std::string& file) {
   const GgufValue* arch = g.find_kv("general.architecture");
   if (!arch || arch->type != GgufType::STRING) fail(file, "missing general.architecture");
-  if (arch->s != "llama") fail(file, "architecture '" + arch->s + "' is not supported (only llama)");
+  if (arch->s != "llama") fail(file, "architecture " + quoted_for_message(arch->s) + " is not supported (only llama)");
   LlamaConfig c;
   c.hidden_size = require_u32(g, "llama.embedding_length", file);
   c.intermediate_size = require_u32(g, "llama.feed_forward_length", file);
@@ -77,7 +78,7 @@ LlamaConfig llama_config_from_gguf(const GgufReader& g, const std::string& file)
     c.has_rope_theta = true;
   }
   if (const GgufValue* t = g.find_kv("llama.rope.scaling.type"); t && t->type == GgufType::STRING && t->s != "none") {
-    if (t->s != "linear") fail(file, "rope scaling type '" + t->s + "' is not supported");
+    if (t->s != "linear") fail(file, "rope scaling type " + quoted_for_message(t->s) + " is not supported");
     auto factor = optional_f32(g, "llama.rope.scaling.factor", file);
     if (!factor) fail(file, "llama.rope.scaling.type is linear but llama.rope.scaling.factor is missing");
     c.rope_scaling_linear = *factor;
@@ -110,8 +111,8 @@ ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_
   for (size_t i = 0; i < gguf->tensors().size(); ++i) {
     const TensorInfo& t = gguf->tensors()[i];
     auto hf = gguf_to_hf_name(t.name);
-    if (!hf) fail(src, "cannot map GGUF tensor '" + t.name + "' to a Hugging Face name");
-    if (!can_decode(t.dtype)) fail(src, "tensor '" + t.name + "' has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
+    if (!hf) fail(src, "cannot map GGUF tensor " + quoted_for_message(t.name) + " to a Hugging Face name");
+    if (!can_decode(t.dtype)) fail(src, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
     // Quantized tensors become F32 (exact: every dequantized value is representable).
     DType to = opt.outtype.value_or(dtype_is_quantized(t.dtype) ? DType::F32 : t.dtype);
     if (t.shape.size() == 1) to = DType::F32;
@@ -121,7 +122,7 @@ ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_
     const uint64_t hd = c.head_dim;
     const uint32_t heads = role == RotaryRole::kQuery ? c.num_attention_heads : c.num_key_value_heads;
     if (role != RotaryRole::kNone && (t.shape.empty() || hd % 2 != 0 || t.shape[0] != uint64_t{heads} * hd))
-      fail(src, "tensor '" + t.name + "' cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
+      fail(src, "tensor " + quoted_for_message(t.name) + " cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
 
     TensorToWrite w;
     w.info.name = *hf;

@@ -10,6 +10,7 @@
 #include "convert/gguf_vocab.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
+#include "formats/text_checks.h"
 #include "core/progress.h"
 #include "formats/gguf/gguf_writer.h"
 #include "formats/hf_folder.h"
@@ -95,11 +96,11 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
     const auto& t = sources[i];
     if (is_ignored_hf_tensor(t.name)) continue;
     auto name = hf_to_gguf_name(t.name);
-    if (!name) fail(t.file, "cannot map tensor '" + t.name + "' to a llama GGUF tensor");
+    if (!name) fail(t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
     const auto expect = expected_shape(*name, c);
     if (!expect.empty() && expect != t.shape)
-      fail(t.file, "tensor '" + t.name + "' has shape " + dims_text(t.shape) + " but config.json implies " + dims_text(expect));
-    if (!can_decode(t.dtype)) fail(t.file, "tensor '" + t.name + "' has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
+      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but config.json implies " + dims_text(expect));
+    if (!can_decode(t.dtype)) fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
     if (*name == "output.weight") has_output = true;
 
     Planned p{i, *name, t.dtype, outtype, t.shape, rotary_role(*name), tensor_order(*name)};
@@ -177,7 +178,7 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
     const bool permute = p.rotary != RotaryRole::kNone;
     const uint64_t perm_rows = p.shape.empty() ? 0 : p.shape.front();
     if (permute && (hd % 2 != 0 || perm_rows != uint64_t{heads} * hd))
-      fail(src.file, "tensor '" + src.name + "' cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
+      fail(src.file, "tensor " + quoted_for_message(src.name) + " cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
     w.add_tensor(p.name, p.to, p.shape, [&, p, rows, row_len, hd, label, permute] {
       TensorBytes bytes = model.weights->read(p.source_index);
       if (!permute) return cast_rows(bytes, p.from, p.to, rows, row_len, {}, label);

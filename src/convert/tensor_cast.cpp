@@ -93,6 +93,7 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
       encode_row(to, scratch.data(), o, row_len);
     }
   }
+  src.release_file_pages();  // the input is consumed; keep only the output resident
   return TensorBytes(std::move(out));
 }
 

@@ -4,11 +4,23 @@
 
 #include "core/checked_math.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace lmforge {
 
 uint64_t TensorInfo::numel() const {
   auto n = checked_product(shape);
   return n ? *n : 0;  // readers reject overflowing shapes before a TensorInfo exists
+}
+
+void TensorBytes::release_file_pages() const {
+  if (!file_backed_ || view_.empty()) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(view_.data());
+  const uintptr_t first = (begin + page - 1) / page * page;  // whole pages inside the view only
+  const uintptr_t last = (begin + view_.size()) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 nlohmann::json TensorSource::metadata() const { return nlohmann::json::object(); }

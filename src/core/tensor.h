@@ -33,8 +33,9 @@ struct TensorInfo {
 class TensorBytes {
  public:
   TensorBytes() = default;
-  TensorBytes(std::span<const uint8_t> view, std::shared_ptr<const void> keep_alive)
-      : view_(view), keep_alive_(std::move(keep_alive)) {}
+  // `file_backed`: the view lies in a read-only file mapping (see release_file_pages).
+  TensorBytes(std::span<const uint8_t> view, std::shared_ptr<const void> keep_alive, bool file_backed = false)
+      : view_(view), keep_alive_(std::move(keep_alive)), file_backed_(file_backed) {}
   explicit TensorBytes(std::vector<uint8_t> owned)
       : owned_(std::make_shared<std::vector<uint8_t>>(std::move(owned))) {
     view_ = {owned_->data(), owned_->size()};
@@ -44,10 +45,16 @@ class TensorBytes {
   const uint8_t* data() const { return view_.data(); }
   size_t size() const { return view_.size(); }
 
+  // Tells the kernel that the mapped pages behind this view are no longer needed, so that
+  // streaming a large model through a conversion does not keep every page resident. Safe
+  // because the mapping is read-only: a later access reads the file again. No-op for buffers.
+  void release_file_pages() const;
+
  private:
   std::span<const uint8_t> view_;
   std::shared_ptr<const void> keep_alive_;
   std::shared_ptr<std::vector<uint8_t>> owned_;
+  bool file_backed_ = false;
 };
 
 class TensorSource {

@@ -8,16 +8,11 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/json_strict.h"
+#include "formats/pytorch_reader.h"
 #include "formats/safetensors_reader.h"
 #include "formats/sharded_source.h"
 #include "formats/text_checks.h"
 #include "model/llama_config_json.h"
-
-// The PyTorch reader is built separately; without it .bin checkpoints are refused.
-#if __has_include("formats/pytorch_reader.h")
-#include "formats/pytorch_reader.h"
-#define LMFORGE_HAVE_PYTORCH_READER 1
-#endif
 
 namespace lmforge {
 
@@ -42,11 +37,7 @@ std::string shape_string(const std::vector<uint64_t>& shape) {
 
 std::unique_ptr<TensorSource> open_weight_file(const std::string& path) {
   if (path.ends_with(".safetensors")) return open_safetensors(path);
-#ifdef LMFORGE_HAVE_PYTORCH_READER
   return open_pytorch_checkpoint(path);
-#else
-  fail(path, "PyTorch checkpoints are not supported by this build");
-#endif
 }
 
 // An index maps tensor names to shard files in the same folder; a name with a path in it

@@ -28,12 +28,6 @@ std::string error_of(const std::string& s) {
   return "";
 }
 
-std::string u32le(uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(v >> (8 * i));
-  return s;
-}
-std::string binunicode(const std::string& s) { return "X"s + u32le(static_cast<uint32_t>(s.size())) + s; }
 
 // torch's layout: ('storage', torch.FloatStorage, '0', 'cpu', 6) BINPERSID, then
 // _rebuild_tensor_v2(storage, 0, (2,3), (3,1), False, OrderedDict()).

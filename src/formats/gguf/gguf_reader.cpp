@@ -7,6 +7,7 @@
 #include "core/byte_reader.h"
 #include "core/checked_math.h"
 #include "core/error.h"
+#include "formats/text_checks.h"
 
 namespace lmforge {
 
@@ -87,7 +88,9 @@ GgufValue read_value(ByteReader& r, uint32_t version, GgufType type, uint32_t de
 std::unique_ptr<GgufReader> GgufReader::open(const std::string& path) {
   auto file = MappedFile::open(path);
   auto bytes = file->bytes();
-  return parse(bytes, path, std::move(file));
+  auto g = parse(bytes, path, std::move(file));
+  g->file_backed_ = true;
+  return g;
 }
 
 std::unique_ptr<GgufReader> GgufReader::parse(std::span<const uint8_t> bytes, const std::string& name,
@@ -127,11 +130,11 @@ void GgufReader::parse_all() {
     const uint64_t at = r.absolute_pos();
     std::string key = read_string(r, version_, "metadata key");
     if (key.empty()) fail(path_, "empty metadata key", at);
-    if (!keys.insert(key).second) fail(path_, "duplicate metadata key '" + key + "'", at);
+    if (!keys.insert(key).second) fail(path_, "duplicate metadata key " + quoted_for_message(key), at);
     const uint64_t type_at = r.absolute_pos();
     const uint32_t type_id = r.u32("value type");
     auto type = gguf_type_from_id(type_id);
-    if (!type) fail(path_, "metadata key '" + key + "' has unknown value type " + std::to_string(type_id), type_at);
+    if (!type) fail(path_, "metadata key " + quoted_for_message(key) + " has unknown value type " + std::to_string(type_id), type_at);
     kvs_.push_back({std::move(key), read_value(r, version_, *type, 0)});
   }
 
@@ -150,38 +153,41 @@ void GgufReader::parse_all() {
     TensorInfo info;
     info.name = read_string(r, version_, "tensor name");
     if (info.name.empty()) fail(path_, "tensor " + std::to_string(t) + " has an empty name", at);
-    if (!names.insert(info.name).second) fail(path_, "duplicate tensor name '" + info.name + "'", at);
-    if (info.name.size() >= 64)
-      warnings_.push_back("tensor name '" + info.name + "' is 64 bytes or longer; llama.cpp refuses such names");
+    const std::string quoted = quoted_for_message(info.name);
+    if (!names.insert(info.name).second) fail(path_, "duplicate tensor name " + quoted, at);
+    if (info.name.size() > 64)
+      fail(path_, "tensor name " + quoted.substr(0, 80) + "... is " + std::to_string(info.name.size()) + " bytes long (at most 64 allowed)", at);
+    if (info.name.size() == 64)
+      warnings_.push_back("tensor name " + quoted + " is 64 bytes long; llama.cpp accepts at most 63");
     const uint64_t dims_at = r.absolute_pos();
     const uint32_t n_dims = r.u32("dimension count");
-    if (n_dims > kMaxDims) fail(path_, "tensor '" + info.name + "' has " + std::to_string(n_dims) + " dimensions (at most 4 allowed)", dims_at);
+    if (n_dims > kMaxDims) fail(path_, "tensor " + quoted + " has " + std::to_string(n_dims) + " dimensions (at most 4 allowed)", dims_at);
     std::vector<uint64_t> ne(n_dims);
     for (auto& d : ne) {
       d = read_count(r, version_, "dimension");
-      if (d > static_cast<uint64_t>(INT64_MAX)) fail(path_, "tensor '" + info.name + "' has a negative dimension", dims_at);
+      if (d > static_cast<uint64_t>(INT64_MAX)) fail(path_, "tensor " + quoted + " has a negative dimension", dims_at);
     }
     info.shape.assign(ne.rbegin(), ne.rend());
     const uint64_t type_at = r.absolute_pos();
     const uint32_t type_id = r.u32("tensor type");
     auto dtype = dtype_from_ggml(type_id);
-    if (!dtype) fail(path_, "tensor '" + info.name + "' has unknown or unsupported ggml type " + std::to_string(type_id), type_at);
+    if (!dtype) fail(path_, "tensor " + quoted + " has unknown or unsupported ggml type " + std::to_string(type_id), type_at);
     info.dtype = *dtype;
     const uint64_t off_at = r.absolute_pos();
     const uint64_t offset = r.u64("tensor offset");
 
     auto numel = checked_product(ne);
     if (!numel || *numel > static_cast<uint64_t>(INT64_MAX))
-      fail(path_, "tensor '" + info.name + "' has dimensions whose product overflows", dims_at);
+      fail(path_, "tensor " + quoted + " has dimensions whose product overflows", dims_at);
     const auto& di = dtype_info(info.dtype);
     if (!ne.empty() && ne[0] % di.block_size != 0)
-      fail(path_, "tensor '" + info.name + "' row length " + std::to_string(ne[0]) + " is not a multiple of the " +
+      fail(path_, "tensor " + quoted + " row length " + std::to_string(ne[0]) + " is not a multiple of the " +
                       std::string(di.name) + " block size " + std::to_string(di.block_size), dims_at);
     auto nbytes = dtype_nbytes(info.dtype, *numel);
-    if (!nbytes) fail(path_, "tensor '" + info.name + "' byte size overflows", dims_at);
+    if (!nbytes) fail(path_, "tensor " + quoted + " byte size overflows", dims_at);
     info.nbytes = *nbytes;
     if (offset % alignment_ != 0)
-      fail(path_, "tensor '" + info.name + "' offset " + std::to_string(offset) + " is not a multiple of the alignment " + std::to_string(alignment_), off_at);
+      fail(path_, "tensor " + quoted + " offset " + std::to_string(offset) + " is not a multiple of the alignment " + std::to_string(alignment_), off_at);
     tensors_.push_back(std::move(info));
     relative_offsets_.push_back(offset);
   }
@@ -199,7 +205,7 @@ void GgufReader::parse_all() {
     auto begin = checked_add(data_start_, relative_offsets_[t]);
     auto end = begin ? checked_add(*begin, info.nbytes) : std::nullopt;
     if (!end || *end > bytes_.size())
-      fail(path_, "tensor '" + info.name + "' data (" + std::to_string(info.nbytes) + " bytes at offset " +
+      fail(path_, "tensor " + quoted_for_message(info.name) + " data (" + std::to_string(info.nbytes) + " bytes at offset " +
                       std::to_string(relative_offsets_[t]) + ") is past the end of the file");
     info.offset = *begin;
     info.file = path_;
@@ -217,7 +223,7 @@ void GgufReader::parse_all() {
     const auto& prev = tensors_[order[k - 1]];
     const auto& cur = tensors_[order[k]];
     if (prev.nbytes > 0 && cur.offset < prev.offset + prev.nbytes)
-      fail(path_, "tensor '" + cur.name + "' overlaps tensor '" + prev.name + "'", cur.offset);
+      fail(path_, "tensor " + quoted_for_message(cur.name) + " overlaps tensor " + quoted_for_message(prev.name), cur.offset);
   }
   if (!dense)
     warnings_.push_back("tensor data is not densely packed in tensor-info order; llama.cpp (2025+) refuses such files");
@@ -243,11 +249,11 @@ std::string GgufReader::format_description() const {
 TensorBytes GgufReader::read(size_t index) const {
   const auto& info = tensors_.at(index);
   auto view = bytes_.subspan(info.offset, info.nbytes);
-  if (!big_endian_) return TensorBytes(view, keep_alive_);
+  if (!big_endian_) return TensorBytes(view, keep_alive_, file_backed_);
   // Big-endian file: swap each element of plain types; block types have mixed-width fields.
   const auto& di = dtype_info(info.dtype);
   if (di.block_size != 1)
-    fail(path_, "tensor '" + info.name + "': big-endian " + std::string(di.name) + " data is not supported", info.offset);
+    fail(path_, "tensor " + quoted_for_message(info.name) + ": big-endian " + std::string(di.name) + " data is not supported", info.offset);
   std::vector<uint8_t> out(view.begin(), view.end());
   const size_t w = di.block_bytes;
   for (size_t i = 0; i + w <= out.size(); i += w) std::reverse(out.begin() + i, out.begin() + i + w);

@@ -1,5 +1,6 @@
 #include "formats/pickle/checkpoint_tree.h"
 
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -58,9 +59,13 @@ std::string truncated(const std::string& s, size_t max) {
   return s.substr(0, n) + "...";
 }
 
+// Children share their parent's path and build their own only when they are visited, so a
+// wide container under a long key never holds many long strings at once.
 struct Item {
   const Object* obj;
-  std::string path;
+  std::shared_ptr<const std::string> parent;
+  const Object* key;  // dict key, or null for a list/tuple index
+  size_t index;
   size_t depth;
 };
 
@@ -86,14 +91,19 @@ CheckpointTree walk_checkpoint(const Object* root, const std::string& file, cons
   };
 
   std::vector<Item> todo;
-  todo.push_back({root, "", 0});
+  todo.push_back({root, nullptr, nullptr, 0, 0});
   while (!todo.empty()) {
     Item it = std::move(todo.back());
     todo.pop_back();
     const Object* o = it.obj;
+    const std::string path = !it.parent ? std::string() : join(*it.parent, it.key ? key_text(it.key) : std::to_string(it.index));
+    if (path.size() > limits.max_path) {
+      fail(file, "checkpoint has a key path longer than " + std::to_string(limits.max_path) + " bytes ('" +
+                     shown(path.substr(0, 64)) + "...')", o->offset);
+    }
     switch (o->kind) {
       case Kind::Tensor: {
-        std::string name = it.path.empty() ? "tensor" : it.path;
+        std::string name = path.empty() ? "tensor" : path;
         if (has_control(name)) fail(file, "tensor name '" + shown(name) + "' contains a control character", o->offset);
         if (!names.emplace(name, out.tensors.size()).second) {
           fail(file, "tensor name '" + shown(name) + "' appears twice", o->offset);
@@ -108,12 +118,12 @@ CheckpointTree walk_checkpoint(const Object* root, const std::string& file, cons
         const bool is_dict = o->kind == Kind::Dict;
         const bool empty = is_dict ? o->dict.empty() : o->items.empty();
         if (empty) {
-          record(it.path, is_dict ? nlohmann::json::object() : nlohmann::json::array());
+          record(path, is_dict ? nlohmann::json::object() : nlohmann::json::array());
           break;
         }
         if (!expanded.insert(o).second) {
           // Shared (or cyclic) containers are listed once, under their first path.
-          if (!warned_shared) out.warnings.push_back("a container is referenced more than once; '" + shown(it.path) + "' is listed only under its first name");
+          if (!warned_shared) out.warnings.push_back("a container is referenced more than once; '" + shown(path) + "' is listed only under its first name");
           warned_shared = true;
           break;
         }
@@ -121,26 +131,25 @@ CheckpointTree walk_checkpoint(const Object* root, const std::string& file, cons
           fail(file, "checkpoint nests containers deeper than " + std::to_string(limits.max_depth) + " levels", o->offset);
         }
         // Pushed in reverse so that items come out in the pickle's order.
+        auto parent = std::make_shared<const std::string>(path);
         if (is_dict) {
           for (size_t k = o->dict.size(); k-- > 0;) {
-            todo.push_back({o->dict[k].second, join(it.path, key_text(o->dict[k].first)), it.depth + 1});
+            todo.push_back({o->dict[k].second, parent, o->dict[k].first, k, it.depth + 1});
           }
         } else {
-          for (size_t k = o->items.size(); k-- > 0;) {
-            todo.push_back({o->items[k], join(it.path, std::to_string(k)), it.depth + 1});
-          }
+          for (size_t k = o->items.size(); k-- > 0;) todo.push_back({o->items[k], parent, nullptr, k, it.depth + 1});
         }
         break;
       }
-      case Kind::None: record(it.path, nullptr); break;
-      case Kind::Bool: record(it.path, o->flag); break;
-      case Kind::Int: record(it.path, o->i); break;
-      case Kind::BigInt: record(it.path, "<" + std::to_string(o->str.size() * 8) + "-bit integer>"); break;
-      case Kind::Float: record(it.path, o->f); break;
-      case Kind::Str: record(it.path, truncated(o->str, limits.max_string)); break;
-      case Kind::Bytes: record(it.path, "<" + std::to_string(o->str.size()) + " bytes>"); break;
-      case Kind::Global: record(it.path, o->str + "." + o->name); break;
-      case Kind::Storage: record(it.path, "<storage '" + o->storage().key + "'>"); break;
+      case Kind::None: record(path, nullptr); break;
+      case Kind::Bool: record(path, o->flag); break;
+      case Kind::Int: record(path, o->i); break;
+      case Kind::BigInt: record(path, "<" + std::to_string(o->str.size() * 8) + "-bit integer>"); break;
+      case Kind::Float: record(path, o->f); break;
+      case Kind::Str: record(path, truncated(o->str, limits.max_string)); break;
+      case Kind::Bytes: record(path, "<" + std::to_string(o->str.size()) + " bytes>"); break;
+      case Kind::Global: record(path, o->str + "." + o->name); break;
+      case Kind::Storage: record(path, "<storage '" + o->storage().key + "'>"); break;
     }
   }
   return out;

@@ -28,6 +28,7 @@ struct TreeLimits {
   size_t max_depth = 64;        // containers deep, around anything
   size_t max_values = 10000;    // entries kept in `values`
   size_t max_string = 256;      // characters kept per string value
+  size_t max_path = 1024;       // bytes in a joined name; longer ones are refused
 };
 
 // Throws lmforge::Error (naming `file`) on duplicate tensor names, names with control

@@ -125,6 +125,12 @@ class Machine {
     }
     return arena_.make(k, base_ + op_pos_);
   }
+  // Calls that copy a container (set(list), torch.Size(t), Namespace BUILD) could be
+  // repeated on one big memoized value for a few bytes each; their copying is budgeted.
+  void charge_copy(size_t n) {
+    copied_ += n;
+    if (copied_ > limits_.max_objects) bad("pickle copies more than " + std::to_string(limits_.max_objects) + " values");
+  }
   Object* make_int(int64_t v) {
     Object* o = make(Kind::Int);
     o->i = v;
@@ -311,6 +317,7 @@ class Machine {
   PickleLimits limits_;
   uint64_t op_pos_ = 0;
   size_t made_ = 0;
+  size_t copied_ = 0;
   std::vector<Object*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Object*> memo_;
@@ -442,6 +449,7 @@ Object* Machine::call(Object* fn, Object* args, const char* op) {
       d->flag = fn->role == GlobalRole::OrderedDict;
       if (a.empty()) return d;
       if (fn->role == GlobalRole::OrderedDict && a.size() == 1 && (a[0]->kind == Kind::List || a[0]->kind == Kind::Tuple)) {
+        charge_copy(a[0]->items.size());
         for (Object* pair : a[0]->items) {
           if ((pair->kind != Kind::Tuple && pair->kind != Kind::List) || pair->items.size() != 2) {
             bad("OrderedDict items must be (key, value) pairs");
@@ -455,6 +463,7 @@ Object* Machine::call(Object* fn, Object* args, const char* op) {
     case GlobalRole::Size: {
       if (a.size() != 1 || (a[0]->kind != Kind::Tuple && a[0]->kind != Kind::List)) bad("torch.Size needs one tuple argument");
       Object* t = make(Kind::Tuple);
+      charge_copy(a[0]->items.size());
       for (Object* x : a[0]->items) {
         if (!is_int(x)) bad("torch.Size entries must be integers, got " + describe(x));
         t->items.push_back(x);
@@ -496,6 +505,7 @@ Object* Machine::call(Object* fn, Object* args, const char* op) {
       Object* s = make(Kind::Set);
       if (a.empty()) return s;
       if (a.size() == 1 && (a[0]->kind == Kind::List || a[0]->kind == Kind::Tuple || a[0]->kind == Kind::Set)) {
+        charge_copy(a[0]->items.size());
         s->items = a[0]->items;
         return s;
       }
@@ -513,6 +523,7 @@ void Machine::build(Object* target, Object* state) {
     if (target->flag) return;  // OrderedDict: state is the module's _metadata, not data
     // argparse.Namespace: state is its __dict__; keep the attributes as items.
     if (state->kind == Kind::Dict) {
+      charge_copy(state->dict.size());
       for (const auto& [k, v] : state->dict) set_item(target, k, v);
       return;
     }
