@@ -28,7 +28,6 @@ std::string error_of(const std::string& s) {
   return "";
 }
 
-
 // torch's layout: ('storage', torch.FloatStorage, '0', 'cpu', 6) BINPERSID, then
 // _rebuild_tensor_v2(storage, 0, (2,3), (3,1), False, OrderedDict()).
 const std::string kTensorPickle =
@@ -390,6 +389,40 @@ TEST(CheckpointTree, CyclesTerminate) {
   auto r = run(a, "\x80\x02]q\x00h\x00" "a."s);
   auto tree = walk_checkpoint(r.root, "t.pkl");
   EXPECT_TRUE(tree.tensors.empty());
+}
+
+}  // namespace
+}  // namespace lmforge::pickle
+
+namespace lmforge::pickle {
+namespace {
+
+TEST(CheckpointTree, RefusesOverlongKeyPaths) {
+  Arena a;
+  const std::string key(2000, 'k');
+  const std::string p = "\x80\x02}X\xd0\x07\x00\x00"s + key + "K\x01s.";
+  auto r = run(a, p);
+  try {
+    walk_checkpoint(r.root, "t.pkl");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("longer than 1024 bytes"), std::string::npos);
+  }
+}
+
+TEST(PickleMachineHostile, CopyingCallsAreBudgeted) {
+  PickleLimits lim;
+  lim.max_objects = 100;
+  std::string p = "\x80\x02]q\x00("s + std::string(50, 'N') + "e" + "cbuiltins\nset\nq\x01";
+  for (int i = 0; i < 3; ++i) p += "h\x01h\x00\x85R"s;
+  p += ".";
+  Arena a;
+  try {
+    run_pickle(a, {reinterpret_cast<const uint8_t*>(p.data()), p.size()}, "t", 0, lim);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("copies more than 100 values"), std::string::npos);
+  }
 }
 
 }  // namespace
