@@ -3,6 +3,7 @@
 //   HF llama folder        -> GGUF              (default when DST ends in .gguf)
 //   GGUF                   -> HF folder         (default when DST has no known extension)
 //   any single checkpoint  -> safetensors       (default when DST ends in .safetensors)
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -35,9 +36,32 @@ void check_not_input(const std::string& src, const std::string& dst) {
     throw UsageError("the output " + dst + " lies inside the input folder; choose another path");
 }
 
+// "5GB", "500MB", "64KiB" or plain bytes; decimal units as Hugging Face uses them.
+uint64_t parse_size(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    throw UsageError("--max-shard-size: '" + text + "' is not a size");
+  }
+  std::string unit = text.substr(used);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::pair<const char*, double> units[] = {{"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+                                                  {"KIB", 1024.0}, {"MIB", 1048576.0}, {"GIB", 1073741824.0}};
+  for (const auto& [name, mult] : units) {
+    if (unit == name) {
+      if (!(value * mult >= 1) || value * mult > 1e18) throw UsageError("--max-shard-size is out of range");
+      return static_cast<uint64_t>(value * mult);
+    }
+  }
+  throw UsageError("--max-shard-size: unknown unit '" + unit + "' (use B, KB, MB, GB, KiB, MiB, GiB)");
+}
+
 int run_convert(const std::string& src, const std::string& dst, const std::string& outtype,
-                std::string to, bool force, bool quiet, bool json) {
+                std::string to, bool force, bool quiet, bool json, const std::string& shard_size) {
   ConvertOptions opt;
+  if (!shard_size.empty()) opt.max_shard_bytes = parse_size(shard_size);
   opt.overwrite = force;
   opt.quiet = quiet || json;
   if (!outtype.empty()) {
@@ -48,6 +72,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   }
   if (to.empty()) to = ends_with(dst, ".gguf") ? "gguf" : ends_with(dst, ".safetensors") ? "safetensors" : "hf";
   check_not_input(src, dst);
+  if (opt.max_shard_bytes > 0 && to != "hf") throw UsageError("--max-shard-size applies to Hugging Face folder output only");
 
   const FileFormat in = sniff_format(src);
   // Unreadable or unrecognised input is bad input (exit 1), not a usage error: let the
@@ -83,17 +108,18 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
 
 Action& register_convert(CLI::App& app) {
   static Action action;
-  static std::string src, dst, outtype, to;
+  static std::string src, dst, outtype, to, shard_size;
   static bool force = false, quiet = false, json = false;
   auto* sub = app.add_subcommand("convert", "Convert a model: HF folder -> GGUF, GGUF -> HF folder, checkpoint -> safetensors");
   sub->add_option("src", src, "Input: Hugging Face folder, GGUF file, or PyTorch/safetensors checkpoint")->required();
   sub->add_option("dst", dst, "Output path (.gguf, .safetensors, or a folder name)")->required();
   sub->add_option("--outtype", outtype, "Output tensor type: f32, f16, bf16, q8_0, q4_0 (GGUF default f16)");
   sub->add_option("--to", to, "Output format when the destination's name does not say: gguf, hf, safetensors");
+  sub->add_option("--max-shard-size", shard_size, "Hugging Face output: split weights into shards of this size (e.g. 2GB)");
   sub->add_flag("--force", force, "Overwrite an existing output");
   sub->add_flag("-q,--quiet", quiet, "No progress output");
   sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
-  action = [] { return run_convert(src, dst, outtype, to, force, quiet, json); };
+  action = [] { return run_convert(src, dst, outtype, to, force, quiet, json, shard_size); };
   return action;
 }
 

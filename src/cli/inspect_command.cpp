@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/checked_math.h"
-#include "core/utf8.h"
+#include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/sniff.h"
 

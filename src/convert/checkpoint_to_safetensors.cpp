@@ -5,7 +5,7 @@
 
 #include "convert/tensor_cast.h"
 #include "core/error.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 #include "convert/progress_producers.h"
 #include "formats/safetensors_writer.h"
 #include "formats/sniff.h"

@@ -13,6 +13,7 @@ struct ConvertOptions {
   std::optional<DType> outtype;  // unset: keep the source's float type where possible
   bool overwrite = false;
   bool quiet = false;
+  uint64_t max_shard_bytes = 0;  // Hugging Face output: split into shards of this size (0: one file)
 };
 
 struct ConvertReport {

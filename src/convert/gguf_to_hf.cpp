@@ -9,7 +9,7 @@
 #include "convert/tensor_cast.h"
 #include "core/atomic_output.h"
 #include "core/error.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 #include "convert/progress_producers.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/safetensors_writer.h"
@@ -158,7 +158,10 @@ ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_
   Progress bar(total, opt.quiet);
   attach_progress(out, lines, sizes, bar);
   const std::string tmp = dir.temp_dir();
-  write_safetensors(tmp + "/model.safetensors", out, {{"format", "pt"}}, false);
+  if (opt.max_shard_bytes > 0)
+    write_safetensors_sharded(tmp, out, {{"format", "pt"}}, opt.max_shard_bytes, false);
+  else
+    write_safetensors(tmp + "/model.safetensors", out, {{"format", "pt"}}, false);
 
   nlohmann::json config = llama_config_to_json(c);
   if (const GgufValue* n = gguf->find_kv("general.name"); n && n->type == GgufType::STRING) config["_name_or_path"] = n->s;

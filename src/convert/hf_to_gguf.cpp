@@ -10,7 +10,7 @@
 #include "convert/gguf_vocab.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 #include "core/progress.h"
 #include "formats/gguf/gguf_writer.h"
 #include "formats/hf_folder.h"

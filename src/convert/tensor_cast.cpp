@@ -1,6 +1,8 @@
 #include "convert/tensor_cast.h"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "core/checked_math.h"
@@ -45,7 +47,11 @@ bool can_encode(DType to) {
 void decode_row(DType t, const uint8_t* in, float* out, size_t n) {
   switch (t) {
     case DType::F32: std::memcpy(out, in, n * 4); return;
-    case DType::F16: for (size_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(load<uint16_t>(in + 2 * i)); return;
+    case DType::F16: {
+      const float* table = fp16_to_fp32_table();
+      for (size_t i = 0; i < n; ++i) out[i] = table[load<uint16_t>(in + 2 * i)];
+      return;
+    }
     case DType::BF16: for (size_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(load<uint16_t>(in + 2 * i)); return;
     case DType::F64: for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(load<double>(in + 8 * i)); return;
     case DType::Q8_0: dequantize_row_q8_0(in, out, n); return;
@@ -80,18 +86,37 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
   if (from != to && !can_encode(to)) fail(what, "cannot convert to type " + std::string(dtype_name(to)));
 
   std::vector<uint8_t> out(*out_total);
-  std::vector<float> scratch(from == to ? 0 : row_len);
-  for (uint64_t r = 0; r < rows; ++r) {
-    const uint64_t s = source_row ? source_row(r) : r;
-    if (s >= rows) fail(what, "internal error: row map out of range");
-    const uint8_t* in = src.data() + s * *in_row;
-    uint8_t* o = out.data() + r * *out_row;
-    if (from == to) {
-      std::memcpy(o, in, *in_row);
-    } else {
-      decode_row(from, in, scratch.data(), row_len);
-      encode_row(to, scratch.data(), o, row_len);
+  auto convert_range = [&](uint64_t begin, uint64_t end) {
+    std::vector<float> scratch(from == to ? 0 : row_len);
+    for (uint64_t r = begin; r < end; ++r) {
+      const uint64_t s = source_row ? source_row(r) : r;
+      const uint8_t* in = src.data() + s * *in_row;
+      uint8_t* o = out.data() + r * *out_row;
+      if (from == to) {
+        std::memcpy(o, in, *in_row);
+      } else {
+        decode_row(from, in, scratch.data(), row_len);
+        encode_row(to, scratch.data(), o, row_len);
+      }
     }
+  };
+  if (source_row) {
+    for (uint64_t r = 0; r < rows; ++r)
+      if (source_row(r) >= rows) fail(what, "internal error: row map out of range");
+  }
+  // Type conversion of big tensors is CPU-bound (quantization): split the rows over threads.
+  const uint64_t elements = rows * row_len;
+  const unsigned threads = from == to || elements < (1u << 20) ? 1 : std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
+  if (threads == 1) {
+    convert_range(0, rows);
+  } else {
+    std::vector<std::thread> pool;
+    const uint64_t per = (rows + threads - 1) / threads;
+    for (unsigned t = 0; t < threads; ++t) {
+      const uint64_t b = std::min<uint64_t>(rows, t * per), e = std::min<uint64_t>(rows, b + per);
+      if (b < e) pool.emplace_back(convert_range, b, e);
+    }
+    for (auto& th : pool) th.join();
   }
   src.release_file_pages();  // the input is consumed; keep only the output resident
   return TensorBytes(std::move(out));

@@ -112,7 +112,7 @@ void AtomicOutputFile::write_zeros(uint64_t n) {
 
 void AtomicOutputFile::commit() {
   flush_buffer();
-  if (::fsync(fd_) != 0) fail(destination_, "fsync failed: " + errno_text());
+  if (durable_ && ::fsync(fd_) != 0) fail(destination_, "fsync failed: " + errno_text());
   if (::close(fd_) != 0) {
     fd_ = -1;
     fail(destination_, "close failed: " + errno_text());

@@ -1,7 +1,7 @@
 // Output files that appear only when complete.
 //
 // Data goes to a temporary file beside the destination (same directory, so the final rename
-// is atomic); commit() flushes, syncs and renames it into place. If commit() is never reached
+// is atomic); commit() flushes and renames it into place (and fsyncs first when durable). If commit() is never reached
 // (an error, an exception, Ctrl-C handled by unwinding) the temporary is removed and the
 // destination is untouched. An existing destination is refused unless `overwrite` is set.
 #pragma once
@@ -25,6 +25,8 @@ class AtomicOutputFile {
   void write_zeros(uint64_t n);
   uint64_t position() const { return written_; }
   void commit();
+  // fsync before the rename, for durability across power loss (costs several seconds per GB).
+  void set_durable(bool durable) { durable_ = durable; }
 
   const std::string& destination() const { return destination_; }
 
@@ -36,6 +38,7 @@ class AtomicOutputFile {
   bool overwrite_;
   int fd_ = -1;
   bool committed_ = false;
+  bool durable_ = false;
   uint64_t written_ = 0;
   std::vector<uint8_t> buffer_;
 };

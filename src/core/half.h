@@ -59,6 +59,10 @@ inline uint16_t fp32_to_fp16(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
+// fp16_to_fp32 for every bit pattern, computed once: the hot loops of conversions index it
+// instead of re-deriving exponents per element.
+const float* fp16_to_fp32_table();
+
 inline float bf16_to_fp32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
 
 inline uint16_t fp32_to_bf16(float f) {

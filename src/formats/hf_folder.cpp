@@ -11,7 +11,7 @@
 #include "formats/pytorch_reader.h"
 #include "formats/safetensors_reader.h"
 #include "formats/sharded_source.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 #include "model/llama_config_json.h"
 
 namespace lmforge {
@@ -69,7 +69,8 @@ Weights open_index(const std::string& dir, const std::string& index_name, const 
   std::map<std::string, std::string> weight_map;  // tensor -> shard
   std::set<std::string> shard_names;
   for (const auto& [tensor, shard] : index["weight_map"].items()) {
-    if (!shard.is_string()) fail(index_path, "weight_map entry for tensor '" + tensor + "' is not a string");
+    if (!shard.is_string())
+      fail(index_path, "weight_map entry for tensor '" + tensor + "' is not a string");
     const auto& s = shard.get_ref<const std::string&>();
     check_shard_name(index_path, tensor, s, ext);
     weight_map[tensor] = s;
@@ -83,8 +84,10 @@ Weights open_index(const std::string& dir, const std::string& index_name, const 
     if (!m.is_object()) fail(index_path, "index 'metadata' is not an object");
     if (m.contains("total_size")) {
       // transformers has written total_size both as an integer and as a float.
-      if (m["total_size"].is_number_unsigned()) total_size = m["total_size"].get<uint64_t>();
-      else if (!m["total_size"].is_null()) warnings.push_back(index_name + ": total_size is not a non-negative integer");
+      if (m["total_size"].is_number_unsigned())
+        total_size = m["total_size"].get<uint64_t>();
+      else if (!m["total_size"].is_null())
+        warnings.push_back(index_name + ": total_size is not a non-negative integer");
     }
   }
 
@@ -119,10 +122,12 @@ Weights open_index(const std::string& dir, const std::string& index_name, const 
   }
   for (const auto& [tensor, shard] : weight_map)
     if (!found.count(tensor))
-      fail(join(dir, shard), "tensor '" + tensor + "' listed in " + index_name + " is missing from this shard");
+      fail(join(dir, shard),
+           "tensor '" + tensor + "' listed in " + index_name + " is missing from this shard");
   if (total_size && *total_size != sum)
     warnings.push_back(index_name + ": total_size " + std::to_string(*total_size) +
-                       " differs from the " + std::to_string(sum) + " bytes of tensor data in the shards");
+                       " differs from the " + std::to_string(sum) +
+                       " bytes of tensor data in the shards");
   return w;
 }
 
@@ -139,8 +144,9 @@ Weights open_weights(const std::string& dir, std::vector<std::string>& warnings)
     w.files.push_back(c[0]);
     return w;
   }
-  fail(dir, "no weights found (expected model.safetensors, model.safetensors.index.json, "
-            "pytorch_model.bin or pytorch_model.bin.index.json)");
+  fail(dir,
+       "no weights found (expected model.safetensors, model.safetensors.index.json, "
+       "pytorch_model.bin or pytorch_model.bin.index.json)");
 }
 
 nlohmann::json optional_json(const std::string& dir, const std::string& name,
@@ -161,7 +167,8 @@ bool is_documentation(const std::string& name) {
 }
 
 // Layer index of "model.layers.N.<rest>" with N < n_layer, and <rest>; nullopt otherwise.
-std::optional<std::pair<uint32_t, std::string>> split_layer(const std::string& name, uint32_t n_layer) {
+std::optional<std::pair<uint32_t, std::string>> split_layer(const std::string& name,
+                                                            uint32_t n_layer) {
   static const std::string prefix = "model.layers.";
   if (!name.starts_with(prefix)) return std::nullopt;
   size_t i = prefix.size(), j = i;
@@ -181,17 +188,26 @@ std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& t
   const uint64_t q = uint64_t{c.num_attention_heads} * c.head_dim;
   const uint64_t kv = uint64_t{c.num_key_value_heads} * c.head_dim;
   const std::map<std::string, std::vector<uint64_t>> global = {
-      {"model.embed_tokens.weight", {v, h}}, {"model.norm.weight", {h}}, {"lm_head.weight", {v, h}}};
+      {"model.embed_tokens.weight", {v, h}},
+      {"model.norm.weight", {h}},
+      {"lm_head.weight", {v, h}}};
   const std::map<std::string, std::vector<uint64_t>> layer = {
-      {"input_layernorm.weight", {h}},      {"post_attention_layernorm.weight", {h}},
-      {"self_attn.q_proj.weight", {q, h}},  {"self_attn.k_proj.weight", {kv, h}},
-      {"self_attn.v_proj.weight", {kv, h}}, {"self_attn.o_proj.weight", {h, q}},
-      {"mlp.gate_proj.weight", {ff, h}},    {"mlp.up_proj.weight", {ff, h}},
+      {"input_layernorm.weight", {h}},
+      {"post_attention_layernorm.weight", {h}},
+      {"self_attn.q_proj.weight", {q, h}},
+      {"self_attn.k_proj.weight", {kv, h}},
+      {"self_attn.v_proj.weight", {kv, h}},
+      {"self_attn.o_proj.weight", {h, q}},
+      {"mlp.gate_proj.weight", {ff, h}},
+      {"mlp.up_proj.weight", {ff, h}},
       {"mlp.down_proj.weight", {h, ff}},
       // Optional biases (some llama fine-tunes have them).
-      {"self_attn.q_proj.bias", {q}},       {"self_attn.k_proj.bias", {kv}},
-      {"self_attn.v_proj.bias", {kv}},      {"self_attn.o_proj.bias", {h}},
-      {"mlp.gate_proj.bias", {ff}},         {"mlp.up_proj.bias", {ff}},
+      {"self_attn.q_proj.bias", {q}},
+      {"self_attn.k_proj.bias", {kv}},
+      {"self_attn.v_proj.bias", {kv}},
+      {"self_attn.o_proj.bias", {h}},
+      {"mlp.gate_proj.bias", {ff}},
+      {"mlp.up_proj.bias", {ff}},
       {"mlp.down_proj.bias", {h}}};
 
   std::vector<std::string> warnings;
@@ -245,7 +261,8 @@ HfModel open_hf_folder(const std::string& dir) {
   m.weights = std::move(w.source);
   for (auto& f : w.files) m.files_used.push_back(std::move(f));
   for (auto& x : m.weights->warnings()) m.warnings.push_back(std::move(x));
-  for (auto& x : check_llama_hf_tensors(m.weights->tensors(), m.config)) m.warnings.push_back(std::move(x));
+  for (auto& x : check_llama_hf_tensors(m.weights->tensors(), m.config))
+    m.warnings.push_back(std::move(x));
 
   const std::string tok_path = join(dir, "tokenizer.model");
   if (is_file(tok_path)) {

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 
 namespace lmforge {
 
@@ -61,8 +61,8 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& file,
 nlohmann::json read_json_file(const std::string& path, uint64_t max_bytes, JsonLimits limits) {
   auto mapped = MappedFile::open(path);
   if (mapped->size() > max_bytes)
-    fail(path, "JSON file is " + std::to_string(mapped->size()) + " bytes, more than the limit of " +
-                   std::to_string(max_bytes));
+    fail(path, "JSON file is " + std::to_string(mapped->size()) +
+                   " bytes, more than the limit of " + std::to_string(max_bytes));
   auto b = mapped->bytes();
   return parse_json_strict({reinterpret_cast<const char*>(b.data()), b.size()}, path, 0, limits);
 }

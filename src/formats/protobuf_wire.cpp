@@ -3,18 +3,24 @@
 #include <bit>
 
 #include "core/error.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 
 namespace lmforge::pb {
 
 std::string_view wire_type_name(WireType t) {
   switch (t) {
-    case WireType::kVarint: return "varint";
-    case WireType::kFixed64: return "64-bit";
-    case WireType::kLengthDelimited: return "length-delimited";
-    case WireType::kStartGroup: return "start-group";
-    case WireType::kEndGroup: return "end-group";
-    case WireType::kFixed32: return "32-bit";
+    case WireType::kVarint:
+      return "varint";
+    case WireType::kFixed64:
+      return "64-bit";
+    case WireType::kLengthDelimited:
+      return "length-delimited";
+    case WireType::kStartGroup:
+      return "start-group";
+    case WireType::kEndGroup:
+      return "end-group";
+    case WireType::kFixed32:
+      return "32-bit";
   }
   return "unknown";
 }
@@ -27,11 +33,11 @@ uint64_t WireReader::read_varint(std::string_view what) {
   const uint64_t start = pos_;
   uint64_t v = 0;
   for (int i = 0; i < 10; ++i) {
-    if (pos_ >= bytes_.size())
-      fail_at(base_ + start, "truncated protobuf " + std::string(what));
+    if (pos_ >= bytes_.size()) fail_at(base_ + start, "truncated protobuf " + std::string(what));
     const uint8_t b = bytes_[pos_++];
     // The tenth byte may only carry the 64th bit; anything more does not fit in 64 bits.
-    if (i == 9 && b > 1) fail_at(base_ + start, "protobuf " + std::string(what) + " overflows 64 bits");
+    if (i == 9 && b > 1)
+      fail_at(base_ + start, "protobuf " + std::string(what) + " overflows 64 bits");
     v |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
     if ((b & 0x80) == 0) return v;
   }
@@ -88,8 +94,8 @@ bool WireReader::next(Field& f) {
 void WireReader::expect(const Field& f, WireType t, std::string_view what) const {
   if (f.type != t)
     fail_at(f.offset, std::string(what) + " (protobuf field " + std::to_string(f.number) +
-                          ") has wire type " + std::string(wire_type_name(f.type)) +
-                          ", expected " + std::string(wire_type_name(t)));
+                          ") has wire type " + std::string(wire_type_name(f.type)) + ", expected " +
+                          std::string(wire_type_name(t)));
 }
 
 uint64_t WireReader::as_uint64(const Field& f, std::string_view what) const {

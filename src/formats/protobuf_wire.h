@@ -27,10 +27,10 @@ std::string_view wire_type_name(WireType t);
 struct Field {
   uint32_t number = 0;
   WireType type = WireType::kVarint;
-  uint64_t value = 0;                // varint, fixed32 and fixed64 payloads
-  std::span<const uint8_t> bytes;    // length-delimited payload
-  uint64_t offset = 0;               // absolute offset of the tag
-  uint64_t payload_offset = 0;       // absolute offset of bytes[0] (length-delimited)
+  uint64_t value = 0;              // varint, fixed32 and fixed64 payloads
+  std::span<const uint8_t> bytes;  // length-delimited payload
+  uint64_t offset = 0;             // absolute offset of the tag
+  uint64_t payload_offset = 0;     // absolute offset of bytes[0] (length-delimited)
 };
 
 class WireReader {
@@ -51,7 +51,7 @@ class WireReader {
   uint64_t as_uint64(const Field& f, std::string_view what) const;
   int32_t as_int32(const Field& f, std::string_view what) const;  // int32/enum (sign-extended)
   bool as_bool(const Field& f, std::string_view what) const;
-  float as_float(const Field& f, std::string_view what) const;    // fixed32
+  float as_float(const Field& f, std::string_view what) const;  // fixed32
   std::span<const uint8_t> as_bytes(const Field& f, std::string_view what) const;
   std::string as_string(const Field& f, std::string_view what) const;  // checks UTF-8
 

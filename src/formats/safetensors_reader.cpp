@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/json_strict.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 
 namespace lmforge {
 
@@ -20,8 +20,8 @@ constexpr uint64_t kHeaderStart = 8;
 // dtypes the safetensors format defines that lmforge has no element type for; named in the
 // error so that the user sees "unsupported" rather than "unknown".
 bool is_known_unsupported_dtype(const std::string& s) {
-  static const std::set<std::string> names = {"F4", "F6_E2M3", "F6_E3M2", "F8_E8M0",
-                                              "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
+  static const std::set<std::string> names = {"F4",      "F6_E2M3",     "F6_E3M2",
+                                              "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
   return names.count(s) != 0;
 }
 
@@ -58,7 +58,8 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
   const auto& dts = dt.get_ref<const std::string&>();
   auto dtype = dtype_from_safetensors(dts);
   if (!dtype) {
-    if (is_known_unsupported_dtype(dts)) bad("has dtype '" + dts + "', which lmforge does not support");
+    if (is_known_unsupported_dtype(dts))
+      bad("has dtype '" + dts + "', which lmforge does not support");
     bad("has unknown dtype '" + dts + "'");
   }
   e.info.dtype = *dtype;
@@ -96,19 +97,26 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
 
 }  // namespace
 
-SafetensorsLayout parse_safetensors_layout(std::span<const uint8_t> bytes, const std::string& file) {
+SafetensorsLayout parse_safetensors_layout(std::span<const uint8_t> bytes,
+                                           const std::string& file) {
   const uint64_t size = bytes.size();
   if (size < 8)
-    fail(file, "file is " + std::to_string(size) +
-                   " bytes, too small for a safetensors header length (8 bytes)", 0);
+    fail(file,
+         "file is " + std::to_string(size) +
+             " bytes, too small for a safetensors header length (8 bytes)",
+         0);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n << 8 | bytes[static_cast<size_t>(i)];
   if (n > kSafetensorsMaxHeaderBytes)
-    fail(file, "header length " + std::to_string(n) + " is more than the limit of " +
-                   std::to_string(kSafetensorsMaxHeaderBytes) + " bytes", 0);
+    fail(file,
+         "header length " + std::to_string(n) + " is more than the limit of " +
+             std::to_string(kSafetensorsMaxHeaderBytes) + " bytes",
+         0);
   if (n > size - 8)
-    fail(file, "header length " + std::to_string(n) + " is past the end of the " +
-                   std::to_string(size) + "-byte file", 0);
+    fail(file,
+         "header length " + std::to_string(n) + " is past the end of the " + std::to_string(size) +
+             "-byte file",
+         0);
 
   SafetensorsLayout out;
   out.header_bytes = n;
@@ -146,22 +154,24 @@ SafetensorsLayout parse_safetensors_layout(std::span<const uint8_t> bytes, const
   uint64_t expected = 0;
   for (auto& e : entries) {
     if (e.begin != expected)
-      fail(file, "tensor '" + e.info.name + "' data_offsets begin at " + std::to_string(e.begin) +
-                     " but the previous tensor ends at " + std::to_string(expected) +
-                     " (tensors must be contiguous, without gaps or overlaps)",
+      fail(file,
+           "tensor '" + e.info.name + "' data_offsets begin at " + std::to_string(e.begin) +
+               " but the previous tensor ends at " + std::to_string(expected) +
+               " (tensors must be contiguous, without gaps or overlaps)",
            data_start + std::min(e.begin, expected));
     expected = e.end;
     auto abs = checked_add(data_start, e.begin);
     if (!abs || e.end > size - data_start)
-      fail(file, "tensor '" + e.info.name + "' data range [" + std::to_string(e.begin) + ", " +
-                     std::to_string(e.end) + ") is past the end of the file",
+      fail(file,
+           "tensor '" + e.info.name + "' data range [" + std::to_string(e.begin) + ", " +
+               std::to_string(e.end) + ") is past the end of the file",
            data_start);
     e.info.offset = *abs;
   }
   if (expected != size - data_start)
-    fail(file, "tensor data ends at byte " + std::to_string(data_start + expected) +
-                   " but the file is " + std::to_string(size) +
-                   " bytes (no trailing bytes are allowed)",
+    fail(file,
+         "tensor data ends at byte " + std::to_string(data_start + expected) + " but the file is " +
+             std::to_string(size) + " bytes (no trailing bytes are allowed)",
          data_start + expected);
 
   out.tensors.reserve(entries.size());

@@ -22,13 +22,14 @@ inline constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
 inline constexpr size_t kSafetensorsMaxRank = 8;
 
 struct SafetensorsLayout {
-  uint64_t header_bytes = 0;  // N
+  uint64_t header_bytes = 0;                    // N
   std::map<std::string, std::string> metadata;  // "__metadata__"
-  std::vector<TensorInfo> tensors;  // in data order; offset is absolute (8 + N + BEGIN)
+  std::vector<TensorInfo> tensors;              // in data order; offset is absolute (8 + N + BEGIN)
 };
 
 // Validates a whole safetensors file held in memory; `file` names it in errors.
-SafetensorsLayout parse_safetensors_layout(std::span<const uint8_t> file_bytes, const std::string& file);
+SafetensorsLayout parse_safetensors_layout(std::span<const uint8_t> file_bytes,
+                                           const std::string& file);
 
 // Maps the file and validates it; tensors are zero-copy views into the map.
 std::unique_ptr<TensorSource> open_safetensors(const std::string& path);

@@ -8,7 +8,7 @@
 #include "core/checked_math.h"
 #include "core/error.h"
 #include "formats/safetensors_reader.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 
 namespace lmforge {
 
@@ -22,7 +22,8 @@ void check_tensors(const std::string& path, const std::vector<TensorToWrite>& te
     if (i.name.empty()) fail(path, "cannot write a tensor with an empty name");
     if (i.name == "__metadata__") fail(path, "cannot write a tensor named '__metadata__'");
     if (has_control_char(i.name) || !is_valid_utf8(i.name))
-      fail(path, "tensor name " + quoted_for_message(i.name) + " contains a control character or invalid UTF-8");
+      fail(path, "tensor name " + quoted_for_message(i.name) +
+                     " contains a control character or invalid UTF-8");
     if (!names.insert(i.name).second) fail(path, "tensor '" + i.name + "' is listed twice");
     if (dtype_info(i.dtype).safetensors_name.empty())
       fail(path, "tensor '" + i.name + "' has dtype " + std::string(dtype_name(i.dtype)) +
@@ -66,8 +67,8 @@ std::string build_header(const std::string& path, const std::vector<const Tensor
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   if (text.size() > kSafetensorsMaxHeaderBytes)
-    fail(path, "header would be " + std::to_string(text.size()) + " bytes, more than the limit of " +
-                   std::to_string(kSafetensorsMaxHeaderBytes));
+    fail(path, "header would be " + std::to_string(text.size()) +
+                   " bytes, more than the limit of " + std::to_string(kSafetensorsMaxHeaderBytes));
   return text;
 }
 
@@ -109,17 +110,17 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   write_file(path, all(tensors), metadata, overwrite);
 }
 
-std::vector<std::string> write_safetensors_sharded(const std::string& dir,
-                                                   const std::vector<TensorToWrite>& tensors,
-                                                   const std::map<std::string, std::string>& metadata,
-                                                   uint64_t max_shard_bytes, bool overwrite) {
+std::vector<std::string> write_safetensors_sharded(
+    const std::string& dir, const std::vector<TensorToWrite>& tensors,
+    const std::map<std::string, std::string>& metadata, uint64_t max_shard_bytes, bool overwrite) {
   check_tensors(dir, tensors);
   if (max_shard_bytes == 0) fail(dir, "maximum shard size must be positive");
 
   std::vector<std::vector<const TensorToWrite*>> shards(1);
   uint64_t in_shard = 0, total = 0;
   for (const auto& t : tensors) {
-    if (!shards.back().empty() && t.info.nbytes > max_shard_bytes - std::min(in_shard, max_shard_bytes)) {
+    if (!shards.back().empty() &&
+        t.info.nbytes > max_shard_bytes - std::min(in_shard, max_shard_bytes)) {
       shards.emplace_back();
       in_shard = 0;
     }
@@ -145,7 +146,8 @@ std::vector<std::string> write_safetensors_sharded(const std::string& dir,
   // Refuse before writing anything, so a refusal leaves no partial set behind.
   for (const auto& n : names) check_output_path(join(dir, n), overwrite);
 
-  for (size_t i = 0; i < shards.size(); ++i) write_file(join(dir, names[i]), shards[i], metadata, overwrite);
+  for (size_t i = 0; i < shards.size(); ++i)
+    write_file(join(dir, names[i]), shards[i], metadata, overwrite);
 
   if (shards.size() > 1) {
     // Same shape as transformers' index (sorted keys, indent 2): total_size counts tensor bytes.

@@ -31,9 +31,8 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
 // it would exceed max_shard_bytes of tensor data; a tensor bigger than that gets a shard of
 // its own) plus model.safetensors.index.json. Each file is written atomically. Returns the
 // names of the files written, index last.
-std::vector<std::string> write_safetensors_sharded(const std::string& dir,
-                                                   const std::vector<TensorToWrite>& tensors,
-                                                   const std::map<std::string, std::string>& metadata,
-                                                   uint64_t max_shard_bytes, bool overwrite);
+std::vector<std::string> write_safetensors_sharded(
+    const std::string& dir, const std::vector<TensorToWrite>& tensors,
+    const std::map<std::string, std::string>& metadata, uint64_t max_shard_bytes, bool overwrite);
 
 }  // namespace lmforge

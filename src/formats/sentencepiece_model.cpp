@@ -17,15 +17,20 @@ SentencePieceModel::Piece parse_piece(pb::WireReader r) {
   pb::Field f;
   while (r.next(f)) {
     switch (f.number) {
-      case 1: p.piece = r.as_string(f, "piece text"); break;
-      case 2: p.score = r.as_float(f, "piece score"); break;
+      case 1:
+        p.piece = r.as_string(f, "piece text");
+        break;
+      case 2:
+        p.score = r.as_float(f, "piece score");
+        break;
       case 3: {
         const int32_t t = r.as_int32(f, "piece type");
         if (t < 1 || t > 6) r.fail_at(f.offset, "piece type " + std::to_string(t) + " is not 1..6");
         p.type = t;
         break;
       }
-      default: break;  // unknown fields are skipped, as protobuf does
+      default:
+        break;  // unknown fields are skipped, as protobuf does
     }
   }
   return p;
@@ -35,15 +40,32 @@ void parse_trainer_spec(pb::WireReader r, SentencePieceModel& m) {
   pb::Field f;
   while (r.next(f)) {
     switch (f.number) {
-      case 3: m.model_type = r.as_int32(f, "trainer_spec.model_type"); break;
-      case 4: m.vocab_size = r.as_int32(f, "trainer_spec.vocab_size"); break;
-      case 25: m.split_digits = r.as_bool(f, "trainer_spec.split_digits"); break;
-      case 35: m.byte_fallback = r.as_bool(f, "trainer_spec.byte_fallback"); break;
-      case 40: m.unk_id = r.as_int32(f, "trainer_spec.unk_id"); break;
-      case 41: m.bos_id = r.as_int32(f, "trainer_spec.bos_id"); break;
-      case 42: m.eos_id = r.as_int32(f, "trainer_spec.eos_id"); break;
-      case 43: m.pad_id = r.as_int32(f, "trainer_spec.pad_id"); break;
-      default: break;
+      case 3:
+        m.model_type = r.as_int32(f, "trainer_spec.model_type");
+        break;
+      case 4:
+        m.vocab_size = r.as_int32(f, "trainer_spec.vocab_size");
+        break;
+      case 25:
+        m.split_digits = r.as_bool(f, "trainer_spec.split_digits");
+        break;
+      case 35:
+        m.byte_fallback = r.as_bool(f, "trainer_spec.byte_fallback");
+        break;
+      case 40:
+        m.unk_id = r.as_int32(f, "trainer_spec.unk_id");
+        break;
+      case 41:
+        m.bos_id = r.as_int32(f, "trainer_spec.bos_id");
+        break;
+      case 42:
+        m.eos_id = r.as_int32(f, "trainer_spec.eos_id");
+        break;
+      case 43:
+        m.pad_id = r.as_int32(f, "trainer_spec.pad_id");
+        break;
+      default:
+        break;
     }
   }
 }
@@ -52,29 +74,44 @@ void parse_normalizer_spec(pb::WireReader r, SentencePieceModel& m) {
   pb::Field f;
   while (r.next(f)) {
     switch (f.number) {
-      case 1: m.normalizer_name = r.as_string(f, "normalizer_spec.name"); break;
-      case 3: m.add_dummy_prefix = r.as_bool(f, "normalizer_spec.add_dummy_prefix"); break;
+      case 1:
+        m.normalizer_name = r.as_string(f, "normalizer_spec.name");
+        break;
+      case 3:
+        m.add_dummy_prefix = r.as_bool(f, "normalizer_spec.add_dummy_prefix");
+        break;
       case 4:
         m.remove_extra_whitespaces = r.as_bool(f, "normalizer_spec.remove_extra_whitespaces");
         break;
-      case 5: m.escape_whitespaces = r.as_bool(f, "normalizer_spec.escape_whitespaces"); break;
-      default: break;
+      case 5:
+        m.escape_whitespaces = r.as_bool(f, "normalizer_spec.escape_whitespaces");
+        break;
+      default:
+        break;
     }
   }
 }
 
 }  // namespace
 
-SentencePieceModel parse_sentencepiece_model(std::span<const uint8_t> bytes, const std::string& file) {
+SentencePieceModel parse_sentencepiece_model(std::span<const uint8_t> bytes,
+                                             const std::string& file) {
   SentencePieceModel m;
   pb::WireReader r(bytes, file, 0);
   pb::Field f;
   while (r.next(f)) {
     switch (f.number) {
-      case 1: m.pieces.push_back(parse_piece(r.sub(f, "pieces"))); break;
-      case 2: parse_trainer_spec(r.sub(f, "trainer_spec"), m); break;
-      case 3: parse_normalizer_spec(r.sub(f, "normalizer_spec"), m); break;
-      default: break;
+      case 1:
+        m.pieces.push_back(parse_piece(r.sub(f, "pieces")));
+        break;
+      case 2:
+        parse_trainer_spec(r.sub(f, "trainer_spec"), m);
+        break;
+      case 3:
+        parse_normalizer_spec(r.sub(f, "normalizer_spec"), m);
+        break;
+      default:
+        break;
     }
   }
   if (m.pieces.empty()) fail(file, "SentencePiece model has no pieces", 0);

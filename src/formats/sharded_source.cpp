@@ -22,8 +22,9 @@ class ShardedSource final : public TensorSource {
         if (!fresh) {
           const auto& first = shards_[it->second]->tensors();
           const auto j = shards_[it->second]->find(ts[i].name);
-          fail(ts[i].file, "tensor '" + ts[i].name + "' is also in " +
-                               (j >= 0 ? first[static_cast<size_t>(j)].file : std::string("another shard")));
+          fail(ts[i].file,
+               "tensor '" + ts[i].name + "' is also in " +
+                   (j >= 0 ? first[static_cast<size_t>(j)].file : std::string("another shard")));
         }
         tensors_.push_back(ts[i]);
         where_.push_back({s, i});

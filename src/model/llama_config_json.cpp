@@ -120,7 +120,8 @@ LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
                               : c.num_attention_heads;
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     r.bad("num_attention_heads (" + std::to_string(c.num_attention_heads) +
-          ") is not a multiple of num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ")");
+          ") is not a multiple of num_key_value_heads (" + std::to_string(c.num_key_value_heads) +
+          ")");
 
   c.has_head_dim = r.has("head_dim");
   if (c.has_head_dim) {
@@ -144,7 +145,9 @@ LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
   if (r.has("rope_scaling")) {
     const auto& s = j["rope_scaling"];
     if (!s.is_object()) r.bad("'rope_scaling' must be an object or null");
-    const json* type = s.contains("rope_type") ? &s["rope_type"] : s.contains("type") ? &s["type"] : nullptr;
+    const json* type = s.contains("rope_type") ? &s["rope_type"]
+                       : s.contains("type")    ? &s["type"]
+                                               : nullptr;
     if (!type || !type->is_string()) r.bad("'rope_scaling' has no 'type' or 'rope_type' string");
     const auto t = type->get<std::string>();
     if (t == "linear") {
@@ -162,8 +165,10 @@ LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
   c.pad_token_id = r.token_id("pad_token_id", c.vocab_size);
   c.unk_token_id = r.token_id("unk_token_id", c.vocab_size);
   // transformers >= 4.56 writes "dtype"; older versions "torch_dtype".
-  if (r.has("torch_dtype")) c.torch_dtype = r.string("torch_dtype");
-  else if (r.has("dtype")) c.torch_dtype = r.string("dtype");
+  if (r.has("torch_dtype"))
+    c.torch_dtype = r.string("torch_dtype");
+  else if (r.has("dtype"))
+    c.torch_dtype = r.string("dtype");
   return c;
 }
 
@@ -177,8 +182,8 @@ json llama_config_to_json(const LlamaConfig& c) {
   j["num_hidden_layers"] = c.num_hidden_layers;
   j["num_attention_heads"] = c.num_attention_heads;
   j["num_key_value_heads"] = c.num_key_value_heads ? c.num_key_value_heads : c.num_attention_heads;
-  if (c.has_head_dim || (c.num_attention_heads && c.head_dim &&
-                         c.head_dim * c.num_attention_heads != c.hidden_size))
+  if (c.has_head_dim ||
+      (c.num_attention_heads && c.head_dim && c.head_dim * c.num_attention_heads != c.hidden_size))
     j["head_dim"] = c.head_dim;
   j["max_position_embeddings"] = c.max_position_embeddings;
   j["rms_norm_eps"] = float_json(c.rms_norm_eps);

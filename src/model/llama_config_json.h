@@ -13,7 +13,7 @@ namespace lmforge {
 
 // Limits on config values: far above any real llama model, low enough that products of two
 // of them fit comfortably in 64 bits.
-inline constexpr uint32_t kMaxConfigDim = 1u << 20;        // hidden, intermediate, heads, head_dim
+inline constexpr uint32_t kMaxConfigDim = 1u << 20;  // hidden, intermediate, heads, head_dim
 inline constexpr uint32_t kMaxConfigVocab = 1u << 24;
 inline constexpr uint32_t kMaxConfigLayers = 1u << 12;
 inline constexpr uint32_t kMaxConfigContext = 1u << 26;

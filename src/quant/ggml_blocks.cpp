@@ -7,6 +7,17 @@
 
 namespace lmforge {
 
+namespace {
+// roundf() for |v| <= 127, without a libm call: the fraction a - trunc(a) is exact in float,
+// so comparing it with 0.5 rounds halves away from zero exactly as roundf does.
+inline int8_t round_half_away(float v) {
+  const float a = std::fabs(v);
+  const int t = static_cast<int>(a);
+  const int r = t + (a - static_cast<float>(t) >= 0.5f ? 1 : 0);
+  return static_cast<int8_t>(v < 0 ? -r : r);
+}
+}  // namespace
+
 // Rounding follows ggml's reference quantizers exactly. The build uses ISO C++ mode, where
 // GCC does not contract `x * id + 8.5f` into an FMA; ggml builds that do contract can differ
 // from us in the last bit of a rare tie, which llama.cpp's own builds also do among themselves.
@@ -19,10 +30,7 @@ void quantize_row_q8_0(const float* x, uint8_t* out, size_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const uint16_t dh = fp32_to_fp16(d);
     std::memcpy(out, &dh, 2);
-    for (size_t j = 0; j < kQK; ++j) {
-      // roundf: halves away from zero, as ggml does.
-      out[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id)));
-    }
+    for (size_t j = 0; j < kQK; ++j) out[2 + j] = static_cast<uint8_t>(round_half_away(x[j] * id));
   }
 }
 

@@ -19,10 +19,17 @@ using json = nlohmann::json;
 
 // A tiny GQA llama: vocab 16, hidden 8, 2 heads of 4, 1 kv head, ff 12, 2 layers.
 json tiny_config() {
-  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", 16},
-          {"hidden_size", 8}, {"intermediate_size", 12}, {"num_hidden_layers", 2},
-          {"num_attention_heads", 2}, {"num_key_value_heads", 1}, {"rms_norm_eps", 1e-5},
-          {"tie_word_embeddings", false}, {"torch_dtype", "float32"}};
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"vocab_size", 16},
+          {"hidden_size", 8},
+          {"intermediate_size", 12},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 2},
+          {"num_key_value_heads", 1},
+          {"rms_norm_eps", 1e-5},
+          {"tie_word_embeddings", false},
+          {"torch_dtype", "float32"}};
 }
 
 TensorToWrite f32(const std::string& name, std::vector<uint64_t> shape) {
@@ -95,12 +102,15 @@ class HfFolderTest : public ::testing::Test {
 
 TEST_F(HfFolderTest, ReadsShardedSafetensorsFolder) {
   write_config(tiny_config());
-  auto files = write_safetensors_sharded(dir_.string(), tiny_tensors(), {{"format", "pt"}}, 1000, false);
+  auto files =
+      write_safetensors_sharded(dir_.string(), tiny_tensors(), {{"format", "pt"}}, 1000, false);
   ASSERT_GT(files.size(), 2u);
   // A one-piece tokenizer.model: pieces { piece: "<unk>" type: UNKNOWN }, unk_id 0, no bos/eos.
-  const uint8_t tok[] = {0x0A, 0x09, 0x0A, 0x05, '<', 'u', 'n', 'k', '>', 0x18, 0x02,
-                         0x12, 0x06, 0xC8, 0x02, 0x00, 0xD0, 0x02, 0x00};  // trainer_spec{bos_id:0 eos_id:0}
-  std::ofstream(dir_ / "tokenizer.model", std::ios::binary).write(reinterpret_cast<const char*>(tok), sizeof tok);
+  const uint8_t tok[] = {
+      0x0A, 0x09, 0x0A, 0x05, '<',  'u',  'n',  'k',  '>', 0x18,
+      0x02, 0x12, 0x06, 0xC8, 0x02, 0x00, 0xD0, 0x02, 0x00};  // trainer_spec{bos_id:0 eos_id:0}
+  std::ofstream(dir_ / "tokenizer.model", std::ios::binary)
+      .write(reinterpret_cast<const char*>(tok), sizeof tok);
   write_text("tokenizer_config.json", R"({"add_bos_token": true})");
   write_text("generation_config.json", R"({"bos_token_id": 1})");
   write_text("README.md", "# tiny");
@@ -129,13 +139,15 @@ TEST_F(HfFolderTest, SingleFileTiedEmbeddingsAndShapeWarnings) {
   cfg["tie_word_embeddings"] = true;
   write_config(cfg);
   auto ts = tiny_tensors(false);
-  ts[2] = f32("model.layers.0.self_attn.q_proj.weight", {4, 8});  // wrong rows
+  ts[2] = f32("model.layers.0.self_attn.q_proj.weight", {4, 8});    // wrong rows
   ts.push_back(f32("model.layers.7.mlp.up_proj.weight", {12, 8}));  // layer past n_layer
   ts.push_back(f32("vision_tower.weight", {2}));
   write_safetensors((dir_ / "model.safetensors").string(), ts, {}, false);
   auto m = open_hf_folder(dir_.string());
   EXPECT_EQ(m.weights->format_description(), "safetensors");
-  EXPECT_TRUE(has_warning(m, "tensor 'model.layers.0.self_attn.q_proj.weight' has shape [4, 8] but config.json implies [8, 8]"))
+  EXPECT_TRUE(has_warning(m,
+                          "tensor 'model.layers.0.self_attn.q_proj.weight' has shape [4, 8] but "
+                          "config.json implies [8, 8]"))
       << ::testing::PrintToString(m.warnings);
   EXPECT_TRUE(has_warning(m, "unexpected tensor name 'model.layers.7.mlp.up_proj.weight'"));
   EXPECT_TRUE(has_warning(m, "unexpected tensor name 'vision_tower.weight'"));
@@ -192,7 +204,8 @@ TEST_F(HfFolderTest, RejectsBadIndexes) {
   write_index(j);
   expect_error("is not a string");
 
-  write_text("model.safetensors.index.json", R"({"weight_map": {"a": "x.safetensors", "a": "y.safetensors"}})");
+  write_text("model.safetensors.index.json",
+             R"({"weight_map": {"a": "x.safetensors", "a": "y.safetensors"}})");
   expect_error("duplicate JSON key 'a'");
 
   j = good;
@@ -205,7 +218,8 @@ TEST_F(HfFolderTest, RejectsDuplicateTensorsAcrossShards) {
   write_config(tiny_config());
   auto ts = tiny_tensors();
   write_safetensors((dir_ / "model-00001-of-00002.safetensors").string(), {ts[0]}, {}, false);
-  write_safetensors((dir_ / "model-00002-of-00002.safetensors").string(), {ts[0], ts[1]}, {}, false);
+  write_safetensors((dir_ / "model-00002-of-00002.safetensors").string(), {ts[0], ts[1]}, {},
+                    false);
   write_index({{"weight_map",
                 {{ts[0].info.name, "model-00001-of-00002.safetensors"},
                  {ts[1].info.name, "model-00002-of-00002.safetensors"}}}});
@@ -229,7 +243,10 @@ TEST_F(HfFolderTest, ReadsShardedPytorchFolder) {
       "json.dump({'metadata': {'total_size': 4 * (128 + 8 + 128)}, 'weight_map': wm},\n"
       "          open(d + '/pytorch_model.bin.index.json', 'w'))\n";
   write_text("make.py", py);
-  ASSERT_EQ(std::system(("/usr/bin/python3 '" + (dir_ / "make.py").string() + "' '" + dir_.string() + "'").c_str()), 0);
+  ASSERT_EQ(
+      std::system(("/usr/bin/python3 '" + (dir_ / "make.py").string() + "' '" + dir_.string() + "'")
+                      .c_str()),
+      0);
   fs::remove(dir_ / "make.py");
   auto m = open_hf_folder(dir_.string());
   ASSERT_EQ(m.weights->tensors().size(), 3u);

@@ -87,8 +87,10 @@ void expect_bad(const json& j, const std::string& needle) {
 TEST(LlamaConfigJsonTest, RejectsBadConfigs) {
   auto with = [](const char* key, json v) {
     auto j = llama7b();
-    if (v.is_discarded()) j.erase(key);
-    else j[key] = std::move(v);
+    if (v.is_discarded())
+      j.erase(key);
+    else
+      j[key] = std::move(v);
     return j;
   };
   const json erase = json(json::value_t::discarded);

@@ -58,9 +58,10 @@ const std::vector<uint8_t> k8(8, 0);
 TEST_F(SafetensorsTest, ReadsValidFile) {
   std::vector<uint8_t> data(14);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i);
-  auto p = make(R"({"__metadata__":{"format":"pt"},"b":{"dtype":"F16","shape":[3],"data_offsets":[8,14]},)"
-                R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                data);
+  auto p = make(
+      R"({"__metadata__":{"format":"pt"},"b":{"dtype":"F16","shape":[3],"data_offsets":[8,14]},)"
+      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+      data);
   auto src = open_safetensors(p);
   EXPECT_EQ(src->format_description(), "safetensors");
   ASSERT_EQ(src->tensors().size(), 2u);
@@ -101,10 +102,13 @@ TEST_F(SafetensorsTest, RejectsHugeHeaderLength) {
   expect_error(make("{}", {}, ~0ull), "more than the limit");
 }
 
-TEST_F(SafetensorsTest, RejectsHeaderPastEnd) { expect_error(make("{}", {}, 3), "past the end"); }
+TEST_F(SafetensorsTest, RejectsHeaderPastEnd) {
+  expect_error(make("{}", {}, 3), "past the end");
+}
 
 TEST_F(SafetensorsTest, RejectsInvalidUtf8) {
-  expect_error(make("{\"a\xff\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", {1}), "UTF-8");
+  expect_error(make("{\"a\xff\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", {1}),
+               "UTF-8");
   // An overlong encoding of '/' and an encoded surrogate.
   expect_error(make("{\"\xc0\xaf\":{}}"), "UTF-8");
   expect_error(make("{\"\xed\xa0\x80\":{}}"), "UTF-8");
@@ -131,26 +135,38 @@ TEST_F(SafetensorsTest, RejectsWrongEntrySchema) {
                "unexpected field 'x'");
   expect_error(make(R"({"a":[1]})"), "not a JSON object");
   expect_error(make(R"({"a":{"dtype":1,"shape":[1],"data_offsets":[0,1]}})", {1}), "not a string");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}})", {1}), "non-negative");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[1.0],"data_offsets":[0,1]}})", {1}), "non-negative");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":"1","data_offsets":[0,1]}})", {1}), "not an array");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", {1}), "two non-negative");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,"1"]}})", {1}), "two non-negative");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[-1,0]}})", {1}), "two non-negative");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}})", {1}),
+               "non-negative");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":[1.0],"data_offsets":[0,1]}})", {1}),
+               "non-negative");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":"1","data_offsets":[0,1]}})", {1}),
+               "not an array");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", {1}),
+               "two non-negative");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,"1"]}})", {1}),
+               "two non-negative");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[-1,0]}})", {1}),
+               "two non-negative");
 }
 
 TEST_F(SafetensorsTest, RejectsUnknownDtype) {
-  expect_error(make(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", {1}), "unknown dtype 'Q4'");
-  expect_error(make(R"({"a":{"dtype":"F4","shape":[2],"data_offsets":[0,1]}})", {1}), "does not support");
+  expect_error(make(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", {1}),
+               "unknown dtype 'Q4'");
+  expect_error(make(R"({"a":{"dtype":"F4","shape":[2],"data_offsets":[0,1]}})", {1}),
+               "does not support");
 }
 
 TEST_F(SafetensorsTest, RejectsSizeMismatchAndOverflow) {
-  expect_error(make(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", k8), "tensor 'a' has shape [3]");
-  expect_error(make(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", k8),
-               "overflows");
-  expect_error(make(R"({"a":{"dtype":"F64","shape":[1152921504606846976,2],"data_offsets":[0,8]}})", k8),
-               "overflows");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[1,0]}})"), "end before they begin");
+  expect_error(make(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", k8),
+               "tensor 'a' has shape [3]");
+  expect_error(
+      make(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", k8),
+      "overflows");
+  expect_error(
+      make(R"({"a":{"dtype":"F64","shape":[1152921504606846976,2],"data_offsets":[0,8]}})", k8),
+      "overflows");
+  expect_error(make(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[1,0]}})"),
+               "end before they begin");
 }
 
 TEST_F(SafetensorsTest, RejectsGapsOverlapsAndNonZeroStart) {
@@ -179,8 +195,9 @@ TEST_F(SafetensorsTest, RejectsBadMetadata) {
 }
 
 TEST_F(SafetensorsTest, RejectsControlCharactersAndEmptyNames) {
-  expect_error(make("{\"a\\u0000hidden\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", {1}),
-               "control character");
+  expect_error(
+      make("{\"a\\u0000hidden\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", {1}),
+      "control character");
   expect_error(make("{\"a\\nb\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", {1}),
                "control character");
   expect_error(make(R"({"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", {1}), "empty");
@@ -188,11 +205,13 @@ TEST_F(SafetensorsTest, RejectsControlCharactersAndEmptyNames) {
 
 TEST_F(SafetensorsTest, RejectsDeepNestingAndHighRank) {
   expect_error(make(R"({"__metadata__":{"a":[[[[[[[[[[[[1]]]]]]]]]]]]}})"), "nesting");
-  expect_error(make(R"({"a":{"dtype":"U8","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,1]}})", {1}),
-               "rank 9");
+  expect_error(
+      make(R"({"a":{"dtype":"U8","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,1]}})", {1}),
+      "rank 9");
 }
 
-TensorToWrite make_tensor(const std::string& name, DType dt, std::vector<uint64_t> shape, uint8_t fill) {
+TensorToWrite make_tensor(const std::string& name, DType dt, std::vector<uint64_t> shape,
+                          uint8_t fill) {
   TensorToWrite t;
   t.info.name = name;
   t.info.dtype = dt;
@@ -208,10 +227,9 @@ TensorToWrite make_tensor(const std::string& name, DType dt, std::vector<uint64_
 }
 
 TEST_F(SafetensorsTest, WriterRoundTrip) {
-  std::vector<TensorToWrite> ts = {make_tensor("z.weight", DType::F16, {3}, 1),
-                                   make_tensor("a.weight", DType::F32, {2, 3}, 50),
-                                   make_tensor("scalar", DType::BF16, {}, 7),
-                                   make_tensor("empty", DType::F32, {0}, 0)};
+  std::vector<TensorToWrite> ts = {
+      make_tensor("z.weight", DType::F16, {3}, 1), make_tensor("a.weight", DType::F32, {2, 3}, 50),
+      make_tensor("scalar", DType::BF16, {}, 7), make_tensor("empty", DType::F32, {0}, 0)};
   const std::string p = (dir_ / "out.safetensors").string();
   write_safetensors(p, ts, {{"format", "pt"}}, false);
 
@@ -264,7 +282,8 @@ TEST_F(SafetensorsTest, WriterRejectsBadInput) {
 
 TEST_F(SafetensorsTest, ShardedWriter) {
   std::vector<TensorToWrite> ts;
-  for (int i = 0; i < 5; ++i) ts.push_back(make_tensor("t" + std::to_string(i), DType::F32, {4}, static_cast<uint8_t>(i)));
+  for (int i = 0; i < 5; ++i)
+    ts.push_back(make_tensor("t" + std::to_string(i), DType::F32, {4}, static_cast<uint8_t>(i)));
   auto names = write_safetensors_sharded(dir_.string(), ts, {{"format", "pt"}}, 40, false);
   ASSERT_EQ(names.size(), 4u);  // 16+16 | 16+16 | 16, then the index
   EXPECT_EQ(names[0], "model-00001-of-00003.safetensors");

@@ -27,7 +27,9 @@ void put_varint(std::vector<uint8_t>& out, uint64_t v) {
   }
   out.push_back(static_cast<uint8_t>(v));
 }
-void put_tag(std::vector<uint8_t>& out, uint32_t field, uint32_t wire) { put_varint(out, field << 3 | wire); }
+void put_tag(std::vector<uint8_t>& out, uint32_t field, uint32_t wire) {
+  put_varint(out, field << 3 | wire);
+}
 void put_bytes(std::vector<uint8_t>& out, uint32_t field, const std::vector<uint8_t>& b) {
   put_tag(out, field, 2);
   put_varint(out, b.size());
@@ -47,7 +49,8 @@ void put_int(std::vector<uint8_t>& out, uint32_t field, int64_t v) {
   put_varint(out, static_cast<uint64_t>(v));  // negative int32 is sign-extended to 10 bytes
 }
 
-std::vector<uint8_t> piece(const std::string& text, std::optional<float> score, std::optional<int> type) {
+std::vector<uint8_t> piece(const std::string& text, std::optional<float> score,
+                           std::optional<int> type) {
   std::vector<uint8_t> p;
   put_string(p, 1, text);
   if (score) put_float(p, 2, *score);
@@ -127,7 +130,8 @@ TEST(SentencePieceModelTest, RejectsMalformedInput) {
   expect_error({0x00, 0x00}, "field number 0");
   expect_error({0x0E}, "wire type 6");
   expect_error({0x0B}, "groups");
-  expect_error({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, "overflows 64 bits");
+  expect_error({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+               "overflows 64 bits");
   std::vector<uint8_t> m;
   put_bytes(m, 1, piece("a", 0, 9));
   expect_error(m, "piece type 9");
@@ -163,10 +167,13 @@ TEST(ProtobufWireTest, ReportsAbsoluteOffsets) {
 
 // --- a real model trained by spm_train, compared with libsentencepiece ----------------------
 
-std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
+std::string shell_quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 TEST(SentencePieceModelTest, MatchesLibsentencepieceOnTrainedModel) {
-  if (std::system("command -v spm_train >/dev/null 2>&1") != 0) GTEST_SKIP() << "spm_train not installed";
+  if (std::system("command -v spm_train >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "spm_train not installed";
   if (std::system("/usr/bin/python3 -c 'import sentencepiece' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "python sentencepiece not installed";
   const char* corpus = "/usr/share/common-licenses/GPL-3";
@@ -177,8 +184,8 @@ TEST(SentencePieceModelTest, MatchesLibsentencepieceOnTrainedModel) {
   fs::create_directories(dir);
   const std::string prefix = (dir / "m").string();
   // LLaMA's tokenizer settings.
-  const std::string train = std::string("spm_train --input=") + corpus + " --model_prefix=" +
-                            shell_quote(prefix) +
+  const std::string train = std::string("spm_train --input=") + corpus +
+                            " --model_prefix=" + shell_quote(prefix) +
                             " --model_type=bpe --vocab_size=400 --byte_fallback=true"
                             " --split_digits=true --add_dummy_prefix=true"
                             " --normalization_rule_name=identity --character_coverage=1.0"
@@ -190,14 +197,16 @@ TEST(SentencePieceModelTest, MatchesLibsentencepieceOnTrainedModel) {
       "import json, sys, sentencepiece as s\n"
       "p = s.SentencePieceProcessor(model_file=sys.argv[1])\n"
       "def t(i):\n"
-      "  return 2 if p.is_unknown(i) else 3 if p.is_control(i) else 5 if p.is_unused(i) else 6 if p.is_byte(i) else 1\n"
-      "out = {'pieces': [[p.id_to_piece(i), p.get_score(i), t(i)] for i in range(p.get_piece_size())],\n"
+      "  return 2 if p.is_unknown(i) else 3 if p.is_control(i) else 5 if p.is_unused(i) else 6 if "
+      "p.is_byte(i) else 1\n"
+      "out = {'pieces': [[p.id_to_piece(i), p.get_score(i), t(i)] for i in "
+      "range(p.get_piece_size())],\n"
       "       'unk': p.unk_id(), 'bos': p.bos_id(), 'eos': p.eos_id(), 'pad': p.pad_id()}\n"
       "json.dump(out, open(sys.argv[2], 'w'))\n";
   const std::string pyfile = (dir / "dump.py").string();
   std::ofstream(pyfile) << py;
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + shell_quote(pyfile) + " " + shell_quote(prefix + ".model") +
-                         " " + shell_quote(dump))
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + shell_quote(pyfile) + " " +
+                         shell_quote(prefix + ".model") + " " + shell_quote(dump))
                             .c_str()),
             0);
 

@@ -6,6 +6,12 @@ repeated to match the query heads, causal softmax, output projection, residual; 
 MLP down(silu(gate(x)) * up(x)), residual; final RMSNorm and the LM head (tied to the embedding
 when there is no lm_head.weight).
 
+Optionally (act_round) the input of chosen weight matrices is rounded first, the way llama.cpp's
+CPU matmuls round activations for the weight's storage type before the dot products: "q8_0"
+(blocks of 32 along the row: d = amax/127, q = round(x/d) halves away from zero, value q*fp16(d);
+llama.cpp uses this for Q8_0 and Q4_0 weights), "bf16" or "f16" (round to nearest even). Everything
+else stays float64. The default is none: the plain float64 model.
+
 Usage: torch_reference.py MODEL_DIR --ids 1,15,27 [--ids ...] [--generate N]
 Prints JSON: [{"ids": [...], "probs": [[p_0 .. p_V-1] for every position], "greedy": [...]}].
 """
@@ -22,11 +28,36 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import load_hf_config, load_hf_state_dict  # noqa: E402
 
 
+def round_q8_0(x):
+    """x rounded to Q8_0 blocks of 32 along the last dimension, back in float64."""
+    k = x.shape[-1]
+    if k % 32:
+        raise SystemExit("torch_reference: a row of %d cannot be cut into 32-blocks" % k)
+    b = x.reshape(*x.shape[:-1], k // 32, 32)
+    d = b.abs().amax(-1, keepdim=True) / 127.0
+    inv = torch.where(d > 0, 1.0 / d, torch.zeros_like(d))
+    v = b * inv
+    q = torch.sign(v) * torch.floor(v.abs() + 0.5)    # halves away from zero, like roundf
+    return (q * d.to(torch.float16).to(torch.float64)).reshape(x.shape)
+
+
+ACT_ROUND = {"q8_0": round_q8_0,
+             "bf16": lambda x: x.to(torch.bfloat16).to(torch.float64),
+             "f16": lambda x: x.to(torch.float16).to(torch.float64)}
+
+
 class Llama:
-    def __init__(self, folder):
+    def __init__(self, folder, act_round=None):
+        """act_round: {weight name: "q8_0" | "bf16" | "f16"}; the LM head is "lm_head.weight"
+        even when it is tied to the embedding."""
         cfg = load_hf_config(folder)
         sd = load_hf_state_dict(folder)
         self.w = {k: v.to(torch.float64) for k, v in sd.items()}
+        self.act_round = {}
+        for name, kind in (act_round or {}).items():
+            if kind not in ACT_ROUND:
+                raise SystemExit("torch_reference: unknown activation rounding %r" % kind)
+            self.act_round[name] = ACT_ROUND[kind]
         self.n_layers = cfg["num_hidden_layers"]
         self.n_heads = cfg["num_attention_heads"]
         self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
@@ -43,6 +74,12 @@ class Llama:
             self.head = self.w["lm_head.weight"]
         else:
             self.head = self.w["model.embed_tokens.weight"]  # tied embeddings
+
+    def linear(self, x, name, weight=None):
+        """x @ W.T, with x rounded first when act_round names W."""
+        if name in self.act_round:
+            x = self.act_round[name](x)
+        return x @ (self.w[name] if weight is None else weight).T
 
     def rms_norm(self, x, weight):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * weight
@@ -68,9 +105,12 @@ class Llama:
         for i in range(self.n_layers):
             p = "model.layers.%d." % i
             h = self.rms_norm(x, w[p + "input_layernorm.weight"])
-            q = (h @ w[p + "self_attn.q_proj.weight"].T).view(T, self.n_heads, hd).transpose(0, 1)
-            k = (h @ w[p + "self_attn.k_proj.weight"].T).view(T, self.n_kv, hd).transpose(0, 1)
-            v = (h @ w[p + "self_attn.v_proj.weight"].T).view(T, self.n_kv, hd).transpose(0, 1)
+            q = self.linear(h, p + "self_attn.q_proj.weight")
+            q = q.view(T, self.n_heads, hd).transpose(0, 1)
+            k = self.linear(h, p + "self_attn.k_proj.weight")
+            k = k.view(T, self.n_kv, hd).transpose(0, 1)
+            v = self.linear(h, p + "self_attn.v_proj.weight")
+            v = v.view(T, self.n_kv, hd).transpose(0, 1)
             q = q * cos + self.rotate_half(q) * sin
             k = k * cos + self.rotate_half(k) * sin
             rep = self.n_heads // self.n_kv                # query head j reads kv head j // rep
@@ -78,13 +118,13 @@ class Llama:
             v = v.repeat_interleave(rep, dim=0)
             att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd) + mask, dim=-1)
             o = (att @ v).transpose(0, 1).reshape(T, self.n_heads * hd)
-            x = x + o @ w[p + "self_attn.o_proj.weight"].T
+            x = x + self.linear(o, p + "self_attn.o_proj.weight")
             h = self.rms_norm(x, w[p + "post_attention_layernorm.weight"])
-            gate = h @ w[p + "mlp.gate_proj.weight"].T
-            up = h @ w[p + "mlp.up_proj.weight"].T
-            x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+            gate = self.linear(h, p + "mlp.gate_proj.weight")
+            up = self.linear(h, p + "mlp.up_proj.weight")
+            x = x + self.linear(torch.nn.functional.silu(gate) * up, p + "mlp.down_proj.weight")
         x = self.rms_norm(x, w["model.norm.weight"])
-        return x @ self.head.T                             # [T, V]
+        return self.linear(x, "lm_head.weight", self.head)  # [T, V]
 
     def probs(self, ids):
         return torch.softmax(self.logits(ids), dim=-1)

@@ -7,7 +7,7 @@
 #include "core/byte_reader.h"
 #include "core/checked_math.h"
 #include "core/error.h"
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 
 namespace lmforge {
 

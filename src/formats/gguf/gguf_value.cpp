@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/utf8.h"
+#include "core/text_checks.h"
 
 namespace lmforge {
 

@@ -92,7 +92,8 @@ void GgufWriter::write(const std::string& path, bool overwrite) const {
     if (!names.insert(t.name).second) fail(path, "duplicate tensor name '" + t.name + "'");
 
   Encoder e;
-  e.out.insert(e.out.end(), {'G', 'G', 'U', 'F'});
+  static constexpr uint8_t kMagic[4] = {'G', 'G', 'U', 'F'};
+  e.out.assign(kMagic, kMagic + 4);
   e.put<uint32_t>(3);
   e.put<uint64_t>(tensors_.size());
   e.put<uint64_t>(kvs_.size());

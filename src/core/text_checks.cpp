@@ -1,4 +1,4 @@
-#include "formats/text_checks.h"
+#include "core/text_checks.h"
 
 #include <cstdint>
 
@@ -73,6 +73,23 @@ std::string quoted_for_message(std::string_view s) {
     }
   }
   return out + "'";
+}
+
+std::string sanitize_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    auto bad = find_invalid_utf8(s.substr(i));
+    const size_t run_end = bad ? i + *bad : s.size();
+    out.append(s.substr(i, run_end - i));
+    i = run_end;
+    if (i < s.size()) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
 }  // namespace lmforge

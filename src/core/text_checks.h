@@ -15,7 +15,9 @@ namespace lmforge {
 // and code points above U+10FFFF are all ill-formed), or nullopt when `s` is valid.
 std::optional<size_t> find_invalid_utf8(std::string_view s);
 
-inline bool is_valid_utf8(std::string_view s) { return !find_invalid_utf8(s).has_value(); }
+inline bool is_valid_utf8(std::string_view s) {
+  return !find_invalid_utf8(s).has_value();
+}
 
 // True when `s` contains an ASCII control character (U+0000..U+001F or U+007F). Names with
 // them are refused: a NUL hides the rest of a name from C-string code, and newlines or escape
@@ -25,5 +27,8 @@ bool has_control_char(std::string_view s);
 // `s` quoted for an error message: control characters and bytes that are not UTF-8 become
 // \xNN escapes, so a hostile name cannot garble the terminal.
 std::string quoted_for_message(std::string_view s);
+
+// `s` with every ill-formed UTF-8 sequence replaced by U+FFFD, for JSON output.
+std::string sanitize_utf8(std::string_view s);
 
 }  // namespace lmforge
