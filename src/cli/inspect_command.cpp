@@ -80,19 +80,23 @@ int run_inspect(const std::string& path, bool json) {
   }
   std::printf("file:    %s\nformat:  %s\n", path.c_str(), out["description"].get<std::string>().c_str());
   const auto& meta = out["metadata"];
-  if (meta.is_object() && !meta.empty()) {
+  if (const auto* g = dynamic_cast<const GgufReader*>(src.get())) {
+    std::printf("\nmetadata (%zu keys, file order):\n", g->kvs().size());
+    for (const auto& kv : g->kvs())
+      std::printf("  %-44s %s\n", escaped_for_display(kv.key).c_str(), value_text(kv.value.to_json()).c_str());
+  } else if (meta.is_object() && !meta.empty()) {
     std::printf("\nmetadata:\n");
-    for (const auto& [k, v] : meta.items()) std::printf("  %-44s %s\n", k.c_str(), value_text(v).c_str());
+    for (const auto& [k, v] : meta.items()) std::printf("  %-44s %s\n", escaped_for_display(k).c_str(), value_text(v).c_str());
   }
   std::printf("\n  %-48s %-6s %-22s %12s %12s\n", "tensor", "type", "shape", "bytes", "offset");
   for (const auto& t : src->tensors()) {
-    std::printf("  %-48s %-6s %-22s %12llu %12llu\n", sanitize_utf8(t.name).c_str(), std::string(dtype_name(t.dtype)).c_str(),
+    std::printf("  %-48s %-6s %-22s %12llu %12llu\n", escaped_for_display(t.name).c_str(), std::string(dtype_name(t.dtype)).c_str(),
                 shape_text(t.shape).c_str(), static_cast<unsigned long long>(t.nbytes),
                 static_cast<unsigned long long>(t.offset));
   }
   std::printf("\ntotals:  %zu tensors, %llu parameters, %s of tensor data\n", src->tensors().size(),
               static_cast<unsigned long long>(params), human_bytes(bytes).c_str());
-  for (const auto& w : src->warnings()) std::printf("warning: %s\n", w.c_str());
+  for (const auto& w : src->warnings()) std::printf("warning: %s\n", escaped_for_display(w).c_str());
   return 0;
 }
 

@@ -174,7 +174,6 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
     const uint32_t heads = p.rotary == RotaryRole::kQuery ? c.num_attention_heads : c.num_key_value_heads;
     const uint64_t hd = c.head_dim;
     const std::string label = src.name;
-    // 1-D rotary tensors are biases: the permutation applies to their single column of rows.
     const bool permute = p.rotary != RotaryRole::kNone;
     const uint64_t perm_rows = p.shape.empty() ? 0 : p.shape.front();
     if (permute && (hd % 2 != 0 || perm_rows != uint64_t{heads} * hd))

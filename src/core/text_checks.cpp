@@ -46,9 +46,11 @@ bool has_control_char(std::string_view s) {
   return false;
 }
 
-std::string quoted_for_message(std::string_view s) {
+std::string quoted_for_message(std::string_view s) { return "'" + escaped_for_display(s) + "'"; }
+
+std::string escaped_for_display(std::string_view s) {
   static const char* hex = "0123456789abcdef";
-  std::string out = "'";
+  std::string out;
   size_t i = 0;
   while (i < s.size()) {
     // Copy the longest valid UTF-8 run without control characters, escape one byte otherwise.
@@ -72,7 +74,7 @@ std::string quoted_for_message(std::string_view s) {
       ++i;
     }
   }
-  return out + "'";
+  return out;
 }
 
 std::string sanitize_utf8(std::string_view s) {

@@ -27,6 +27,8 @@ bool has_control_char(std::string_view s);
 // `s` quoted for an error message: control characters and bytes that are not UTF-8 become
 // \xNN escapes, so a hostile name cannot garble the terminal.
 std::string quoted_for_message(std::string_view s);
+// The same escaping without the quotes, for listings (inspect's tables).
+std::string escaped_for_display(std::string_view s);
 
 // `s` with every ill-formed UTF-8 sequence replaced by U+FFFD, for JSON output.
 std::string sanitize_utf8(std::string_view s);
