@@ -101,6 +101,26 @@ void AtomicOutputFile::write(std::span<const uint8_t> data) {
   }
 }
 
+void AtomicOutputFile::write_tensor(const TensorBytes& data) {
+  const MappedFile* file = data.file();
+  if (file && data.size() >= (1u << 20)) {
+    flush_buffer();
+    off64_t in_off = static_cast<off64_t>(data.file_offset());
+    uint64_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::copy_file_range(file->fd(), &in_off, fd_, nullptr, left, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // unsupported here (EXDEV, ENOSYS, ...): finish with write()
+      left -= static_cast<uint64_t>(n);
+    }
+    written_ += data.size() - left;
+    if (left > 0) write(data.bytes().subspan(data.size() - left));
+  } else {
+    write(data.bytes());
+  }
+  data.release_file_pages();
+}
+
 void AtomicOutputFile::write_zeros(uint64_t n) {
   static const uint8_t zeros[4096] = {};
   while (n > 0) {

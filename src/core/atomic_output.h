@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
+
 namespace lmforge {
 
 class AtomicOutputFile {
@@ -23,6 +25,9 @@ class AtomicOutputFile {
   void write(std::span<const uint8_t> data);
   void write(const void* data, size_t n) { write({static_cast<const uint8_t*>(data), n}); }
   void write_zeros(uint64_t n);
+  // Writes a tensor's bytes; a view of a mapped file is copied file-to-file by the kernel
+  // (copy_file_range), like cp, and its mapped pages are released afterwards.
+  void write_tensor(const TensorBytes& data);
   uint64_t position() const { return written_; }
   void commit();
   // fsync before the rename, for durability across power loss (costs several seconds per GB).

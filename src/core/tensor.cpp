@@ -15,12 +15,16 @@ uint64_t TensorInfo::numel() const {
 }
 
 void TensorBytes::release_file_pages() const {
-  if (!file_backed_ || view_.empty()) return;
+  if (!file_ || view_.empty()) return;
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(view_.data());
   const uintptr_t first = (begin + page - 1) / page * page;  // whole pages inside the view only
   const uintptr_t last = (begin + view_.size()) / page * page;
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+uint64_t TensorBytes::file_offset() const {
+  return file_ ? static_cast<uint64_t>(view_.data() - file_->bytes().data()) : 0;
 }
 
 nlohmann::json TensorSource::metadata() const { return nlohmann::json::object(); }

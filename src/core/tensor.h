@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/mapped_file.h"
 
 namespace lmforge {
 
@@ -33,9 +34,13 @@ struct TensorInfo {
 class TensorBytes {
  public:
   TensorBytes() = default;
-  // `file_backed`: the view lies in a read-only file mapping (see release_file_pages).
-  TensorBytes(std::span<const uint8_t> view, std::shared_ptr<const void> keep_alive, bool file_backed = false)
-      : view_(view), keep_alive_(std::move(keep_alive)), file_backed_(file_backed) {}
+  // A view into memory that `keep_alive` owns.
+  TensorBytes(std::span<const uint8_t> view, std::shared_ptr<const void> keep_alive)
+      : view_(view), keep_alive_(std::move(keep_alive)) {}
+  // A view into a read-only file mapping: writers may copy it file-to-file in the kernel and
+  // release its pages once written.
+  TensorBytes(std::span<const uint8_t> view, std::shared_ptr<const MappedFile> file)
+      : view_(view), keep_alive_(file), file_(std::move(file)) {}
   explicit TensorBytes(std::vector<uint8_t> owned)
       : owned_(std::make_shared<std::vector<uint8_t>>(std::move(owned))) {
     view_ = {owned_->data(), owned_->size()};
@@ -50,11 +55,15 @@ class TensorBytes {
   // because the mapping is read-only: a later access reads the file again. No-op for buffers.
   void release_file_pages() const;
 
+  // The mapped file and the view's offset in it, when the bytes are a file view.
+  const MappedFile* file() const { return file_.get(); }
+  uint64_t file_offset() const;
+
  private:
   std::span<const uint8_t> view_;
   std::shared_ptr<const void> keep_alive_;
   std::shared_ptr<std::vector<uint8_t>> owned_;
-  bool file_backed_ = false;
+  std::shared_ptr<const MappedFile> file_;
 };
 
 class TensorSource {

@@ -57,7 +57,7 @@ class PytorchSource final : public TensorSource {
     const TensorInfo& ti = tensors_[index];
     const TensorPlan& p = plans_[index];
     const auto all = file_->bytes();
-    if (p.contiguous) return TensorBytes(all.subspan(ti.offset, ti.nbytes), file_, true);
+    if (p.contiguous) return TensorBytes(all.subspan(ti.offset, ti.nbytes), file_);
 
     // Walk the index space with an odometer; bounds were checked when the file was opened.
     std::vector<uint8_t> out(ti.nbytes);

@@ -191,7 +191,7 @@ class SafetensorsSource final : public TensorSource {
   TensorBytes read(size_t index) const override {
     const auto& t = layout_.tensors.at(index);
     // Offsets and sizes were validated against the map's size when the file was opened.
-    return TensorBytes(map_->bytes().subspan(t.offset, t.nbytes), map_, true);
+    return TensorBytes(map_->bytes().subspan(t.offset, t.nbytes), map_);
   }
   nlohmann::json metadata() const override {
     nlohmann::json m = nlohmann::json::object();

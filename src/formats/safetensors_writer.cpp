@@ -86,7 +86,7 @@ void write_file(const std::string& path, const std::vector<const TensorToWrite*>
     if (b.size() != t->info.nbytes)
       fail(path, "tensor '" + t->info.name + "' produced " + std::to_string(b.size()) +
                      " bytes, expected " + std::to_string(t->info.nbytes));
-    out.write(b.bytes());
+    out.write_tensor(b);
   }
   out.commit();
 }

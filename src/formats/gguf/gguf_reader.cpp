@@ -88,8 +88,8 @@ GgufValue read_value(ByteReader& r, uint32_t version, GgufType type, uint32_t de
 std::unique_ptr<GgufReader> GgufReader::open(const std::string& path) {
   auto file = MappedFile::open(path);
   auto bytes = file->bytes();
-  auto g = parse(bytes, path, std::move(file));
-  g->file_backed_ = true;
+  auto g = parse(bytes, path, file);
+  g->file_ = std::move(file);
   return g;
 }
 
@@ -249,7 +249,7 @@ std::string GgufReader::format_description() const {
 TensorBytes GgufReader::read(size_t index) const {
   const auto& info = tensors_.at(index);
   auto view = bytes_.subspan(info.offset, info.nbytes);
-  if (!big_endian_) return TensorBytes(view, keep_alive_, file_backed_);
+  if (!big_endian_) return file_ ? TensorBytes(view, file_) : TensorBytes(view, keep_alive_);
   // Big-endian file: swap each element of plain types; block types have mixed-width fields.
   const auto& di = dtype_info(info.dtype);
   if (di.block_size != 1)

@@ -47,7 +47,7 @@ class GgufReader : public TensorSource {
   std::shared_ptr<const void> keep_alive_;
   uint32_t version_ = 0;
   bool big_endian_ = false;
-  bool file_backed_ = false;  // bytes_ is a file mapping (not a caller's buffer)
+  std::shared_ptr<const MappedFile> file_;  // set when bytes_ is a file mapping
   uint64_t alignment_ = 32;
   uint64_t data_start_ = 0;
   std::vector<GgufKv> kvs_;

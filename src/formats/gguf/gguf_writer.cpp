@@ -121,8 +121,7 @@ void GgufWriter::write(const std::string& path, bool overwrite) const {
     TensorBytes data = t.produce();
     if (data.size() != t.nbytes)
       fail(path, "internal error: tensor '" + t.name + "' produced " + std::to_string(data.size()) + " bytes, expected " + std::to_string(t.nbytes));
-    out.write(data.bytes());
-    data.release_file_pages();
+    out.write_tensor(data);
     out.write_zeros(*checked_align_up(t.nbytes, align) - t.nbytes);
   }
   out.commit();
