@@ -9,7 +9,7 @@ cmake -S "$here" -B "$here/build-fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DC
 ninja -C "$here/build-fuzz" -j"${LMFORGE_JOBS:-2}" fuzzers
 fixtures="$here/build/fixtures"
 [ -d "$fixtures" ] || /usr/bin/python3 "$here/tools/make_fixtures.py" "$fixtures" >/dev/null
-"$here/scripts/fuzz_seeds.sh" "$fixtures" "$here/build-fuzz/seeds"
+"$here/scripts/fuzz_seeds.sh" "$fixtures" "$here/build-fuzz/seeds" "$here/build/lmforge"
 status=0
 for h in "$here"/build-fuzz/tests/fuzz/*_fuzz; do
     name=$(basename "$h" _fuzz)

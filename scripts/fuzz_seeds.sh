@@ -1,13 +1,20 @@
 #!/bin/sh
 # Seeds each fuzz harness with the matching fixture files: FIXTURES -> OUT/<harness>/.
+# With LMFORGE (a built binary) it also converts a fixture model to valid GGUF seeds.
 set -eu
 fixtures=$1
 out=$2
+lmforge=${3:-}
 rm -rf "$out"
 mkdir -p "$out/gguf" "$out/safetensors" "$out/zip" "$out/pickle" "$out/protobuf"
 small() { find "$fixtures" "$@" -type f -size -256k; }
 n=0
 for f in $(small -name '*.gguf'); do n=$((n+1)); cp "$f" "$out/gguf/$n"; done
+if [ -n "$lmforge" ] && [ -d "$fixtures/hf/mha-safetensors" ]; then
+    for t in f16 q8_0 q4_0; do
+        "$lmforge" convert "$fixtures/hf/mha-safetensors" "$out/gguf/valid-$t.gguf" --outtype "$t" -q --force
+    done
+fi
 for f in $(small -name '*.safetensors'); do n=$((n+1)); cp "$f" "$out/safetensors/$n"; done
 for f in $(small \( -name '*.bin' -o -name '*.pt' \)); do n=$((n+1)); cp "$f" "$out/zip/$n"; done
 for f in $(small -name 'tokenizer.model'); do n=$((n+1)); cp "$f" "$out/protobuf/$n"; done

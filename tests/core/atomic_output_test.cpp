@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace lmforge {
 namespace {
@@ -37,6 +38,33 @@ TEST(AtomicOutput, FileAppearsOnlyOnCommit) {
     d.commit();
   }
   EXPECT_TRUE(fs::exists(dir / "folder" / "x"));
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutput, WriteTensorCopiesFileViewsExactly) {
+  const fs::path dir = fs::temp_directory_path() / ("lmforge-atomic-cfr-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string src = (dir / "src.bin").string();
+  std::vector<uint8_t> bytes(3u << 20);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
+  std::ofstream(src, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  auto file = MappedFile::open(src);
+  const std::string dst = (dir / "dst.bin").string();
+  {
+    AtomicOutputFile out(dst, false);
+    out.write("head", 4);  // buffered bytes must land before the in-kernel copy
+    // An unaligned view of 2 MiB + 3 bytes starting at byte 12345 (copy_file_range path).
+    out.write_tensor(TensorBytes(file->bytes().subspan(12345, (2u << 20) + 3), file));
+    out.write_tensor(TensorBytes(file->bytes().subspan(7, 100), file));  // small: plain write
+    EXPECT_EQ(out.position(), 4u + (2u << 20) + 3 + 100);
+    out.commit();
+  }
+  std::ifstream in(dst, std::ios::binary);
+  std::vector<uint8_t> got((std::istreambuf_iterator<char>(in)), {});
+  std::vector<uint8_t> want = {'h', 'e', 'a', 'd'};
+  want.insert(want.end(), bytes.begin() + 12345, bytes.begin() + 12345 + (2u << 20) + 3);
+  want.insert(want.end(), bytes.begin() + 7, bytes.begin() + 107);
+  EXPECT_TRUE(got == want);
   fs::remove_all(dir);
 }
 

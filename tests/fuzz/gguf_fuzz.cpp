@@ -1,6 +1,7 @@
 // libFuzzer harness: arbitrary bytes into the GGUF reader, then every tensor read back.
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
