@@ -53,14 +53,7 @@ ConvertReport convert_to_safetensors(const std::string& src, const std::string& 
   attach_progress(out, lines, sizes, bar);
   write_safetensors(dst, out, {{"format", "pt"}}, opt.overwrite);
   bar.finish();
-  ConvertReport rep;
-  rep.output = dst;
-  rep.tensors = out.size();
-  rep.bytes_read = total;
-  std::error_code ec;
-  rep.bytes_written = std::filesystem::file_size(dst, ec);
-  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return rep;
+  return make_report(dst, out.size(), total, t0);
 }
 
 }  // namespace lmforge

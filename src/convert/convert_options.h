@@ -1,6 +1,7 @@
 // Options and results shared by every conversion path.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,11 @@ struct ConvertReport {
   uint64_t bytes_written = 0;  // size of the output
   double seconds = 0;
 };
+
+// The report of a finished conversion: output size (a file, or the files of a folder) and
+// the time since `start`.
+ConvertReport make_report(const std::string& output, uint64_t tensors, uint64_t bytes_read,
+                          std::chrono::steady_clock::time_point start);
 
 // llama.cpp's `general.file_type` (llama_ftype) for a whole-file output type.
 uint32_t llama_file_type(DType outtype);

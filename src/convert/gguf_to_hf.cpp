@@ -172,16 +172,7 @@ ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_
   write_text_file(tmp + "/tokenizer.model", std::string(sp.begin(), sp.end()));
   dir.commit();
   bar.finish();
-
-  ConvertReport rep;
-  rep.output = dst_dir;
-  rep.tensors = out.size();
-  rep.bytes_read = total;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dst_dir, ec))
-    rep.bytes_written += e.is_regular_file() ? e.file_size() : 0;
-  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return rep;
+  return make_report(dst_dir, out.size(), total, t0);
 }
 
 }  // namespace lmforge

@@ -198,15 +198,7 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
   });
   w.write(dst, opt.overwrite);
   bar.finish();
-
-  ConvertReport rep;
-  rep.output = dst;
-  rep.tensors = plan.size();
-  rep.bytes_read = total_bytes;
-  std::error_code ec;
-  rep.bytes_written = std::filesystem::file_size(dst, ec);
-  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return rep;
+  return make_report(dst, plan.size(), total_bytes, t0);
 }
 
 }  // namespace lmforge
