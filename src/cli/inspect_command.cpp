@@ -40,6 +40,18 @@ std::string value_text(const nlohmann::json& v) {
   return d;
 }
 
+// Nested objects (config.json, tokenizer facts) one line per leaf, "config.hidden_size 160".
+void print_flattened(const nlohmann::json& obj, const std::string& prefix, int depth = 0) {
+  for (const auto& [k, v] : obj.items()) {
+    const std::string key = prefix + escaped_for_display(k);
+    if (v.is_object() && !v.empty() && depth < 2 && !v.contains("type")) {
+      print_flattened(v, key + ".", depth + 1);
+    } else {
+      std::printf("  %-44s %s\n", key.c_str(), value_text(v).c_str());
+    }
+  }
+}
+
 std::string human_bytes(uint64_t b) {
   char buf[32];
   if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
@@ -86,7 +98,7 @@ int run_inspect(const std::string& path, bool json) {
       std::printf("  %-44s %s\n", escaped_for_display(kv.key).c_str(), value_text(kv.value.to_json()).c_str());
   } else if (meta.is_object() && !meta.empty()) {
     std::printf("\nmetadata:\n");
-    for (const auto& [k, v] : meta.items()) std::printf("  %-44s %s\n", escaped_for_display(k).c_str(), value_text(v).c_str());
+    print_flattened(meta, "");
   }
   std::printf("\n  %-48s %-6s %-22s %12s %12s\n", "tensor", "type", "shape", "bytes", "offset");
   for (const auto& t : src->tensors()) {
