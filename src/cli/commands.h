@@ -11,5 +11,6 @@ using Action = std::function<int()>;
 
 Action& register_inspect(CLI::App& app);
 Action& register_convert(CLI::App& app);
+Action& register_tokenize(CLI::App& app);
 
 }  // namespace lmforge::cli

@@ -18,11 +18,14 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, lmforge::cli::Action*>> actions;
   actions.emplace_back("inspect", &lmforge::cli::register_inspect(app));
   actions.emplace_back("convert", &lmforge::cli::register_convert(app));
+  actions.emplace_back("tokenize", &lmforge::cli::register_tokenize(app));
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // CLI11 prints usage errors itself; exit code 2 for misuse
+    // CLI11 prints help/version (exit 0) and usage errors itself; every misuse exits 2.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
 
   try {

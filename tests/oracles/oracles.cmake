@@ -25,3 +25,4 @@ lmforge_oracle_check(llama_cpp 1200 oracle node)   # convert, then llama.cpp vs 
 lmforge_oracle_check(gguf_bytes 900 oracle node)   # inspect --json vs @huggingface/gguf
 lmforge_oracle_check(roundtrip 600 oracle)         # HF -> GGUF -> HF -> GGUF, .pt -> safetensors
 lmforge_oracle_check(bad_input 900 oracle security) # hostile files are refused cleanly
+lmforge_oracle_check(tokenizer 900 oracle node) # lmforge tokenize vs libsentencepiece on Brown + stress text
