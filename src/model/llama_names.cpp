@@ -60,33 +60,27 @@ bool split_kind(std::string_view s, std::string_view& base, std::string_view& ki
   return false;
 }
 
+// One table, read in either direction.
+std::optional<std::string> translate(const std::string& name, bool to_gguf) {
+  const auto from = [&](const NamePair& p) { return to_gguf ? p.hf : p.gguf; };
+  const auto to = [&](const NamePair& p) { return to_gguf ? p.gguf : p.hf; };
+  std::string_view base, kind;
+  if (!split_kind(name, base, kind)) return std::nullopt;
+  for (const auto& p : kGlobalNames)
+    if (base == from(p)) return std::string(to(p)) + "." + std::string(kind);
+  std::string layer;
+  std::string_view rest;
+  if (!split_layer(base, to_gguf ? "model.layers." : "blk.", layer, rest)) return std::nullopt;
+  for (const auto& p : kLayerNames)
+    if (rest == from(p))
+      return (to_gguf ? "blk." : "model.layers.") + layer + "." + std::string(to(p)) + "." + std::string(kind);
+  return std::nullopt;
+}
+
 }  // namespace
 
-std::optional<std::string> hf_to_gguf_name(const std::string& hf) {
-  std::string_view base, kind;
-  if (!split_kind(hf, base, kind)) return std::nullopt;
-  for (const auto& p : kGlobalNames)
-    if (base == p.hf) return std::string(p.gguf) + "." + std::string(kind);
-  std::string layer;
-  std::string_view rest;
-  if (!split_layer(base, "model.layers.", layer, rest)) return std::nullopt;
-  for (const auto& p : kLayerNames)
-    if (rest == p.hf) return "blk." + layer + "." + std::string(p.gguf) + "." + std::string(kind);
-  return std::nullopt;
-}
-
-std::optional<std::string> gguf_to_hf_name(const std::string& gguf) {
-  std::string_view base, kind;
-  if (!split_kind(gguf, base, kind)) return std::nullopt;
-  for (const auto& p : kGlobalNames)
-    if (base == p.gguf) return std::string(p.hf) + "." + std::string(kind);
-  std::string layer;
-  std::string_view rest;
-  if (!split_layer(base, "blk.", layer, rest)) return std::nullopt;
-  for (const auto& p : kLayerNames)
-    if (rest == p.gguf) return "model.layers." + layer + "." + std::string(p.hf) + "." + std::string(kind);
-  return std::nullopt;
-}
+std::optional<std::string> hf_to_gguf_name(const std::string& hf) { return translate(hf, true); }
+std::optional<std::string> gguf_to_hf_name(const std::string& gguf) { return translate(gguf, false); }
 
 bool is_ignored_hf_tensor(const std::string& hf) {
   return ends_with(hf, ".rotary_emb.inv_freq") || ends_with(hf, ".attention.masked_bias") ||
