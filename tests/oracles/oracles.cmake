@@ -26,3 +26,4 @@ lmforge_oracle_check(gguf_bytes 900 oracle node)   # inspect --json vs @huggingf
 lmforge_oracle_check(roundtrip 600 oracle)         # HF -> GGUF -> HF -> GGUF, .pt -> safetensors
 lmforge_oracle_check(bad_input 900 oracle security) # hostile files are refused cleanly
 lmforge_oracle_check(tokenizer 900 oracle node) # lmforge tokenize vs libsentencepiece on Brown + stress text
+lmforge_oracle_check(forward 900 oracle)         # lmforge logits (scalar forward pass) vs PyTorch float64

@@ -1,0 +1,122 @@
+#include "model/llama_model.h"
+
+#include "convert/gguf_to_hf.h"
+#include "convert/tensor_cast.h"
+#include "core/error.h"
+#include "core/text_checks.h"
+#include "formats/gguf/gguf_reader.h"
+
+namespace lmforge {
+
+namespace {
+
+std::string shape_text(const std::vector<uint64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+class Loader {
+ public:
+  Loader(const GgufReader& g, const std::string& path) : g_(g), path_(path) {}
+
+  // The tensor `name` with row-major shape `shape`; throws naming it when it is missing, has
+  // another shape or a type the kernels cannot read.
+  LlamaWeight matrix(const std::string& name, std::vector<uint64_t> shape) const {
+    const size_t i = index(name);
+    const TensorInfo& t = g_.tensors()[i];
+    if (t.shape != shape)
+      fail(path_, "tensor " + quoted_for_message(name) + " has shape " + shape_text(t.shape) + ", expected " + shape_text(shape) + " from the hyperparameters", t.offset);
+    if (!matmul_ref_supports(t.dtype))
+      fail(path_, "tensor " + quoted_for_message(name) + " has type " + std::string(dtype_name(t.dtype)) + ", which lmforge cannot run (supported: F32, F16, BF16, Q8_0, Q4_0)", t.offset);
+    const auto row_bytes = dtype_nbytes(t.dtype, shape.back());
+    if (!row_bytes)
+      fail(path_, "tensor " + quoted_for_message(name) + " rows of " + std::to_string(shape.back()) + " are not whole " + std::string(dtype_name(t.dtype)) + " blocks", t.offset);
+    LlamaWeight w;
+    w.name = name;
+    w.bytes = g_.read(i);
+    // The reader checked nbytes against the shape; this guards the view arithmetic below.
+    if (w.bytes.size() / *row_bytes != shape[0] || w.bytes.size() % *row_bytes != 0)
+      fail(path_, "tensor " + quoted_for_message(name) + " holds " + std::to_string(w.bytes.size()) + " bytes, which does not match its shape", t.offset);
+    w.m = MatrixView{t.dtype, w.bytes.data(), shape[0], shape[1], static_cast<size_t>(*row_bytes)};
+    return w;
+  }
+
+  // A 1-D norm weight of `n` values, decoded to floats.
+  std::vector<float> vector(const std::string& name, uint64_t n) const {
+    const size_t i = index(name);
+    const TensorInfo& t = g_.tensors()[i];
+    if (t.shape != std::vector<uint64_t>{n})
+      fail(path_, "tensor " + quoted_for_message(name) + " has shape " + shape_text(t.shape) + ", expected [" + std::to_string(n) + "] from the hyperparameters", t.offset);
+    if (!can_decode(t.dtype) || dtype_nbytes(t.dtype, n) != t.nbytes)
+      fail(path_, "tensor " + quoted_for_message(name) + " has type " + std::string(dtype_name(t.dtype)) + ", which lmforge cannot run", t.offset);
+    const TensorBytes b = g_.read(i);
+    if (b.size() != t.nbytes) fail(path_, "tensor " + quoted_for_message(name) + " data is truncated", t.offset);
+    std::vector<float> out(n);
+    decode_row(t.dtype, b.data(), out.data(), n);
+    return out;
+  }
+
+  bool has(const std::string& name) const { return g_.find(name) >= 0; }
+
+ private:
+  size_t index(const std::string& name) const {
+    const ptrdiff_t i = g_.find(name);
+    if (i < 0) fail(path_, "tensor " + quoted_for_message(name) + " is missing");
+    return static_cast<size_t>(i);
+  }
+
+  const GgufReader& g_;
+  const std::string& path_;
+};
+
+}  // namespace
+
+std::unique_ptr<LlamaModel> LlamaModel::open(const std::string& path) {
+  return from_gguf(GgufReader::open(path), path);
+}
+
+std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufReader> gguf, const std::string& path) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel);
+  m->path_ = path;
+  m->gguf_ = gguf;
+  LlamaConfig& c = m->config_;
+  c = llama_config_from_gguf(*gguf, path);
+  if (c.num_hidden_layers == 0 || c.hidden_size == 0 || c.intermediate_size == 0 || c.head_dim == 0)
+    fail(path, "the llama hyperparameters describe an empty model");
+  if (c.head_dim % 2 != 0) fail(path, "llama.attention.key_length " + std::to_string(c.head_dim) + " is odd; RoPE rotates pairs");
+
+  const Loader l(*gguf, path);
+  const uint64_t embd = c.hidden_size, ff = c.intermediate_size;
+  const uint64_t q_dim = uint64_t{c.num_attention_heads} * c.head_dim;
+  const uint64_t kv_dim = uint64_t{c.num_key_value_heads} * c.head_dim;
+
+  // The vocabulary size is the embedding's when the metadata does not say (no tokenizer).
+  if (c.vocab_size == 0) {
+    const ptrdiff_t e = gguf->find("token_embd.weight");
+    if (e >= 0 && gguf->tensors()[e].shape.size() == 2) c.vocab_size = static_cast<uint32_t>(gguf->tensors()[e].shape[0]);
+    if (c.vocab_size == 0) fail(path, "cannot tell the vocabulary size (no tokenizer.ggml.tokens, no llama.vocab_size)");
+  }
+  m->tok_embd = l.matrix("token_embd.weight", {c.vocab_size, embd});
+
+  m->layers.resize(c.num_hidden_layers);
+  for (uint32_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LlamaLayer& L = m->layers[i];
+    L.attn_norm = l.vector(p + "attn_norm.weight", embd);
+    L.wq = l.matrix(p + "attn_q.weight", {q_dim, embd});
+    L.wk = l.matrix(p + "attn_k.weight", {kv_dim, embd});
+    L.wv = l.matrix(p + "attn_v.weight", {kv_dim, embd});
+    L.wo = l.matrix(p + "attn_output.weight", {embd, q_dim});
+    L.ffn_norm = l.vector(p + "ffn_norm.weight", embd);
+    L.w_gate = l.matrix(p + "ffn_gate.weight", {ff, embd});
+    L.w_up = l.matrix(p + "ffn_up.weight", {ff, embd});
+    L.w_down = l.matrix(p + "ffn_down.weight", {embd, ff});
+  }
+  m->output_norm = l.vector("output_norm.weight", embd);
+  m->tied_output = !l.has("output.weight");
+  m->output = m->tied_output ? m->tok_embd : l.matrix("output.weight", {c.vocab_size, embd});
+  return m;
+}
+
+}  // namespace lmforge

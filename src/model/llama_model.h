@@ -1,0 +1,59 @@
+// A llama-family model loaded from a GGUF file for inference: hyperparameters from the
+// `llama.*` keys and views of every weight in place in the memory map (no copy).
+//
+// Every tensor is looked up by its GGUF name and its shape checked against the
+// hyperparameters before anything runs, so a file whose shapes contradict its metadata fails at
+// load with the tensor's name instead of reading out of bounds later.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/matmul_ref.h"
+#include "model/llama_config.h"
+
+namespace lmforge {
+
+class GgufReader;
+
+// One weight matrix: the view the kernels read, plus the bytes that keep it alive.
+struct LlamaWeight {
+  std::string name;
+  MatrixView m;
+  TensorBytes bytes;
+};
+
+struct LlamaLayer {
+  std::vector<float> attn_norm, ffn_norm;  // decoded once: tiny, and read at every token
+  LlamaWeight wq, wk, wv, wo;
+  LlamaWeight w_gate, w_up, w_down;
+};
+
+class LlamaModel {
+ public:
+  // Opens a GGUF file; throws lmforge::Error naming the file (and tensor) when it is not a
+  // llama model lmforge can run.
+  static std::unique_ptr<LlamaModel> open(const std::string& path);
+  static std::unique_ptr<LlamaModel> from_gguf(std::shared_ptr<const GgufReader> gguf, const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const LlamaConfig& config() const { return config_; }
+  uint32_t n_vocab() const { return config_.vocab_size; }
+
+  LlamaWeight tok_embd;
+  std::vector<LlamaLayer> layers;
+  std::vector<float> output_norm;
+  LlamaWeight output;        // token_embd itself when the file has no output.weight (tied)
+  bool tied_output = false;
+
+ private:
+  LlamaModel() = default;
+
+  std::string path_;
+  LlamaConfig config_;
+  std::shared_ptr<const GgufReader> gguf_;
+};
+
+}  // namespace lmforge

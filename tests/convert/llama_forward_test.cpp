@@ -1,0 +1,294 @@
+// Scalar reference forward pass: the small operations against hand computation, the matmul of
+// every weight type against dequantize-then-dot, and the loader and context on tiny GGUF
+// models written here (shape checks, tied head, KV cache consistency, bad input).
+#include "model/llama_forward.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "convert/tensor_cast.h"
+#include "core/error.h"
+#include "formats/gguf/gguf_writer.h"
+#include "kernels/matmul_ref.h"
+#include "kernels/ops_ref.h"
+#include "model/llama_model.h"
+
+namespace lmforge {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+TEST(OpsRef, RopeRotatesAdjacentPairs) {
+  // head_dim 4: pair 0 turns by p, pair 1 by p * base^(-1/2); two heads turn alike.
+  std::vector<float> x = {1, 2, 3, 4, 1, 2, 3, 4};
+  const double pos = 3, factor = 2, base = 100;
+  rope_norm_ref(x.data(), 2, 4, pos, static_cast<float>(base), static_cast<float>(factor));
+  const double p = pos / factor, t0 = p, t1 = p / 10.0;
+  const double want[4] = {1 * std::cos(t0) - 2 * std::sin(t0), 1 * std::sin(t0) + 2 * std::cos(t0),
+                          3 * std::cos(t1) - 4 * std::sin(t1), 3 * std::sin(t1) + 4 * std::cos(t1)};
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(x[h * 4 + i], want[i], 1e-6) << h << " " << i;
+}
+
+TEST(OpsRef, RopeAtPositionZeroIsIdentity) {
+  std::vector<float> x = {0.5f, -1.5f, 2.0f, 7.0f};
+  rope_norm_ref(x.data(), 1, 4, 0, 10000.0f, 1.0f);
+  EXPECT_EQ(x, (std::vector<float>{0.5f, -1.5f, 2.0f, 7.0f}));
+}
+
+TEST(OpsRef, RmsNormSoftmaxSwiglu) {
+  const float x[4] = {1, -2, 3, -4}, w[4] = {1, 2, 0.5f, -1};
+  float y[4];
+  rms_norm_ref(x, w, y, 4, 1e-5f);
+  const double inv = 1.0 / std::sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], x[i] * inv * w[i], 1e-6);
+
+  float s[3] = {1000, 1001, 999};  // would overflow exp without subtracting the max
+  softmax_ref(s, 3);
+  const double e = std::exp(1.0), z = 1 + e + 1 / e;
+  EXPECT_NEAR(s[0], 1 / z, 1e-7);
+  EXPECT_NEAR(s[1], e / z, 1e-7);
+  EXPECT_NEAR(s[2], 1 / e / z, 1e-7);
+
+  const float g[2] = {2, -3}, u[2] = {0.5f, 4};
+  float o[2];
+  swiglu_ref(g, u, o, 2);
+  EXPECT_NEAR(o[0], 2 / (1 + std::exp(-2.0)) * 0.5, 1e-6);
+  EXPECT_NEAR(o[1], -3 / (1 + std::exp(3.0)) * 4, 1e-6);
+}
+
+TEST(MatmulRef, F32ByHand) {
+  const float w[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, 0, -1};
+  float y[2];
+  matmul_ref(MatrixView{DType::F32, reinterpret_cast<const uint8_t*>(w), 2, 3, 12}, x, y);
+  EXPECT_EQ(y[0], -2.0f);
+  EXPECT_EQ(y[1], -2.0f);
+}
+
+TEST(MatmulRef, EveryTypeEqualsDequantizeThenDot) {
+  const size_t rows = 5, cols = 96;
+  const auto wf = random_floats(rows * cols, 1);
+  const auto x = random_floats(cols, 2);
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    ASSERT_TRUE(matmul_ref_supports(t));
+    const size_t rb = *dtype_nbytes(t, cols);
+    std::vector<uint8_t> w(rows * rb);
+    for (size_t r = 0; r < rows; ++r) encode_row(t, &wf[r * cols], &w[r * rb], cols);
+    const MatrixView m{t, w.data(), rows, cols, rb};
+    std::vector<float> y(rows), row(cols);
+    matmul_ref(m, x.data(), y.data());
+    for (size_t r = 0; r < rows; ++r) {
+      decode_row(t, &w[r * rb], row.data(), cols);
+      double want = 0, exact = 0, rounding = 0;
+      for (size_t c = 0; c < cols; ++c) {
+        want += static_cast<double>(row[c]) * x[c];
+        exact += static_cast<double>(wf[r * cols + c]) * x[c];
+        rounding += std::fabs(static_cast<double>(row[c]) - wf[r * cols + c]) * std::fabs(x[c]);
+      }
+      EXPECT_EQ(y[r], static_cast<float>(want)) << dtype_name(t) << " row " << r;
+      // The storage rounding of the weights is all that separates it from the unrounded product.
+      EXPECT_NEAR(y[r], exact, rounding + 1e-5 * std::fabs(exact)) << dtype_name(t) << " row " << r;
+      if (t != DType::F32) {
+        EXPECT_GT(rounding, 0.0);
+      }
+    }
+  }
+  EXPECT_FALSE(matmul_ref_supports(DType::Q4_1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// tiny models
+
+struct TinySpec {
+  uint32_t vocab = 40, embd = 32, heads = 4, kv_heads = 2, ff = 64, layers = 2;
+  DType matrix_type = DType::F32;
+  bool tied = false;
+  std::map<std::string, std::vector<uint64_t>> shape_override;
+  std::map<std::string, DType> type_override;
+  std::string drop;
+};
+
+class TinyModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::path(::testing::TempDir()) /
+             ("llama_forward_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".gguf"))
+                .string();
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  std::unique_ptr<LlamaModel> write(const TinySpec& s) {
+    GgufWriter w;
+    w.set("general.architecture", GgufValue::str("llama"));
+    w.set("llama.embedding_length", GgufValue::u32(s.embd));
+    w.set("llama.feed_forward_length", GgufValue::u32(s.ff));
+    w.set("llama.block_count", GgufValue::u32(s.layers));
+    w.set("llama.attention.head_count", GgufValue::u32(s.heads));
+    w.set("llama.attention.head_count_kv", GgufValue::u32(s.kv_heads));
+    w.set("llama.context_length", GgufValue::u32(64));
+    w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
+    w.set("llama.vocab_size", GgufValue::u32(s.vocab));
+    const uint64_t hd = s.embd / s.heads;
+    uint32_t seed = 10;
+    auto add = [&](const std::string& name, std::vector<uint64_t> shape) {
+      if (name == s.drop) return;
+      if (auto o = s.shape_override.find(name); o != s.shape_override.end()) shape = o->second;
+      DType t = shape.size() == 1 ? DType::F32 : s.matrix_type;
+      if (auto o = s.type_override.find(name); o != s.type_override.end()) t = o->second;
+      uint64_t n = 1;
+      for (uint64_t d : shape) n *= d;
+      const bool norm = shape.size() == 1;
+      auto v = random_floats(n, seed++, norm ? 0.1f : 0.3f);
+      if (norm)
+        for (float& x : v) x += 1.0f;
+      const uint64_t row = shape.back();
+      w.add_tensor(name, t, shape, [t, v, n, row] {
+        std::vector<uint8_t> b(dtype_nbytes(t, n).value_or(n));
+        if (can_encode(t))
+          for (uint64_t r = 0; r < n / row; ++r) encode_row(t, &v[r * row], &b[*dtype_nbytes(t, r * row)], row);
+        return TensorBytes(std::move(b));
+      });
+    };
+    add("token_embd.weight", {s.vocab, s.embd});
+    for (uint32_t l = 0; l < s.layers; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      add(p + "attn_norm.weight", {s.embd});
+      add(p + "attn_q.weight", {s.heads * hd, s.embd});
+      add(p + "attn_k.weight", {s.kv_heads * hd, s.embd});
+      add(p + "attn_v.weight", {s.kv_heads * hd, s.embd});
+      add(p + "attn_output.weight", {s.embd, s.heads * hd});
+      add(p + "ffn_norm.weight", {s.embd});
+      add(p + "ffn_gate.weight", {s.ff, s.embd});
+      add(p + "ffn_up.weight", {s.ff, s.embd});
+      add(p + "ffn_down.weight", {s.embd, s.ff});
+    }
+    add("output_norm.weight", {s.embd});
+    if (!s.tied) add("output.weight", {s.vocab, s.embd});
+    w.write(path_, true);
+    return LlamaModel::open(path_);
+  }
+
+  std::string load_error(const TinySpec& s) {
+    try {
+      write(s);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  std::string path_;
+};
+
+TEST_F(TinyModel, LoadsConfigAndViews) {
+  auto m = write(TinySpec{});
+  EXPECT_EQ(m->config().head_dim, 8u);
+  EXPECT_EQ(m->config().num_key_value_heads, 2u);
+  EXPECT_EQ(m->n_vocab(), 40u);
+  EXPECT_FALSE(m->tied_output);
+  EXPECT_EQ(m->layers.size(), 2u);
+  EXPECT_EQ(m->layers[1].wk.m.rows, 16u);
+  EXPECT_NE(m->output.m.data, m->tok_embd.m.data);
+}
+
+TEST_F(TinyModel, TiedOutputIsTheEmbedding) {
+  TinySpec s;
+  s.tied = true;
+  auto m = write(s);
+  EXPECT_TRUE(m->tied_output);
+  EXPECT_EQ(m->output.m.data, m->tok_embd.m.data);
+  LlamaContext ctx(*m, 8);
+  EXPECT_EQ(ctx.eval(std::vector<int32_t>{1, 2}).size(), 40u);
+}
+
+TEST_F(TinyModel, ShapeContradictingHyperparametersNamesTheTensor) {
+  TinySpec s;
+  s.shape_override["blk.1.attn_k.weight"] = {32, 32};  // GQA says 2 heads of 8 = 16 rows
+  const std::string e = load_error(s);
+  EXPECT_NE(e.find("'blk.1.attn_k.weight' has shape [32, 32], expected [16, 32]"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, MissingTensorAndUnsupportedTypeAreNamed) {
+  TinySpec s;
+  s.drop = "blk.0.ffn_up.weight";
+  std::string e = load_error(s);
+  EXPECT_NE(e.find("'blk.0.ffn_up.weight' is missing"), std::string::npos) << e;
+  TinySpec q;
+  q.type_override["blk.1.ffn_down.weight"] = DType::Q4_1;
+  e = load_error(q);
+  EXPECT_NE(e.find("'blk.1.ffn_down.weight' has type Q4_1"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, KvCacheGivesTheSameLogitsTokenByToken) {
+  auto m = write(TinySpec{});
+  const std::vector<int32_t> ids = {1, 5, 39, 0, 7, 7};
+  LlamaContext all(*m, 16);
+  const auto every = all.eval(ids, true);
+  ASSERT_EQ(every.size(), ids.size() * 40);
+  EXPECT_EQ(all.pos(), ids.size());
+
+  LlamaContext one(*m, 16);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto l = one.eval(std::span<const int32_t>(&ids[i], 1));
+    for (size_t v = 0; v < 40; ++v) ASSERT_EQ(l[v], every[i * 40 + v]) << i << " " << v;
+  }
+  // Splitting the prompt anywhere changes nothing either; the last row is eval()'s default.
+  LlamaContext split(*m, 16);
+  split.eval(std::span<const int32_t>(ids.data(), 2));
+  const auto last = split.eval(std::span<const int32_t>(ids.data() + 2, 4));
+  for (size_t v = 0; v < 40; ++v) EXPECT_EQ(last[v], every[5 * 40 + v]);
+  for (float v : every) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST_F(TinyModel, AttentionSeesEarlierTokens) {
+  auto m = write(TinySpec{});
+  LlamaContext a(*m, 8), b(*m, 8);
+  const auto la = a.eval(std::vector<int32_t>{3, 9});
+  const auto lb = b.eval(std::vector<int32_t>{4, 9});
+  EXPECT_NE(la, lb);
+}
+
+TEST_F(TinyModel, QuantizedMatricesRunCloseToF32) {
+  TinySpec s;
+  auto f32 = write(s);
+  LlamaContext c32(*f32, 8);
+  const auto ref = c32.eval(std::vector<int32_t>{2, 3, 4});
+  for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    s.matrix_type = t;
+    auto m = write(s);
+    LlamaContext c(*m, 8);
+    const auto l = c.eval(std::vector<int32_t>{2, 3, 4});
+    double worst = 0;
+    for (size_t v = 0; v < l.size(); ++v) worst = std::max(worst, std::fabs(static_cast<double>(l[v]) - ref[v]));
+    const double tol = t == DType::F16 ? 0.02 : t == DType::Q4_0 ? 4.0 : 0.3;
+    EXPECT_LT(worst, tol) << dtype_name(t);
+    EXPECT_GT(worst, 0.0) << dtype_name(t);
+  }
+}
+
+TEST_F(TinyModel, BadInputIsRefusedAndLeavesTheCache) {
+  auto m = write(TinySpec{});
+  LlamaContext ctx(*m, 4);
+  ctx.eval(std::vector<int32_t>{1, 2});
+  EXPECT_THROW(ctx.eval(std::vector<int32_t>{1, 2, 3}), Error);  // 5 > 4 positions
+  EXPECT_THROW(ctx.eval(std::vector<int32_t>{40}), Error);       // outside the vocabulary
+  EXPECT_THROW(ctx.eval(std::vector<int32_t>{-1}), Error);
+  EXPECT_THROW(ctx.eval(std::vector<int32_t>{}), Error);
+  EXPECT_EQ(ctx.pos(), 2u);
+  ctx.reset();
+  EXPECT_EQ(ctx.pos(), 0u);
+}
+
+}  // namespace
+}  // namespace lmforge
