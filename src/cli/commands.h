@@ -12,6 +12,7 @@ using Action = std::function<int()>;
 Action& register_inspect(CLI::App& app);
 Action& register_convert(CLI::App& app);
 Action& register_tokenize(CLI::App& app);
+Action& register_run(CLI::App& app);
 Action& register_logits(CLI::App& app);
 
 }  // namespace lmforge::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   actions.emplace_back("inspect", &lmforge::cli::register_inspect(app));
   actions.emplace_back("convert", &lmforge::cli::register_convert(app));
   actions.emplace_back("tokenize", &lmforge::cli::register_tokenize(app));
+  actions.emplace_back("run", &lmforge::cli::register_run(app));
   actions.emplace_back("logits", &lmforge::cli::register_logits(app));
 
   try {
