@@ -1,7 +1,7 @@
 #!/bin/sh
 # The main job, end to end: installs dependencies, builds lmforge, makes a small LLaMA model
 # in Hugging Face layout (random weights, a real SentencePiece tokenizer), converts it to GGUF
-# F16 and Q8_0, and inspects the results. Outputs land in build/demo/.
+# F16 and Q8_0, inspects the results and generates from the Q8_0 file. Outputs land in build/demo/.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/install_deps.sh"
@@ -23,3 +23,6 @@ echo "== lmforge convert -> GGUF Q8_0"
 echo
 echo "== lmforge inspect model-q8_0.gguf"
 "$lmforge" inspect "$demo/model-q8_0.gguf"
+echo
+echo "== lmforge run (the weights are random: expect gibberish until the trained demo model lands)"
+"$lmforge" run -m "$demo/model-q8_0.gguf" -p "The license grants" -n 24 --seed 1
