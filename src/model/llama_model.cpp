@@ -3,6 +3,7 @@
 #include "convert/gguf_to_hf.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
+#include "quant/ggml_blocks.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 
@@ -39,6 +40,15 @@ class Loader {
     if (w.bytes.size() / *row_bytes != shape[0] || w.bytes.size() % *row_bytes != 0)
       fail(path_, "tensor " + quoted_for_message(name) + " holds " + std::to_string(w.bytes.size()) + " bytes, which does not match its shape", t.offset);
     w.m = MatrixView{t.dtype, w.bytes.data(), shape[0], shape[1], static_cast<size_t>(*row_bytes)};
+    // A NaN or infinite block scale would silently turn every logit into NaN: refuse it here,
+    // naming the block (one pass over the scales; the weights are read at the first token anyway).
+    if (t.dtype == DType::Q8_0 || t.dtype == DType::Q4_0) {
+      const auto& di = dtype_info(t.dtype);
+      const int64_t bad = find_nonfinite_block_scale(w.bytes.data(), w.bytes.size() / di.block_bytes, di.block_bytes);
+      if (bad >= 0)
+        fail(path_, "tensor " + quoted_for_message(name) + " block " + std::to_string(bad) + " has a NaN or infinite scale",
+             t.offset + static_cast<uint64_t>(bad) * di.block_bytes);
+    }
     return w;
   }
 

@@ -81,4 +81,13 @@ void dequantize_row_q4_0(const uint8_t* in, float* y, size_t n) {
   }
 }
 
+int64_t find_nonfinite_block_scale(const uint8_t* blocks, size_t n_blocks, size_t block_bytes) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    uint16_t d;
+    std::memcpy(&d, blocks + b * block_bytes, 2);
+    if ((d & 0x7C00u) == 0x7C00u) return static_cast<int64_t>(b);  // exponent all ones: inf or NaN
+  }
+  return -1;
+}
+
 }  // namespace lmforge

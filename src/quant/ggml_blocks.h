@@ -22,4 +22,8 @@ void quantize_row_q4_0(const float* x, uint8_t* out, size_t n);
 void dequantize_row_q8_0(const uint8_t* in, float* y, size_t n);
 void dequantize_row_q4_0(const uint8_t* in, float* y, size_t n);
 
+// Index of the first block among `n_blocks` consecutive blocks of `block_bytes` bytes whose f16
+// scale (the first two bytes, as in Q8_0 and Q4_0) is NaN or infinite; -1 when all are finite.
+int64_t find_nonfinite_block_scale(const uint8_t* blocks, size_t n_blocks, size_t block_bytes);
+
 }  // namespace lmforge

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +15,7 @@
 
 #include "convert/tensor_cast.h"
 #include "core/error.h"
+#include "formats/gguf/gguf_reader.h"
 #include "formats/gguf/gguf_writer.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/ops_ref.h"
@@ -274,6 +277,34 @@ TEST_F(TinyModel, QuantizedMatricesRunCloseToF32) {
     const double tol = t == DType::F16 ? 0.02 : t == DType::Q4_0 ? 4.0 : 0.3;
     EXPECT_LT(worst, tol) << dtype_name(t);
     EXPECT_GT(worst, 0.0) << dtype_name(t);
+  }
+}
+
+TEST_F(TinyModel, NonFiniteBlockScaleIsAnErrorNamingTheBlock) {
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    TinySpec s;
+    s.matrix_type = t;
+    write(s);
+    // Overwrite the scale of block 1 of one matrix with an f16 NaN, then with +inf.
+    uint64_t offset = 0;
+    {
+      auto g = GgufReader::open(path_);
+      offset = g->tensors()[static_cast<size_t>(g->find("blk.0.ffn_up.weight"))].offset + dtype_info(t).block_bytes;
+    }
+    for (uint16_t bad : {uint16_t{0x7E00}, uint16_t{0x7C00}}) {
+      {
+        std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(offset));
+        f.write(reinterpret_cast<const char*>(&bad), 2);
+      }
+      try {
+        LlamaModel::open(path_);
+        ADD_FAILURE() << "a " << dtype_name(t) << " file with a non-finite scale was accepted";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'blk.0.ffn_up.weight' block 1 has a NaN or infinite scale"), std::string::npos)
+            << e.what();
+      }
+    }
   }
 }
 
