@@ -33,8 +33,6 @@ struct Planned {
 // output norm and head. A fixed order makes conversions reproducible whatever the shard
 // layout of the source.
 std::tuple<int, uint64_t, int> tensor_order(const std::string& gguf) {
-  static const char* kLayerOrder[] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                                      "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"};
   const int bias = gguf.size() > 5 && gguf.substr(gguf.size() - 5) == ".bias" ? 1 : 0;
   if (gguf.rfind("token_embd.", 0) == 0) return {0, 0, bias};
   if (gguf.rfind("output_norm.", 0) == 0) return {2, 0, bias};
@@ -42,8 +40,9 @@ std::tuple<int, uint64_t, int> tensor_order(const std::string& gguf) {
   const size_t dot = gguf.find('.', 4);
   const uint64_t layer = std::stoull(gguf.substr(4, dot - 4));
   const std::string rest = gguf.substr(dot + 1);
-  for (int k = 0; k < 9; ++k)
-    if (rest.rfind(std::string(kLayerOrder[k]) + ".", 0) == 0) return {1, layer, 2 * k + bias};
+  const auto& parts = llama_layer_parts();
+  for (size_t k = 0; k < parts.size(); ++k)
+    if (rest.rfind(parts[k] + ".", 0) == 0) return {1, layer, 2 * static_cast<int>(k) + bias};
   return {1, layer, 100};
 }
 
@@ -51,23 +50,6 @@ std::string shape_text(const std::vector<uint64_t>& s) {
   std::string t = "{";
   for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[s.size() - 1 - i]);
   return t + "}";
-}
-
-// The shape config.json implies for a GGUF tensor, row-major; empty if no expectation.
-std::vector<uint64_t> expected_shape(const std::string& gguf, const LlamaConfig& c) {
-  const uint64_t hd = c.head_dim, q = uint64_t{c.num_attention_heads} * hd, kv = uint64_t{c.num_key_value_heads} * hd;
-  const uint64_t e = c.hidden_size, ff = c.intermediate_size, v = c.vocab_size;
-  const bool bias = gguf.size() > 5 && gguf.substr(gguf.size() - 5) == ".bias";
-  auto w = [&](uint64_t rows, uint64_t cols) { return bias ? std::vector<uint64_t>{rows} : std::vector<uint64_t>{rows, cols}; };
-  auto ends = [&](const char* s) { return gguf.find(s) != std::string::npos; };
-  if (gguf == "token_embd.weight" || gguf == "output.weight") return {v, e};
-  if (gguf == "output_norm.weight" || ends(".attn_norm.") || ends(".ffn_norm.")) return {e};
-  if (ends(".attn_q.")) return w(q, e);
-  if (ends(".attn_k.") || ends(".attn_v.")) return w(kv, e);
-  if (ends(".attn_output.")) return w(e, q);
-  if (ends(".ffn_gate.") || ends(".ffn_up.")) return w(ff, e);
-  if (ends(".ffn_down.")) return w(e, ff);
-  return {};
 }
 
 std::string dims_text(const std::vector<uint64_t>& s) {
@@ -97,9 +79,9 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
     if (is_ignored_hf_tensor(t.name)) continue;
     auto name = hf_to_gguf_name(t.name);
     if (!name) fail(t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
-    const auto expect = expected_shape(*name, c);
-    if (!expect.empty() && expect != t.shape)
-      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but config.json implies " + dims_text(expect));
+    const auto expect = llama_tensor_shape(*name, c);
+    if (expect && *expect != t.shape)
+      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but config.json implies " + dims_text(*expect));
     if (!can_decode(t.dtype)) fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
     if (*name == "output.weight") has_output = true;
 
@@ -124,7 +106,7 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
   if (!has_output && !c.tie_word_embeddings)
     fail(src_dir, "no lm_head.weight and config.json does not set tie_word_embeddings");
   for (uint32_t l = 0; l < c.num_hidden_layers; ++l) {
-    for (const char* part : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"}) {
+    for (const auto& part : llama_layer_parts()) {
       const std::string n = "blk." + std::to_string(l) + "." + part + ".weight";
       if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
         fail(src_dir, "missing tensor for " + n + " (config.json says " + std::to_string(c.num_hidden_layers) + " layers)");

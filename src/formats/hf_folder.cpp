@@ -1,5 +1,7 @@
 #include "formats/hf_folder.h"
 
+#include "model/llama_names.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -167,60 +169,19 @@ bool is_documentation(const std::string& name) {
 }
 
 // Layer index of "model.layers.N.<rest>" with N < n_layer, and <rest>; nullopt otherwise.
-std::optional<std::pair<uint32_t, std::string>> split_layer(const std::string& name,
-                                                            uint32_t n_layer) {
-  static const std::string prefix = "model.layers.";
-  if (!name.starts_with(prefix)) return std::nullopt;
-  size_t i = prefix.size(), j = i;
-  while (j < name.size() && j - i < 7 && name[j] >= '0' && name[j] <= '9') ++j;
-  if (j == i || j >= name.size() || name[j] != '.') return std::nullopt;
-  if (name[i] == '0' && j - i > 1) return std::nullopt;  // no leading zeros
-  const auto n = static_cast<uint32_t>(std::stoul(name.substr(i, j - i)));
-  if (n >= n_layer) return std::nullopt;
-  return std::make_pair(n, name.substr(j + 1));
-}
 
 }  // namespace
 
 std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& tensors,
                                                 const LlamaConfig& c) {
-  const uint64_t h = c.hidden_size, ff = c.intermediate_size, v = c.vocab_size;
-  const uint64_t q = uint64_t{c.num_attention_heads} * c.head_dim;
-  const uint64_t kv = uint64_t{c.num_key_value_heads} * c.head_dim;
-  const std::map<std::string, std::vector<uint64_t>> global = {
-      {"model.embed_tokens.weight", {v, h}},
-      {"model.norm.weight", {h}},
-      {"lm_head.weight", {v, h}}};
-  const std::map<std::string, std::vector<uint64_t>> layer = {
-      {"input_layernorm.weight", {h}},
-      {"post_attention_layernorm.weight", {h}},
-      {"self_attn.q_proj.weight", {q, h}},
-      {"self_attn.k_proj.weight", {kv, h}},
-      {"self_attn.v_proj.weight", {kv, h}},
-      {"self_attn.o_proj.weight", {h, q}},
-      {"mlp.gate_proj.weight", {ff, h}},
-      {"mlp.up_proj.weight", {ff, h}},
-      {"mlp.down_proj.weight", {h, ff}},
-      // Optional biases (some llama fine-tunes have them).
-      {"self_attn.q_proj.bias", {q}},
-      {"self_attn.k_proj.bias", {kv}},
-      {"self_attn.v_proj.bias", {kv}},
-      {"self_attn.o_proj.bias", {h}},
-      {"mlp.gate_proj.bias", {ff}},
-      {"mlp.up_proj.bias", {ff}},
-      {"mlp.down_proj.bias", {h}}};
-
+  // Shapes come from the one llama table in model/llama_names, through the GGUF name.
   std::vector<std::string> warnings;
   std::set<std::string> present;
   for (const auto& t : tensors) {
     present.insert(t.name);
-    const std::vector<uint64_t>* want = nullptr;
-    if (auto g = global.find(t.name); g != global.end()) {
-      want = &g->second;
-    } else if (auto l = split_layer(t.name, c.num_hidden_layers)) {
-      if (l->second == "self_attn.rotary_emb.inv_freq") continue;  // buffer, dropped on conversion
-      if (auto it = layer.find(l->second); it != layer.end()) want = &it->second;
-    }
+    if (is_ignored_hf_tensor(t.name)) continue;  // buffers, dropped on conversion
+    const auto gguf = hf_to_gguf_name(t.name);
+    const auto want = gguf ? llama_tensor_shape(*gguf, c) : std::nullopt;
     if (!want) {
       warnings.push_back("unexpected tensor name '" + t.name + "'");
     } else if (t.shape != *want) {
@@ -232,9 +193,8 @@ std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& t
   std::vector<std::string> required = {"model.embed_tokens.weight", "model.norm.weight"};
   if (!c.tie_word_embeddings) required.push_back("lm_head.weight");
   for (uint32_t i = 0; i < c.num_hidden_layers; ++i)
-    for (const auto& [suffix, shape] : layer)
-      if (suffix.ends_with(".weight"))
-        required.push_back("model.layers." + std::to_string(i) + "." + suffix);
+    for (const auto& part : llama_layer_parts())
+      required.push_back(*gguf_to_hf_name("blk." + std::to_string(i) + "." + part + ".weight"));
   size_t missing = 0;
   for (const auto& r : required) {
     if (present.count(r)) continue;

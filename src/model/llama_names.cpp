@@ -82,6 +82,37 @@ std::optional<std::string> translate(const std::string& name, bool to_gguf) {
 std::optional<std::string> hf_to_gguf_name(const std::string& hf) { return translate(hf, true); }
 std::optional<std::string> gguf_to_hf_name(const std::string& gguf) { return translate(gguf, false); }
 
+const std::vector<std::string>& llama_layer_parts() {
+  static const std::vector<std::string> parts = [] {
+    std::vector<std::string> v;
+    for (const auto& p : kLayerNames) v.emplace_back(p.gguf);
+    return v;
+  }();
+  return parts;
+}
+
+std::optional<std::vector<uint64_t>> llama_tensor_shape(const std::string& gguf_name, const LlamaConfig& c) {
+  std::string_view base, kind;
+  if (!split_kind(gguf_name, base, kind)) return std::nullopt;
+  const uint64_t hd = c.head_dim, q = uint64_t{c.num_attention_heads} * hd, kv = uint64_t{c.num_key_value_heads} * hd;
+  const uint64_t e = c.hidden_size, ff = c.intermediate_size, v = c.vocab_size;
+  const bool bias = kind == "bias";
+  // A weight is [rows, cols]; its bias is [rows].
+  auto w = [&](uint64_t rows, uint64_t cols) { return bias ? std::vector<uint64_t>{rows} : std::vector<uint64_t>{rows, cols}; };
+  if (base == "token_embd" || base == "output") return w(v, e);
+  if (base == "output_norm") return bias ? std::nullopt : std::optional(std::vector<uint64_t>{e});
+  std::string layer;
+  std::string_view part;
+  if (!split_layer(base, "blk.", layer, part) || std::stoull(layer) >= c.num_hidden_layers) return std::nullopt;
+  if (part == "attn_norm" || part == "ffn_norm") return bias ? std::nullopt : std::optional(std::vector<uint64_t>{e});
+  if (part == "attn_q") return w(q, e);
+  if (part == "attn_k" || part == "attn_v") return w(kv, e);
+  if (part == "attn_output") return w(e, q);
+  if (part == "ffn_gate" || part == "ffn_up") return w(ff, e);
+  if (part == "ffn_down") return w(e, ff);
+  return std::nullopt;
+}
+
 bool is_ignored_hf_tensor(const std::string& hf) {
   return ends_with(hf, ".rotary_emb.inv_freq") || ends_with(hf, ".attention.masked_bias") ||
          ends_with(hf, ".attention.bias");

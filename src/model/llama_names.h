@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "model/llama_config.h"
 
 namespace lmforge {
 
@@ -12,6 +15,13 @@ namespace lmforge {
 // tensor name.
 std::optional<std::string> hf_to_gguf_name(const std::string& hf);
 std::optional<std::string> gguf_to_hf_name(const std::string& gguf);
+
+// The row-major shape `config` implies for a GGUF llama tensor (weights and biases); nullopt
+// when the name is not a llama tensor or names a layer the config does not have.
+std::optional<std::vector<uint64_t>> llama_tensor_shape(const std::string& gguf_name, const LlamaConfig& config);
+
+// GGUF names of the tensors every layer must have, in llama.cpp's order.
+const std::vector<std::string>& llama_layer_parts();
 
 // Tensors Hugging Face checkpoints carry that are not weights and are dropped on conversion.
 bool is_ignored_hf_tensor(const std::string& hf);

@@ -48,5 +48,26 @@ TEST(LlamaNames, RotaryPermutationMatchesTheReferenceFormula) {
   EXPECT_EQ(rotary_role("blk.0.attn_v.weight"), RotaryRole::kNone);
 }
 
+TEST(LlamaNames, ShapesFollowTheConfigIncludingGqa) {
+  LlamaConfig c;
+  c.vocab_size = 450;
+  c.hidden_size = 96;
+  c.intermediate_size = 160;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 6;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  using S = std::vector<uint64_t>;
+  EXPECT_EQ(llama_tensor_shape("token_embd.weight", c), (S{450, 96}));
+  EXPECT_EQ(llama_tensor_shape("blk.1.attn_k.weight", c), (S{32, 96}));
+  EXPECT_EQ(llama_tensor_shape("blk.1.attn_k.bias", c), (S{32}));
+  EXPECT_EQ(llama_tensor_shape("blk.0.attn_output.weight", c), (S{96, 96}));
+  EXPECT_EQ(llama_tensor_shape("blk.0.ffn_down.weight", c), (S{96, 160}));
+  EXPECT_EQ(llama_tensor_shape("output_norm.weight", c), (S{96}));
+  EXPECT_FALSE(llama_tensor_shape("blk.2.attn_q.weight", c));  // no third layer
+  EXPECT_FALSE(llama_tensor_shape("blk.0.attn_norm.bias", c));
+  EXPECT_EQ(llama_layer_parts().size(), 9u);
+}
+
 }  // namespace
 }  // namespace lmforge
