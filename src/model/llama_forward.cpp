@@ -1,6 +1,8 @@
 #include "model/llama_forward.h"
 
+#include <algorithm>
 #include <cmath>
+#include <thread>
 #include <cstdint>
 #include <string>
 
@@ -11,7 +13,8 @@
 
 namespace lmforge {
 
-LlamaContext::LlamaContext(const LlamaModel& model, uint32_t n_ctx) : model_(model) {
+LlamaContext::LlamaContext(const LlamaModel& model, uint32_t n_ctx, uint32_t n_threads) : model_(model) {
+  n_threads_ = n_threads ? n_threads : std::max(1u, std::thread::hardware_concurrency());
   const LlamaConfig& c = model.config();
   n_ctx_ = n_ctx ? n_ctx : c.max_position_embeddings;
   if (n_ctx_ == 0) fail(model.path(), "the context length is 0");

@@ -20,8 +20,9 @@ namespace lmforge {
 
 class LlamaContext {
  public:
-  // A context of `n_ctx` positions (0: the model's llama.context_length).
-  explicit LlamaContext(const LlamaModel& model, uint32_t n_ctx = 0);
+  // A context of `n_ctx` positions (0: the model's llama.context_length), computed by
+  // `n_threads` threads (0: one per available core).
+  explicit LlamaContext(const LlamaModel& model, uint32_t n_ctx = 0, uint32_t n_threads = 0);
 
   // Runs `tokens` at positions pos() .. pos()+n-1, appending their keys and values to the cache.
   // Returns the logits of the last token (n_vocab floats), or with `all_positions` those of
@@ -31,6 +32,7 @@ class LlamaContext {
 
   uint32_t pos() const { return pos_; }
   uint32_t n_ctx() const { return n_ctx_; }
+  uint32_t n_threads() const { return n_threads_; }
   // Forgets every cached position.
   void reset() { pos_ = 0; }
 
@@ -40,6 +42,7 @@ class LlamaContext {
 
   const LlamaModel& model_;
   uint32_t n_ctx_ = 0;
+  uint32_t n_threads_ = 1;
   uint32_t pos_ = 0;
   size_t kv_dim_ = 0;
   // [n_layer][n_ctx][n_head_kv * head_dim]

@@ -1,0 +1,63 @@
+// Fast matrix products for the forward pass: W (weights, any type the engine runs, viewed in
+// place in the model file) times a batch of activation rows, with Highway runtime dispatch
+// (AVX2 / AVX-512 / AVX-512 VNNI, scalar fallback).
+//
+// Activations are packed once per product into the form the weight type's kernel reads: float
+// rows for F32/F16/BF16 weights, 8-bit blocks for Q8_0/Q4_0 weights (as llama.cpp does, so the
+// inner loop is an integer dot product). Packing is separate so that several matrices reading
+// the same input (Wq, Wk, Wv; Wgate, Wup) share it, and so that threads can split the work:
+// pack_rows() over token ranges, matmul_packed() over weight-row ranges.
+//
+// Every function has a `_scalar` twin with the same signature and contract, plain C++, which
+// the tests compare the dispatched version against.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/matmul_ref.h"
+
+namespace lmforge {
+
+// The weight types matmul_packed() supports: F32, F16, BF16, Q8_0, Q4_0.
+bool matmul_supports(DType weight_type);
+
+// A batch of n activation rows of `cols` floats, packed for weights of one type.
+class PackedActivations {
+ public:
+  // Sizes the buffer for `n` rows of `cols` elements to be multiplied by weights of type
+  // `weight_type`. `cols` must be a multiple of the weight type's block size. Reuses memory.
+  void reset(DType weight_type, size_t n, uint64_t cols);
+  // Packs rows [t0, t1) of x (row t at x + t * ldx). Threads may pack disjoint ranges.
+  void pack_rows(const float* x, size_t ldx, size_t t0, size_t t1);
+  void pack_rows_scalar(const float* x, size_t ldx, size_t t0, size_t t1);
+
+  DType weight_type() const { return weight_type_; }
+  size_t n() const { return n_; }
+  uint64_t cols() const { return cols_; }
+  size_t row_bytes() const { return row_bytes_; }
+  const uint8_t* row(size_t t) const { return data_.data() + t * row_bytes_; }
+  uint8_t* row(size_t t) { return data_.data() + t * row_bytes_; }
+
+ private:
+  DType weight_type_ = DType::F32;
+  size_t n_ = 0;
+  uint64_t cols_ = 0;
+  size_t row_bytes_ = 0;
+  std::vector<uint8_t, std::allocator<uint8_t>> data_;  // 64-byte aligned rows (row_bytes_ rounded up)
+};
+
+// y[t * ldy + r] = sum_c W[r][c] * x[t][c] for weight rows r in [r0, r1) and every packed row t.
+// w.type must equal x.weight_type() and w.cols x.cols(). Threads may compute disjoint row
+// ranges of the same product concurrently.
+void matmul_packed(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1);
+void matmul_packed_scalar(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
+                          uint64_t r1);
+
+// The instruction set the dispatcher picked on this machine ("AVX2", "AVX3", "EMU128", ...), for
+// logs and benchmarks.
+const char* matmul_target_name();
+
+}  // namespace lmforge
