@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "hwy/aligned_allocator.h"
 #include "kernels/matmul_ref.h"
 
 namespace lmforge {
@@ -38,16 +39,41 @@ class PackedActivations {
   size_t n() const { return n_; }
   uint64_t cols() const { return cols_; }
   size_t row_bytes() const { return row_bytes_; }
-  const uint8_t* row(size_t t) const { return data_.data() + t * row_bytes_; }
-  uint8_t* row(size_t t) { return data_.data() + t * row_bytes_; }
+  const uint8_t* row(size_t t) const { return data_.get() + t * row_bytes_; }
+  uint8_t* row(size_t t) { return data_.get() + t * row_bytes_; }
+
+  // Layout of one packed row (every row starts 64-byte aligned; row_bytes() is a multiple of 64):
+  //   F32/F16/BF16 weights: float x[cols].
+  //   Q8_0/Q4_0 weights, nb = cols / 32 blocks:
+  //     int8 q[nb * 32]   block b holds q[32b .. 32b+31] = round-to-nearest-even(x / d_b)
+  //     float d[nb]       d_b = fp16-rounded amax_b / 127 (as llama.cpp's Q8_0 activations)
+  //     float s[nb]       sum of block b's 32 q values, exact; turns Q4_0's "-8" offset into
+  //                       one multiply per block: sum (n - 8) q = sum n q - 8 s.
+  const float* floats(size_t t) const { return reinterpret_cast<const float*>(row(t)); }
+  const int8_t* quants(size_t t) const { return reinterpret_cast<const int8_t*>(row(t)); }
+  const float* block_scales(size_t t) const { return reinterpret_cast<const float*>(row(t) + scales_offset_); }
+  const float* block_sums(size_t t) const { return block_scales(t) + cols_ / 32; }
+  float* floats(size_t t) { return reinterpret_cast<float*>(row(t)); }
+  int8_t* quants(size_t t) { return reinterpret_cast<int8_t*>(row(t)); }
+  float* block_scales(size_t t) { return reinterpret_cast<float*>(row(t) + scales_offset_); }
+  float* block_sums(size_t t) { return block_scales(t) + cols_ / 32; }
+  // True when rows hold 8-bit blocks (Q8_0/Q4_0 weights), false when they hold floats.
+  bool is_quantized() const { return quantized_; }
 
  private:
   DType weight_type_ = DType::F32;
   size_t n_ = 0;
   uint64_t cols_ = 0;
   size_t row_bytes_ = 0;
-  std::vector<uint8_t, std::allocator<uint8_t>> data_;  // 64-byte aligned rows (row_bytes_ rounded up)
+  size_t scales_offset_ = 0;
+  bool quantized_ = false;
+  size_t capacity_ = 0;
+  hwy::AlignedFreeUniquePtr<uint8_t[]> data_;  // 64-byte aligned rows (row_bytes_ rounded up)
 };
+
+// Quantizes one activation row of `cols` floats (a multiple of 32) into the Q8_0/Q4_0 packed
+// form above, exactly as pack_rows_scalar does: q (cols bytes), d and s (cols / 32 floats each).
+void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, float* d, float* s);
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t][c] for weight rows r in [r0, r1) and every packed row t.
 // w.type must equal x.weight_type() and w.cols x.cols(). Threads may compute disjoint row

@@ -1,0 +1,139 @@
+// Micro-benchmark of the Highway kernels, one thread: gemv (one activation row, memory-bound)
+// reported as GB/s of weights streamed, and the 512-row product (compute-bound) as GFLOP/s.
+//   build-x/lmforge_kernels_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/half.h"
+#include "hwy/aligned_allocator.h"
+#include "kernels/matmul.h"
+#include "kernels/vec_ops.h"
+#include "quant/ggml_blocks.h"
+
+namespace lmforge {
+namespace {
+
+size_t row_bytes_of(DType type, uint64_t cols) {
+  switch (type) {
+    case DType::F32: return cols * 4;
+    case DType::F16:
+    case DType::BF16: return cols * 2;
+    case DType::Q8_0: return cols / kQK * kQ8_0BlockBytes;
+    case DType::Q4_0: return cols / kQK * kQ4_0BlockBytes;
+    default: return 0;
+  }
+}
+
+struct Weights {
+  hwy::AlignedFreeUniquePtr<uint8_t[]> bytes;
+  MatrixView view;
+};
+
+Weights make_weights(DType type, uint64_t rows, uint64_t cols) {
+  Weights w;
+  const size_t rb = row_bytes_of(type, cols);
+  w.bytes = hwy::AllocateAligned<uint8_t>(rows * rb + 64);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> row(cols);
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (auto& v : row) v = dist(rng);
+    uint8_t* dst = w.bytes.get() + r * rb;
+    switch (type) {
+      case DType::F32: std::memcpy(dst, row.data(), cols * 4); break;
+      case DType::F16:
+        for (uint64_t c = 0; c < cols; ++c) {
+          const uint16_t h = fp32_to_fp16(row[c]);
+          std::memcpy(dst + 2 * c, &h, 2);
+        }
+        break;
+      case DType::BF16:
+        for (uint64_t c = 0; c < cols; ++c) {
+          const uint16_t h = fp32_to_bf16(row[c]);
+          std::memcpy(dst + 2 * c, &h, 2);
+        }
+        break;
+      case DType::Q8_0: quantize_row_q8_0(row.data(), dst, cols); break;
+      case DType::Q4_0: quantize_row_q4_0(row.data(), dst, cols); break;
+      default: break;
+    }
+  }
+  w.view = MatrixView{type, w.bytes.get(), rows, cols, rb};
+  return w;
+}
+
+void run_matmul(benchmark::State& state, DType type, uint64_t rows, uint64_t cols, size_t n) {
+  Weights w = make_weights(type, rows, cols);
+  std::vector<float> x(n * cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  PackedActivations p;
+  p.reset(type, n, cols);
+  p.pack_rows(x.data(), cols, 0, n);
+  std::vector<float> y(n * rows);
+  for (auto _ : state) {
+    matmul_packed(w.view, p, y.data(), rows, 0, rows);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double iters = static_cast<double>(state.iterations());
+  if (n == 1) {
+    state.counters["GB/s"] = benchmark::Counter(iters * rows * w.view.row_bytes / 1e9, benchmark::Counter::kIsRate);
+  } else {
+    state.counters["GFLOP/s"] = benchmark::Counter(iters * 2.0 * rows * cols * n / 1e9, benchmark::Counter::kIsRate);
+  }
+  state.SetLabel(matmul_target_name());
+}
+
+void run_pack(benchmark::State& state, DType type, uint64_t cols, size_t n) {
+  std::vector<float> x(n * cols, 0.5f);
+  PackedActivations p;
+  p.reset(type, n, cols);
+  for (auto _ : state) {
+    p.pack_rows(x.data(), cols, 0, n);
+    benchmark::ClobberMemory();
+  }
+}
+
+void run_softmax(benchmark::State& state) {
+  std::vector<float> x(4096);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) * 0.1f;
+  for (auto _ : state) {
+    softmax_f32(x.data(), x.size());
+    benchmark::ClobberMemory();
+  }
+}
+
+void register_all() {
+  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+  for (DType t : types) {
+    const std::string name(dtype_name(t));
+    for (uint64_t rows : {2048u, 5632u}) {
+      benchmark::RegisterBenchmark(("gemv/" + name + "/" + std::to_string(rows) + "x2048").c_str(),
+                                   [=](benchmark::State& s) { run_matmul(s, t, rows, 2048, 1); })
+          ->Unit(benchmark::kMicrosecond);
+    }
+    benchmark::RegisterBenchmark(("gemm512/" + name + "/2048x2048").c_str(),
+                                 [=](benchmark::State& s) { run_matmul(s, t, 2048, 2048, 512); })
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("pack512/Q8_0/2048", [](benchmark::State& s) { run_pack(s, DType::Q8_0, 2048, 512); })
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("softmax/4096", run_softmax)->Unit(benchmark::kMicrosecond);
+}
+
+}  // namespace
+}  // namespace lmforge
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  lmforge::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

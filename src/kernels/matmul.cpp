@@ -1,0 +1,428 @@
+// Highway matmul kernels, compiled once per SIMD target (foreach_target.h) and picked at run
+// time (HWY_DYNAMIC_DISPATCH).
+//
+// One loop nest serves every weight type. Weight rows are taken RM at a time and activation
+// rows RN at a time; each RM x RN micro-tile keeps RM * RN vector accumulators, so a weight
+// vector, once loaded (and converted from F16/BF16 or unpacked from Q4_0 nibbles), is used
+// against RN activation rows and an activation vector against RM weight rows. Activation rows
+// are visited in blocks small enough to stay in L2 while the weight rows of the thread's range
+// stream past them. With one activation row (generation) the tile is RM x 1: RM weight rows in
+// flight at once for memory-level parallelism, one horizontal sum per row at the end.
+//
+// Q8_0/Q4_0 weights meet 8-bit activations (PackedActivations): per 32-element block an
+// integer dot product, converted to float and scaled by d_w * d_x, as llama.cpp does. On x86
+// (AVX2, AVX-512) the integer part uses vpmaddubsw/vpmaddwd on the raw registers (Highway 1.0.3
+// has no 8-bit pairwise multiply-add), or vpdpbusd where AVX-512 VNNI is there; other targets
+// use a portable Highway path through 16-bit lanes.
+
+#include <cstring>
+
+#include "core/half.h"
+#include "kernels/matmul.h"
+#include "quant/ggml_blocks.h"
+
+// AVX-512 VNNI (vpdpbusd) is only compiled in when asked for.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/matmul.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace lmforge {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Redefined for each target pass of foreach_target.h.
+#undef LMFORGE_X86_QUANT
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define LMFORGE_X86_QUANT 1
+#else
+#define LMFORGE_X86_QUANT 0
+#endif
+
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+// ------------------------------------------------------------------------------------------
+// Activation packing.
+
+// Round to nearest even for |v| < 2^22 (same trick as the scalar twin): vector add/sub.
+template <class D>
+HWY_INLINE hn::Vec<D> RoundNearestEven(D d, hn::Vec<D> v) {
+  const auto magic = hn::Set(d, 12582912.0f);
+  return hn::Sub(hn::Add(v, magic), magic);
+}
+
+// One activation row into 8-bit blocks, byte-identical to quantize_activation_row_scalar.
+void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, float* s) {
+  const hn::CappedTag<float, 8> df;  // 8 lanes on AVX2+, 4 on 128-bit targets
+  const size_t N = hn::Lanes(df);
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  for (uint64_t b = 0; b < cols / kQK; ++b, x += kQK, q += kQK) {
+    auto vmax = hn::Zero(df);
+    for (size_t j = 0; j < kQK; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, x + j)));
+    const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    d[b] = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));
+    const auto vid = hn::Set(df, id);
+    auto vsum = hn::Zero(di);
+    for (size_t j = 0; j < kQK; j += N) {
+      auto v = RoundNearestEven(df, hn::Mul(hn::LoadU(df, x + j), vid));
+      // NaN/inf inputs give 0, as in the scalar twin (x86 Max/Min would otherwise pass NaN on).
+      const auto ok = hn::And(hn::Ge(v, hn::Set(df, -127.0f)), hn::Le(v, hn::Set(df, 127.0f)));
+      v = hn::IfThenElseZero(ok, v);
+      const auto vi = hn::ConvertTo(di, v);
+      vsum = hn::Add(vsum, vi);
+      hn::StoreU(hn::DemoteTo(d8, vi), d8, q + j);
+    }
+    s[b] = static_cast<float>(hn::GetLane(hn::SumOfLanes(di, vsum)));
+  }
+}
+
+void PackRows(PackedActivations& p, const float* x, size_t ldx, size_t t0, size_t t1) {
+  for (size_t t = t0; t < t1; ++t) {
+    if (p.is_quantized()) {
+      QuantizeActivationRow(x + t * ldx, p.cols(), p.quants(t), p.block_scales(t), p.block_sums(t));
+    } else {
+      std::memcpy(p.floats(t), x + t * ldx, p.cols() * sizeof(float));
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Float weights (F32, F16, BF16) against float activations.
+
+using DF = hn::ScalableTag<float>;
+
+struct LoadF32 {
+  static constexpr size_t kBytes = 4;
+  HWY_INLINE static hn::Vec<DF> Load(DF df, const uint8_t* row, size_t c) {
+    return hn::LoadU(df, reinterpret_cast<const float*>(row) + c);
+  }
+  static float Scalar(const uint8_t* row, size_t c) {
+    float v;
+    std::memcpy(&v, row + 4 * c, 4);
+    return v;
+  }
+};
+
+struct LoadF16 {
+  static constexpr size_t kBytes = 2;
+  HWY_INLINE static hn::Vec<DF> Load(DF df, const uint8_t* row, size_t c) {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(row) + c));
+  }
+  static float Scalar(const uint8_t* row, size_t c) {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * c, 2);
+    return fp16_to_fp32(h);
+  }
+};
+
+struct LoadBF16 {
+  static constexpr size_t kBytes = 2;
+  HWY_INLINE static hn::Vec<DF> Load(DF df, const uint8_t* row, size_t c) {
+    const hn::Rebind<hwy::bfloat16_t, DF> dh;
+    return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::bfloat16_t*>(row) + c));
+  }
+  static float Scalar(const uint8_t* row, size_t c) {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * c, 2);
+    return bf16_to_fp32(h);
+  }
+};
+
+// y[t + j][r + i] for i < RM, j < RN.
+template <class Loader, size_t RM, size_t RN>
+HWY_NOINLINE void FloatTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
+                            size_t ldy) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  const size_t cols = w.cols;
+  const uint8_t* wr[RM];
+  const float* xt[RN];
+  for (size_t i = 0; i < RM; ++i) wr[i] = w.row(r + i);
+  for (size_t j = 0; j < RN; ++j) xt[j] = x.floats(t + j);
+  hn::Vec<DF> acc[RM][RN];
+  for (size_t i = 0; i < RM; ++i)
+    for (size_t j = 0; j < RN; ++j) acc[i][j] = hn::Zero(df);
+  size_t c = 0;
+  for (; c + N <= cols; c += N) {
+    hn::Vec<DF> wv[RM];
+    for (size_t i = 0; i < RM; ++i) wv[i] = Loader::Load(df, wr[i], c);
+    for (size_t j = 0; j < RN; ++j) {
+      const auto xv = hn::Load(df, xt[j] + c);  // packed rows are 64-byte aligned
+      for (size_t i = 0; i < RM; ++i) acc[i][j] = hn::MulAdd(wv[i], xv, acc[i][j]);
+    }
+  }
+  for (size_t i = 0; i < RM; ++i) {
+    for (size_t j = 0; j < RN; ++j) {
+      float v = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
+      for (size_t cc = c; cc < cols; ++cc) v += Loader::Scalar(wr[i], cc) * xt[j][cc];
+      y[(t + j) * ldy + r + i] = v;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Quantized weights (Q8_0, Q4_0) against 8-bit activation blocks.
+
+inline float BlockScale(const uint8_t* block) {
+  uint16_t h;
+  std::memcpy(&h, block, 2);
+  return fp16_to_fp32(h);
+}
+
+#if LMFORGE_X86_QUANT
+
+// A weight block as 32 bytes in a 256-bit register, ready for an unsigned x signed byte
+// product: Q4_0 nibbles (0..15; the -8 is applied through the activation block sums), or |q|
+// of Q8_0 with q kept to move its sign onto the activations.
+struct X86Q8 {
+  static constexpr size_t kBlockBytes = kQ8_0BlockBytes;
+  struct Block {
+    __m256i mag;
+    __m256i sign;
+  };
+  HWY_INLINE static Block Decode(const uint8_t* b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
+    return {_mm256_sign_epi8(q, q), q};
+  }
+  // Signed activation bytes adjusted for the weight's sign (Q8_0), as is for Q4_0.
+  HWY_INLINE static __m256i Activation(const Block& w, __m256i xq) { return _mm256_sign_epi8(xq, w.sign); }
+};
+
+struct X86Q4 {
+  static constexpr size_t kBlockBytes = kQ4_0BlockBytes;
+  struct Block {
+    __m256i mag;
+  };
+  HWY_INLINE static Block Decode(const uint8_t* b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(packed, low4);                     // elements 0..15
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low4);  // elements 16..31
+    return {_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1)};
+  }
+  HWY_INLINE static __m256i Activation(const Block&, __m256i xq) { return xq; }
+};
+
+// 8 int32 lanes whose sum is sum_j u[j] * s[j] (u unsigned bytes, s signed bytes).
+HWY_INLINE __m256i DotBytes(__m256i u, __m256i s) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  // |u * s| pairs stay below 2 * 128 * 127 < 2^15: vpmaddubsw never saturates here.
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+template <class Q, size_t RM, size_t RN>
+HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
+                            size_t ldy) {
+  constexpr bool kQ4 = Q::kBlockBytes == kQ4_0BlockBytes;
+  const uint64_t nb = w.cols / kQK;
+  const uint8_t* wr[RM];
+  const int8_t* xq[RN];
+  const float* xd[RN];
+  const float* xs[RN];
+  for (size_t i = 0; i < RM; ++i) wr[i] = w.row(r + i);
+  for (size_t j = 0; j < RN; ++j) {
+    xq[j] = x.quants(t + j);
+    xd[j] = x.block_scales(t + j);
+    xs[j] = x.block_sums(t + j);
+  }
+  __m256 acc[RM][RN];
+  for (size_t i = 0; i < RM; ++i)
+    for (size_t j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
+  // Q4_0's offset: sum_b d_w d_x (sum n q - 8 s) = main part - 8 sum_b d_w (d_x s); the second
+  // sum is accumulated in plain floats, one multiply-add per block and tile pair.
+  float corr[RM][RN] = {};
+  for (uint64_t b = 0; b < nb; ++b) {
+    typename Q::Block wb[RM];
+    float dw[RM];
+    for (size_t i = 0; i < RM; ++i) {
+      const uint8_t* blk = wr[i] + b * Q::kBlockBytes;
+      wb[i] = Q::Decode(blk);
+      dw[i] = BlockScale(blk);
+    }
+    for (size_t j = 0; j < RN; ++j) {
+      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[j] + b * kQK));
+      const float dx = xd[j][b];
+      for (size_t i = 0; i < RM; ++i) {
+        const __m256 sum = _mm256_cvtepi32_ps(DotBytes(wb[i].mag, Q::Activation(wb[i], xv)));
+        acc[i][j] = _mm256_fmadd_ps(sum, _mm256_set1_ps(dw[i] * dx), acc[i][j]);
+        if constexpr (kQ4) corr[i][j] += dw[i] * (dx * xs[j][b]);
+      }
+    }
+  }
+  for (size_t i = 0; i < RM; ++i) {
+    for (size_t j = 0; j < RN; ++j) {
+      const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
+      const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+      const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+      y[(t + j) * ldy + r + i] = _mm_cvtss_f32(s1) - 8.0f * corr[i][j];
+    }
+  }
+}
+
+#else  // portable Highway path
+
+// Weight blocks are decoded to 32 signed bytes (Q4_0: nibble - 8) on the stack, then dotted
+// with the activation bytes through 16-bit lanes and 32-bit pairwise sums.
+struct PortableQ8 {
+  static constexpr size_t kBlockBytes = kQ8_0BlockBytes;
+  static void Decode(const uint8_t* b, int8_t* out) { std::memcpy(out, b + 2, kQK); }
+};
+struct PortableQ4 {
+  static constexpr size_t kBlockBytes = kQ4_0BlockBytes;
+  static void Decode(const uint8_t* b, int8_t* out) {
+    for (size_t j = 0; j < kQK / 2; ++j) {
+      out[j] = static_cast<int8_t>((b[2 + j] & 0x0F) - 8);
+      out[j + kQK / 2] = static_cast<int8_t>((b[2 + j] >> 4) - 8);
+    }
+  }
+};
+
+HWY_INLINE int32_t DotBlock(const int8_t* a, const int8_t* b) {
+  const hn::CappedTag<int16_t, 8> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const hn::RepartitionToWide<decltype(d16)> d32;
+  const size_t N = hn::Lanes(d16);
+  auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
+  for (size_t j = 0; j < kQK; j += N) {
+    const auto va = hn::PromoteTo(d16, hn::LoadU(d8, a + j));
+    const auto vb = hn::PromoteTo(d16, hn::LoadU(d8, b + j));
+    s0 = hn::ReorderWidenMulAccumulate(d32, va, vb, s0, s1);
+  }
+  return hn::GetLane(hn::SumOfLanes(d32, hn::Add(s0, s1)));
+}
+
+template <class Q, size_t RM, size_t RN>
+HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
+                            size_t ldy) {
+  const uint64_t nb = w.cols / kQK;
+  float acc[RM][RN] = {};
+  alignas(64) int8_t wq[RM][kQK];
+  for (uint64_t b = 0; b < nb; ++b) {
+    float dw[RM];
+    for (size_t i = 0; i < RM; ++i) {
+      const uint8_t* blk = w.row(r + i) + b * Q::kBlockBytes;
+      Q::Decode(blk, wq[i]);
+      dw[i] = BlockScale(blk);
+    }
+    for (size_t j = 0; j < RN; ++j) {
+      const int8_t* xq = x.quants(t + j) + b * kQK;
+      const float dx = x.block_scales(t + j)[b];
+      for (size_t i = 0; i < RM; ++i) acc[i][j] += (dw[i] * dx) * static_cast<float>(DotBlock(wq[i], xq));
+    }
+  }
+  for (size_t i = 0; i < RM; ++i)
+    for (size_t j = 0; j < RN; ++j) y[(t + j) * ldy + r + i] = acc[i][j];
+}
+
+#endif  // LMFORGE_X86_QUANT
+
+// ------------------------------------------------------------------------------------------
+// The loop nest: token blocks (L2-sized), then weight rows RM at a time, then tokens RN at a
+// time; leftovers with 1-row / 1-token tiles, so any [r0, r1) and any n are covered.
+
+template <size_t RM, size_t RN, template <size_t, size_t> class Tile>
+void RunTiles(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  const size_t n = x.n();
+  // Keep the block's activation rows within ~256 KiB (L2 is 512 KiB or more on current x86).
+  const size_t budget = size_t{256} << 10;
+  size_t tb = budget / (x.row_bytes() ? x.row_bytes() : 1);
+  tb = tb < RN ? RN : tb / RN * RN;
+  for (size_t t0 = 0; t0 < n; t0 += tb) {
+    const size_t t1 = t0 + tb < n ? t0 + tb : n;
+    uint64_t r = r0;
+    for (; r + RM <= r1; r += RM) {
+      size_t t = t0;
+      for (; t + RN <= t1; t += RN) Tile<RM, RN>::Run(w, r, x, t, y, ldy);
+      for (; t < t1; ++t) Tile<RM, 1>::Run(w, r, x, t, y, ldy);
+    }
+    for (; r < r1; ++r) {
+      size_t t = t0;
+      for (; t + RN <= t1; t += RN) Tile<1, RN>::Run(w, r, x, t, y, ldy);
+      for (; t < t1; ++t) Tile<1, 1>::Run(w, r, x, t, y, ldy);
+    }
+  }
+}
+
+template <class Loader>
+struct FloatTiles {
+  template <size_t RM, size_t RN>
+  struct T {
+    static void Run(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y, size_t ldy) {
+      FloatTile<Loader, RM, RN>(w, r, x, t, y, ldy);
+    }
+  };
+};
+
+template <class Q>
+struct QuantTiles {
+  template <size_t RM, size_t RN>
+  struct T {
+    static void Run(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y, size_t ldy) {
+      QuantTile<Q, RM, RN>(w, r, x, t, y, ldy);
+    }
+  };
+};
+
+// Tile shapes: 4 weight rows (4 streams in flight for gemv); 3 activation rows on 16-register
+// targets (4 x 3 accumulators + 4 weight vectors), 6 with AVX-512's 32 registers.
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr size_t kFloatRN = 6;
+#else
+constexpr size_t kFloatRN = 3;
+#endif
+constexpr size_t kQuantRN = 3;
+
+void MatmulPacked(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (r0 >= r1 || x.n() == 0) return;
+  switch (w.type) {
+    case DType::F32: RunTiles<4, kFloatRN, FloatTiles<LoadF32>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::F16: RunTiles<4, kFloatRN, FloatTiles<LoadF16>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::BF16: RunTiles<4, kFloatRN, FloatTiles<LoadBF16>::template T>(w, x, y, ldy, r0, r1); break;
+#if LMFORGE_X86_QUANT
+    case DType::Q8_0: RunTiles<4, kQuantRN, QuantTiles<X86Q8>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::Q4_0: RunTiles<4, kQuantRN, QuantTiles<X86Q4>::template T>(w, x, y, ldy, r0, r1); break;
+#else
+    case DType::Q8_0: RunTiles<4, kQuantRN, QuantTiles<PortableQ8>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::Q4_0: RunTiles<4, kQuantRN, QuantTiles<PortableQ4>::template T>(w, x, y, ldy, r0, r1); break;
+#endif
+    default: break;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lmforge
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lmforge {
+
+HWY_EXPORT(TargetName);
+HWY_EXPORT(PackRows);
+HWY_EXPORT(MatmulPacked);
+
+void PackedActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1) {
+  HWY_DYNAMIC_DISPATCH(PackRows)(*this, x, ldx, t0, t1);
+}
+
+void matmul_packed(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  HWY_DYNAMIC_DISPATCH(MatmulPacked)(w, x, y, ldy, r0, r1);
+}
+
+const char* matmul_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+}  // namespace lmforge
+#endif  // HWY_ONCE

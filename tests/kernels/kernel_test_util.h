@@ -1,0 +1,98 @@
+// Shared helpers of the kernel tests: random weight matrices of every type (rows deliberately
+// not 64-byte aligned, as inside a GGUF file) and a loop over every SIMD target Highway compiled
+// that this CPU can run.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/half.h"
+#include "hwy/targets.h"
+#include "kernels/matmul.h"
+#include "quant/ggml_blocks.h"
+
+namespace lmforge::test {
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// A weight matrix of `type` built from random floats, stored 2 bytes past a 64-byte boundary so
+// that every load in the kernels is unaligned.
+struct TestMatrix {
+  std::vector<uint8_t> storage;
+  MatrixView view;
+};
+
+inline size_t row_bytes_of(DType type, uint64_t cols) {
+  switch (type) {
+    case DType::F32: return cols * 4;
+    case DType::F16:
+    case DType::BF16: return cols * 2;
+    case DType::Q8_0: return cols / kQK * kQ8_0BlockBytes;
+    case DType::Q4_0: return cols / kQK * kQ4_0BlockBytes;
+    default: return 0;
+  }
+}
+
+inline TestMatrix make_matrix(DType type, uint64_t rows, uint64_t cols, uint32_t seed) {
+  TestMatrix m;
+  const size_t rb = row_bytes_of(type, cols);
+  m.storage.assign(rows * rb + 128, 0);
+  uint8_t* base = m.storage.data();
+  base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 + 2;
+  const std::vector<float> f = random_floats(rows * cols, seed, 0.05f);
+  for (uint64_t r = 0; r < rows; ++r) {
+    const float* src = f.data() + r * cols;
+    uint8_t* dst = base + r * rb;
+    switch (type) {
+      case DType::F32: std::memcpy(dst, src, cols * 4); break;
+      case DType::F16:
+        for (uint64_t c = 0; c < cols; ++c) {
+          const uint16_t h = fp32_to_fp16(src[c]);
+          std::memcpy(dst + 2 * c, &h, 2);
+        }
+        break;
+      case DType::BF16:
+        for (uint64_t c = 0; c < cols; ++c) {
+          const uint16_t h = fp32_to_bf16(src[c]);
+          std::memcpy(dst + 2 * c, &h, 2);
+        }
+        break;
+      case DType::Q8_0: quantize_row_q8_0(src, dst, cols); break;
+      case DType::Q4_0: quantize_row_q4_0(src, dst, cols); break;
+      default: break;
+    }
+  }
+  m.view = MatrixView{type, base, rows, cols, rb};
+  return m;
+}
+
+inline const std::vector<DType>& kernel_types() {
+  static const std::vector<DType> types = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+  return types;
+}
+
+// Runs `body` once per compiled target this CPU supports (EMU128, SSE4, AVX2, and AVX-512 where
+// the CPU has it), with dynamic dispatch forced to that target; restores normal dispatch after.
+inline void for_each_target(const std::function<void(const std::string&)>& body) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    const std::string name = hwy::TargetName(target);
+    SCOPED_TRACE("target " + name);
+    body(name);
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+}  // namespace lmforge::test
