@@ -12,8 +12,8 @@
 // Q8_0/Q4_0 weights meet 8-bit activations (PackedActivations): per 32-element block an
 // integer dot product, converted to float and scaled by d_w * d_x, as llama.cpp does. On x86
 // (AVX2, AVX-512) the integer part uses vpmaddubsw/vpmaddwd on the raw registers (Highway 1.0.3
-// has no 8-bit pairwise multiply-add), or vpdpbusd where AVX-512 VNNI is there; other targets
-// use a portable Highway path through 16-bit lanes.
+// has no 8-bit pairwise multiply-add); other targets use a portable Highway path through 16-bit
+// lanes.
 
 #include <cstring>
 
@@ -21,13 +21,10 @@
 #include "kernels/matmul.h"
 #include "quant/ggml_blocks.h"
 
-// AVX-512 VNNI (vpdpbusd) is only compiled in when asked for.
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL
-#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/matmul.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -48,6 +45,12 @@ namespace hn = hwy::HWY_NAMESPACE;
 #endif
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+// The micro-tile loops over RM and RN must be fully unrolled so that the accumulator arrays
+// live in registers; GCC -O2 does not do it by itself for nested loops.
+#ifndef LMFORGE_UNROLL
+#define LMFORGE_UNROLL _Pragma("GCC unroll 16")
+#endif
 
 // ------------------------------------------------------------------------------------------
 // Activation packing.
@@ -148,21 +151,35 @@ HWY_NOINLINE void FloatTile(const MatrixView& w, uint64_t r, const PackedActivat
   const size_t cols = w.cols;
   const uint8_t* wr[RM];
   const float* xt[RN];
+  LMFORGE_UNROLL
   for (size_t i = 0; i < RM; ++i) wr[i] = w.row(r + i);
+  LMFORGE_UNROLL
   for (size_t j = 0; j < RN; ++j) xt[j] = x.floats(t + j);
   hn::Vec<DF> acc[RM][RN];
-  for (size_t i = 0; i < RM; ++i)
+  LMFORGE_UNROLL
+  for (size_t i = 0; i < RM; ++i) {
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) acc[i][j] = hn::Zero(df);
+  }
+  // Fetch the next tile's rows (contiguous after these in a GGUF file) along the way: the
+  // hardware prefetcher alone restarts on every row.
+  const uint8_t* next = w.row(r + RM);
   size_t c = 0;
   for (; c + N <= cols; c += N) {
+    for (size_t k = 0; k < RM * N * Loader::kBytes; k += 64) hwy::Prefetch(next + c * RM * Loader::kBytes + k);
     hn::Vec<DF> wv[RM];
+    LMFORGE_UNROLL
     for (size_t i = 0; i < RM; ++i) wv[i] = Loader::Load(df, wr[i], c);
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       const auto xv = hn::Load(df, xt[j] + c);  // packed rows are 64-byte aligned
+      LMFORGE_UNROLL
       for (size_t i = 0; i < RM; ++i) acc[i][j] = hn::MulAdd(wv[i], xv, acc[i][j]);
     }
   }
+  LMFORGE_UNROLL
   for (size_t i = 0; i < RM; ++i) {
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       float v = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
       for (size_t cc = c; cc < cols; ++cc) v += Loader::Scalar(wr[i], cc) * xt[j][cc];
@@ -214,16 +231,6 @@ struct X86Q4 {
   HWY_INLINE static __m256i Activation(const Block&, __m256i xq) { return xq; }
 };
 
-// 8 int32 lanes whose sum is sum_j u[j] * s[j] (u unsigned bytes, s signed bytes).
-HWY_INLINE __m256i DotBytes(__m256i u, __m256i s) {
-#if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
-#else
-  // |u * s| pairs stay below 2 * 128 * 127 < 2^15: vpmaddubsw never saturates here.
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-#endif
-}
-
 template <class Q, size_t RM, size_t RN>
 HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
                             size_t ldy) {
@@ -232,43 +239,62 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
   const uint8_t* wr[RM];
   const int8_t* xq[RN];
   const float* xd[RN];
-  const float* xs[RN];
+  LMFORGE_UNROLL
   for (size_t i = 0; i < RM; ++i) wr[i] = w.row(r + i);
+  LMFORGE_UNROLL
   for (size_t j = 0; j < RN; ++j) {
     xq[j] = x.quants(t + j);
     xd[j] = x.block_scales(t + j);
-    xs[j] = x.block_sums(t + j);
   }
   __m256 acc[RM][RN];
-  for (size_t i = 0; i < RM; ++i)
+  LMFORGE_UNROLL
+  for (size_t i = 0; i < RM; ++i) {
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
-  // Q4_0's offset: sum_b d_w d_x (sum n q - 8 s) = main part - 8 sum_b d_w (d_x s); the second
-  // sum is accumulated in plain floats, one multiply-add per block and tile pair.
-  float corr[RM][RN] = {};
+  }
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m256i eights = _mm256_set1_epi8(8);
+  // GGUF rows are contiguous and short (1-4 KiB), so the hardware prefetcher keeps restarting;
+  // fetch the next tile's rows (the RM rows after these) a little at each block instead.
+  const uint8_t* next = w.row(r + RM);
   for (uint64_t b = 0; b < nb; ++b) {
+    const uint8_t* ahead = next + b * RM * Q::kBlockBytes;
+    LMFORGE_UNROLL
+    for (size_t k = 0; k < (RM * Q::kBlockBytes + 63) / 64; ++k) hwy::Prefetch(ahead + 64 * k);
     typename Q::Block wb[RM];
     float dw[RM];
+    LMFORGE_UNROLL
     for (size_t i = 0; i < RM; ++i) {
       const uint8_t* blk = wr[i] + b * Q::kBlockBytes;
       wb[i] = Q::Decode(blk);
-      dw[i] = BlockScale(blk);
+      uint16_t h;
+      std::memcpy(&h, blk, 2);
+      dw[i] = _cvtsh_ss(h);  // F16C, part of every x86 target this path is built for
     }
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[j] + b * kQK));
       const float dx = xd[j][b];
+      // Q4_0's "-8": 8 * (x[2k] + x[2k+1]) per 16-bit lane, once per activation block, taken
+      // off each weight row's pairwise products (|values| <= 2 * 15 * 127, no overflow).
+      const __m256i offset = kQ4 ? _mm256_maddubs_epi16(eights, xv) : _mm256_setzero_si256();
+      LMFORGE_UNROLL
       for (size_t i = 0; i < RM; ++i) {
-        const __m256 sum = _mm256_cvtepi32_ps(DotBytes(wb[i].mag, Q::Activation(wb[i], xv)));
+        __m256i pairs = _mm256_maddubs_epi16(wb[i].mag, Q::Activation(wb[i], xv));
+        if constexpr (kQ4) pairs = _mm256_sub_epi16(pairs, offset);
+        const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones16));
         acc[i][j] = _mm256_fmadd_ps(sum, _mm256_set1_ps(dw[i] * dx), acc[i][j]);
-        if constexpr (kQ4) corr[i][j] += dw[i] * (dx * xs[j][b]);
       }
     }
   }
+  LMFORGE_UNROLL
   for (size_t i = 0; i < RM; ++i) {
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
       const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
       const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-      y[(t + j) * ldy + r + i] = _mm_cvtss_f32(s1) - 8.0f * corr[i][j];
+      y[(t + j) * ldy + r + i] = _mm_cvtss_f32(s1);
     }
   }
 }
@@ -313,19 +339,25 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
   alignas(64) int8_t wq[RM][kQK];
   for (uint64_t b = 0; b < nb; ++b) {
     float dw[RM];
+    LMFORGE_UNROLL
     for (size_t i = 0; i < RM; ++i) {
       const uint8_t* blk = w.row(r + i) + b * Q::kBlockBytes;
       Q::Decode(blk, wq[i]);
       dw[i] = BlockScale(blk);
     }
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       const int8_t* xq = x.quants(t + j) + b * kQK;
       const float dx = x.block_scales(t + j)[b];
+      LMFORGE_UNROLL
       for (size_t i = 0; i < RM; ++i) acc[i][j] += (dw[i] * dx) * static_cast<float>(DotBlock(wq[i], xq));
     }
   }
-  for (size_t i = 0; i < RM; ++i)
+  LMFORGE_UNROLL
+  for (size_t i = 0; i < RM; ++i) {
+    LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) y[(t + j) * ldy + r + i] = acc[i][j];
+  }
 }
 
 #endif  // LMFORGE_X86_QUANT
