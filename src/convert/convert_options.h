@@ -15,6 +15,9 @@ struct ConvertOptions {
   bool overwrite = false;
   bool quiet = false;
   uint64_t max_shard_bytes = 0;  // Hugging Face output: split into shards of this size (0: one file)
+  // GGUF output only: >= 0 writes into this open descriptor (an anonymous in-memory file that
+  // `lmforge run` maps) instead of creating the destination; the destination is then a label.
+  int output_fd = -1;
 };
 
 struct ConvertReport {

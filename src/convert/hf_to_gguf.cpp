@@ -178,7 +178,10 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
     if (i > 0) done_bytes += sources[plan[i - 1].source_index].nbytes;
     bar.update(done_bytes);
   });
-  w.write(dst, opt.overwrite);
+  if (opt.output_fd >= 0)
+    w.write_to_descriptor(opt.output_fd, dst);
+  else
+    w.write(dst, opt.overwrite);
   bar.finish();
   return make_report(dst, plan.size(), total_bytes, t0);
 }

@@ -60,7 +60,13 @@ AtomicOutputFile::AtomicOutputFile(std::string destination, bool overwrite)
   buffer_.reserve(kBufferSize);
 }
 
+AtomicOutputFile::AtomicOutputFile(int fd, std::string label)
+    : destination_(std::move(label)), overwrite_(false), fd_(fd), borrowed_fd_(true) {
+  buffer_.reserve(kBufferSize);
+}
+
 AtomicOutputFile::~AtomicOutputFile() {
+  if (borrowed_fd_) return;
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
@@ -132,6 +138,10 @@ void AtomicOutputFile::write_zeros(uint64_t n) {
 
 void AtomicOutputFile::commit() {
   flush_buffer();
+  if (borrowed_fd_) {
+    committed_ = true;
+    return;
+  }
   if (durable_ && ::fsync(fd_) != 0) fail(destination_, "fsync failed: " + errno_text());
   if (::close(fd_) != 0) {
     fd_ = -1;

@@ -18,6 +18,10 @@ namespace lmforge {
 class AtomicOutputFile {
  public:
   AtomicOutputFile(std::string destination, bool overwrite);
+  // Writes into `fd`, an open, empty descriptor the caller owns and keeps (an anonymous
+  // in-memory file): no temporary file, no rename; commit() only flushes. `label` names the
+  // output in error messages.
+  AtomicOutputFile(int fd, std::string label);
   ~AtomicOutputFile();
   AtomicOutputFile(const AtomicOutputFile&) = delete;
   AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
@@ -44,6 +48,7 @@ class AtomicOutputFile {
   int fd_ = -1;
   bool committed_ = false;
   bool durable_ = false;
+  bool borrowed_fd_ = false;  // fd_ belongs to the caller
   uint64_t written_ = 0;
   std::vector<uint8_t> buffer_;
 };

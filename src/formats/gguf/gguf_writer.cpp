@@ -86,6 +86,16 @@ uint64_t GgufWriter::alignment() const {
 }
 
 void GgufWriter::write(const std::string& path, bool overwrite) const {
+  AtomicOutputFile out(path, overwrite);
+  write_into(out, path);
+}
+
+void GgufWriter::write_to_descriptor(int fd, const std::string& label) const {
+  AtomicOutputFile out(fd, label);
+  write_into(out, label);
+}
+
+void GgufWriter::write_into(AtomicOutputFile& out, const std::string& path) const {
   const uint64_t align = alignment();
   std::unordered_set<std::string> names;
   for (const auto& t : tensors_)
@@ -112,7 +122,6 @@ void GgufWriter::write(const std::string& path, bool overwrite) const {
     offset += *checked_align_up(t.nbytes, align);
   }
 
-  AtomicOutputFile out(path, overwrite);
   out.write(e.out);
   out.write_zeros(*checked_align_up(out.position(), align) - out.position());
   for (size_t i = 0; i < tensors_.size(); ++i) {

@@ -13,6 +13,8 @@
 
 namespace lmforge {
 
+class AtomicOutputFile;
+
 class GgufWriter {
  public:
   using Producer = std::function<TensorBytes()>;
@@ -25,6 +27,9 @@ class GgufWriter {
 
   // Writes everything to `path`; throws lmforge::Error and leaves no file on failure.
   void write(const std::string& path, bool overwrite) const;
+  // Writes everything into `fd`, an open, empty descriptor the caller keeps (an anonymous
+  // in-memory file, see model_loader); `label` names it in error messages.
+  void write_to_descriptor(int fd, const std::string& label) const;
 
   const std::vector<GgufKv>& kvs() const { return kvs_; }
 
@@ -37,6 +42,7 @@ class GgufWriter {
     Producer produce;
   };
   uint64_t alignment() const;
+  void write_into(AtomicOutputFile& out, const std::string& label) const;
 
   std::vector<GgufKv> kvs_;
   std::vector<Pending> tensors_;

@@ -1,0 +1,90 @@
+#include "chat/chat_template.h"
+
+namespace lmforge {
+
+namespace {
+
+bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+
+std::string render_chatml(std::span<const ChatMessage> messages, bool add_generation_prompt) {
+  std::string out;
+  for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+  if (add_generation_prompt) out += "<|im_start|>assistant\n";
+  return out;
+}
+
+// llama.cpp's "llama2-sys" rendering: one [INST] block per user turn, the system block inside
+// the first one, each assistant reply closed by </s> and followed by a fresh "[INST] ".
+std::string render_llama2(std::span<const ChatMessage> messages) {
+  std::string out = "[INST] ";
+  bool inside_turn = true;
+  for (const auto& m : messages) {
+    if (!inside_turn) {
+      out += "[INST] ";
+      inside_turn = true;
+    }
+    if (m.role == "system") {
+      out += "<<SYS>>\n" + m.content + "\n<</SYS>>\n\n";
+    } else if (m.role == "user") {
+      out += m.content + " [/INST]";
+    } else {
+      out += m.content + "</s>";
+      inside_turn = false;
+    }
+  }
+  return out;
+}
+
+std::string render_vicuna(std::span<const ChatMessage> messages, bool add_generation_prompt) {
+  std::string out;
+  for (const auto& m : messages) {
+    if (m.role == "system")
+      out += m.content + "\n\n";
+    else if (m.role == "user")
+      out += "USER: " + m.content + "\n";
+    else
+      out += "ASSISTANT: " + m.content + "</s>\n";
+  }
+  if (add_generation_prompt) out += "ASSISTANT:";
+  return out;
+}
+
+}  // namespace
+
+std::string_view chat_format_name(ChatFormat f) {
+  switch (f) {
+    case ChatFormat::kVicuna: return "vicuna";
+    case ChatFormat::kLlama2: return "llama2";
+    case ChatFormat::kChatml: return "chatml";
+  }
+  return "chatml";
+}
+
+std::optional<ChatFormat> chat_format_from_name(std::string_view name) {
+  for (ChatFormat f : {ChatFormat::kVicuna, ChatFormat::kLlama2, ChatFormat::kChatml})
+    if (chat_format_name(f) == name) return f;
+  return std::nullopt;
+}
+
+std::string chat_format_names() { return "vicuna, llama2, chatml"; }
+
+std::optional<ChatFormat> detect_chat_format(std::string_view jinja) {
+  // Checked in llama.cpp's order, so a template that mentions several markers is read alike.
+  if (contains(jinja, "<|im_start|>")) return ChatFormat::kChatml;
+  if (contains(jinja, "[INST]") && contains(jinja, "<<SYS>>")) return ChatFormat::kLlama2;
+  if (contains(jinja, "USER: ") && contains(jinja, "ASSISTANT: ")) return ChatFormat::kVicuna;
+  return std::nullopt;
+}
+
+std::string render_chat(ChatFormat f, std::span<const ChatMessage> messages, bool add_generation_prompt) {
+  switch (f) {
+    case ChatFormat::kVicuna: return render_vicuna(messages, add_generation_prompt);
+    case ChatFormat::kLlama2: return render_llama2(messages);  // the model answers after [/INST]
+    case ChatFormat::kChatml: return render_chatml(messages, add_generation_prompt);
+  }
+  return {};
+}
+
+std::string_view chat_end_marker(ChatFormat f) { return f == ChatFormat::kChatml ? "<|im_end|>" : "</s>"; }
+
+}  // namespace lmforge

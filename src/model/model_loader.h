@@ -1,0 +1,32 @@
+// Opening a model for inference from what a user has: a GGUF file or a Hugging Face folder.
+//
+// A folder is converted in memory by the HF -> GGUF converter (keeping the source's float type)
+// into an anonymous file (O_TMPFILE in $TMPDIR, else memfd_create): it has no name, so nothing
+// is left behind however the process ends, and the kernel may page it out like any file. The
+// converted bytes are then read exactly like a GGUF file, so both inputs run the same code.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model/llama_model.h"
+#include "tokenizer/vocab.h"
+
+namespace lmforge {
+
+class GgufReader;
+
+struct LoadedModel {
+  std::unique_ptr<LlamaModel> model;
+  Vocab vocab;
+  // tokenizer.chat_template (copied from tokenizer_config.json for a folder); empty when absent.
+  std::string chat_template;
+  bool converted = false;  // true when the input was a Hugging Face folder
+  std::shared_ptr<const GgufReader> gguf;
+};
+
+// Throws lmforge::Error naming the file when it is not a llama model lmforge can run (another
+// architecture, a tensor type the kernels cannot read, a missing tensor, ...).
+LoadedModel load_model_for_inference(const std::string& path);
+
+}  // namespace lmforge
