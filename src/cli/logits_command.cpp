@@ -1,7 +1,8 @@
 // `lmforge logits -m MODEL.gguf --ids 1,2,3 [--all]`: a developer command that prints the raw
 // next-token logits the forward pass computes for a sequence of token ids, as JSON
 // {"logits": [[...], ...]} (one row, the last position's, or with --all one per position).
-// The oracle checks compare these with a float64 PyTorch forward pass.
+// The oracle checks compare these with a float64 PyTorch forward pass (both engines) and with
+// llama.cpp (the fast engine).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -39,10 +40,13 @@ std::vector<int32_t> parse_ids(const std::string& text) {
   return ids;
 }
 
-int run_logits(const std::string& model_path, const std::string& ids_text, bool all) {
+int run_logits(const std::string& model_path, const std::string& ids_text, bool all, bool reference, int threads) {
+  if (threads < 0) throw UsageError("logits: -t must be 0 (all cores) or more");
   const std::vector<int32_t> ids = parse_ids(ids_text);
   const auto model = LlamaModel::open(model_path);
-  LlamaContext ctx(*model, static_cast<uint32_t>(ids.size()));
+  LlamaContext ctx(*model, LlamaContextOptions{.n_ctx = static_cast<uint32_t>(ids.size()),
+                                               .n_threads = static_cast<uint32_t>(threads),
+                                               .reference = reference});
   const std::vector<float> logits = ctx.eval(ids, all);
   const size_t n_vocab = model->n_vocab();
 
@@ -69,13 +73,16 @@ int run_logits(const std::string& model_path, const std::string& ids_text, bool 
 Action& register_logits(CLI::App& app) {
   static Action action;
   static std::string model, ids;
-  static bool all = false;
+  static bool all = false, reference = false;
+  static int threads = 0;
   auto* sub = app.add_subcommand("logits", "Developer: raw logits of the forward pass for given token ids, as JSON");
   sub->group("");  // hidden from the main help: a testing aid, not a user command
   sub->add_option("-m,--model", model, "GGUF model file")->required();
   sub->add_option("--ids", ids, "Comma-separated token ids")->required();
   sub->add_flag("--all", all, "Print the logits of every position, not only the last");
-  action = [] { return run_logits(model, ids, all); };
+  sub->add_flag("--reference", reference, "Use the scalar reference engine instead of the fast one");
+  sub->add_option("-t,--threads", threads, "Threads (default: all cores)");
+  action = [] { return run_logits(model, ids, all, reference, threads); };
   return action;
 }
 

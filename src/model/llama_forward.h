@@ -1,16 +1,23 @@
-// The llama forward pass on the CPU, scalar reference version: one token at a time through
-// every layer, keys and values kept in a float KV cache so that later tokens attend to earlier
-// ones without recomputing them.
+// The llama forward pass on the CPU: a context holds the KV cache of one sequence and turns
+// token ids into next-token logits.
 //
 // Per layer (the GGUF llama graph):
 //   h = x + Wo · attention(RoPE(Wq · rms(x)), RoPE(Wk · rms(x)), Wv · rms(x))
 //   x = h + Wdown · (silu(Wgate · rms(h)) * Wup · rms(h))
 // then logits = Wout · rms(x). Attention is causal, scaled by 1/sqrt(head_dim), and query head h
 // reads KV head h / (n_head / n_head_kv) (grouped-query attention).
+//
+// Two engines compute it (src/model/llama_engine.h):
+//  - the fast engine (default): tokens in batches, SIMD kernels (src/kernels/matmul.h), a
+//    persistent thread pool; activations are quantized to 8 bits for Q8_0/Q4_0 weights, as in
+//    llama.cpp;
+//  - the reference engine: one token at a time, scalar, double-precision sums, float
+//    activations everywhere — the readable specification the fast one is tested against.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -18,11 +25,22 @@
 
 namespace lmforge {
 
+class LlamaEngine;
+
+struct LlamaContextOptions {
+  uint32_t n_ctx = 0;       // positions; 0: the model's llama.context_length
+  uint32_t n_threads = 0;   // 0: one per available core
+  uint32_t n_batch = 512;   // most tokens computed together (bounds the activation buffers)
+  bool reference = false;   // the scalar reference engine instead of the fast one
+};
+
 class LlamaContext {
  public:
   // A context of `n_ctx` positions (0: the model's llama.context_length), computed by
   // `n_threads` threads (0: one per available core).
   explicit LlamaContext(const LlamaModel& model, uint32_t n_ctx = 0, uint32_t n_threads = 0);
+  LlamaContext(const LlamaModel& model, const LlamaContextOptions& options);
+  ~LlamaContext();
 
   // Runs `tokens` at positions pos() .. pos()+n-1, appending their keys and values to the cache.
   // Returns the logits of the last token (n_vocab floats), or with `all_positions` those of
@@ -35,20 +53,20 @@ class LlamaContext {
   uint32_t n_threads() const { return n_threads_; }
   // Forgets every cached position.
   void reset() { pos_ = 0; }
+  // Forgets positions >= pos (keeps a shared prefix, e.g. between chat turns).
+  void rewind(uint32_t pos);
 
  private:
-  void forward_one(int32_t token, float* logits);
-  void attention(uint32_t layer, float* out);
-
   const LlamaModel& model_;
   uint32_t n_ctx_ = 0;
   uint32_t n_threads_ = 1;
   uint32_t pos_ = 0;
-  size_t kv_dim_ = 0;
-  // [n_layer][n_ctx][n_head_kv * head_dim]
-  std::unique_ptr<float[]> k_cache_, v_cache_;
-  // Activations of the token being computed.
-  std::vector<float> x_, xn_, q_, att_, proj_, gate_, up_, scores_;
+  std::unique_ptr<LlamaEngine> engine_;
 };
+
+// Bytes the KV cache of a context of n_ctx positions takes for this model (both engines keep
+// float32 keys and values), nullopt when the product overflows. Lets callers refuse a context
+// that cannot fit before allocating it.
+std::optional<uint64_t> llama_kv_cache_bytes(const LlamaConfig& config, uint32_t n_ctx);
 
 }  // namespace lmforge
