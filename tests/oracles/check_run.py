@@ -7,11 +7,13 @@ For every fixture model (HF folder -> GGUF f32 with lmforge convert):
   * probabilities: `--probs 10 --json`: each line's "top" ids are the reference's 10 most likely
     next tokens at that step (ties within the tolerance may swap) and every probability is
     within --tol of the reference softmax (check_forward's float32-vs-float64 tolerance);
-  * HF folder run directly (`-m FOLDER`, converted in memory) gives the GGUF f32 run's ids.
+  * HF folder run directly (`-m FOLDER`, converted in memory) gives the GGUF f32 run's ids, and
+    its --probs bit for bit for an f32 folder (so a folder converted to another type is caught).
 On the first model: `-t 1` and `-t 2` give identical greedy ids; bad flag values (-t 0, -n -5,
 -c 0, -c 99999999999, a prompt longer than the context) each exit 2 with exactly one
 `lmforge: error:` line and nothing on stdout; --truncate-prompt keeps BOS + the last tokens;
--f reads the prompt (and refuses invalid UTF-8 with exit 1).
+-f reads the prompt (and refuses invalid UTF-8 with exit 1); a GGUF of another architecture and
+one with an I32 weight fail with one error line naming the architecture / tensor and type.
 Interactive: two turns piped to `run -i --chat-template chatml --system ... --verbose-prompt`;
 the text and ids fed each turn must be exactly the chatml rendering (turn 2: only the new part,
 after the cached reply) tokenized by libsentencepiece, and each reply the reference's greedy
@@ -78,6 +80,19 @@ def check_probs(args, name, gguf, ref, prompt, ids, k=10, n=4):
               "%s step %d: greedy token %d is not the reference's argmax %d" % (name, step, j["token"], order[0]))
         context.append(j["token"])
     return len(lines)
+
+
+def check_folder_probs(args, name, src, gguf, prompt, exact):
+    """The folder, converted in memory keeping its float type, gives the GGUF f32 file's
+    probabilities: bit for bit from an f32 folder, within --tol from f16/bf16 (same values, other kernels)."""
+    cmd = ["run", "-p", prompt, "-n", "4", "--temp", "0", "--json", "--probs", "5"]
+    a = json_lines(run([args.lmforge] + cmd + ["-m", src]))
+    b = json_lines(run([args.lmforge] + cmd + ["-m", gguf]))
+    check([j["token"] for j in a] == [j["token"] for j in b], "%s: folder and GGUF tokens differ" % name)
+    for ja, jb in zip(a, b):
+        for (ia, pa), (ib, pb) in zip(ja["top"], jb["top"]):
+            ok = (ia == ib and pa == pb) if exact else abs(pa - pb) <= args.tol
+            check(ok, "%s: run -m FOLDER top %r, the GGUF f32 file %r" % (name, ja["top"], jb["top"]))
 
 
 def expect_usage_error(args, cmd, what, code=2, needle=None, stdin=None):
@@ -226,6 +241,7 @@ def main():
             if prompt == prompts[0]:
                 direct = greedy_ids(args.lmforge, src, prompt)
                 check(direct == got, "%s: run -m FOLDER gave %r, the GGUF f32 file %r" % (name, direct, got))
+                check_folder_probs(args, name, src, gguf, prompt, exact=model["dtype"] == "f32")
         steps = check_probs(args, name, gguf, ref, prompts[1], sp_ids[1])
         print("%-28s greedy = reference for %d prompts; --probs 10 within %g for %d steps; folder = GGUF"
               % (name, len(prompts), args.tol, steps), flush=True)
