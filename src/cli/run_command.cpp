@@ -244,8 +244,10 @@ RunSession open_session(const RunOptions& o) {
   if (o.n_ctx && n_ctx > model_ctx && model_ctx > 0)
     std::fprintf(stderr, "lmforge: note: -c %llu is beyond the %llu positions the model was trained on\n",
                  static_cast<unsigned long long>(n_ctx), static_cast<unsigned long long>(model_ctx));
-  // Keys and values, float32, for every layer and position: refuse before allocating it.
-  const uint64_t kv_bytes = 2 * uint64_t{c.num_hidden_layers} * n_ctx * c.num_key_value_heads * c.head_dim * sizeof(float);
+  // The KV cache is the context's big allocation: refuse one that cannot fit before allocating it.
+  const std::optional<uint64_t> kv = llama_kv_cache_bytes(c, static_cast<uint32_t>(n_ctx));
+  if (!kv) throw UsageError("a context of " + std::to_string(n_ctx) + " positions is too large for this model; use a smaller -c");
+  const uint64_t kv_bytes = *kv;
   if (auto avail = available_memory_bytes(); avail && kv_bytes > *avail)
     throw UsageError("a context of " + std::to_string(n_ctx) + " positions needs " + mib(kv_bytes) + " for its KV cache, more than the " +
                      mib(*avail) + " of memory available; use a smaller -c");
