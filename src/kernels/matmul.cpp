@@ -99,6 +99,14 @@ void PackRows(PackedActivations& p, const float* x, size_t ldx, size_t t0, size_
   }
 }
 
+// Columns [c0, c1) of the product; with accumulate, tiles add to y instead of storing (the
+// second and later column chunks of a cache-blocked product).
+struct KRange {
+  uint64_t c0;
+  uint64_t c1;
+  bool accumulate;
+};
+
 // ------------------------------------------------------------------------------------------
 // Float weights (F32, F16, BF16) against float activations.
 
@@ -145,10 +153,9 @@ struct LoadBF16 {
 // y[t + j][r + i] for i < RM, j < RN.
 template <class Loader, size_t RM, size_t RN>
 HWY_NOINLINE void FloatTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
-                            size_t ldy) {
+                            size_t ldy, const KRange& k) {
   const DF df;
   const size_t N = hn::Lanes(df);
-  const size_t cols = w.cols;
   const uint8_t* wr[RM];
   const float* xt[RN];
   LMFORGE_UNROLL
@@ -164,9 +171,9 @@ HWY_NOINLINE void FloatTile(const MatrixView& w, uint64_t r, const PackedActivat
   // Fetch the next tile's rows (contiguous after these in a GGUF file) along the way: the
   // hardware prefetcher alone restarts on every row.
   const uint8_t* next = w.row(r + RM);
-  size_t c = 0;
-  for (; c + N <= cols; c += N) {
-    for (size_t k = 0; k < RM * N * Loader::kBytes; k += 64) hwy::Prefetch(next + c * RM * Loader::kBytes + k);
+  size_t c = k.c0;
+  for (; c + N <= k.c1; c += N) {
+    for (size_t p = 0; p < RM * N * Loader::kBytes; p += 64) hwy::Prefetch(next + c * RM * Loader::kBytes + p);
     hn::Vec<DF> wv[RM];
     LMFORGE_UNROLL
     for (size_t i = 0; i < RM; ++i) wv[i] = Loader::Load(df, wr[i], c);
@@ -182,8 +189,9 @@ HWY_NOINLINE void FloatTile(const MatrixView& w, uint64_t r, const PackedActivat
     LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       float v = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
-      for (size_t cc = c; cc < cols; ++cc) v += Loader::Scalar(wr[i], cc) * xt[j][cc];
-      y[(t + j) * ldy + r + i] = v;
+      for (size_t cc = c; cc < k.c1; ++cc) v += Loader::Scalar(wr[i], cc) * xt[j][cc];
+      float& out = y[(t + j) * ldy + r + i];
+      out = k.accumulate ? out + v : v;
     }
   }
 }
@@ -199,27 +207,39 @@ inline float BlockScale(const uint8_t* block) {
 
 #if LMFORGE_X86_QUANT
 
-// A weight block as 32 bytes in a 256-bit register, ready for an unsigned x signed byte
-// product: Q4_0 nibbles (0..15; the -8 is applied through the activation block sums), or |q|
-// of Q8_0 with q kept to move its sign onto the activations.
+// Blocks of 32 bytes in 256-bit registers, multiplied with vpmaddubsw (unsigned x signed bytes
+// into 16-bit pair sums; |pair| <= 2 * 128 * 127 < 2^15, so it never saturates here).
+//   Q8_0: |w| (once per weight block) times x with w's sign: w * x.
+//   Q4_0: nibbles n (0..15) times x, minus 8 * (x[2k] + x[2k+1]) (once per activation block):
+//         (n - 8) * x.
 struct X86Q8 {
   static constexpr size_t kBlockBytes = kQ8_0BlockBytes;
   struct Block {
-    __m256i mag;
-    __m256i sign;
+    __m256i mag;  // |w| as unsigned bytes (w = -128 gives 128, still exact)
+    __m256i q;
+  };
+  struct Act {
+    __m256i raw;
   };
   HWY_INLINE static Block Decode(const uint8_t* b) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
     return {_mm256_sign_epi8(q, q), q};
   }
-  // Signed activation bytes adjusted for the weight's sign (Q8_0), as is for Q4_0.
-  HWY_INLINE static __m256i Activation(const Block& w, __m256i xq) { return _mm256_sign_epi8(xq, w.sign); }
+  HWY_INLINE static Act Prepare(__m256i xq) { return {xq}; }
+  // The sign moves onto the activation (never -128, so negating it is exact), not the weight.
+  HWY_INLINE static __m256i Pairs(const Block& w, const Act& a) {
+    return _mm256_maddubs_epi16(w.mag, _mm256_sign_epi8(a.raw, w.q));
+  }
 };
 
 struct X86Q4 {
   static constexpr size_t kBlockBytes = kQ4_0BlockBytes;
   struct Block {
-    __m256i mag;
+    __m256i nibbles;
+  };
+  struct Act {
+    __m256i raw;
+    __m256i offset;
   };
   HWY_INLINE static Block Decode(const uint8_t* b) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
@@ -228,14 +248,15 @@ struct X86Q4 {
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low4);  // elements 16..31
     return {_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1)};
   }
-  HWY_INLINE static __m256i Activation(const Block&, __m256i xq) { return xq; }
+  HWY_INLINE static Act Prepare(__m256i xq) { return {xq, _mm256_maddubs_epi16(_mm256_set1_epi8(8), xq)}; }
+  HWY_INLINE static __m256i Pairs(const Block& w, const Act& a) {
+    return _mm256_sub_epi16(_mm256_maddubs_epi16(w.nibbles, a.raw), a.offset);
+  }
 };
 
 template <class Q, size_t RM, size_t RN>
 HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
-                            size_t ldy) {
-  constexpr bool kQ4 = Q::kBlockBytes == kQ4_0BlockBytes;
-  const uint64_t nb = w.cols / kQK;
+                            size_t ldy, const KRange& k) {
   const uint8_t* wr[RM];
   const int8_t* xq[RN];
   const float* xd[RN];
@@ -253,14 +274,13 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
     for (size_t j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
   }
   const __m256i ones16 = _mm256_set1_epi16(1);
-  const __m256i eights = _mm256_set1_epi8(8);
   // GGUF rows are contiguous and short (1-4 KiB), so the hardware prefetcher keeps restarting;
   // fetch the next tile's rows (the RM rows after these) a little at each block instead.
   const uint8_t* next = w.row(r + RM);
-  for (uint64_t b = 0; b < nb; ++b) {
+  for (uint64_t b = k.c0 / kQK; b < k.c1 / kQK; ++b) {
     const uint8_t* ahead = next + b * RM * Q::kBlockBytes;
     LMFORGE_UNROLL
-    for (size_t k = 0; k < (RM * Q::kBlockBytes + 63) / 64; ++k) hwy::Prefetch(ahead + 64 * k);
+    for (size_t p = 0; p < (RM * Q::kBlockBytes + 63) / 64; ++p) hwy::Prefetch(ahead + 64 * p);
     typename Q::Block wb[RM];
     float dw[RM];
     LMFORGE_UNROLL
@@ -273,15 +293,11 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
     }
     LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
-      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[j] + b * kQK));
+      const auto act = Q::Prepare(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq[j] + b * kQK)));
       const float dx = xd[j][b];
-      // Q4_0's "-8": 8 * (x[2k] + x[2k+1]) per 16-bit lane, once per activation block, taken
-      // off each weight row's pairwise products (|values| <= 2 * 15 * 127, no overflow).
-      const __m256i offset = kQ4 ? _mm256_maddubs_epi16(eights, xv) : _mm256_setzero_si256();
       LMFORGE_UNROLL
       for (size_t i = 0; i < RM; ++i) {
-        __m256i pairs = _mm256_maddubs_epi16(wb[i].mag, Q::Activation(wb[i], xv));
-        if constexpr (kQ4) pairs = _mm256_sub_epi16(pairs, offset);
+        const __m256i pairs = Q::Pairs(wb[i], act);
         const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones16));
         acc[i][j] = _mm256_fmadd_ps(sum, _mm256_set1_ps(dw[i] * dx), acc[i][j]);
       }
@@ -294,7 +310,8 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
       const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
       const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
       const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-      y[(t + j) * ldy + r + i] = _mm_cvtss_f32(s1);
+      float& out = y[(t + j) * ldy + r + i];
+      out = k.accumulate ? out + _mm_cvtss_f32(s1) : _mm_cvtss_f32(s1);
     }
   }
 }
@@ -333,11 +350,10 @@ HWY_INLINE int32_t DotBlock(const int8_t* a, const int8_t* b) {
 
 template <class Q, size_t RM, size_t RN>
 HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y,
-                            size_t ldy) {
-  const uint64_t nb = w.cols / kQK;
+                            size_t ldy, const KRange& k) {
   float acc[RM][RN] = {};
   alignas(64) int8_t wq[RM][kQK];
-  for (uint64_t b = 0; b < nb; ++b) {
+  for (uint64_t b = k.c0 / kQK; b < k.c1 / kQK; ++b) {
     float dw[RM];
     LMFORGE_UNROLL
     for (size_t i = 0; i < RM; ++i) {
@@ -356,7 +372,10 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
   LMFORGE_UNROLL
   for (size_t i = 0; i < RM; ++i) {
     LMFORGE_UNROLL
-    for (size_t j = 0; j < RN; ++j) y[(t + j) * ldy + r + i] = acc[i][j];
+    for (size_t j = 0; j < RN; ++j) {
+      float& out = y[(t + j) * ldy + r + i];
+      out = k.accumulate ? out + acc[i][j] : acc[i][j];
+    }
   }
 }
 
@@ -369,22 +388,36 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
 template <size_t RM, size_t RN, template <size_t, size_t> class Tile>
 void RunTiles(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   const size_t n = x.n();
-  // Keep the block's activation rows within ~256 KiB (L2 is 512 KiB or more on current x86).
-  const size_t budget = size_t{256} << 10;
-  size_t tb = budget / (x.row_bytes() ? x.row_bytes() : 1);
+  const uint64_t cols = w.cols;
+  // Prompt-sized batches are cache-blocked: a column chunk of RM weight rows (~16 KiB) stays in
+  // L1 while every activation tile of the token block passes it, and the token block's chunk
+  // (~256 KiB) stays in L2 while the weight rows stream past. Generation (a few rows) streams
+  // whole rows once.
+  uint64_t kc = cols;
+  if (n > 4 && w.row_bytes > 0) {
+    const uint64_t fit = (uint64_t{16} << 10) * cols / (RM * w.row_bytes);
+    kc = fit / 64 * 64;
+    if (kc < 64) kc = 64;
+    if (kc >= cols) kc = cols;
+  }
+  const size_t x_bytes = x.row_bytes() * kc / (cols ? cols : 1) + 1;
+  size_t tb = (size_t{256} << 10) / x_bytes;
   tb = tb < RN ? RN : tb / RN * RN;
-  for (size_t t0 = 0; t0 < n; t0 += tb) {
-    const size_t t1 = t0 + tb < n ? t0 + tb : n;
-    uint64_t r = r0;
-    for (; r + RM <= r1; r += RM) {
-      size_t t = t0;
-      for (; t + RN <= t1; t += RN) Tile<RM, RN>::Run(w, r, x, t, y, ldy);
-      for (; t < t1; ++t) Tile<RM, 1>::Run(w, r, x, t, y, ldy);
-    }
-    for (; r < r1; ++r) {
-      size_t t = t0;
-      for (; t + RN <= t1; t += RN) Tile<1, RN>::Run(w, r, x, t, y, ldy);
-      for (; t < t1; ++t) Tile<1, 1>::Run(w, r, x, t, y, ldy);
+  for (uint64_t k0 = 0; k0 < cols; k0 += kc) {
+    const KRange k{k0, k0 + kc < cols ? k0 + kc : cols, k0 > 0};
+    for (size_t t0 = 0; t0 < n; t0 += tb) {
+      const size_t t1 = t0 + tb < n ? t0 + tb : n;
+      uint64_t r = r0;
+      for (; r + RM <= r1; r += RM) {
+        size_t t = t0;
+        for (; t + RN <= t1; t += RN) Tile<RM, RN>::Run(w, r, x, t, y, ldy, k);
+        for (; t < t1; ++t) Tile<RM, 1>::Run(w, r, x, t, y, ldy, k);
+      }
+      for (; r < r1; ++r) {
+        size_t t = t0;
+        for (; t + RN <= t1; t += RN) Tile<1, RN>::Run(w, r, x, t, y, ldy, k);
+        for (; t < t1; ++t) Tile<1, 1>::Run(w, r, x, t, y, ldy, k);
+      }
     }
   }
 }
@@ -393,8 +426,9 @@ template <class Loader>
 struct FloatTiles {
   template <size_t RM, size_t RN>
   struct T {
-    static void Run(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y, size_t ldy) {
-      FloatTile<Loader, RM, RN>(w, r, x, t, y, ldy);
+    static void Run(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y, size_t ldy,
+                    const KRange& k) {
+      FloatTile<Loader, RM, RN>(w, r, x, t, y, ldy, k);
     }
   };
 };
@@ -403,33 +437,44 @@ template <class Q>
 struct QuantTiles {
   template <size_t RM, size_t RN>
   struct T {
-    static void Run(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y, size_t ldy) {
-      QuantTile<Q, RM, RN>(w, r, x, t, y, ldy);
+    static void Run(const MatrixView& w, uint64_t r, const PackedActivations& x, size_t t, float* y, size_t ldy,
+                    const KRange& k) {
+      QuantTile<Q, RM, RN>(w, r, x, t, y, ldy, k);
     }
   };
 };
 
-// Tile shapes: 4 weight rows (4 streams in flight for gemv); 3 activation rows on 16-register
-// targets (4 x 3 accumulators + 4 weight vectors), 6 with AVX-512's 32 registers.
+// Tile shapes. Generation (fewer activation rows than a tile): 4 x 1, four weight rows in
+// flight. Prompts: as many accumulators as the register file allows next to the weight
+// vectors and one activation vector: 3 x 4 (12 + 3 + 1 of 16 registers) for float weights,
+// 4 x 2 for 8-bit blocks (whose per-block temporaries need a few more); AVX-512 has 32.
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-constexpr size_t kFloatRN = 6;
+constexpr size_t kFloatRM = 4, kFloatRN = 6, kQuantRM = 4, kQuantRN = 4;
 #else
-constexpr size_t kFloatRN = 3;
+constexpr size_t kFloatRM = 3, kFloatRN = 4, kQuantRM = 4, kQuantRN = 2;
 #endif
-constexpr size_t kQuantRN = 3;
+
+template <size_t RM, size_t RN, template <size_t, size_t> class Tile>
+void RunProduct(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (x.n() < RN) {
+    RunTiles<4, 1, Tile>(w, x, y, ldy, r0, r1);
+  } else {
+    RunTiles<RM, RN, Tile>(w, x, y, ldy, r0, r1);
+  }
+}
 
 void MatmulPacked(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   if (r0 >= r1 || x.n() == 0) return;
   switch (w.type) {
-    case DType::F32: RunTiles<4, kFloatRN, FloatTiles<LoadF32>::template T>(w, x, y, ldy, r0, r1); break;
-    case DType::F16: RunTiles<4, kFloatRN, FloatTiles<LoadF16>::template T>(w, x, y, ldy, r0, r1); break;
-    case DType::BF16: RunTiles<4, kFloatRN, FloatTiles<LoadBF16>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::F32: RunProduct<kFloatRM, kFloatRN, FloatTiles<LoadF32>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::F16: RunProduct<kFloatRM, kFloatRN, FloatTiles<LoadF16>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::BF16: RunProduct<kFloatRM, kFloatRN, FloatTiles<LoadBF16>::template T>(w, x, y, ldy, r0, r1); break;
 #if LMFORGE_X86_QUANT
-    case DType::Q8_0: RunTiles<4, kQuantRN, QuantTiles<X86Q8>::template T>(w, x, y, ldy, r0, r1); break;
-    case DType::Q4_0: RunTiles<4, kQuantRN, QuantTiles<X86Q4>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::Q8_0: RunProduct<kQuantRM, kQuantRN, QuantTiles<X86Q8>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::Q4_0: RunProduct<kQuantRM, kQuantRN, QuantTiles<X86Q4>::template T>(w, x, y, ldy, r0, r1); break;
 #else
-    case DType::Q8_0: RunTiles<4, kQuantRN, QuantTiles<PortableQ8>::template T>(w, x, y, ldy, r0, r1); break;
-    case DType::Q4_0: RunTiles<4, kQuantRN, QuantTiles<PortableQ4>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::Q8_0: RunProduct<kQuantRM, kQuantRN, QuantTiles<PortableQ8>::template T>(w, x, y, ldy, r0, r1); break;
+    case DType::Q4_0: RunProduct<kQuantRM, kQuantRN, QuantTiles<PortableQ4>::template T>(w, x, y, ldy, r0, r1); break;
 #endif
     default: break;
   }
