@@ -28,3 +28,4 @@ lmforge_oracle_check(bad_input 900 oracle security) # hostile files are refused 
 lmforge_oracle_check(tokenizer 900 oracle node) # lmforge tokenize vs libsentencepiece on Brown + stress text
 lmforge_oracle_check(forward 900 oracle)         # lmforge logits (scalar forward pass) vs PyTorch float64
 lmforge_oracle_check(run 600 oracle)             # lmforge run --temp 0 vs the float64 reference's greedy tokens
+lmforge_oracle_check(llama_probs 600 oracle node) # lmforge logits/run vs llama.cpp on the same GGUF (f32..q4_0)
