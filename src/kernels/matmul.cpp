@@ -282,24 +282,25 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
     LMFORGE_UNROLL
     for (size_t p = 0; p < (RM * Q::kBlockBytes + 63) / 64; ++p) hwy::Prefetch(ahead + 64 * p);
     typename Q::Block wb[RM];
-    float dw[RM];
+    __m256 dw[RM];  // the weight blocks' scales, in every lane
     LMFORGE_UNROLL
     for (size_t i = 0; i < RM; ++i) {
       const uint8_t* blk = wr[i] + b * Q::kBlockBytes;
       wb[i] = Q::Decode(blk);
-      uint16_t h;
+      int16_t h;
       std::memcpy(&h, blk, 2);
-      dw[i] = _cvtsh_ss(h);  // F16C, part of every x86 target this path is built for
+      // Broadcast the fp16 bits, then one F16C conversion (every x86 target of this path has it).
+      dw[i] = _mm256_cvtph_ps(_mm_set1_epi16(h));
     }
     LMFORGE_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       const auto act = Q::Prepare(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq[j] + b * kQK)));
-      const float dx = xd[j][b];
+      const __m256 dx = _mm256_broadcast_ss(xd[j] + b);
       LMFORGE_UNROLL
       for (size_t i = 0; i < RM; ++i) {
         const __m256i pairs = Q::Pairs(wb[i], act);
         const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones16));
-        acc[i][j] = _mm256_fmadd_ps(sum, _mm256_set1_ps(dw[i] * dx), acc[i][j]);
+        acc[i][j] = _mm256_fmadd_ps(sum, _mm256_mul_ps(dw[i], dx), acc[i][j]);
       }
     }
   }
