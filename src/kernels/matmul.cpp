@@ -242,11 +242,11 @@ struct X86Q4 {
     __m256i offset;
   };
   HWY_INLINE static Block Decode(const uint8_t* b) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
-    const __m128i low4 = _mm_set1_epi8(0x0F);
-    const __m128i lo = _mm_and_si128(packed, low4);                     // elements 0..15
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low4);  // elements 16..31
-    return {_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1)};
+    // The 16 bytes in both halves; the upper half shifted down a nibble: low nibbles are
+    // elements 0..15, high nibbles 16..31.
+    const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)));
+    const __m256i mixed = _mm256_blend_epi32(both, _mm256_srli_epi16(both, 4), 0xF0);
+    return {_mm256_and_si256(mixed, _mm256_set1_epi8(0x0F))};
   }
   HWY_INLINE static Act Prepare(__m256i xq) { return {xq, _mm256_maddubs_epi16(_mm256_set1_epi8(8), xq)}; }
   HWY_INLINE static __m256i Pairs(const Block& w, const Act& a) {
