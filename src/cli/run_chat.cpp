@@ -142,7 +142,7 @@ int run_chat(const RunOptions& o, RunSession& s) {
     bool context_full = false;
     while (!interrupted() && (o.n_predict < 0 || generated < o.n_predict)) {
       const auto t_sample = Clock::now();
-      const int32_t next = sampler.sample(logits);
+      const int32_t next = sample_next(s, o, logits);
       tm.sample_ms += ms_since(t_sample);
       ++tm.sampled;
       if (next == eos || next == end_marker) break;

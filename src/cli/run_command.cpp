@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_template.h"
@@ -184,7 +185,7 @@ int run_generation(RunOptions o) {
   const auto want_more = [&] { return o.n_predict < 0 || generated < static_cast<uint64_t>(o.n_predict); };
   while (want_more() && !interrupted()) {
     const auto t_sample = Clock::now();
-    const int32_t next = sampler.sample(logits);
+    const int32_t next = sample_next(s, o, logits);
     tm.sample_ms += ms_since(t_sample);
     ++tm.sampled;
     if (o.json) {
@@ -258,6 +259,16 @@ RunSession open_session(const RunOptions& o) {
   return s;
 }
 
+int32_t sample_next(RunSession& s, const RunOptions& o, std::vector<float>& logits) {
+  const int32_t eos = s.tok->vocab().eos_id;
+  if (!o.ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size()) return s.sampler->sample(logits);
+  const float saved = logits[static_cast<size_t>(eos)];
+  logits[static_cast<size_t>(eos)] = -std::numeric_limits<float>::infinity();
+  const int32_t next = s.sampler->sample(logits);
+  logits[static_cast<size_t>(eos)] = saved;
+  return next;
+}
+
 void install_interrupt_handler() {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
@@ -327,6 +338,7 @@ Action& register_run(CLI::App& app) {
   sub->add_option("--mirostat-lr", s.mirostat_eta, "Mirostat learning rate eta (default 0.1)");
   sub->add_option("--mirostat-ent", s.mirostat_tau, "Mirostat target entropy tau (default 5)");
   sub->add_option("-s,--seed", s.seed, "RNG seed (default: random)");
+  sub->add_flag("--ignore-eos", o.ignore_eos, "Never draw EOS (generate until -n, the context's end or Ctrl-C)");
   sub->add_flag("--json", o.json, "One JSON object per generated token instead of text");
   sub->add_option("--probs", o.probs, "With --json: the K most likely next tokens and their probabilities per token");
   action = [] {

@@ -30,6 +30,7 @@ struct RunOptions {
   bool no_display_prompt = false;
   bool verbose_prompt = false;
   bool interactive = false;
+  bool ignore_eos = false;
   std::string chat_template, system;
   SamplingParams sampling;
 };
@@ -55,6 +56,10 @@ struct RunSession {
 
 // Loads the model and allocates the context after checking -c against the model and memory.
 RunSession open_session(const RunOptions& o);
+
+// The next token from the sampler chain; with --ignore-eos, EOS is made impossible for this
+// draw (its logit -inf, as llama.cpp's logit bias does) while `logits` itself is left as it was.
+int32_t sample_next(RunSession& s, const RunOptions& o, std::vector<float>& logits);
 
 // Ctrl-C: a first press sets the flag (the caller stops what it is doing); a second one while
 // the flag is still set exits at once. Installed without SA_RESTART so that a blocking read

@@ -18,7 +18,8 @@ Interactive: two turns piped to `run -i --chat-template chatml --system ... --ve
 the text and ids fed each turn must be exactly the chatml rendering (turn 2: only the new part,
 after the cached reply) tokenized by libsentencepiece, and each reply the reference's greedy
 continuation of everything fed so far. A folder whose tokenizer_config.json carries a
-vicuna-style chat_template is recognised as vicuna.
+vicuna-style chat_template is recognised as vicuna. On a pseudo-terminal, Ctrl-C during a reply
+returns to the "> " prompt and Ctrl-C there ends the chat (exit 0).
 """
 
 import json
@@ -217,6 +218,53 @@ def check_chat(args, name, src, gguf, ref, sp, work):
           flush=True)
 
 
+def check_interrupt(args, gguf):
+    """On a terminal: "> " prompts; Ctrl-C during an endless reply (--ignore-eos -n -1) returns to
+    the prompt; Ctrl-C at the prompt ends the chat with the timing summary and exit status 0."""
+    import pty
+    import select
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(args.lmforge, [args.lmforge, "run", "-m", gguf, "-i", "-n", "-1", "--ignore-eos", "-c", "4096",
+                                "--temp", "0", "--chat-template", "chatml"])
+    seen = [b""]
+
+    def read_until(pred, timeout=60):
+        start, end = len(seen[0]), time.time() + timeout
+        while time.time() < end and not pred(seen[0][start:]):
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                seen[0] += chunk
+        return seen[0][start:]
+
+    try:
+        check(read_until(lambda b: b.endswith(b"> ")).endswith(b"> "), "-i on a terminal printed no '> ' prompt")
+        os.write(fd, b"hello\n")
+        check(len(read_until(lambda b: len(b) > 40)) > 40, "-i --ignore-eos produced no reply")
+        os.write(fd, b"\x03")
+        check(read_until(lambda b: b.endswith(b"> ")).endswith(b"> "),
+              "Ctrl-C during a reply did not return to the prompt:\n%r" % seen[0][-300:])
+        os.write(fd, b"\x03")
+        tail = read_until(lambda b: False, timeout=20)
+        check(b"lmforge: load time" in tail, "Ctrl-C at the prompt did not end the chat:\n%r" % tail[-300:])
+    finally:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "-i after Ctrl-C: status %r" % status)
+    print("%-28s Ctrl-C ends a reply, then the chat (on a terminal)" % "", flush=True)
+
+
 def main():
     ap = base_args(__doc__.split("\n")[0])
     ap.add_argument("--tol", type=float, default=1e-4, help="max |dp| for --probs (check_forward's)")
@@ -251,6 +299,7 @@ def main():
             check(one == two, "-t 1 gave %r, -t 2 gave %r" % (one, two))
             check_misuse(args, gguf, work, sp)
             check_chat(args, name, src, gguf, ref, sp, work)
+            check_interrupt(args, gguf)
 
 
 if __name__ == "__main__":
