@@ -14,5 +14,7 @@ Action& register_convert(CLI::App& app);
 Action& register_tokenize(CLI::App& app);
 Action& register_run(CLI::App& app);
 Action& register_logits(CLI::App& app);
+Action& register_perplexity(CLI::App& app);
+Action& register_bench(CLI::App& app);
 
 }  // namespace lmforge::cli

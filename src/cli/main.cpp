@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   actions.emplace_back("tokenize", &lmforge::cli::register_tokenize(app));
   actions.emplace_back("run", &lmforge::cli::register_run(app));
   actions.emplace_back("logits", &lmforge::cli::register_logits(app));
+  actions.emplace_back("perplexity", &lmforge::cli::register_perplexity(app));
+  actions.emplace_back("bench", &lmforge::cli::register_bench(app));
 
   try {
     app.parse(argc, argv);

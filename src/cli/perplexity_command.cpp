@@ -1,0 +1,116 @@
+// `lmforge perplexity -m MODEL -f TEXT [-c 512] [-t T] [-b BATCH] [--json]`
+//
+// Perplexity of a text file by llama.cpp's method (src/eval/perplexity.h): the running value
+// after each chunk as `[1]12.3456,[2]...` on stdout, then `Final estimate: PPL = X +/- E`.
+// With --json, stdout holds one object instead and nothing else.
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "core/text_checks.h"
+#include "eval/perplexity.h"
+#include "model/llama_forward.h"
+#include "model/llama_model.h"
+#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/vocab.h"
+
+namespace lmforge::cli {
+
+namespace {
+
+struct PerplexityOptions {
+  std::string model, file;
+  uint32_t n_ctx = 512;
+  uint32_t n_threads = 0;  // 0: not given, one per core
+  uint32_t n_batch = 0;    // 0: not given, the whole chunk
+  bool json = false;
+};
+
+// Larger contexts than this are refused before anything is allocated for them.
+constexpr uint32_t kMaxContext = 1u << 20;
+constexpr uint32_t kMaxThreads = 1024;
+
+std::string read_text(const std::string& path) {
+  const auto file = MappedFile::open(path);
+  const auto b = file->bytes();
+  std::string text(reinterpret_cast<const char*>(b.data()), b.size());
+  if (const auto bad = find_invalid_utf8(text)) fail(path, "the text is not valid UTF-8", *bad);
+  return text;
+}
+
+int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_given) {
+  if (o.n_ctx < 8 || o.n_ctx > kMaxContext)
+    throw UsageError("perplexity: -c must be between 8 and " + std::to_string(kMaxContext) + ", got " +
+                     std::to_string(o.n_ctx));
+  if (threads_given && (o.n_threads < 1 || o.n_threads > kMaxThreads))
+    throw UsageError("perplexity: -t must be between 1 and " + std::to_string(kMaxThreads));
+  if (batch_given && o.n_batch < 1) throw UsageError("perplexity: -b must be at least 1");
+
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const std::string text = read_text(o.file);
+  const auto model = LlamaModel::open(o.model);
+  SpmTokenizer tok(load_vocab(o.model));
+  const bool add_bos = tok.vocab().add_bos && tok.vocab().bos_id >= 0;
+  const std::vector<int32_t> tokens = tok.encode(text, add_bos, false);
+  // Refuse a short text (or an absurd -c) before the KV cache is allocated.
+  const PerplexityPlan plan = plan_perplexity(tokens.size(), o.n_ctx);
+  if (o.n_ctx > model->config().max_position_embeddings)
+    std::fprintf(stderr, "lmforge: warning: -c %u is beyond the model's training context (%u)\n", o.n_ctx,
+                 model->config().max_position_embeddings);
+  LlamaContext ctx(*model, o.n_ctx, o.n_threads);
+  if (!o.json)
+    std::fprintf(stderr, "lmforge: %zu tokens, %zu chunks of %u, scoring %zu tokens per chunk, %u threads\n",
+                 tokens.size(), plan.n_chunks, plan.n_ctx, plan.scored_per_chunk(), ctx.n_threads());
+
+  const auto on_chunk = [&](size_t i, double running) {
+    if (o.json) return;
+    std::printf("[%zu]%.4f,", i + 1, running);
+    std::fflush(stdout);
+  };
+  const PerplexityResult r =
+      compute_perplexity(ctx, tokens, add_bos ? tok.vocab().bos_id : -1, o.n_ctx, o.n_batch, on_chunk);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  if (o.json) {
+    nlohmann::json j = {{"ppl", r.ppl},
+                        {"ppl_error", r.ppl_error},
+                        {"mean_nll", r.mean_nll},
+                        {"n_chunks", r.plan.n_chunks},
+                        {"n_ctx", r.plan.n_ctx},
+                        {"n_tokens", tokens.size()},
+                        {"tokens_scored", r.tokens_scored},
+                        {"chunk_ppl", r.running_ppl},
+                        {"threads", ctx.n_threads()},
+                        {"seconds", seconds}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_error);
+    std::fprintf(stderr, "lmforge: %zu tokens scored in %.2f s\n", r.tokens_scored, seconds);
+  }
+  if (std::fflush(stdout) != 0) throw Error("<stdout>", "cannot write the output");
+  return 0;
+}
+
+}  // namespace
+
+Action& register_perplexity(CLI::App& app) {
+  static Action action;
+  static PerplexityOptions o;
+  auto* sub = app.add_subcommand("perplexity", "Perplexity of a text file (llama.cpp's method)");
+  sub->add_option("-m,--model", o.model, "GGUF model file")->required();
+  sub->add_option("-f,--file", o.file, "UTF-8 text file")->required();
+  sub->add_option("-c,--ctx-size", o.n_ctx, "Tokens per chunk; the second half of each is scored (default 512)");
+  auto* t = sub->add_option("-t,--threads", o.n_threads, "Threads (default: one per core)");
+  auto* b = sub->add_option("-b,--batch-size", o.n_batch, "Tokens per evaluation (default: the whole chunk)");
+  sub->add_flag("--json", o.json, "Print one JSON object instead of the running values");
+  action = [t, b] { return run_perplexity(o, t->count() > 0, b->count() > 0); };
+  return action;
+}
+
+}  // namespace lmforge::cli

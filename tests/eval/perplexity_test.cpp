@@ -1,0 +1,99 @@
+// Perplexity arithmetic (token NLL, running mean, llama.cpp's error estimate, chunk plan) and
+// the benchmark statistics, against values worked out by hand.
+#include "eval/perplexity.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "eval/stats.h"
+
+namespace lmforge {
+namespace {
+
+TEST(TokenNll, IsLogSumExpMinusTargetLogit) {
+  // Two equal logits: p = 1/2 each, NLL = ln 2.
+  const std::vector<float> flat = {0.0f, 0.0f};
+  EXPECT_NEAR(token_nll(flat, 0), std::log(2.0), 1e-12);
+  // logits 1, 2, 3: NLL(2) = ln(e^1 + e^2 + e^3) - 3 = ln(1 + e^-1 + e^-2) = 0.4076059644...
+  const std::vector<float> l = {1.0f, 2.0f, 3.0f};
+  EXPECT_NEAR(token_nll(l, 2), 0.40760596444438, 1e-12);
+  EXPECT_NEAR(token_nll(l, 0), 2.40760596444438, 1e-12);
+}
+
+TEST(TokenNll, DoesNotOverflowOnLargeLogits) {
+  const std::vector<float> big = {1000.0f, 1000.0f, -1000.0f};
+  EXPECT_NEAR(token_nll(big, 1), std::log(2.0), 1e-12);
+  EXPECT_TRUE(std::isfinite(token_nll(big, 2)));
+  EXPECT_NEAR(token_nll(big, 2), 2000.0 + std::log(2.0), 1e-9);
+}
+
+TEST(TokenNll, RefusesTargetOutsideVocabulary) {
+  const std::vector<float> l = {1.0f, 2.0f};
+  EXPECT_THROW(token_nll(l, 2), Error);
+  EXPECT_THROW(token_nll(l, -1), Error);
+}
+
+TEST(NllAccumulator, PplAndErrorByHand) {
+  // NLLs 1, 2, 3: mean 2, ppl e^2; population variance (1+4+9)/3 - 4 = 2/3;
+  // standard error sqrt((2/3) / (3 - 1)) = sqrt(1/3); ppl_error = e^2 * sqrt(1/3) = 4.2660...
+  NllAccumulator acc;
+  for (double v : {1.0, 2.0, 3.0}) acc.add(v);
+  EXPECT_EQ(acc.count(), 3u);
+  EXPECT_NEAR(acc.mean(), 2.0, 1e-15);
+  EXPECT_NEAR(acc.ppl(), std::exp(2.0), 1e-12);
+  EXPECT_NEAR(acc.ppl_error(), std::exp(2.0) * std::sqrt(1.0 / 3.0), 1e-12);
+  EXPECT_NEAR(acc.ppl_error(), 4.26607, 1e-5);
+}
+
+TEST(NllAccumulator, NoErrorWithoutSpread) {
+  NllAccumulator one;
+  one.add(0.7);
+  EXPECT_NEAR(one.ppl(), std::exp(0.7), 1e-12);
+  EXPECT_EQ(one.ppl_error(), 0.0);
+  NllAccumulator same;
+  for (int i = 0; i < 4; ++i) same.add(std::log(5.0));
+  EXPECT_NEAR(same.ppl(), 5.0, 1e-12);
+  EXPECT_EQ(same.ppl_error(), 0.0);
+  EXPECT_EQ(NllAccumulator().ppl(), 1.0);
+}
+
+TEST(PerplexityPlan, ChunksAndScoredRange) {
+  // 1000 tokens, n_ctx 256: 3 whole chunks (232 left over), scoring logits 128..254 of each,
+  // i.e. the 127 tokens at positions 129..255.
+  const PerplexityPlan p = plan_perplexity(1000, 256);
+  EXPECT_EQ(p.n_chunks, 3u);
+  EXPECT_EQ(p.first, 128u);
+  EXPECT_EQ(p.scored_per_chunk(), 127u);
+  // Odd context: first = 4, logits 4..7 score tokens 5..8.
+  const PerplexityPlan q = plan_perplexity(18, 9);
+  EXPECT_EQ(q.n_chunks, 2u);
+  EXPECT_EQ(q.first, 4u);
+  EXPECT_EQ(q.scored_per_chunk(), 4u);
+}
+
+TEST(PerplexityPlan, RefusesShortTextAndTinyContext) {
+  EXPECT_NO_THROW(plan_perplexity(512, 256));
+  EXPECT_THROW(plan_perplexity(511, 256), UsageError);
+  EXPECT_THROW(plan_perplexity(0, 8), UsageError);
+  EXPECT_THROW(plan_perplexity(1000, 7), UsageError);
+}
+
+TEST(Summarize, MedianExtremesAndSampleStddev) {
+  const std::vector<double> odd = {5, 1, 3};
+  const Summary s = summarize(odd);
+  EXPECT_EQ(s.median, 3);
+  EXPECT_EQ(s.min, 1);
+  EXPECT_EQ(s.max, 5);
+  EXPECT_NEAR(s.stddev, 2.0, 1e-12);  // deviations -2, 0, 2: sqrt(8 / 2)
+  const std::vector<double> even = {4, 1, 2, 3};
+  EXPECT_EQ(summarize(even).median, 2.5);
+  const std::vector<double> one = {7};
+  EXPECT_EQ(summarize(one).stddev, 0);
+  EXPECT_EQ(summarize(std::vector<double>{}).n, 0u);
+}
+
+}  // namespace
+}  // namespace lmforge
