@@ -68,6 +68,11 @@ def prepare(args, spec):
     if os.path.exists(gguf):
         return gguf
     hf = os.path.join(args.workdir, "%s-hf" % shape)
+    # bench/convert_bench.py leaves the same (seed 0) checkpoint as SHAPE-safetensors: reuse it
+    made_by_convert_bench = os.path.join(args.workdir, "%s-safetensors" % shape)
+    if not os.path.exists(os.path.join(hf, "config.json")) and \
+            os.path.exists(os.path.join(made_by_convert_bench, "config.json")):
+        hf = made_by_convert_bench
     if not os.path.exists(os.path.join(hf, "config.json")):
         log("making %s (bench/make_synthetic.py --shape %s)" % (hf, shape))
         subprocess.run(["/usr/bin/python3", os.path.join(HERE, "make_synthetic.py"), hf, "--shape", shape],
