@@ -128,10 +128,10 @@ TEST(VecOpsTest, SwigluMatchesReference) {
       swiglu_f32_scalar(g.data(), u.data(), b.data(), n);
       swiglu_ref(g.data(), u.data(), r.data(), n);
       // Absolute slack 1e-30: silu of g = -100 is -4e-42 exactly, the clamped vector exp gives
-      // about -1e-36; both are zero for every purpose.
+      // about -1e-36 (the scalar twin clamps alike); both are zero for every purpose.
       for (size_t i = 0; i < n; ++i) {
         EXPECT_NEAR(a[i], r[i], 2e-6 * std::fabs(r[i]) + 1e-30) << n << " " << i;
-        EXPECT_NEAR(b[i], r[i], 2e-6 * std::fabs(r[i]) + 1e-37) << n << " " << i;
+        EXPECT_NEAR(b[i], r[i], 2e-6 * std::fabs(r[i]) + 1e-30) << n << " " << i;
       }
       // out may alias g or u.
       auto g2 = g;
