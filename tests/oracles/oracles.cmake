@@ -30,3 +30,4 @@ lmforge_oracle_check(forward 900 oracle)         # lmforge logits (scalar forwar
 lmforge_oracle_check(run 600 oracle)             # lmforge run --temp 0 vs the float64 reference's greedy tokens
 lmforge_oracle_check(llama_probs 600 oracle node) # lmforge logits/run vs llama.cpp on the same GGUF (f32..q4_0)
 lmforge_oracle_check(perplexity 600 oracle node)  # lmforge perplexity vs llama.cpp's method on its own probabilities
+lmforge_oracle_check(demo 300 oracle)              # models/demo: lmforge logits vs PyTorch float64, held-out perplexity
