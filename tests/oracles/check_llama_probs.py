@@ -39,23 +39,27 @@ TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
 N_PROMPTS = 3
 GENERATE = 16
 TOP = 10
-# max |dp| over the top-10 tokens, per GGUF type. Measured with the scalar reference engine
-# (float activations, double dot products) on the 3 models x 3 prompts (78 positions each):
-#   f32 3.1e-6, f16 3.8e-3, bf16 4.8e-2, q8_0 1.22e-1, q4_0 1.10e-1.
-# llama.cpp rounds activations (bf16 for BF16 weights, Q8_0 blocks for Q8_0/Q4_0) and we did
-# not; even an engine that rounds exactly like it keeps the float32 residual, which these tiny
-# random models amplify: check_llama_cpp measured llama.cpp against a float64 reference WITH its
-# activation rounding at up to 1.7e-2 (bf16), 8.1e-2 (q8_0), 5.2e-2 (q4_0). So ~2x the worst
-# seen, and the self-test shows what a real bug does: the q8_0 file read as if it were the
-# q4_0 one gives 0.77, one Q4_0 tensor with swapped nibbles 0.98 (and dozens of top-1 flips).
-TOL = {"f32": 1e-4, "f16": 1e-2, "bf16": 0.1, "q8_0": 0.25, "q4_0": 0.25}
+# max |dp| over the top-10 tokens, per GGUF type, measured on the 3 models x 3 prompts (78
+# positions per model and type; run --probs: 48 generated positions):
+#   fast engine (fb57051):  f32 2.8e-6, f16 3.8e-3 (run --probs 5.2e-3), bf16 4.8e-2, q8_0
+#     5.5e-2 (the other models 7.3e-3 and 1.8e-6), q4_0 4.7e-3 (run --probs 1.06e-2);
+#   scalar reference engine (float activations, no rounding like llama.cpp's): bf16 4.8e-2,
+#     q8_0 1.22e-1, q4_0 1.10e-1.
+# These tiny random models amplify a single activation rounding that goes the other way (even
+# llama.cpp against a float64 reference WITH its own rounding differs by up to 8e-2 in
+# check_llama_cpp), hence ~2-3x the worst seen. What a real bug does, from the self-test: the
+# q8_0 file read as if it were the q4_0 one gives 0.77, one Q4_0 tensor with swapped nibbles
+# 0.98, with dozens of top-1 flips.
+TOL = {"f32": 1e-4, "f16": 1e-2, "bf16": 0.1, "q8_0": 0.12, "q4_0": 0.03}
 # A top-1 difference is accepted only at a near tie: where llama.cpp's probability of lmforge's
 # top token is within TIE[type] of its own top, and at no more than MAX_TIES of the positions.
-# The scalar engine, which does not round activations as llama.cpp does, flips at no position
-# for f32/f16 and at 1-4 of 78 per model for bf16/q8_0/q4_0 (11 of 702), where llama.cpp's two
-# candidates were 0.0016-0.066 apart (as close as the |dp| above); the garbled self-test flips
-# at 61 of 78.
-TIE = {"f32": 1e-3, "f16": 1e-2, "bf16": 0.1, "q8_0": 0.1, "q4_0": 0.1}
+# Fast engine: no flip for f32/f16/q4_0, one bf16 and one q8_0 flip in 234 positions each (gaps
+# 0.012 and 0.017). The scalar engine flipped at 11 of 702 bf16/q8_0/q4_0 positions (gaps
+# 0.0016-0.066); the garbled self-test flips at 61 of 78.
+# The limits are set for the fast engine, which `logits` and `run` use; the scalar reference
+# (`logits --reference`, no activation rounding) would exceed the q4_0 ones and is held to the
+# float64 PyTorch reference by oracle.forward instead.
+TIE = {"f32": 1e-3, "f16": 1e-2, "bf16": 0.05, "q8_0": 0.05, "q4_0": 0.03}
 MAX_TIES = 0.1
 GREEDY_TYPES = ("f32", "f16")
 PROBS_TYPES = ("f32", "f16", "q4_0")  # run --probs: one float, one 16-bit, one block type
