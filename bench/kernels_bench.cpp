@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/tensor_cast.h"
 #include "core/half.h"
 #include "hwy/aligned_allocator.h"
 #include "kernels/matmul.h"
@@ -43,24 +44,7 @@ Weights make_weights(DType type, uint64_t rows, uint64_t cols) {
   for (uint64_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = dist(rng);
     uint8_t* dst = w.bytes.get() + r * rb;
-    switch (type) {
-      case DType::F32: std::memcpy(dst, row.data(), cols * 4); break;
-      case DType::F16:
-        for (uint64_t c = 0; c < cols; ++c) {
-          const uint16_t h = fp32_to_fp16(row[c]);
-          std::memcpy(dst + 2 * c, &h, 2);
-        }
-        break;
-      case DType::BF16:
-        for (uint64_t c = 0; c < cols; ++c) {
-          const uint16_t h = fp32_to_bf16(row[c]);
-          std::memcpy(dst + 2 * c, &h, 2);
-        }
-        break;
-      case DType::Q8_0: quantize_row_q8_0(row.data(), dst, cols); break;
-      case DType::Q4_0: quantize_row_q4_0(row.data(), dst, cols); break;
-      default: break;
-    }
+    encode_row(type, row.data(), dst, cols);  // the converter's encoders: F32/F16/BF16/Q8_0/Q4_0
   }
   w.view = MatrixView{type, w.bytes.get(), rows, cols, rb};
   return w;

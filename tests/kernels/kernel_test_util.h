@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "convert/tensor_cast.h"
 #include "core/half.h"
 #include "hwy/targets.h"
 #include "kernels/matmul.h"
@@ -55,24 +56,7 @@ inline TestMatrix make_matrix(DType type, uint64_t rows, uint64_t cols, uint32_t
   for (uint64_t r = 0; r < rows; ++r) {
     const float* src = f.data() + r * cols;
     uint8_t* dst = base + r * rb;
-    switch (type) {
-      case DType::F32: std::memcpy(dst, src, cols * 4); break;
-      case DType::F16:
-        for (uint64_t c = 0; c < cols; ++c) {
-          const uint16_t h = fp32_to_fp16(src[c]);
-          std::memcpy(dst + 2 * c, &h, 2);
-        }
-        break;
-      case DType::BF16:
-        for (uint64_t c = 0; c < cols; ++c) {
-          const uint16_t h = fp32_to_bf16(src[c]);
-          std::memcpy(dst + 2 * c, &h, 2);
-        }
-        break;
-      case DType::Q8_0: quantize_row_q8_0(src, dst, cols); break;
-      case DType::Q4_0: quantize_row_q4_0(src, dst, cols); break;
-      default: break;
-    }
+    encode_row(type, src, dst, cols);  // the converter's encoders: F32/F16/BF16/Q8_0/Q4_0
   }
   m.view = MatrixView{type, base, rows, cols, rb};
   return m;
