@@ -222,8 +222,10 @@ void FastEngine::attention(uint32_t l, size_t n, uint32_t pos) {
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   pool_.run([&](unsigned thread) {
     float* scores = scores_[thread].data();
-    const auto [b, e] = pool_.split(n * n_head, 1, thread);
-    for (size_t u = b; u < e; ++u) {
+    // Units dealt round-robin, not in contiguous ranges: a query's cost grows with its
+    // position, so contiguous ranges would give the last thread most of a prompt's attention
+    // (3x the first's at 2 threads) while the others wait.
+    for (size_t u = thread; u < n * n_head; u += pool_.size()) {
       const size_t t = u / n_head, h = u % n_head;
       const size_t n_pos = pos + t + 1;
       const size_t kv_off = (h / group) * hd;
