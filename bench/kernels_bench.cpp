@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "convert/tensor_cast.h"
+#include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/aligned_allocator.h"
 #include "kernels/matmul.h"
@@ -18,16 +19,6 @@
 namespace lmforge {
 namespace {
 
-size_t row_bytes_of(DType type, uint64_t cols) {
-  switch (type) {
-    case DType::F32: return cols * 4;
-    case DType::F16:
-    case DType::BF16: return cols * 2;
-    case DType::Q8_0: return cols / kQK * kQ8_0BlockBytes;
-    case DType::Q4_0: return cols / kQK * kQ4_0BlockBytes;
-    default: return 0;
-  }
-}
 
 struct Weights {
   hwy::AlignedFreeUniquePtr<uint8_t[]> bytes;
@@ -36,7 +27,7 @@ struct Weights {
 
 Weights make_weights(DType type, uint64_t rows, uint64_t cols) {
   Weights w;
-  const size_t rb = row_bytes_of(type, cols);
+  const size_t rb = static_cast<size_t>(*dtype_nbytes(type, cols));  // whole blocks: cols % 32 == 0
   w.bytes = hwy::AllocateAligned<uint8_t>(rows * rb + 64);
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 0.05f);

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "convert/tensor_cast.h"
+#include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/targets.h"
 #include "kernels/matmul.h"
@@ -35,20 +36,10 @@ struct TestMatrix {
   MatrixView view;
 };
 
-inline size_t row_bytes_of(DType type, uint64_t cols) {
-  switch (type) {
-    case DType::F32: return cols * 4;
-    case DType::F16:
-    case DType::BF16: return cols * 2;
-    case DType::Q8_0: return cols / kQK * kQ8_0BlockBytes;
-    case DType::Q4_0: return cols / kQK * kQ4_0BlockBytes;
-    default: return 0;
-  }
-}
 
 inline TestMatrix make_matrix(DType type, uint64_t rows, uint64_t cols, uint32_t seed) {
   TestMatrix m;
-  const size_t rb = row_bytes_of(type, cols);
+  const size_t rb = static_cast<size_t>(*dtype_nbytes(type, cols));  // whole blocks: cols % 32 == 0
   m.storage.assign(rows * rb + 128, 0);
   uint8_t* base = m.storage.data();
   base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 + 2;
