@@ -9,6 +9,7 @@
 // conversation as the template writes it, with the reply as the model's tokens.
 // When the next turn does not fit the context the chat ends with a note (nothing is dropped:
 // dropping old turns would change what the cached positions mean).
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,12 @@ class LineReader {
         return line;
       }
       if (buf_.size() > kMaxLineBytes) throw UsageError("a line of standard input is longer than 1 MiB");
+      // Ctrl-C can land after the prompt is printed but before read() blocks; read() would then
+      // wait for a line forever. Waiting in short polls and checking the flag closes that gap.
+      if (interrupted()) return std::nullopt;
+      pollfd pfd{STDIN_FILENO, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, 100);
+      if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
       char chunk[4096];
       const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) {
@@ -102,11 +109,12 @@ int run_chat(const RunOptions& o, RunSession& s) {
   LineReader input;
   bool first_turn = true;
   while (true) {
+    // Cleared before the prompt appears: a Ctrl-C typed once it is visible must end the chat.
+    clear_interrupt();
     if (terminal) {
       std::fputs("> ", stdout);
       std::fflush(stdout);
     }
-    clear_interrupt();
     const std::optional<std::string> line = input.next();
     if (!line) break;  // EOF or Ctrl-C at the prompt
     if (line->empty()) continue;
