@@ -6,15 +6,15 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 need_apt=0
 for p in cmake ninja-build g++ clang libclang-rt-14-dev nlohmann-json3-dev libcli11-dev \
-         libgtest-dev libgmock-dev libhwy-dev python3-torch python3-numpy python3-sentencepiece sentencepiece; do
+         libgtest-dev libgmock-dev libhwy-dev libleveldb-dev python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece; do
     dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
 done
 command -v node >/dev/null 2>&1 || need_apt=1
 command -v npm >/dev/null 2>&1 || need_apt=1
 if [ "$need_apt" = 1 ]; then
     apt-get update -qq
-    pkgs="cmake ninja-build g++ clang libclang-rt-14-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libhwy-dev
-          python3-torch python3-numpy python3-sentencepiece sentencepiece"
+    pkgs="cmake ninja-build g++ clang libclang-rt-14-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libhwy-dev libleveldb-dev
+          python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     # shellcheck disable=SC2086

@@ -1,8 +1,10 @@
 // `lmforge convert SRC DST [--outtype T] [--to FORMAT] [--force] [--quiet] [--json]`
 //
-//   HF llama folder        -> GGUF              (default when DST ends in .gguf)
-//   GGUF                   -> HF folder         (default when DST has no known extension)
-//   any single checkpoint  -> safetensors       (default when DST ends in .safetensors)
+//   whole llama model (HF or Meta folder, legacy GGML, ONNX)  -> GGUF   (DST ends in .gguf)
+//   GGUF, Meta folder, legacy GGML, ONNX    -> HF folder               (DST has no known extension)
+//   any single checkpoint or tensor file    -> safetensors             (DST ends in .safetensors)
+//   any file or folder lmforge reads        -> weights-only ONNX       (DST ends in .onnx)
+//   whole llama model (GGUF included)       -> ggjt v3 legacy GGML     (--to ggml)
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -11,8 +13,11 @@
 #include "cli/commands.h"
 #include "convert/checkpoint_to_safetensors.h"
 #include "convert/gguf_to_hf.h"
-#include "convert/hf_to_gguf.h"
+#include "convert/llama_source.h"
+#include "convert/llama_to_hf.h"
 #include "core/error.h"
+#include "formats/ggml_legacy/ggjt_writer.h"
+#include "formats/onnx/onnx_writer.h"
 #include "formats/sniff.h"
 
 namespace lmforge::cli {
@@ -66,31 +71,49 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   opt.quiet = quiet || json;
   if (!outtype.empty()) {
     auto t = dtype_from_name(outtype);
-    if (!t || !(*t == DType::F32 || *t == DType::F16 || *t == DType::BF16 || *t == DType::Q8_0 || *t == DType::Q4_0))
-      throw UsageError("--outtype must be one of f32, f16, bf16, q8_0, q4_0 (got '" + outtype + "')");
+    if (!t || !(*t == DType::F32 || *t == DType::F16 || *t == DType::BF16 || *t == DType::Q8_0 || *t == DType::Q4_0 || *t == DType::Q4_1))
+      throw UsageError("--outtype must be one of f32, f16, bf16, q8_0, q4_0, q4_1 (got '" + outtype + "')");
     opt.outtype = t;
   }
-  if (to.empty()) to = ends_with(dst, ".gguf") ? "gguf" : ends_with(dst, ".safetensors") ? "safetensors" : "hf";
+  if (to.empty())
+    to = ends_with(dst, ".gguf") ? "gguf" : ends_with(dst, ".safetensors") ? "safetensors" : ends_with(dst, ".onnx") ? "onnx" : "hf";
   check_not_input(src, dst);
   if (opt.max_shard_bytes > 0 && to != "hf") throw UsageError("--max-shard-size applies to Hugging Face folder output only");
 
   const FileFormat in = sniff_format(src);
   // Unreadable or unrecognised input is bad input (exit 1), not a usage error: let the
   // reader say what is wrong with it.
-  if (in == FileFormat::kUnknown || in == FileFormat::kGgmlLegacy) (void)open_model(src);
+  if (in == FileFormat::kUnknown) (void)open_model(src);
+  const bool whole_model = in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kGgmlLegacy ||
+                           in == FileFormat::kOnnx;
   ConvertReport rep;
   if (to == "gguf") {
     if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF re-quantization is `lmforge quantize` (not available yet)");
-    if (in != FileFormat::kHfFolder) throw UsageError("GGUF output needs a Hugging Face llama folder as input (config.json + weights + tokenizer.model)");
-    rep = convert_hf_to_gguf(src, dst, opt);
+    if (!whole_model)
+      throw UsageError("GGUF output needs a whole llama model as input: a Hugging Face or Meta folder, a legacy GGML or an ONNX file");
+    LlamaModelSource model = open_llama_model_source(src);
+    rep = write_llama_gguf(model, dst, opt);
   } else if (to == "hf") {
-    if (in != FileFormat::kGguf) throw UsageError("a Hugging Face folder can be written from a GGUF file; for checkpoints use a .safetensors destination");
-    rep = convert_gguf_to_hf(src, dst, opt);
+    if (in == FileFormat::kGguf) {
+      rep = convert_gguf_to_hf(src, dst, opt);
+    } else if (whole_model && in != FileFormat::kHfFolder) {
+      LlamaModelSource model = open_llama_model_source(src);
+      rep = write_llama_hf(model, dst, opt);
+    } else {
+      throw UsageError("a Hugging Face folder is written from a GGUF, Meta folder, legacy GGML or ONNX model; for checkpoints use a .safetensors destination");
+    }
   } else if (to == "safetensors") {
-    if (in == FileFormat::kHfFolder) throw UsageError("the input is a folder; convert it to .gguf, or name one checkpoint file");
+    if (in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder)
+      throw UsageError("the input is a folder; convert it to .gguf, or name one checkpoint file");
     rep = convert_to_safetensors(src, dst, opt);
+  } else if (to == "onnx") {
+    rep = convert_to_onnx(src, dst, opt);
+  } else if (to == "ggml") {
+    if (!whole_model && in != FileFormat::kGguf) throw UsageError("ggjt output needs a whole llama model (GGUF, HF or Meta folder, legacy GGML, ONNX)");
+    LlamaModelSource model = open_llama_model_source(src);
+    rep = write_ggjt_v3(model, dst, opt);
   } else {
-    throw UsageError("--to must be gguf, hf or safetensors");
+    throw UsageError("--to must be gguf, hf, safetensors, onnx or ggml");
   }
 
   if (json) {
@@ -110,11 +133,11 @@ Action& register_convert(CLI::App& app) {
   static Action action;
   static std::string src, dst, outtype, to, shard_size;
   static bool force = false, quiet = false, json = false;
-  auto* sub = app.add_subcommand("convert", "Convert a model: HF folder -> GGUF, GGUF -> HF folder, checkpoint -> safetensors");
-  sub->add_option("src", src, "Input: Hugging Face folder, GGUF file, or PyTorch/safetensors checkpoint")->required();
-  sub->add_option("dst", dst, "Output path (.gguf, .safetensors, or a folder name)")->required();
+  auto* sub = app.add_subcommand("convert", "Convert a model between formats (see `lmforge formats`)");
+  sub->add_option("src", src, "Input: any format `lmforge formats` lists as readable")->required();
+  sub->add_option("dst", dst, "Output path (.gguf, .safetensors, .onnx, a folder name, or any name with --to ggml)")->required();
   sub->add_option("--outtype", outtype, "Output tensor type: f32, f16, bf16, q8_0, q4_0 (GGUF default f16)");
-  sub->add_option("--to", to, "Output format when the destination's name does not say: gguf, hf, safetensors");
+  sub->add_option("--to", to, "Output format when the destination's name does not say: gguf, hf, safetensors, onnx, ggml");
   sub->add_option("--max-shard-size", shard_size, "Hugging Face output: split weights into shards of this size (e.g. 2GB)");
   sub->add_flag("--force", force, "Overwrite an existing output");
   sub->add_flag("-q,--quiet", quiet, "No progress output");

@@ -7,6 +7,7 @@
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/sniff.h"
+#include "formats/training_checkpoint.h"
 
 namespace lmforge::cli {
 
@@ -80,6 +81,10 @@ int run_inspect(const std::string& path, bool json) {
   out["tensors"] = tensors;
   out["totals"] = {{"tensors", src->tensors().size()}, {"parameters", params}, {"bytes", bytes}};
   out["warnings"] = src->warnings();
+  if (fmt == FileFormat::kPytorchZip || fmt == FileFormat::kPytorchLegacy) {
+    nlohmann::json training = describe_training_checkpoint(*src);
+    if (!training.is_null()) out["training_checkpoint"] = training;
+  }
   if (const auto* g = dynamic_cast<const GgufReader*>(src.get())) {
     out["version"] = g->version();
     out["alignment"] = g->alignment();
@@ -100,6 +105,10 @@ int run_inspect(const std::string& path, bool json) {
     std::printf("\nmetadata:\n");
     print_flattened(meta, "");
   }
+  if (out.contains("training_checkpoint")) {
+    std::printf("\ntraining checkpoint:\n");
+    print_flattened(out["training_checkpoint"], "");
+  }
   std::printf("\n  %-48s %-6s %-22s %12s %12s\n", "tensor", "type", "shape", "bytes", "offset");
   for (const auto& t : src->tensors()) {
     std::printf("  %-48s %-6s %-22s %12llu %12llu\n", escaped_for_display(t.name).c_str(), std::string(dtype_name(t.dtype)).c_str(),
@@ -119,7 +128,7 @@ Action& register_inspect(CLI::App& app) {
   static std::string path;
   static bool json = false;
   auto* sub = app.add_subcommand("inspect", "Describe a model file or folder: format, metadata, tensors, totals");
-  sub->add_option("path", path, "GGUF, safetensors or PyTorch file, or a Hugging Face folder")->required();
+  sub->add_option("path", path, "Any model file or folder `lmforge formats` lists as readable")->required();
   sub->add_flag("--json", json, "Print one JSON object instead of text");
   action = [] { return run_inspect(path, json); };
   return action;

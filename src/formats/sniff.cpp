@@ -6,8 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "formats/ggml_legacy/ggml_legacy_reader.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/hf_folder.h"
+#include "formats/meta_checkpoint.h"
+#include "formats/onnx/onnx_reader.h"
+#include "formats/tf_checkpoint/tf_checkpoint_reader.h"
 #include "formats/pytorch_reader.h"
 #include "formats/safetensors_reader.h"
 
@@ -64,6 +68,10 @@ std::string_view file_format_name(FileFormat f) {
     case FileFormat::kPytorchLegacy: return "pytorch-legacy";
     case FileFormat::kHfFolder: return "hf-folder";
     case FileFormat::kGgmlLegacy: return "ggml-legacy";
+    case FileFormat::kMetaFolder: return "meta-folder";
+    case FileFormat::kOnnx: return "onnx";
+    case FileFormat::kTfCheckpoint: return "tf-checkpoint";
+    case FileFormat::kProtobufPb: return "protobuf";
     case FileFormat::kUnknown: return "unknown";
   }
   return "unknown";
@@ -71,7 +79,9 @@ std::string_view file_format_name(FileFormat f) {
 
 FileFormat sniff_format(const std::string& path) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return FileFormat::kHfFolder;
+  if (fs::is_directory(path, ec)) return is_meta_checkpoint_dir(path) ? FileFormat::kMetaFolder : FileFormat::kHfFolder;
+  // A TensorFlow checkpoint is usually named by its prefix, which is not itself a file.
+  if (sniff_tf_checkpoint(path)) return FileFormat::kTfCheckpoint;
   if (!fs::exists(path, ec)) fail(path, "no such file or directory");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(path, "cannot open");
@@ -94,6 +104,9 @@ FileFormat sniff_format(const std::string& path) {
     while (k < n && (head[k] == ' ' || head[k] == '\t' || head[k] == '\n' || head[k] == '\r')) ++k;
     if (!ec && len >= 2 && len <= size - 8 && k < n && head[k] == '{') return FileFormat::kSafetensors;
   }
+  // Protobuf has no magic number: these look at the message structure.
+  if (sniff_onnx(path)) return FileFormat::kOnnx;
+  if (sniff_protobuf_pb(path)) return FileFormat::kProtobufPb;
   return FileFormat::kUnknown;
 }
 
@@ -104,11 +117,14 @@ std::unique_ptr<TensorSource> open_model(const std::string& path) {
     case FileFormat::kPytorchZip:
     case FileFormat::kPytorchLegacy: return open_pytorch_checkpoint(path);
     case FileFormat::kHfFolder: return std::make_unique<HfFolderSource>(open_hf_folder(path));
-    case FileFormat::kGgmlLegacy:
-      fail(path, "legacy GGML/GGMF/GGJT file (pre-GGUF llama.cpp): not supported yet", 0);
+    case FileFormat::kGgmlLegacy: return open_ggml_legacy(path);
+    case FileFormat::kMetaFolder: return std::move(open_meta_llama(path).weights);
+    case FileFormat::kOnnx: return open_onnx(path);
+    case FileFormat::kTfCheckpoint: return open_tf_checkpoint(path);
+    case FileFormat::kProtobufPb: return open_protobuf_pb(path);
     case FileFormat::kUnknown: break;
   }
-  fail(path, "unrecognised file format (not GGUF, safetensors, or a PyTorch checkpoint)", 0);
+  fail(path, "unrecognised file format (not GGUF, GGML, safetensors, PyTorch, ONNX or a TensorFlow checkpoint)", 0);
 }
 
 }  // namespace lmforge

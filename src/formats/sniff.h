@@ -15,7 +15,11 @@ enum class FileFormat {
   kPytorchZip,
   kPytorchLegacy,
   kHfFolder,
-  kGgmlLegacy,  // ggml / ggmf / ggjt (pre-GGUF llama.cpp)
+  kGgmlLegacy,     // ggml / ggmf / ggjt (pre-GGUF llama.cpp)
+  kMetaFolder,     // params.json + consolidated.NN.pth
+  kOnnx,           // ONNX ModelProto
+  kTfCheckpoint,   // TensorFlow PREFIX.index + PREFIX.data-*
+  kProtobufPb,     // another .pb protobuf: GraphDef, SavedModel, ONNX TensorProto
   kUnknown,
 };
 

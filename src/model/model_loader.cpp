@@ -9,10 +9,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "convert/hf_to_gguf.h"
+#include "convert/llama_source.h"
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
-#include "formats/hf_folder.h"
+#include "formats/sniff.h"
 
 namespace lmforge {
 
@@ -38,12 +38,13 @@ int anonymous_file(const std::string& for_path) {
   return fd;
 }
 
-// The float type the folder's weight matrices are stored in; F32 when they are mixed.
-DType source_float_type(const std::string& dir) {
-  const HfModel hf = open_hf_folder(dir);
+// The type the converted weight matrices keep: the source's float type (F32 when mixed), or
+// none (the converter's default) when the source is already quantized, so its blocks are kept.
+std::optional<DType> kept_matrix_type(const LlamaModelSource& m) {
   std::optional<DType> seen;
-  for (const auto& t : hf.weights->tensors()) {
+  for (const auto& t : m.weights->tensors()) {
     if (t.shape.size() != 2) continue;
+    if (dtype_is_quantized(t.dtype)) return std::nullopt;
     if (t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F32) return DType::F32;
     if (seen && *seen != t.dtype) return DType::F32;
     seen = t.dtype;
@@ -63,15 +64,15 @@ LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::strin
 }  // namespace
 
 LoadedModel load_model_for_inference(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(path, ec)) return from_reader(GgufReader::open(path), path);
+  if (sniff_format(path) == FileFormat::kGguf) return from_reader(GgufReader::open(path), path);
 
+  LlamaModelSource source = open_llama_model_source(path);
   ConvertOptions opt;
-  opt.outtype = source_float_type(path);
+  opt.outtype = kept_matrix_type(source);
   opt.quiet = true;
   FdGuard file{anonymous_file(path)};
   opt.output_fd = file.fd;
-  convert_hf_to_gguf(path, path + " (converted in memory)", opt);
+  write_llama_gguf(source, path + " (converted in memory)", opt);
   // Map it through /proc: the mapping and the reader's own descriptor keep the file alive
   // after ours is closed.
   auto gguf = GgufReader::open("/proc/self/fd/" + std::to_string(file.fd));

@@ -1,6 +1,7 @@
-// Opening a model for inference from what a user has: a GGUF file or a Hugging Face folder.
+// Opening a model for inference from what a user has: a GGUF file, or any whole-model input
+// the converters read (Hugging Face or Meta folder, legacy GGML, ONNX).
 //
-// A folder is converted in memory by the HF -> GGUF converter (keeping the source's float type)
+// Anything but GGUF is converted in memory by write_llama_gguf (keeping the source's type)
 // into an anonymous file (O_TMPFILE in $TMPDIR, else memfd_create): it has no name, so nothing
 // is left behind however the process ends, and the kernel may page it out like any file. The
 // converted bytes are then read exactly like a GGUF file, so both inputs run the same code.
@@ -21,7 +22,7 @@ struct LoadedModel {
   Vocab vocab;
   // tokenizer.chat_template (copied from tokenizer_config.json for a folder); empty when absent.
   std::string chat_template;
-  bool converted = false;  // true when the input was a Hugging Face folder
+  bool converted = false;  // true when the input was not GGUF (converted in memory)
   std::shared_ptr<const GgufReader> gguf;
 };
 

@@ -136,12 +136,12 @@ Vocab load_vocab(const std::string& path) {
     return vocab_from_gguf(*gguf, path);
   }
   std::string model_path = path;
-  if (fmt == FileFormat::kHfFolder) {
+  if (fmt == FileFormat::kHfFolder || fmt == FileFormat::kMetaFolder) {
     model_path = (std::filesystem::path(path) / "tokenizer.model").string();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(model_path, ec))
       fail(path, "the folder has no tokenizer.model; lmforge tokenizes SentencePiece vocabularies");
-  } else if (fmt != FileFormat::kUnknown) {
+  } else if (fmt != FileFormat::kUnknown && fmt != FileFormat::kProtobufPb) {  // tokenizer.model is protobuf too
     fail(path, "this " + std::string(file_format_name(fmt)) + " file carries no vocabulary; give a GGUF file, a model folder or a tokenizer.model");
   }
   auto file = MappedFile::open(model_path);
@@ -149,7 +149,7 @@ Vocab load_vocab(const std::string& path) {
   try {
     model = parse_sentencepiece_model(file->bytes(), model_path);
   } catch (const Error& e) {
-    if (fmt == FileFormat::kHfFolder) throw;
+    if (fmt == FileFormat::kHfFolder || fmt == FileFormat::kMetaFolder) throw;
     // A file of no known format: say what was expected before what the protobuf reader saw.
     fail(model_path, "not a GGUF file, model folder or SentencePiece tokenizer.model (" + e.message() + ")", e.offset());
   }

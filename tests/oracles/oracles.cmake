@@ -31,3 +31,9 @@ lmforge_oracle_check(run 600 oracle)             # lmforge run --temp 0 vs the f
 lmforge_oracle_check(llama_probs 600 oracle node) # lmforge logits/run vs llama.cpp on the same GGUF (f32..q4_0)
 lmforge_oracle_check(perplexity 600 oracle node)  # lmforge perplexity vs llama.cpp's method on its own probabilities
 lmforge_oracle_check(demo 300 oracle)              # models/demo: lmforge logits vs PyTorch float64, held-out perplexity
+
+# Each format area adds its checks in its own oracle_<area>.cmake beside this file.
+file(GLOB LMFORGE_ORACLE_AREAS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/oracle_*.cmake)
+foreach(area ${LMFORGE_ORACLE_AREAS})
+  include(${area})
+endforeach()

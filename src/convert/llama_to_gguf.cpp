@@ -1,19 +1,19 @@
 #include "convert/hf_to_gguf.h"
+#include "convert/llama_source.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <tuple>
 
-#include "convert/gguf_vocab.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "core/progress.h"
 #include "formats/gguf/gguf_writer.h"
-#include "formats/hf_folder.h"
 #include "model/llama_names.h"
 
 namespace lmforge {
@@ -61,12 +61,51 @@ std::string dims_text(const std::vector<uint64_t>& s) {
 }  // namespace
 
 ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& dst, const ConvertOptions& opt) {
+  LlamaModelSource model = open_llama_model_source(src_dir);
+  return write_llama_gguf(model, dst, opt);
+}
+
+namespace {
+
+// The GGUF name of a source tensor; nullopt for tensors that are dropped (rotary caches).
+std::optional<std::string> gguf_name_of(const LlamaModelSource& m, const TensorInfo& t) {
+  switch (m.naming) {
+    case LlamaNaming::kHuggingFace:
+      if (is_ignored_hf_tensor(t.name)) return std::nullopt;
+      if (auto n = hf_to_gguf_name(t.name)) return n;
+      break;
+    case LlamaNaming::kMeta:
+      if (is_ignored_meta_tensor(t.name)) return std::nullopt;
+      if (auto n = meta_to_gguf_name(t.name)) return n;
+      break;
+    case LlamaNaming::kGguf:
+      if (t.name == "rope_freqs.weight") return std::nullopt;
+      if (llama_tensor_shape(t.name, m.config)) return t.name;
+      break;
+  }
+  fail(t.file.empty() ? m.path : t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
+}
+
+// Quantized types GGUF holds in the same block layout the source gives them.
+bool keeps_quantized(DType t) { return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0; }
+
+}  // namespace
+
+ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  HfModel model = open_hf_folder(src_dir);
   const LlamaConfig& c = model.config;
+  const std::string& src_dir = model.path;
   const auto& sources = model.weights->tensors();
-  const DType outtype = opt.outtype.value_or(DType::F16);
-  if (!can_encode(outtype)) throw UsageError("unsupported --outtype " + std::string(dtype_name(outtype)));
+  if (opt.outtype && !can_encode(*opt.outtype)) throw UsageError("unsupported --outtype " + std::string(dtype_name(*opt.outtype)));
+  // Without --outtype: F16 for float sources; a quantized source keeps its blocks.
+  DType outtype = opt.outtype.value_or(DType::F16);
+  std::map<DType, uint64_t> quantized_elements;
+  if (!opt.outtype)
+    for (const auto& t : sources)
+      if (keeps_quantized(t.dtype)) quantized_elements[t.dtype] += t.numel();
+  if (!quantized_elements.empty())
+    outtype = std::max_element(quantized_elements.begin(), quantized_elements.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; })->first;
   std::vector<std::string> notes;
   for (const auto& w : model.warnings) notes.push_back("warning: " + w);
 
@@ -76,23 +115,29 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
   uint64_t total_bytes = 0;
   for (size_t i = 0; i < sources.size(); ++i) {
     const auto& t = sources[i];
-    if (is_ignored_hf_tensor(t.name)) continue;
-    auto name = hf_to_gguf_name(t.name);
-    if (!name) fail(t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
+    auto name = gguf_name_of(model, t);
+    if (!name) continue;
     const auto expect = llama_tensor_shape(*name, c);
     if (expect && *expect != t.shape)
-      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but config.json implies " + dims_text(*expect));
-    if (!can_decode(t.dtype)) fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
+      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but the model's hyperparameters imply " + dims_text(*expect));
+    if (!can_decode(t.dtype) && !(keeps_quantized(t.dtype) && !opt.outtype))
+      fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
     if (*name == "output.weight") has_output = true;
 
-    Planned p{i, *name, t.dtype, outtype, t.shape, rotary_role(*name), tensor_order(*name)};
+    Planned p{i, *name, t.dtype, outtype, t.shape, model.naming == LlamaNaming::kHuggingFace ? rotary_role(*name) : RotaryRole::kNone,
+              tensor_order(*name)};
     const bool is_weight_matrix = t.shape.size() == 2 && name->size() > 7 && name->substr(name->size() - 7) == ".weight";
     if (!is_weight_matrix) {
+      if (dtype_is_quantized(t.dtype)) fail(t.file, "tensor " + quoted_for_message(t.name) + " is a vector stored as " + std::string(dtype_name(t.dtype)));
       p.to = DType::F32;  // norms and biases stay F32, as llama.cpp's converter keeps them
     } else if (dtype_is_quantized(outtype) && t.shape.back() % dtype_info(outtype).block_size != 0) {
       p.to = DType::F16;  // rows that are not whole blocks cannot be quantized
       notes.push_back("note: " + *name + " row length " + std::to_string(t.shape.back()) + " is not a multiple of 32; keeping it F16");
-    } else if (outtype == DType::Q4_0 && (*name == "output.weight" || (*name == "token_embd.weight" && c.tie_word_embeddings))) {
+    } else if (!opt.outtype && keeps_quantized(t.dtype)) {
+      p.to = t.dtype;  // already quantized: blocks copied as they are
+    } else if (!opt.outtype && dtype_is_quantized(outtype)) {
+      p.to = DType::F16;  // float tensors beside quantized ones (legacy files keep some F16/F32)
+    } else if (outtype == DType::Q4_0 && opt.outtype && (*name == "output.weight" || (*name == "token_embd.weight" && c.tie_word_embeddings))) {
       p.to = DType::Q8_0;  // the output head is the most sensitive matrix: 8 bits, as llama.cpp's mixes do
     }
     total_bytes += t.nbytes;
@@ -104,12 +149,12 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
       fail(src_dir, std::string("missing tensor for ") + required);
   }
   if (!has_output && !c.tie_word_embeddings)
-    fail(src_dir, "no lm_head.weight and config.json does not set tie_word_embeddings");
+    fail(src_dir, "no output head (lm_head.weight / output.weight) and the model does not tie it to the embeddings");
   for (uint32_t l = 0; l < c.num_hidden_layers; ++l) {
     for (const auto& part : llama_layer_parts()) {
       const std::string n = "blk." + std::to_string(l) + "." + part + ".weight";
       if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
-        fail(src_dir, "missing tensor for " + n + " (config.json says " + std::to_string(c.num_hidden_layers) + " layers)");
+        fail(src_dir, "missing tensor for " + n + " (the hyperparameters say " + std::to_string(c.num_hidden_layers) + " layers)");
     }
   }
   std::stable_sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.order < b.order; });
@@ -117,13 +162,7 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
   GgufWriter w;
   w.set("general.architecture", GgufValue::str("llama"));
   w.set("general.type", GgufValue::str("model"));
-  std::string name = std::filesystem::path(src_dir).filename().string();
-  if (name.empty()) name = std::filesystem::path(src_dir).parent_path().filename().string();
-  if (model.config_json.contains("_name_or_path") && model.config_json["_name_or_path"].is_string()) {
-    std::string n = model.config_json["_name_or_path"].get<std::string>();
-    if (!n.empty()) name = std::filesystem::path(n).filename().string();
-  }
-  w.set("general.name", GgufValue::str(name));
+  w.set("general.name", GgufValue::str(model.name.empty() ? std::filesystem::path(src_dir).filename().string() : model.name));
   w.set("llama.vocab_size", GgufValue::u32(c.vocab_size));
   w.set("llama.context_length", GgufValue::u32(c.max_position_embeddings));
   w.set("llama.embedding_length", GgufValue::u32(c.hidden_size));
@@ -144,7 +183,8 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
   }
   w.set("general.file_type", GgufValue::u32(llama_file_type(outtype)));
   if (dtype_is_quantized(outtype)) w.set("general.quantization_version", GgufValue::u32(2));
-  for (auto& kv : gguf_vocab_from_hf(model, c.vocab_size)) w.set(kv.key, std::move(kv.value));
+  if (model.tokenizer_kvs.empty()) fail(src_dir, "no tokenizer found; a llama GGUF needs its vocabulary");
+  for (const auto& kv : model.tokenizer_kvs) w.set(kv.key, kv.value);
 
   uint64_t done_bytes = 0;
   Progress bar(total_bytes, opt.quiet);

@@ -1,0 +1,64 @@
+// A llama-family model read from any format, in the one shape the GGUF writer takes.
+//
+// Every reader of a whole model (Hugging Face folder, Meta consolidated checkpoint, legacy
+// GGML file, ONNX export) produces a LlamaModelSource; write_llama_gguf() then does the name
+// mapping, the Q/K row order, type conversion and the tokenizer keys in one place, so every
+// path gets the same checks and the same output layout.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convert/convert_options.h"
+#include "core/tensor.h"
+#include "formats/gguf/gguf_value.h"
+#include "formats/sentencepiece_model.h"
+#include "model/llama_config.h"
+
+namespace lmforge {
+
+// How the source names its tensors, which also fixes the Q/K row order:
+//   kHuggingFace  "model.layers.0.self_attn.q_proj.weight"; Q/K rows in rotate_half order
+//                 (permuted on the way to GGUF)
+//   kMeta         "layers.0.attention.wq.weight" (Meta's consolidated.*.pth and legacy GGML
+//                 files); Q/K rows already in the adjacent-pair order GGUF uses
+//   kGguf         "blk.0.attn_q.weight"; GGUF order
+enum class LlamaNaming { kHuggingFace, kMeta, kGguf };
+
+struct LlamaModelSource {
+  std::string path;         // the file or folder, for messages
+  std::string name;         // general.name
+  std::string description;  // "Meta consolidated checkpoint (2 shards)", for messages
+  LlamaConfig config;
+  LlamaNaming naming = LlamaNaming::kHuggingFace;
+  std::unique_ptr<TensorSource> weights;
+  // GGUF `tokenizer.*` keys (tokenizer.ggml.model, tokens, scores, token_type, special ids).
+  std::vector<GgufKv> tokenizer_kvs;
+  // The SentencePiece model when the source has one (HF folder, Meta folder): HF output
+  // copies it as tokenizer.model.
+  std::optional<SentencePieceModel> spm;
+  std::vector<std::string> warnings;
+};
+
+// Meta / legacy-GGML tensor name -> GGUF name ("layers.3.feed_forward.w1.weight" ->
+// "blk.3.ffn_gate.weight"); nullopt when it is not a llama tensor.
+std::optional<std::string> meta_to_gguf_name(const std::string& meta);
+std::optional<std::string> gguf_to_meta_name(const std::string& gguf);
+// Meta tensors that carry no weights and are dropped on conversion ("rope.freqs").
+bool is_ignored_meta_tensor(const std::string& meta);
+
+// GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
+// scores, types and the model's own special ids, padded to `vocab_size` entries.
+std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file);
+
+// Opens any supported whole-model input (HF folder, Meta folder, legacy GGML file, ONNX
+// file) as a llama model; throws lmforge::Error naming the path when it is not one.
+LlamaModelSource open_llama_model_source(const std::string& path);
+
+// Writes `model` as a llama GGUF that llama.cpp loads. With opt.outtype unset, float weights
+// become F16 and already-quantized weights (legacy GGML Q4_0/Q4_1/Q8_0) keep their type.
+ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt);
+
+}  // namespace lmforge

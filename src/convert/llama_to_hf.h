@@ -1,0 +1,15 @@
+// Any LlamaModelSource -> Hugging Face folder (model.safetensors or shards, config.json,
+// generation_config.json, tokenizer.model + tokenizer_config.json), Q/K rows in the
+// rotate_half order Hugging Face expects.
+#pragma once
+
+#include <string>
+
+#include "convert/convert_options.h"
+#include "convert/llama_source.h"
+
+namespace lmforge {
+
+ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir, const ConvertOptions& opt);
+
+}  // namespace lmforge

@@ -1,0 +1,15 @@
+// Writes `ggjt` version 3, the last legacy llama.cpp format, for tools that predate GGUF.
+#pragma once
+
+#include <string>
+
+#include "convert/convert_options.h"
+#include "convert/llama_source.h"
+
+namespace lmforge {
+
+// `model` (any naming) -> ggjt v3 at `dst` (temp file + rename). Types F32, F16, Q4_0, Q4_1,
+// Q8_0 are written as they are (or converted per opt.outtype); others are refused by name.
+ConvertReport write_ggjt_v3(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt);
+
+}  // namespace lmforge
