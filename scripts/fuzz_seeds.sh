@@ -32,3 +32,9 @@ for name in os.listdir(src):
     except Exception:
         pass
 PY
+# Each format area seeds its own harness: scripts/fuzz_seeds.d/<area>.sh FIXTURES OUT LMFORGE
+# writes into OUT/<harness>/.
+for s in "$(dirname "$0")"/fuzz_seeds.d/*.sh; do
+    [ -f "$s" ] && sh "$s" "$fixtures" "$out" "$lmforge"
+done
+exit 0
