@@ -10,8 +10,9 @@
 
 namespace lmforge {
 
-// True for a TF checkpoint: PATH.index exists, or PATH ends in .index, or PATH is a
-// .data-NNNNN-of-NNNNN shard with its index beside it; the index's footer magic must match.
+// True for a TF checkpoint: PATH ends in .index, or PATH is a .data-NNNNN-of-NNNNN shard with
+// its index beside it, and that index ends in the table magic; or PATH is a prefix (not itself
+// a file) and PATH.index exists (then a bad footer is reported by open_tf_checkpoint).
 bool sniff_tf_checkpoint(const std::string& path);
 std::unique_ptr<TensorSource> open_tf_checkpoint(const std::string& path);
 
