@@ -16,5 +16,6 @@ Action& register_run(CLI::App& app);
 Action& register_logits(CLI::App& app);
 Action& register_perplexity(CLI::App& app);
 Action& register_bench(CLI::App& app);
+Action& register_formats(CLI::App& app);
 
 }  // namespace lmforge::cli

@@ -5,6 +5,7 @@
 //   any single checkpoint or tensor file    -> safetensors             (DST ends in .safetensors)
 //   any file or folder lmforge reads        -> weights-only ONNX       (DST ends in .onnx)
 //   whole llama model (GGUF included)       -> ggjt v3 legacy GGML     (--to ggml)
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "convert/llama_source.h"
 #include "convert/llama_to_hf.h"
 #include "core/error.h"
+#include "formats/format_catalog.h"
 #include "formats/ggml_legacy/ggjt_writer.h"
 #include "formats/onnx/onnx_writer.h"
 #include "formats/sniff.h"
@@ -77,6 +79,14 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   }
   if (to.empty())
     to = ends_with(dst, ".gguf") ? "gguf" : ends_with(dst, ".safetensors") ? "safetensors" : ends_with(dst, ".onnx") ? "onnx" : "hf";
+  {
+    const auto targets = convert_targets();
+    if (std::find(targets.begin(), targets.end(), to) == targets.end()) {
+      std::string list;
+      for (auto t : targets) list += (list.empty() ? "" : ", ") + std::string(t);
+      throw UsageError("--to must be one of " + list + " (got '" + to + "')");
+    }
+  }
   check_not_input(src, dst);
   if (opt.max_shard_bytes > 0 && to != "hf") throw UsageError("--max-shard-size applies to Hugging Face folder output only");
 

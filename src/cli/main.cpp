@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   actions.emplace_back("logits", &lmforge::cli::register_logits(app));
   actions.emplace_back("perplexity", &lmforge::cli::register_perplexity(app));
   actions.emplace_back("bench", &lmforge::cli::register_bench(app));
+  actions.emplace_back("formats", &lmforge::cli::register_formats(app));
 
   try {
     app.parse(argc, argv);
