@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "convert/tensor_cast.h"
 #include "core/error.h"
@@ -9,12 +10,31 @@
 #include "convert/progress_producers.h"
 #include "formats/safetensors_writer.h"
 #include "formats/sniff.h"
+#include "formats/training_checkpoint.h"
 
 namespace lmforge {
 
 ConvertReport convert_to_safetensors(const std::string& src, const std::string& dst, const ConvertOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   auto source = open_model(src);
+  // A training checkpoint (.ckpt/.pt) keeps only its model weights, under their bare names.
+  std::vector<std::string> notes;
+  const FileFormat fmt = sniff_format(src);
+  if (fmt == FileFormat::kPytorchZip || fmt == FileFormat::kPytorchLegacy) {
+    const nlohmann::json training = describe_training_checkpoint(*source);
+    if (!training.is_null()) {
+      const auto& w = training["weights"];
+      std::string line = "training checkpoint (" + training["kind"].get<std::string>() + "): writing the " +
+                         std::to_string(w["tensors"].get<uint64_t>()) + " model weights";
+      if (!w["root"].get<std::string>().empty()) line += " from '" + w["root"].get<std::string>() + "'";
+      if (!w["prefix_stripped"].get<std::string>().empty()) line += ", prefix '" + w["prefix_stripped"].get<std::string>() + "' stripped";
+      notes.push_back(line);
+      for (const auto& [top, d] : training["dropped_on_convert"].items())
+        notes.push_back("dropped " + quoted_for_message(top) + ": " + std::to_string(d["tensors"].get<uint64_t>()) + " tensors, " +
+                        std::to_string(d["bytes"].get<uint64_t>()) + " bytes");
+      source = training_checkpoint_weights(std::move(source));
+    }
+  }
   if (opt.outtype && dtype_is_quantized(*opt.outtype))
     throw UsageError("safetensors holds plain tensors: use --outtype f32, f16 or bf16");
   std::vector<TensorToWrite> out;
@@ -50,6 +70,7 @@ ConvertReport convert_to_safetensors(const std::string& src, const std::string& 
     sizes.push_back(t.nbytes);
   }
   Progress bar(total, opt.quiet);
+  for (const auto& n : notes) bar.log(n);
   attach_progress(out, lines, sizes, bar);
   write_safetensors(dst, out, {{"format", "pt"}}, opt.overwrite);
   bar.finish();

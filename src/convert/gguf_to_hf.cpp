@@ -1,22 +1,11 @@
 #include "convert/gguf_to_hf.h"
 
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-
-#include "convert/gguf_vocab.h"
-#include "convert/tensor_cast.h"
-#include "core/atomic_output.h"
+#include "convert/llama_source.h"
+#include "convert/llama_to_hf.h"
 #include "core/error.h"
 #include "core/text_checks.h"
-#include "convert/progress_producers.h"
 #include "formats/gguf/gguf_reader.h"
-#include "formats/safetensors_writer.h"
-#include "formats/sentencepiece_model_writer.h"
 #include "model/llama_config.h"
-#include "model/llama_config_json.h"
-#include "model/llama_names.h"
 
 namespace lmforge {
 
@@ -36,12 +25,6 @@ std::optional<float> optional_f32(const GgufReader& g, const std::string& key, c
   auto f = v->as_float();
   if (!f) fail(file, "metadata key " + key + " must be a float");
   return static_cast<float>(*f);
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  if (!f.good()) fail(path, "cannot write file");
 }
 
 }  // namespace
@@ -98,81 +81,11 @@ LlamaConfig llama_config_from_gguf(const GgufReader& g, const std::string& file)
 }
 
 ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto gguf = GgufReader::open(src);
-  LlamaConfig c = llama_config_from_gguf(*gguf, src);
-  HfTokenizerFiles tok = hf_tokenizer_from_gguf(*gguf);
-  if (opt.outtype && dtype_is_quantized(*opt.outtype))
-    throw UsageError("a Hugging Face folder holds float tensors: use --outtype f32, f16 or bf16");
-
-  std::vector<TensorToWrite> out;
-  uint64_t total = 0;
-  DType widest = DType::F16;
-  for (size_t i = 0; i < gguf->tensors().size(); ++i) {
-    const TensorInfo& t = gguf->tensors()[i];
-    auto hf = gguf_to_hf_name(t.name);
-    if (!hf) fail(src, "cannot map GGUF tensor " + quoted_for_message(t.name) + " to a Hugging Face name");
-    if (!can_decode(t.dtype)) fail(src, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
-    // Quantized tensors become F32 (exact: every dequantized value is representable).
-    DType to = opt.outtype.value_or(dtype_is_quantized(t.dtype) ? DType::F32 : t.dtype);
-    if (t.shape.size() == 1) to = DType::F32;
-    if (to == DType::F32 && t.shape.size() == 2) widest = DType::F32;
-    if (to == DType::BF16 && t.shape.size() == 2 && widest != DType::F32) widest = DType::BF16;
-    const RotaryRole role = rotary_role(t.name);
-    const uint64_t hd = c.head_dim;
-    const uint32_t heads = role == RotaryRole::kQuery ? c.num_attention_heads : c.num_key_value_heads;
-    if (role != RotaryRole::kNone && (t.shape.empty() || hd % 2 != 0 || t.shape[0] != uint64_t{heads} * hd))
-      fail(src, "tensor " + quoted_for_message(t.name) + " cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
-
-    TensorToWrite w;
-    w.info.name = *hf;
-    w.info.dtype = to;
-    w.info.shape = t.shape;
-    w.info.nbytes = *dtype_nbytes(to, t.numel());
-    const bool bias = t.shape.size() == 1;
-    const uint64_t row_len = t.shape.empty() ? 1 : t.shape.back();
-    const uint64_t rows = t.shape.empty() ? 1 : t.numel() / row_len;
-    const DType from = t.dtype;
-    const std::string name = t.name;
-    w.produce = [&gguf, i, from, to, rows, row_len, role, hd, bias, name] {
-      TensorBytes bytes = gguf->read(i);
-      if (role == RotaryRole::kNone) return cast_rows(bytes, from, to, rows, row_len, {}, name);
-      auto map = [hd](uint64_t r) { return gguf_row_for_hf_row(r, hd); };
-      if (bias) return cast_rows(bytes, from, to, row_len, 1, map, name);
-      return cast_rows(bytes, from, to, rows, row_len, map, name);
-    };
-    total += t.nbytes;
-    out.push_back(std::move(w));
-  }
-  c.torch_dtype = widest == DType::F32 ? "float32" : widest == DType::BF16 ? "bfloat16" : "float16";
-
-  AtomicOutputDir dir(dst_dir, opt.overwrite);
-  std::vector<std::string> lines;
-  std::vector<uint64_t> sizes;
-  for (size_t i = 0; i < out.size(); ++i) {
-    const TensorInfo& t = gguf->tensors()[i];
-    lines.push_back("[" + std::to_string(i + 1) + "/" + std::to_string(out.size()) + "] " + t.name + " -> " +
-                    out[i].info.name + " " + std::string(dtype_name(t.dtype)) + " -> " + std::string(dtype_name(out[i].info.dtype)));
-    sizes.push_back(t.nbytes);
-  }
-  Progress bar(total, opt.quiet);
-  attach_progress(out, lines, sizes, bar);
-  const std::string tmp = dir.temp_dir();
-  if (opt.max_shard_bytes > 0)
-    write_safetensors_sharded(tmp, out, {{"format", "pt"}}, opt.max_shard_bytes, false);
-  else
-    write_safetensors(tmp + "/model.safetensors", out, {{"format", "pt"}}, false);
-
-  nlohmann::json config = llama_config_to_json(c);
-  if (const GgufValue* n = gguf->find_kv("general.name"); n && n->type == GgufType::STRING) config["_name_or_path"] = n->s;
-  write_text_file(tmp + "/config.json", config.dump(2) + "\n");
-  write_text_file(tmp + "/tokenizer_config.json", tok.tokenizer_config.dump(2) + "\n");
-  write_text_file(tmp + "/special_tokens_map.json", tok.special_tokens_map.dump(2) + "\n");
-  auto sp = serialize_sentencepiece_model(tok.model);
-  write_text_file(tmp + "/tokenizer.model", std::string(sp.begin(), sp.end()));
-  dir.commit();
-  bar.finish();
-  return make_report(dst_dir, out.size(), total, t0);
+  // One writer for every whole-model source: the GGUF is opened as a LlamaModelSource (GGUF
+  // naming, adjacent-pair Q/K rows) and write_llama_hf does names, row order and tokenizer.
+  LlamaModelSource model = open_llama_model_source(src);
+  if (model.naming != LlamaNaming::kGguf) fail(src, "not a GGUF file");
+  return write_llama_hf(model, dst_dir, opt);
 }
 
 }  // namespace lmforge
