@@ -1,13 +1,24 @@
 #include "formats/onnx/onnx_reader.h"
 
 #include "core/error.h"
+#include "core/mapped_file.h"
+#include "formats/onnx/onnx_proto.h"
+#include "formats/onnx/onnx_source.h"
 
 namespace lmforge {
 
-bool sniff_onnx(const std::string&) { return false; }
+bool sniff_onnx(const std::string& path) {
+  try {
+    auto f = MappedFile::open(path);
+    // Protobuf has no magic: a SentencePiece model (field 1 = pieces, a message), a GraphDef
+    // (field 1 = node) or a TensorProto (field 2 = data_type varint) fails the field/wire-type
+    // check; only files with an ir_version and a graph message pass.
+    return onnx::looks_like_onnx_model(f->bytes());
+  } catch (const Error&) {
+    return false;
+  }
+}
 
-std::unique_ptr<TensorSource> open_onnx(const std::string& path) { fail(path, "ONNX: not supported yet", 0); }
-
-LlamaModelSource open_onnx_llama(const std::string& path) { fail(path, "ONNX: not supported yet", 0); }
+std::unique_ptr<TensorSource> open_onnx(const std::string& path) { return OnnxSource::open(path); }
 
 }  // namespace lmforge
