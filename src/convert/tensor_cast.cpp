@@ -28,7 +28,7 @@ void store(uint8_t* p, T v) {
 bool can_decode(DType from) {
   switch (from) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::F64:
-    case DType::Q8_0: case DType::Q4_0:
+    case DType::Q8_0: case DType::Q4_0: case DType::Q4_1:
       return true;
     default:
       return false;
@@ -37,7 +37,7 @@ bool can_decode(DType from) {
 
 bool can_encode(DType to) {
   switch (to) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_1:
       return true;
     default:
       return false;
@@ -56,6 +56,7 @@ void decode_row(DType t, const uint8_t* in, float* out, size_t n) {
     case DType::F64: for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(load<double>(in + 8 * i)); return;
     case DType::Q8_0: dequantize_row_q8_0(in, out, n); return;
     case DType::Q4_0: dequantize_row_q4_0(in, out, n); return;
+    case DType::Q4_1: dequantize_row_q4_1(in, out, n); return;
     default: fail("", "internal error: cannot decode " + std::string(dtype_name(t)));
   }
 }
@@ -67,6 +68,7 @@ void encode_row(DType t, const float* in, uint8_t* out, size_t n) {
     case DType::BF16: for (size_t i = 0; i < n; ++i) store<uint16_t>(out + 2 * i, fp32_to_bf16(in[i])); return;
     case DType::Q8_0: quantize_row_q8_0(in, out, n); return;
     case DType::Q4_0: quantize_row_q4_0(in, out, n); return;
+    case DType::Q4_1: quantize_row_q4_1(in, out, n); return;
     default: fail("", "internal error: cannot encode " + std::string(dtype_name(t)));
   }
 }

@@ -1,10 +1,11 @@
-// ggml's 32-element block formats Q8_0 and Q4_0: byte layout, reference quantizers and
+// ggml's 32-element block formats Q8_0, Q4_0 and Q4_1: byte layout, reference quantizers and
 // dequantizers. These scalar functions are the specification the SIMD kernels are tested
 // against.
 //
 //   Q8_0: f16 d; int8 qs[32]            x = qs[j] * d
 //   Q4_0: f16 d; uint8 qs[16]           x = (nibble - 8) * d, byte j holds element j in its
 //                                        low nibble and element j + 16 in its high nibble
+//   Q4_1: f16 d; f16 m; uint8 qs[16]    x = nibble * d + m, nibbles ordered as in Q4_0
 #pragma once
 
 #include <cstddef>
@@ -15,12 +16,15 @@ namespace lmforge {
 constexpr size_t kQK = 32;            // elements per block
 constexpr size_t kQ8_0BlockBytes = 34;
 constexpr size_t kQ4_0BlockBytes = 18;
+constexpr size_t kQ4_1BlockBytes = 20;
 
 // `n` must be a multiple of 32; `out` receives n / 32 blocks.
 void quantize_row_q8_0(const float* x, uint8_t* out, size_t n);
 void quantize_row_q4_0(const float* x, uint8_t* out, size_t n);
+void quantize_row_q4_1(const float* x, uint8_t* out, size_t n);
 void dequantize_row_q8_0(const uint8_t* in, float* y, size_t n);
 void dequantize_row_q4_0(const uint8_t* in, float* y, size_t n);
+void dequantize_row_q4_1(const uint8_t* in, float* y, size_t n);
 
 // Index of the first block among `n_blocks` consecutive blocks of `block_bytes` bytes whose f16
 // scale (the first two bytes, as in Q8_0 and Q4_0) is NaN or infinite; -1 when all are finite.
