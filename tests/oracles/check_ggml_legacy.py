@@ -215,6 +215,12 @@ def check_gguf(lmforge, f, work, vocab):
             raise CheckFailed("%s: %s differs at %s: GGUF %r, written %r (stored %r)"
                               % (tag, name, list(i), values[i], want[i], t["stored"][i]))
         moved = max(moved, float(np.max(np.abs(t["expected"] - t["stored"]))))
+        if t["type"] in ("Q4_0", "Q4_1") and (f["container"] != "ggjt" or f["version"] < 2):
+            # Self-test: a reader that took the old paired nibbles for today's split order would
+            # give these values; the comparison above must be able to tell.
+            blocks = t["expected"].reshape(-1, 32)
+            wrong = np.concatenate([blocks[:, 0::2], blocks[:, 1::2]], 1).reshape(want.shape)
+            check(not np.array_equal(values, wrong), "%s: %s cannot tell the nibble orders apart" % (tag, name))
     if f["type"] in ("Q4_2", "Q4_3"):  # and exactly, without the F16 rounding
         out32 = os.path.join(work, tag + ".f32.gguf")
         convert(lmforge, f["path"], out32, "--outtype", "f32")
