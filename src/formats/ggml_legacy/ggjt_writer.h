@@ -9,7 +9,8 @@
 namespace lmforge {
 
 // `model` (any naming) -> ggjt v3 at `dst` (temp file + rename). Types F32, F16, Q4_0, Q4_1,
-// Q8_0 are written as they are (or converted per opt.outtype); others are refused by name.
+// Q8_0 are written as they are (or converted per opt.outtype); other float types become F16;
+// other quantized types are refused by name unless opt.outtype names a ggjt v3 type.
 ConvertReport write_ggjt_v3(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt);
 
 }  // namespace lmforge

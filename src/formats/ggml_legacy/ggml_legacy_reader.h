@@ -1,5 +1,5 @@
 // Legacy llama.cpp model files from before GGUF: `ggml` (unversioned), `ggmf` v1 and `ggjt`
-// v1-v3. See docs/formats.md for the layouts.
+// v1-v3. See docs/formats/ggml-legacy.md for the layouts.
 #pragma once
 
 #include <memory>
@@ -11,8 +11,8 @@
 namespace lmforge {
 
 // Every tensor in the current ggml block layout of its type (old Q4_0/Q4_1 nibble orders and
-// f32 scales are rewritten on read; Q4_2/Q4_3, which have no current form, are decoded to
-// F16); metadata() holds the magic, version, hyperparameters and vocabulary size.
+// f32 scales are rewritten on read, the scales rounded to f16; Q4_2/Q4_3, which have no
+// current form, are decoded to F32, exactly); metadata() holds the magic, version, hyperparameters and vocabulary size.
 std::unique_ptr<TensorSource> open_ggml_legacy(const std::string& path);
 
 // The same file as a llama model (Meta naming), hyperparameters and vocabulary included.
