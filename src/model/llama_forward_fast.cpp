@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/vec_ops.h"
@@ -26,6 +27,15 @@ namespace {
 // row tiles, small enough that 2-16 threads get balanced shares of a 2048-row matrix.
 constexpr size_t kRowGrain = 16;
 
+// Rows [r0, r1) of y = W x, through the weight's interleaved form when the model made one.
+void weight_product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (w.interleaved) {
+    matmul_interleaved(*w.interleaved, x, y, ldy, r0, r1);
+  } else {
+    matmul_packed(w.m, x, y, ldy, r0, r1);
+  }
+}
+
 class FastEngine final : public LlamaEngine {
  public:
   FastEngine(const LlamaModel& model, uint32_t n_ctx, uint32_t n_threads, uint32_t n_batch);
@@ -38,7 +48,7 @@ class FastEngine final : public LlamaEngine {
   // Packs n rows of x (ld floats apart) for weights of `type` into `p`, split over threads.
   void pack(PackedActivations& p, DType type, const float* x, size_t ld, size_t n, uint64_t cols);
   // y[t * ldy + r] = W x[t] for all rows of `w`, split over threads by rows.
-  void product(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy);
+  void product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy);
 
   const LlamaModel& model_;
   const LlamaConfig& c_;
@@ -91,10 +101,10 @@ void FastEngine::pack(PackedActivations& p, DType type, const float* x, size_t l
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.pack_rows(x, ld, b, e); });
 }
 
-void FastEngine::product(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy) {
+void FastEngine::product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy) {
   pool_.run([&](unsigned t) {
-    const auto [b, e] = pool_.split(w.rows, kRowGrain, t);
-    if (b < e) matmul_packed(w, x, y, ldy, b, e);
+    const auto [b, e] = pool_.split(w.m.rows, kRowGrain, t);
+    if (b < e) weight_product(w, x, y, ldy, b, e);
   });
 }
 
@@ -128,7 +138,7 @@ void FastEngine::eval_batch(const int32_t* tokens, size_t n, uint32_t pos, bool 
       rms_norm_f32(&x_[(first + t) * embd], model_.output_norm.data(), &xn_[t * embd], embd, c_.rms_norm_eps);
   });
   pack(packed_a_, model_.output.m.type, xn_.data(), embd, m, embd);
-  product(model_.output.m, packed_a_, logits, model_.n_vocab());
+  product(model_.output, packed_a_, logits, model_.n_vocab());
 }
 
 void FastEngine::layer(uint32_t l, size_t n, uint32_t pos) {
@@ -157,15 +167,15 @@ void FastEngine::layer(uint32_t l, size_t n, uint32_t pos) {
   }
   pool_.run([&](unsigned t) {
     auto [qb, qe] = pool_.split(L.wq.m.rows, kRowGrain, t);
-    if (qb < qe) matmul_packed(L.wq.m, packed_a_, q_.data(), q_dim_, qb, qe);
+    if (qb < qe) weight_product(L.wq, packed_a_, q_.data(), q_dim_, qb, qe);
     auto [kb, ke] = pool_.split(L.wk.m.rows, kRowGrain, t);
-    if (kb < ke) matmul_packed(L.wk.m, *for_k, k_base, kv_dim_, kb, ke);
+    if (kb < ke) weight_product(L.wk, *for_k, k_base, kv_dim_, kb, ke);
     auto [vb, ve] = pool_.split(L.wv.m.rows, kRowGrain, t);
-    if (vb < ve) matmul_packed(L.wv.m, *for_v, v_base, kv_dim_, vb, ve);
+    if (vb < ve) weight_product(L.wv, *for_v, v_base, kv_dim_, vb, ve);
   });
   attention(l, n, pos);
   pack(packed_a_, L.wo.m.type, att_.data(), q_dim_, n, q_dim_);
-  product(L.wo.m, packed_a_, proj_.data(), embd);
+  product(L.wo, packed_a_, proj_.data(), embd);
 
   // Feed-forward block: residual, norm, gate and up products, SwiGLU, down product, residual.
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
@@ -182,14 +192,14 @@ void FastEngine::layer(uint32_t l, size_t n, uint32_t pos) {
   }
   pool_.run([&](unsigned t) {
     auto [gb, ge] = pool_.split(ff, kRowGrain, t);
-    if (gb < ge) matmul_packed(L.w_gate.m, packed_a_, gate_.data(), ff, gb, ge);
-    if (gb < ge) matmul_packed(L.w_up.m, *for_up, up_.data(), ff, gb, ge);
+    if (gb < ge) weight_product(L.w_gate, packed_a_, gate_.data(), ff, gb, ge);
+    if (gb < ge) weight_product(L.w_up, *for_up, up_.data(), ff, gb, ge);
   });
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
   });
   pack(packed_a_, L.w_down.m.type, gate_.data(), ff, n, ff);
-  product(L.w_down.m, packed_a_, proj_.data(), embd);
+  product(L.w_down, packed_a_, proj_.data(), embd);
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) add_f32(&proj_[t * embd], &x_[t * embd], embd);
   });

@@ -6,6 +6,7 @@
 #include "quant/ggml_blocks.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
+#include "kernels/interleaved.h"
 
 namespace lmforge {
 
@@ -48,6 +49,13 @@ class Loader {
       if (bad >= 0)
         fail(path_, "tensor " + quoted_for_message(name) + " block " + std::to_string(bad) + " has a NaN or infinite scale",
              t.offset + static_cast<uint64_t>(bad) * di.block_bytes);
+    }
+    // Regroup the products' quantized weights for the fast kernels (one pass, as long as the
+    // scan above) and drop the mapped copy, so the model is in memory once. The embedding
+    // stays as it is: the forward pass reads single rows of it.
+    if (InterleavedMatrix::supports(t.dtype) && name != "token_embd.weight") {
+      w.interleaved = std::make_shared<const InterleavedMatrix>(w.m);
+      w.bytes.release_file_pages();
     }
     return w;
   }
@@ -126,6 +134,9 @@ std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufRead
   m->output_norm = l.vector("output_norm.weight", embd);
   m->tied_output = !l.has("output.weight");
   m->output = m->tied_output ? m->tok_embd : l.matrix("output.weight", {c.vocab_size, embd});
+  // A tied output head reads the embedding as a product too: regroup a copy for that.
+  if (m->tied_output && InterleavedMatrix::supports(m->output.m.type))
+    m->output.interleaved = std::make_shared<const InterleavedMatrix>(m->output.m);
   return m;
 }
 

@@ -17,12 +17,18 @@
 namespace lmforge {
 
 class GgufReader;
+class InterleavedMatrix;
 
 // One weight matrix: the view the kernels read, plus the bytes that keep it alive.
 struct LlamaWeight {
   std::string name;
   MatrixView m;
   TensorBytes bytes;
+  // Q8_0/Q4_0 products: the same matrix regrouped at load for the fast engine's kernels
+  // (kernels/interleaved.h); null for other types and for the embedding, which is read by row.
+  // Once it exists the mapped pages behind `m` are released: `m` stays valid (the reference
+  // engine reads it) and pages come back from the file if it does.
+  std::shared_ptr<const InterleavedMatrix> interleaved;
 };
 
 struct LlamaLayer {

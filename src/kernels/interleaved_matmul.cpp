@@ -1,0 +1,299 @@
+// Highway kernels for interleaved Q8_0 / Q4_0 weights (kernels/interleaved.h), compiled once per
+// SIMD target (foreach_target.h) and picked at run time (HWY_DYNAMIC_DISPATCH).
+//
+// On x86 (AVX2, AVX-512) a tile is one group of 8 weight rows times RN activation rows. Per
+// block the group's quants are loaded once (Q4_0: split into low and high nibbles, 8 registers;
+// Q8_0: their magnitudes, 8 registers) and used for each of the RN tokens: 4 activation bytes
+// are broadcast to every 32-bit lane and multiplied with vpmaddubsw, so lane i accumulates row
+// i. Q4_0 nibbles (0..15) times activations (|q| <= 127) give pair sums <= 3810, so all 8
+// products of a block add up in 16-bit lanes without overflow (<= 30480) before one vpmaddwd;
+// the "-8" offset is one float subtraction of 8 * (the activation block's sum of q) per block.
+// Q8_0 uses the sign trick (|w| times x with w's sign, exact even for w = -128) and needs a
+// vpmaddwd per chunk. Then 8 lanes are converted, scaled by the 8 rows' d_w times d_x in one
+// multiply, and accumulated; the result of a group for a token is 8 adjacent floats of y.
+// Other targets use a portable Highway path through 16-bit lanes, row by row.
+
+#include <cstring>
+
+#include "core/half.h"
+#include "kernels/interleaved.h"
+#include "quant/ggml_blocks.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/interleaved_matmul.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace lmforge {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Redefined for each target pass of foreach_target.h.
+#undef LMFORGE_X86_INTERLEAVED
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define LMFORGE_X86_INTERLEAVED 1
+#else
+#define LMFORGE_X86_INTERLEAVED 0
+#endif
+
+#ifndef LMFORGE_IL_UNROLL
+#define LMFORGE_IL_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+constexpr uint64_t kG = InterleavedMatrix::kGroupRows;
+constexpr size_t kScaleBytes = 2 * kG;
+
+#if LMFORGE_X86_INTERLEAVED
+
+// Blocks [b0, b1) of a product; with accumulate, tiles add to y (the second and later chunks
+// of a cache-blocked product).
+struct BRange {
+  uint64_t b0;
+  uint64_t b1;
+  bool accumulate;
+};
+
+// 4 activation bytes in every 32-bit lane.
+HWY_INLINE __m256i Broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+struct X86InterleavedQ4 {
+  struct Weights {
+    __m256i lo[4];  // elements 4k .. 4k+3 of each row, unsigned nibbles
+    __m256i hi[4];  // elements 16+4k .. 16+4k+3
+  };
+  HWY_INLINE static void Decode(const uint8_t* q, Weights& w) {
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    LMFORGE_IL_UNROLL
+    for (size_t k = 0; k < 4; ++k) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * k));
+      w.lo[k] = _mm256_and_si256(raw, mask);
+      w.hi[k] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+    }
+  }
+  // The 8 rows' block dot products with activation block xq (sum q = xs), as floats.
+  HWY_INLINE static __m256 Dot(const Weights& w, const uint8_t*, const int8_t* xq, float xs) {
+    __m256i s = _mm256_maddubs_epi16(w.lo[0], Broadcast4(xq));
+    LMFORGE_IL_UNROLL
+    for (size_t k = 1; k < 4; ++k) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w.lo[k], Broadcast4(xq + 4 * k)));
+    LMFORGE_IL_UNROLL
+    for (size_t k = 0; k < 4; ++k) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w.hi[k], Broadcast4(xq + 16 + 4 * k)));
+    const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+    return _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), _mm256_set1_ps(xs), f);  // sum n q - 8 sum q, exact
+  }
+};
+
+struct X86InterleavedQ8 {
+  struct Weights {
+    __m256i mag[8];  // |w| as unsigned bytes (w = -128 gives 128, still exact)
+  };
+  HWY_INLINE static void Decode(const uint8_t* q, Weights& w) {
+    LMFORGE_IL_UNROLL
+    for (size_t k = 0; k < 8; ++k) {
+      w.mag[k] = _mm256_abs_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * k)));
+    }
+  }
+  // The sign moves onto the activation (never -128, so negating it is exact): |w| * (x sign w).
+  HWY_INLINE static __m256 Dot(const Weights& w, const uint8_t* q, const int8_t* xq, float) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i s = _mm256_setzero_si256();
+    LMFORGE_IL_UNROLL
+    for (size_t k = 0; k < 8; ++k) {
+      const __m256i wk = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * k));
+      const __m256i pairs = _mm256_maddubs_epi16(w.mag[k], _mm256_sign_epi8(Broadcast4(xq + 4 * k), wk));
+      s = _mm256_add_epi32(s, _mm256_madd_epi16(pairs, ones));
+    }
+    return _mm256_cvtepi32_ps(s);
+  }
+};
+
+// Generation streams the thread's groups as one contiguous run; the hardware prefetcher alone
+// keeps too few lines in flight for it, so every line is fetched this far ahead.
+#ifndef LMFORGE_IL_PREFETCH
+#define LMFORGE_IL_PREFETCH 4096
+#endif
+constexpr size_t kPrefetchBytes = LMFORGE_IL_PREFETCH;
+
+// y[t + j][8g + i] for j < RN and the rows 8g + i inside [r0, r1).
+template <class Q, size_t RN>
+HWY_NOINLINE void GroupTile(const InterleavedMatrix& w, uint64_t g, const PackedActivations& x, size_t t, float* y,
+                            size_t ldy, uint64_t r0, uint64_t r1, const BRange& k) {
+  const int8_t* xq[RN];
+  const float* xd[RN];
+  const float* xs[RN];
+  __m256 acc[RN];
+  LMFORGE_IL_UNROLL
+  for (size_t j = 0; j < RN; ++j) {
+    xq[j] = x.quants(t + j);
+    xd[j] = x.block_scales(t + j);
+    xs[j] = x.block_sums(t + j);
+    acc[j] = _mm256_setzero_ps();
+  }
+  const size_t bytes = w.block_group_bytes();
+  const uint8_t* blk = w.block_group(g, k.b0);
+  for (uint64_t b = k.b0; b < k.b1; ++b, blk += bytes) {
+    if (RN == 1) {
+      for (size_t p = 0; p < bytes; p += 64) hwy::Prefetch(blk + kPrefetchBytes + p);
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+    typename Q::Weights wq;
+    Q::Decode(blk + kScaleBytes, wq);
+    LMFORGE_IL_UNROLL
+    for (size_t j = 0; j < RN; ++j) {
+      const __m256 f = Q::Dot(wq, blk + kScaleBytes, xq[j] + b * kQK, xs[j][b]);
+      acc[j] = _mm256_fmadd_ps(f, _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[j] + b)), acc[j]);
+    }
+  }
+  const uint64_t row0 = g * kG;
+  const bool whole = row0 >= r0 && row0 + kG <= r1;
+  LMFORGE_IL_UNROLL
+  for (size_t j = 0; j < RN; ++j) {
+    float* out = y + (t + j) * ldy;
+    if (whole) {
+      const __m256 v = k.accumulate ? _mm256_add_ps(_mm256_loadu_ps(out + row0), acc[j]) : acc[j];
+      _mm256_storeu_ps(out + row0, v);
+    } else {  // a group cut by the range: only its rows inside [r0, r1)
+      alignas(32) float v[kG];
+      _mm256_store_ps(v, acc[j]);
+      for (uint64_t i = 0; i < kG; ++i) {
+        const uint64_t r = row0 + i;
+        if (r >= r0 && r < r1) out[r] = k.accumulate ? out[r] + v[i] : v[i];
+      }
+    }
+  }
+}
+
+#ifndef LMFORGE_IL_L1_KIB
+#define LMFORGE_IL_L1_KIB 24
+#endif
+
+// Token blocks (L2-sized), then groups, then RN tokens at a time; prompt-sized batches also
+// split the columns so that a group's chunk (~24 KiB) stays in L1 while every token passes it.
+template <class Q, size_t RN>
+void RunGroups(const InterleavedMatrix& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
+               uint64_t r1) {
+  const size_t n = x.n();
+  const uint64_t nb = w.blocks_per_row();
+  const uint64_t g0 = r0 / kG, g1 = (r1 + kG - 1) / kG;
+  uint64_t kb = nb;
+  if (RN > 1) {
+    kb = (uint64_t{LMFORGE_IL_L1_KIB} << 10) / w.block_group_bytes();
+    if (kb < 8) kb = 8;
+    const uint64_t chunks = (nb + kb - 1) / kb;  // equal chunks: no short tail chunk
+    kb = (nb + chunks - 1) / chunks;
+  }
+  const size_t x_bytes = kb * (kQK + 2 * sizeof(float));  // a token's quants, scales and sums
+  size_t tb = (size_t{256} << 10) / x_bytes;
+  tb = tb < RN ? RN : tb / RN * RN;
+  for (uint64_t b0 = 0; b0 < nb; b0 += kb) {
+    const BRange k{b0, b0 + kb < nb ? b0 + kb : nb, b0 > 0};
+    for (size_t t0 = 0; t0 < n; t0 += tb) {
+      const size_t t1 = t0 + tb < n ? t0 + tb : n;
+      for (uint64_t g = g0; g < g1; ++g) {
+        size_t t = t0;
+        for (; t + RN <= t1; t += RN) GroupTile<Q, RN>(w, g, x, t, y, ldy, r0, r1, k);
+        for (; t < t1; ++t) GroupTile<Q, 1>(w, g, x, t, y, ldy, r0, r1, k);
+      }
+    }
+  }
+}
+
+// Activation rows per tile: 8 weight registers + RN accumulators + temporaries fit the 16 ymm
+// registers of AVX2 for RN = 4.
+#ifndef LMFORGE_IL_TILE_TOKENS
+#define LMFORGE_IL_TILE_TOKENS 4
+#endif
+constexpr size_t kTileTokens = LMFORGE_IL_TILE_TOKENS;
+
+template <class Q>
+void RunProduct(const InterleavedMatrix& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
+                uint64_t r1) {
+  if (x.n() >= kTileTokens) {
+    RunGroups<Q, kTileTokens>(w, x, y, ldy, r0, r1);
+  } else {
+    RunGroups<Q, 1>(w, x, y, ldy, r0, r1);
+  }
+}
+
+void MatmulInterleaved(const InterleavedMatrix& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
+                       uint64_t r1) {
+  if (r0 >= r1 || x.n() == 0) return;
+  if (w.type() == DType::Q4_0) {
+    RunProduct<X86InterleavedQ4>(w, x, y, ldy, r0, r1);
+  } else {
+    RunProduct<X86InterleavedQ8>(w, x, y, ldy, r0, r1);
+  }
+}
+
+#else  // portable Highway path: row by row, each block rebuilt and dotted through 16-bit lanes
+
+HWY_INLINE int32_t DotBlock(const int8_t* a, const int8_t* b) {
+  const hn::CappedTag<int16_t, 8> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const hn::RepartitionToWide<decltype(d16)> d32;
+  const size_t N = hn::Lanes(d16);
+  auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
+  for (size_t j = 0; j < kQK; j += N) {
+    const auto va = hn::PromoteTo(d16, hn::LoadU(d8, a + j));
+    const auto vb = hn::PromoteTo(d16, hn::LoadU(d8, b + j));
+    s0 = hn::ReorderWidenMulAccumulate(d32, va, vb, s0, s1);
+  }
+  return hn::GetLane(hn::SumOfLanes(d32, hn::Add(s0, s1)));
+}
+
+void MatmulInterleaved(const InterleavedMatrix& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
+                       uint64_t r1) {
+  const uint64_t nb = w.blocks_per_row();
+  const bool q8 = w.type() == DType::Q8_0;
+  uint8_t blk[2 + kQK];
+  alignas(16) int8_t wq[kQK];
+  for (size_t t = 0; t < x.n(); ++t) {
+    for (uint64_t r = r0; r < r1; ++r) {
+      float acc = 0.0f;
+      for (uint64_t b = 0; b < nb; ++b) {
+        w.original_block(r, b, blk);
+        if (q8) {
+          std::memcpy(wq, blk + 2, kQK);
+        } else {
+          for (size_t j = 0; j < kQK / 2; ++j) {
+            wq[j] = static_cast<int8_t>((blk[2 + j] & 0x0F) - 8);
+            wq[j + kQK / 2] = static_cast<int8_t>((blk[2 + j] >> 4) - 8);
+          }
+        }
+        uint16_t h;
+        std::memcpy(&h, blk, 2);
+        const float sum = static_cast<float>(DotBlock(wq, x.quants(t) + b * kQK));
+        acc += (fp16_to_fp32(h) * x.block_scales(t)[b]) * sum;
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
+#endif  // LMFORGE_X86_INTERLEAVED
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lmforge
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lmforge {
+
+HWY_EXPORT(MatmulInterleaved);
+
+void matmul_interleaved(const InterleavedMatrix& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
+                        uint64_t r1) {
+  HWY_DYNAMIC_DISPATCH(MatmulInterleaved)(w, x, y, ldy, r0, r1);
+}
+
+}  // namespace lmforge
+#endif  // HWY_ONCE
