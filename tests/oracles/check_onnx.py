@@ -10,7 +10,8 @@ LLaMA export: each fixture HF model's weights laid out as torch.onnx.export lays
   (Linear weights as transposed constants "onnx::MatMul_N" consumed by MatMul nodes named
   "/model/layers.i/.../MatMul"; embeddings and norms under their parameter names; shape
   constants that are not weights), inline and external, with config.json and tokenizer.model
-  beside; `lmforge convert m.onnx m.gguf --outtype f32` -> `lmforge logits --reference` must
+  beside; `lmforge convert m.onnx DIR` must give the folder's tensors value-exact (names, types
+  except norm vectors widened to F32, values); `lmforge convert m.onnx m.gguf --outtype f32` -> `lmforge logits --reference` must
   match the float64 PyTorch reference of the original folder (tol 1e-4 on probabilities), and
   llama.cpp on that GGUF must too (tol 1e-2, as oracle.llama_cpp), when node oracles exist.
 Writer: safetensors file, HF folder and GGUF -> .onnx; onnx.checker.check_model must accept the
@@ -282,6 +283,19 @@ def check_llama_exports(lmforge, fixtures, manifest, work, tol, tol_llama_cpp):
             d = max_dp([lmforge_probs(lmforge, gguf, ids, vocab) for ids in sp_ids], ref)
             print("export %-36s -> GGUF f32: lmforge logits vs torch float64 max |dp| = %.2e" % (tag, d), flush=True)
             check(d <= tol, "%s: max |dp| %.3g > %g" % (tag, d, tol))
+            if not external and not model["tied"]:
+                # ONNX -> HF folder: the transposed weights must come back bit-exact.
+                hf = os.path.join(work, tag.replace("/", "_") + ".hf")
+                lm_convert(lmforge, p, hf)
+                got = load_hf_state_dict(hf)
+                want = load_hf_state_dict(src)
+                check(set(got) == set(want), "%s -> HF: names differ: %s" % (tag, sorted(set(got) ^ set(want))[:6]))
+                for k in want:
+                    # write_llama_hf keeps matrices' types; norm vectors may be widened to F32.
+                    same_type = got[k].dtype == want[k].dtype or (want[k].dim() == 1 and str(got[k].dtype) == "torch.float32")
+                    check(same_type and got[k].double().equal(want[k].double()), "%s -> HF: %s differs (%s vs %s)"
+                          % (tag, k, got[k].dtype, want[k].dtype))
+                print("export %-36s -> HF folder: %d tensors value-exact" % (tag, len(want)), flush=True)
             if llama_cpp_eval and not external:
                 probs, _ = llama_cpp_eval(tag, gguf, work, sp_ids, vocab)
                 d = max_dp(probs, ref)
