@@ -14,6 +14,9 @@ LLaMA export: each fixture HF model's weights laid out as torch.onnx.export lays
   except norm vectors widened to F32, values); `lmforge convert m.onnx m.gguf --outtype f32` -> `lmforge logits --reference` must
   match the float64 PyTorch reference of the original folder (tol 1e-4 on probabilities), and
   llama.cpp on that GGUF must too (tol 1e-2, as oracle.llama_cpp), when node oracles exist.
+  Also a genuine torch.onnx.export (torch 1.13) of a module tree with the llama parameter names
+  and the fixture's weights (a simplified forward; only the weights matter) -> HF folder must
+  give the weights value-exact, and -> GGUF the reference's logits.
 Writer: safetensors file, HF folder and GGUF -> .onnx; onnx.checker.check_model must accept the
   file and onnx.load's values must equal the source's (read here with our independent
   safetensors reader, or for GGUF through `lmforge convert X.gguf Y.safetensors`); an HF folder
@@ -243,6 +246,55 @@ def export_like_torch(folder, out_dir, external, untransposed=()):
     return p
 
 
+def real_torch_export(folder, out_dir):
+    """torch.onnx.export of a module tree with the HF llama parameter names (forward uses every
+    weight once, in the same way a llama does: Embedding, elementwise norms, bias-free Linear)."""
+    import torch
+    cfg = load_hf_config(folder)
+    sd = load_hf_state_dict(folder)
+    nn = torch.nn
+    class Norm(nn.Module):
+        def __init__(s, n): super().__init__(); s.weight = nn.Parameter(torch.zeros(n))
+        def forward(s, x): return x * s.weight
+    def lin(o, i): return nn.Linear(i, o, bias=False)
+    H, F, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    hd = H // cfg["num_attention_heads"]; kv = cfg.get("num_key_value_heads", cfg["num_attention_heads"]) * hd
+    class Attn(nn.Module):
+        def __init__(s):
+            super().__init__(); s.q_proj, s.k_proj, s.v_proj, s.o_proj = lin(H, H), lin(kv, H), lin(kv, H), lin(H, H)
+        def forward(s, x):
+            q, k, v = s.q_proj(x), s.k_proj(x), s.v_proj(x)
+            return s.o_proj(q + k.sum(-1, keepdim=True) + v.sum(-1, keepdim=True))
+    class Mlp(nn.Module):
+        def __init__(s): super().__init__(); s.gate_proj, s.up_proj, s.down_proj = lin(F, H), lin(F, H), lin(H, F)
+        def forward(s, x): return s.down_proj(torch.nn.functional.silu(s.gate_proj(x)) * s.up_proj(x))
+    class Layer(nn.Module):
+        def __init__(s):
+            super().__init__(); s.self_attn, s.mlp = Attn(), Mlp(); s.input_layernorm, s.post_attention_layernorm = Norm(H), Norm(H)
+        def forward(s, x):
+            x = x + s.self_attn(s.input_layernorm(x))
+            return x + s.mlp(s.post_attention_layernorm(x))
+    class Inner(nn.Module):
+        def __init__(s):
+            super().__init__(); s.embed_tokens = nn.Embedding(V, H); s.layers = nn.ModuleList([Layer() for _ in range(cfg["num_hidden_layers"])]); s.norm = Norm(H)
+        def forward(s, ids):
+            h = s.embed_tokens(ids)
+            for l in s.layers: h = l(h)
+            return s.norm(h)
+    class Model(nn.Module):
+        def __init__(s): super().__init__(); s.model = Inner(); s.lm_head = lin(V, H)
+        def forward(s, ids): return s.lm_head(s.model(ids))
+    m = Model()
+    m.load_state_dict({k: v.float() for k, v in sd.items()})
+    fresh(out_dir)
+    os.makedirs(out_dir)
+    p = os.path.join(out_dir, "model.onnx")
+    torch.onnx.export(m, (torch.tensor([[1, 2, 3]]),), p, input_names=["input_ids"], opset_version=14)
+    shutil.copy(os.path.join(folder, "config.json"), out_dir)
+    shutil.copy(os.path.join(folder, "tokenizer.model"), out_dir)
+    return p
+
+
 def lmforge_probs(lmforge, gguf, ids, vocab):
     r = run([lmforge, "logits", "-m", gguf, "--ids", ",".join(map(str, ids)), "--all", "--reference"], timeout=300)
     logits = np.array(json.loads(r.stdout)["logits"], dtype=np.float64)
@@ -301,6 +353,23 @@ def check_llama_exports(lmforge, fixtures, manifest, work, tol, tol_llama_cpp):
                 d = max_dp(probs, ref)
                 print("export %-36s -> GGUF f32: llama.cpp vs torch float64 max |dp| = %.2e" % (tag, d), flush=True)
                 check(d <= tol_llama_cpp, "%s: llama.cpp max |dp| %.3g > %g" % (tag, d, tol_llama_cpp))
+        if not model["tied"]:
+            # A genuine torch.onnx.export (torch 1.13) of a module tree with the llama parameter
+            # names: its naming of transposed MatMul constants is what the mapping relies on.
+            tag = "%s/torch.onnx.export" % name
+            p = real_torch_export(src, os.path.join(work, "real_export_" + name))
+            hf = os.path.join(work, "real_export_%s.hf" % name)
+            lm_convert(lmforge, p, hf)
+            got, want = load_hf_state_dict(hf), load_hf_state_dict(src)
+            check(set(got) == set(want), "%s -> HF: names differ: %s" % (tag, sorted(set(got) ^ set(want))[:6]))
+            for k in want:
+                check(got[k].double().equal(want[k].double()), "%s -> HF: %s differs" % (tag, k))
+            gguf = os.path.join(work, "real_export_%s.gguf" % name)
+            lm_convert(lmforge, p, gguf, "--outtype", "f32")
+            d = max_dp([lmforge_probs(lmforge, gguf, ids, vocab) for ids in sp_ids], ref)
+            print("export %-36s -> HF folder value-exact; -> GGUF f32 logits vs torch float64 max |dp| = %.2e"
+                  % (tag, d), flush=True)
+            check(d <= tol, "%s: max |dp| %.3g > %g" % (tag, d, tol))
         if name == "mha-safetensors":
             # Self-test: o_proj left in [in, out] order (square, so the shapes still fit) must
             # move the probabilities beyond the tolerance.
