@@ -122,14 +122,18 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, uint32_t vocab_size
   return kv;
 }
 
-HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
-  const std::string& file = gguf.tensors().empty() ? std::string() : gguf.tensors()[0].file;
-  const GgufValue* model = gguf.find_kv("tokenizer.ggml.model");
+HfTokenizerFiles hf_tokenizer_from_kvs(const std::vector<GgufKv>& kvs, const std::string& file) {
+  const auto find_kv = [&kvs](const std::string& key) -> const GgufValue* {
+    for (const auto& kv : kvs)
+      if (kv.key == key) return &kv.value;
+    return nullptr;
+  };
+  const GgufValue* model = find_kv("tokenizer.ggml.model");
   if (!model || model->type != GgufType::STRING || model->s != "llama")
     fail(file, "only SentencePiece ('llama') vocabularies can be written as tokenizer.model");
-  const GgufValue* tokens = gguf.find_kv("tokenizer.ggml.tokens");
-  const GgufValue* scores = gguf.find_kv("tokenizer.ggml.scores");
-  const GgufValue* types = gguf.find_kv("tokenizer.ggml.token_type");
+  const GgufValue* tokens = find_kv("tokenizer.ggml.tokens");
+  const GgufValue* scores = find_kv("tokenizer.ggml.scores");
+  const GgufValue* types = find_kv("tokenizer.ggml.token_type");
   if (!tokens || tokens->type != GgufType::ARRAY || tokens->array_type != GgufType::STRING)
     fail(file, "tokenizer.ggml.tokens is missing or not an array of strings");
   const size_t n = tokens->array.size();
@@ -151,7 +155,7 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
     if (sp.pieces[i].type == kByte) sp.byte_fallback = true;
   }
   auto id_of = [&](const char* key) -> std::optional<uint32_t> {
-    const GgufValue* v = gguf.find_kv(key);
+    const GgufValue* v = find_kv(key);
     if (!v) return std::nullopt;
     auto u = v->as_uint();
     if (!u || *u >= n) return std::nullopt;
@@ -166,7 +170,7 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
   sp.unk_id = unk ? static_cast<int32_t>(*unk) : 0;
   // SentencePiece refuses a pad id that doubles as another special; keep those in the JSON only.
   sp.pad_id = (pad && pad != bos && pad != eos && pad != unk) ? static_cast<int32_t>(*pad) : -1;
-  if (const GgufValue* v = gguf.find_kv("tokenizer.ggml.add_space_prefix"); v && v->type == GgufType::BOOL)
+  if (const GgufValue* v = find_kv("tokenizer.ggml.add_space_prefix"); v && v->type == GgufType::BOOL)
     sp.add_dummy_prefix = v->u != 0;
 
   auto& cfg = out.tokenizer_config;
@@ -176,9 +180,9 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
   cfg["tokenizer_class"] = "LlamaTokenizer";
   cfg["legacy"] = true;
   cfg["clean_up_tokenization_spaces"] = false;
-  if (const GgufValue* v = gguf.find_kv("tokenizer.ggml.add_bos_token"); v && v->type == GgufType::BOOL)
+  if (const GgufValue* v = find_kv("tokenizer.ggml.add_bos_token"); v && v->type == GgufType::BOOL)
     cfg["add_bos_token"] = v->u != 0;
-  if (const GgufValue* v = gguf.find_kv("tokenizer.ggml.add_eos_token"); v && v->type == GgufType::BOOL)
+  if (const GgufValue* v = find_kv("tokenizer.ggml.add_eos_token"); v && v->type == GgufType::BOOL)
     cfg["add_eos_token"] = v->u != 0;
   const std::pair<const char*, std::optional<uint32_t>> named[] = {
       {"bos_token", bos}, {"eos_token", eos}, {"unk_token", unk}, {"pad_token", pad}};
@@ -187,11 +191,15 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
     cfg[key] = sp.pieces[*id].piece;
     map[key] = sp.pieces[*id].piece;
   }
-  if (const GgufValue* v = gguf.find_kv("tokenizer.chat_template"); v && v->type == GgufType::STRING)
+  if (const GgufValue* v = find_kv("tokenizer.chat_template"); v && v->type == GgufType::STRING)
     cfg["chat_template"] = v->s;
-  if (const GgufValue* v = gguf.find_kv("llama.context_length"); v && v->as_uint())
+  if (const GgufValue* v = find_kv("llama.context_length"); v && v->as_uint())
     cfg["model_max_length"] = *v->as_uint();
   return out;
+}
+
+HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
+  return hf_tokenizer_from_kvs(gguf.kvs(), gguf.tensors().empty() ? std::string() : gguf.tensors()[0].file);
 }
 
 }  // namespace lmforge

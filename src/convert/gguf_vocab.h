@@ -25,5 +25,8 @@ struct HfTokenizerFiles {
   nlohmann::json special_tokens_map;
 };
 HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf);
+// The same from the keys alone (a legacy GGML vocabulary carried as GGUF keys); `file` names
+// the source in errors.
+HfTokenizerFiles hf_tokenizer_from_kvs(const std::vector<GgufKv>& kvs, const std::string& file);
 
 }  // namespace lmforge

@@ -88,6 +88,8 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
     tok = hf_tokenizer_from_gguf(*gguf);
   else if (model.spm)
     tok = tokenizer_files_from_spm(*model.spm, c);
+  else if (!model.tokenizer_kvs.empty())
+    tok = hf_tokenizer_from_kvs(model.tokenizer_kvs, model.path);  // a vocabulary stored in the model file (legacy GGML)
   else
     fail(model.path, "no SentencePiece tokenizer to write as tokenizer.model");
   if (opt.outtype && dtype_is_quantized(*opt.outtype))
