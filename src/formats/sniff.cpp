@@ -79,9 +79,10 @@ std::string_view file_format_name(FileFormat f) {
 
 FileFormat sniff_format(const std::string& path) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return is_meta_checkpoint_dir(path) ? FileFormat::kMetaFolder : FileFormat::kHfFolder;
-  // A TensorFlow checkpoint is usually named by its prefix, which is not itself a file.
+  // A TensorFlow checkpoint is usually named by its prefix, which is not itself a file; a
+  // SavedModel folder holds one in variables/.
   if (sniff_tf_checkpoint(path)) return FileFormat::kTfCheckpoint;
+  if (fs::is_directory(path, ec)) return is_meta_checkpoint_dir(path) ? FileFormat::kMetaFolder : FileFormat::kHfFolder;
   if (!fs::exists(path, ec)) fail(path, "no such file or directory");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(path, "cannot open");

@@ -544,6 +544,13 @@ def check_pb(args, work):
     info = check_pb_file(args, spath, "SavedModel", {"c": ("F32", k)}, "SavedModel")
     mg = info["metadata"]["meta_graphs"]
     check(mg == [{"tags": ["serve"], "signatures": ["serving_default"]}], "SavedModel meta graphs: %s" % mg)
+    # The SavedModel folder itself: its variables are a checkpoint at variables/variables.
+    os.makedirs(os.path.join(sm_dir, "variables"), exist_ok=True)
+    sm_vars = {"dense/kernel/.ATTRIBUTES/VARIABLE_VALUE": ("float32", rng.standard_normal((3, 2)).astype("<f4")),
+               "dense/bias/.ATTRIBUTES/VARIABLE_VALUE": ("float32", rng.standard_normal((2,)).astype("<f4"))}
+    write_checkpoint(args.table_tool, os.path.join(sm_dir, "variables", "variables"), sm_vars, num_shards=1,
+                     extra_entries=False)
+    check_checkpoint(args, sm_dir, sm_vars, 1, "SavedModel folder (variables/variables)")
 
     x = rng.standard_normal((2, 3, 4)).astype("<f4")
     opath = os.path.join(d, "input_0.pb")

@@ -45,10 +45,15 @@ std::optional<std::string> prefix_of_data_shard(const std::string& path) {
   return path.substr(0, dot);
 }
 
-// The checkpoint prefix a user may mean by `path`: PREFIX itself, PREFIX.index or one of
-// its data shards.
+// The checkpoint prefix a user may mean by `path`: PREFIX itself, PREFIX.index, one of its
+// data shards, or a SavedModel folder (whose variables live in variables/variables.*).
 std::optional<std::string> checkpoint_prefix(const std::string& path) {
   std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const std::string saved_model_vars = (fs::path(path) / "variables" / "variables").string();
+    if (fs::is_regular_file(saved_model_vars + ".index", ec)) return saved_model_vars;
+    return std::nullopt;
+  }
   if (ends_with(path, ".index")) return path.substr(0, path.size() - 6);
   if (auto p = prefix_of_data_shard(path)) return p;
   if (fs::is_regular_file(path + ".index", ec)) return path;
@@ -234,6 +239,7 @@ bool sniff_tf_checkpoint(const std::string& path) {
   // Named by its prefix, which is not a file: PREFIX.index is what the user means, so a
   // damaged footer is reported by the reader instead of as "no such file".
   if (!fs::exists(path, ec)) return fs::is_regular_file(*prefix + ".index", ec);
+  if (fs::is_directory(path, ec)) return fs::is_regular_file(*prefix + ".index", ec);  // SavedModel folder
   return file_has_table_magic(*prefix + ".index");
 }
 
