@@ -47,7 +47,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 #endif
 
 constexpr uint64_t kG = InterleavedMatrix::kGroupRows;
-constexpr size_t kScaleBytes = 2 * kG;
+[[maybe_unused]] constexpr size_t kScaleBytes = 2 * kG;  // used by the AVX2 kernels only
 
 #if LMFORGE_X86_INTERLEAVED
 
