@@ -1,6 +1,8 @@
 #include "formats/meta_checkpoint.h"
 
 #include <gtest/gtest.h>
+
+#include "formats/torch_fixture_suite.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -44,7 +46,7 @@ TEST(MetaCheckpoint, ParamsJson) {
 
 // Shards written by Debian's torch 1.13, each tensor cut as Meta's model-parallel layers cut
 // it, plus expected.pt holding torch.cat of the pieces; the suite is skipped without torch.
-const char* kGenerator = R"PY(
+constexpr const char* kGenerator = R"PY(
 import sys, os, json, shutil, torch
 out = sys.argv[1]
 p = {"dim": 8, "n_layers": 1, "n_heads": 2, "n_kv_heads": 2, "vocab_size": -1, "multiple_of": 4, "norm_eps": 1e-5}
@@ -79,24 +81,12 @@ lie = os.path.join(out, "lie"); shutil.copytree(d, lie)
 json.dump(dict(p, dim=16, n_heads=4), open(os.path.join(lie, "params.json"), "w"))
 )PY";
 
-class MetaShards : public ::testing::Test {
+class MetaShards : public TorchFixtureSuite<MetaShards> {
+ public:
+  static constexpr const char* kTag = "meta";
+  static constexpr const char* kScript = kGenerator;
+
  protected:
-  static void SetUpTestSuite() {
-    if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return;
-    dir_ = fs::temp_directory_path() / ("lmforge_meta_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "gen.py") << kGenerator;
-    const std::string cmd = "/usr/bin/python3 " + (dir_ / "gen.py").string() + " " + dir_.string() + " >/dev/null 2>&1";
-    generated_ = std::system(cmd.c_str()) == 0;
-  }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  void SetUp() override {
-    if (dir_.empty()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
-    ASSERT_TRUE(generated_) << "fixture generation failed";
-  }
-  static std::string path(const char* name) { return (dir_ / name).string(); }
   static std::string error_of(const char* name) {
     try {
       open_meta_llama(path(name));
@@ -106,8 +96,6 @@ class MetaShards : public ::testing::Test {
     ADD_FAILURE() << name << " opened but should have been refused";
     return "";
   }
-  static inline fs::path dir_;
-  static inline bool generated_ = false;
 };
 
 TEST_F(MetaShards, MergedTensorsEqualTorchCat) {

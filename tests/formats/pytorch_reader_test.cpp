@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "formats/torch_fixture_suite.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -20,7 +22,7 @@ namespace fs = std::filesystem;
 
 // Fixtures are written at test time by Debian's torch 1.13 (/usr/bin/python3); the whole suite
 // is skipped where that python cannot import torch.
-const char* kGenerator = R"PY(
+constexpr const char* kGenerator = R"PY(
 import sys, os, io, zipfile, torch, collections
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -72,25 +74,12 @@ with zipfile.ZipFile(os.path.join(out, "zip.pt")) as zin, zipfile.ZipFile(os.pat
         zout.writestr(info.filename, zin.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
 )PY";
 
-class PytorchReader : public ::testing::Test {
+class PytorchReader : public TorchFixtureSuite<PytorchReader> {
+ public:
+  static constexpr const char* kTag = "pt";
+  static constexpr const char* kScript = kGenerator;
+
  protected:
-  static void SetUpTestSuite() {
-    if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return;
-    dir_ = fs::temp_directory_path() / ("lmforge_pt_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    const fs::path script = dir_ / "gen.py";
-    std::ofstream(script) << kGenerator;
-    const std::string cmd = "/usr/bin/python3 " + script.string() + " " + dir_.string() + " >/dev/null 2>&1";
-    generated_ = std::system(cmd.c_str()) == 0;
-  }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  void SetUp() override {
-    if (dir_.empty()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
-    ASSERT_TRUE(generated_) << "fixture generation failed";
-  }
-  static std::string path(const char* name) { return (dir_ / name).string(); }
 
   static std::vector<float> f32(const TensorSource& s, const std::string& name) {
     const auto i = s.find(name);
@@ -111,8 +100,6 @@ class PytorchReader : public ::testing::Test {
     return "";
   }
 
-  static inline fs::path dir_;
-  static inline bool generated_ = false;
 };
 
 void check_state_dict(const TensorSource& s) {

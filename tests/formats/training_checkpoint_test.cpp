@@ -1,6 +1,8 @@
 #include "formats/training_checkpoint.h"
 
 #include <gtest/gtest.h>
+
+#include "formats/torch_fixture_suite.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Checkpoints written by Debian's torch 1.13 after two Adam steps; skipped without torch.
-const char* kGenerator = R"PY(
+constexpr const char* kGenerator = R"PY(
 import sys, os, torch
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -35,31 +37,17 @@ torch.save({"model": {"_orig_mod." + k: v for k, v in sd.items()}, "optimizer": 
 torch.save({"model." + k: v for k, v in sd.items()}, os.path.join(out, "bare.pt"))
 )PY";
 
-class TrainingCheckpoint : public ::testing::Test {
+class TrainingCheckpoint : public TorchFixtureSuite<TrainingCheckpoint> {
+ public:
+  static constexpr const char* kTag = "ckpt";
+  static constexpr const char* kScript = kGenerator;
+
  protected:
-  static void SetUpTestSuite() {
-    if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return;
-    dir_ = fs::temp_directory_path() / ("lmforge_ckpt_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "gen.py") << kGenerator;
-    const std::string cmd = "/usr/bin/python3 " + (dir_ / "gen.py").string() + " " + dir_.string() + " >/dev/null 2>&1";
-    generated_ = std::system(cmd.c_str()) == 0;
-  }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  void SetUp() override {
-    if (dir_.empty()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
-    ASSERT_TRUE(generated_) << "fixture generation failed";
-  }
-  static std::string path(const char* name) { return (dir_ / name).string(); }
   static std::set<std::string> names(const TensorSource& s) {
     std::set<std::string> out;
     for (const auto& t : s.tensors()) out.insert(t.name);
     return out;
   }
-  static inline fs::path dir_;
-  static inline bool generated_ = false;
 };
 
 const std::set<std::string> kWeights = {"0.weight", "0.bias", "1.weight", "1.bias"};
