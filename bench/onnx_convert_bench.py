@@ -16,7 +16,6 @@ transposes every MatMul weight back). Prints seconds, GB/s of input and peak RSS
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -24,21 +23,11 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from convert_bench import run_measured  # noqa: E402  (time and peak RSS of one child)
 from make_synthetic import SHAPES, tensor_specs  # noqa: E402
 
 LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head")
 
-
-def run_measured(cmd):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit("command failed: %s\n%s" % (" ".join(cmd), err))
-    return dt, ru.ru_maxrss * 1024
 
 
 def warm(path):
