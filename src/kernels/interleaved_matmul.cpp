@@ -24,6 +24,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
+#include "kernels/dot_block-inl.h"  // DotBlock, per target
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 #include <immintrin.h>
@@ -235,20 +236,6 @@ void MatmulInterleaved(const InterleavedMatrix& w, const PackedActivations& x, f
 }
 
 #else  // portable Highway path: row by row, each block rebuilt and dotted through 16-bit lanes
-
-HWY_INLINE int32_t DotBlock(const int8_t* a, const int8_t* b) {
-  const hn::CappedTag<int16_t, 8> d16;
-  const hn::Rebind<int8_t, decltype(d16)> d8;
-  const hn::RepartitionToWide<decltype(d16)> d32;
-  const size_t N = hn::Lanes(d16);
-  auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
-  for (size_t j = 0; j < kQK; j += N) {
-    const auto va = hn::PromoteTo(d16, hn::LoadU(d8, a + j));
-    const auto vb = hn::PromoteTo(d16, hn::LoadU(d8, b + j));
-    s0 = hn::ReorderWidenMulAccumulate(d32, va, vb, s0, s1);
-  }
-  return hn::GetLane(hn::SumOfLanes(d32, hn::Add(s0, s1)));
-}
 
 void MatmulInterleaved(const InterleavedMatrix& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
                        uint64_t r1) {
