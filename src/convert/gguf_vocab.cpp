@@ -122,6 +122,10 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, uint32_t vocab_size
   return kv;
 }
 
+nlohmann::json hf_llama_tokenizer_config_base() {
+  return {{"tokenizer_class", "LlamaTokenizer"}, {"legacy", true}, {"clean_up_tokenization_spaces", false}};
+}
+
 HfTokenizerFiles hf_tokenizer_from_kvs(const std::vector<GgufKv>& kvs, const std::string& file) {
   const auto find_kv = [&kvs](const std::string& key) -> const GgufValue* {
     for (const auto& kv : kvs)
@@ -175,11 +179,8 @@ HfTokenizerFiles hf_tokenizer_from_kvs(const std::vector<GgufKv>& kvs, const std
 
   auto& cfg = out.tokenizer_config;
   auto& map = out.special_tokens_map;
-  cfg = nlohmann::json::object();
+  cfg = hf_llama_tokenizer_config_base();
   map = nlohmann::json::object();
-  cfg["tokenizer_class"] = "LlamaTokenizer";
-  cfg["legacy"] = true;
-  cfg["clean_up_tokenization_spaces"] = false;
   if (const GgufValue* v = find_kv("tokenizer.ggml.add_bos_token"); v && v->type == GgufType::BOOL)
     cfg["add_bos_token"] = v->u != 0;
   if (const GgufValue* v = find_kv("tokenizer.ggml.add_eos_token"); v && v->type == GgufType::BOOL)

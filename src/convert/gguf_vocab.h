@@ -25,6 +25,8 @@ struct HfTokenizerFiles {
   nlohmann::json special_tokens_map;
 };
 HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf);
+// The tokenizer_config.json keys every llama SentencePiece folder we write starts from.
+nlohmann::json hf_llama_tokenizer_config_base();
 // The same from the keys alone (a legacy GGML vocabulary carried as GGUF keys); `file` names
 // the source in errors.
 HfTokenizerFiles hf_tokenizer_from_kvs(const std::vector<GgufKv>& kvs, const std::string& file);

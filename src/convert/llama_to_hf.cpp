@@ -34,11 +34,8 @@ HfTokenizerFiles tokenizer_files_from_spm(const SentencePieceModel& spm, const L
   out.model = spm;
   auto& cfg = out.tokenizer_config;
   auto& map = out.special_tokens_map;
-  cfg = nlohmann::json::object();
+  cfg = hf_llama_tokenizer_config_base();
   map = nlohmann::json::object();
-  cfg["tokenizer_class"] = "LlamaTokenizer";
-  cfg["legacy"] = true;
-  cfg["clean_up_tokenization_spaces"] = false;
   cfg["add_bos_token"] = true;
   cfg["add_eos_token"] = false;
   const std::pair<const char*, int32_t> named[] = {{"bos_token", spm.bos_id}, {"eos_token", spm.eos_id}, {"unk_token", spm.unk_id}, {"pad_token", spm.pad_id}};
