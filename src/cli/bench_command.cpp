@@ -20,9 +20,9 @@
 #include "cli/commands.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "eval/stats.h"
-#include "model/llama_forward.h"
-#include "model/llama_model.h"
+#include "core/stats.h"
+#include "engine/llama_forward.h"
+#include "engine/llama_model.h"
 
 namespace lmforge::cli {
 

@@ -12,8 +12,8 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
-#include "model/llama_forward.h"
-#include "model/llama_model.h"
+#include "engine/llama_forward.h"
+#include "engine/llama_model.h"
 
 namespace lmforge::cli {
 

@@ -1,6 +1,6 @@
 // `lmforge perplexity -m MODEL -f TEXT [-c 512] [-t T] [-b BATCH] [--json]`
 //
-// Perplexity of a text file by llama.cpp's method (src/eval/perplexity.h): the running value
+// Perplexity of a text file by llama.cpp's method (src/generate/perplexity.h): the running value
 // after each chunk as `[1]12.3456,[2]...` on stdout, then `Final estimate: PPL = X +/- E`.
 // With --json, stdout holds one object instead and nothing else.
 #include <chrono>
@@ -13,9 +13,9 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/text_checks.h"
-#include "eval/perplexity.h"
-#include "model/llama_forward.h"
-#include "model/llama_model.h"
+#include "generate/perplexity.h"
+#include "engine/llama_forward.h"
+#include "engine/llama_model.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/vocab.h"
 

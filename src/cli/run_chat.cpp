@@ -1,5 +1,5 @@
 // `lmforge run -i`: a chat REPL. Each line of standard input is one user turn; the conversation
-// is rendered with a chat template (src/chat/) and the model answers until EOS, the template's
+// is rendered with a chat template (src/generate/) and the model answers until EOS, the template's
 // end marker, -n tokens or Ctrl-C.
 //
 // The KV cache is kept between turns and only the new part of the rendered conversation is
@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "chat/chat_template.h"
-#include "chat/special_tokens.h"
+#include "generate/chat_template.h"
+#include "generate/special_tokens.h"
 #include "cli/run_session.h"
 #include "core/error.h"
 #include "core/text_checks.h"

@@ -22,7 +22,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "chat/chat_template.h"
+#include "generate/chat_template.h"
 #include "cli/commands.h"
 #include "cli/run_session.h"
 #include "core/error.h"

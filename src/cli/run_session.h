@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "model/llama_forward.h"
-#include "model/model_loader.h"
+#include "engine/llama_forward.h"
+#include "engine/model_loader.h"
 #include "sampling/sampler.h"
 #include "tokenizer/spm_tokenizer.h"
 

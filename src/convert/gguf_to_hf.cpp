@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
-#include "model/llama_config.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 

@@ -15,7 +15,7 @@
 #include "core/tensor.h"
 #include "formats/gguf/gguf_value.h"
 #include "formats/sentencepiece_model.h"
-#include "model/llama_config.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 

@@ -14,7 +14,7 @@
 #include "core/text_checks.h"
 #include "core/progress.h"
 #include "formats/gguf/gguf_writer.h"
-#include "model/llama_names.h"
+#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 

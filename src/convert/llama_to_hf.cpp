@@ -14,8 +14,8 @@
 #include "formats/gguf/gguf_reader.h"
 #include "formats/safetensors_writer.h"
 #include "formats/sentencepiece_model_writer.h"
-#include "model/llama_config_json.h"
-#include "model/llama_names.h"
+#include "arch/llama/llama_config_json.h"
+#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 

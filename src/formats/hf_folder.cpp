@@ -1,6 +1,6 @@
 #include "formats/hf_folder.h"
 
-#include "model/llama_names.h"
+#include "arch/llama/llama_names.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -14,7 +14,7 @@
 #include "formats/safetensors_reader.h"
 #include "formats/sharded_source.h"
 #include "core/text_checks.h"
-#include "model/llama_config_json.h"
+#include "arch/llama/llama_config_json.h"
 
 namespace lmforge {
 
@@ -174,7 +174,7 @@ bool is_documentation(const std::string& name) {
 
 std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& tensors,
                                                 const LlamaConfig& c) {
-  // Shapes come from the one llama table in model/llama_names, through the GGUF name.
+  // Shapes come from the one llama table in arch/llama/llama_names, through the GGUF name.
   std::vector<std::string> warnings;
   std::set<std::string> present;
   for (const auto& t : tensors) {

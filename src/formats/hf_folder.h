@@ -16,7 +16,7 @@
 
 #include "core/tensor.h"
 #include "formats/sentencepiece_model.h"
-#include "model/llama_config.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 

@@ -14,7 +14,7 @@
 #include "formats/json_strict.h"
 #include "formats/pytorch_reader.h"
 #include "formats/sentencepiece_model.h"
-#include "model/llama_names.h"
+#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "convert/llama_source.h"
-#include "model/llama_config.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 

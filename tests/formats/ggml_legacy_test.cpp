@@ -13,7 +13,7 @@
 #include "formats/ggml_legacy/ggjt_writer.h"
 #include "formats/ggml_legacy/ggml_legacy_format.h"
 #include "formats/ggml_legacy/ggml_legacy_reader.h"
-#include "model/llama_names.h"
+#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 namespace {

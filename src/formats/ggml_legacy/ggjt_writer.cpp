@@ -11,7 +11,7 @@
 #include "core/progress.h"
 #include "core/text_checks.h"
 #include "formats/ggml_legacy/ggml_legacy_format.h"
-#include "model/llama_names.h"
+#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 

@@ -19,8 +19,8 @@
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_source.h"
 #include "formats/onnx/onnx_writer.h"
-#include "model/llama_config_json.h"
-#include "model/llama_names.h"
+#include "arch/llama/llama_config_json.h"
+#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 

@@ -17,7 +17,7 @@
 #include "formats/gguf/gguf_reader.h"
 #include "formats/onnx/onnx_proto.h"
 #include "formats/sniff.h"
-#include "model/llama_config_json.h"
+#include "arch/llama/llama_config_json.h"
 
 namespace lmforge {
 

@@ -1,4 +1,4 @@
-#include "model/llama_names.h"
+#include "arch/llama/llama_names.h"
 
 #include <gtest/gtest.h>
 

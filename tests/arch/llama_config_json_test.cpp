@@ -1,4 +1,4 @@
-#include "model/llama_config_json.h"
+#include "arch/llama/llama_config_json.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "chat/chat_template.h"
+#include "generate/chat_template.h"
 
 namespace lmforge {
 namespace {

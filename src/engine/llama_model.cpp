@@ -1,4 +1,4 @@
-#include "model/llama_model.h"
+#include "engine/llama_model.h"
 
 #include "convert/gguf_to_hf.h"
 #include "convert/tensor_cast.h"

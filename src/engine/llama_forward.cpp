@@ -1,4 +1,4 @@
-#include "model/llama_forward.h"
+#include "engine/llama_forward.h"
 
 #include <algorithm>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include "core/checked_math.h"
 #include "core/error.h"
-#include "model/llama_engine.h"
+#include "engine/llama_engine.h"
 
 namespace lmforge {
 

@@ -1,4 +1,4 @@
-#include "chat/special_tokens.h"
+#include "generate/special_tokens.h"
 
 #include <string>
 

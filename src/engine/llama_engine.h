@@ -1,11 +1,11 @@
-// The engines behind LlamaContext (see llama_forward.h). Internal to src/model.
+// The engines behind LlamaContext (see llama_forward.h). Internal to src/engine.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
-#include "model/llama_model.h"
+#include "engine/llama_model.h"
 
 namespace lmforge {
 

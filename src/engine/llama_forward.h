@@ -7,7 +7,7 @@
 // then logits = Wout · rms(x). Attention is causal, scaled by 1/sqrt(head_dim), and query head h
 // reads KV head h / (n_head / n_head_kv) (grouped-query attention).
 //
-// Two engines compute it (src/model/llama_engine.h):
+// Two engines compute it (src/engine/llama_engine.h):
 //  - the fast engine (default): tokens in batches, SIMD kernels (src/kernels/matmul.h), a
 //    persistent thread pool; activations are quantized to 8 bits for Q8_0/Q4_0 weights, as in
 //    llama.cpp;
@@ -21,7 +21,7 @@
 #include <span>
 #include <vector>
 
-#include "model/llama_model.h"
+#include "engine/llama_model.h"
 
 namespace lmforge {
 

@@ -7,7 +7,7 @@
 
 #include "kernels/matmul_ref.h"
 #include "kernels/ops_ref.h"
-#include "model/llama_engine.h"
+#include "engine/llama_engine.h"
 
 namespace lmforge {
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "model/llama_model.h"
+#include "engine/llama_model.h"
 #include "tokenizer/vocab.h"
 
 namespace lmforge {

@@ -1,4 +1,4 @@
-#include "chat/chat_template.h"
+#include "generate/chat_template.h"
 
 namespace lmforge {
 

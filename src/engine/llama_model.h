@@ -12,7 +12,7 @@
 
 #include "core/tensor.h"
 #include "kernels/matmul_ref.h"
-#include "model/llama_config.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 

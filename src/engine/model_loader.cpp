@@ -1,4 +1,4 @@
-#include "model/model_loader.h"
+#include "engine/model_loader.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,6 +1,6 @@
 // Perplexity arithmetic (token NLL, running mean, llama.cpp's error estimate, chunk plan) and
 // the benchmark statistics, against values worked out by hand.
-#include "eval/perplexity.h"
+#include "generate/perplexity.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "eval/stats.h"
+#include "core/stats.h"
 
 namespace lmforge {
 namespace {

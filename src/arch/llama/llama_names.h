@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "model/llama_config.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 

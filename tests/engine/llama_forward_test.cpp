@@ -1,7 +1,7 @@
 // Scalar reference forward pass: the small operations against hand computation, the matmul of
 // every weight type against dequantize-then-dot, and the loader and context on tiny GGUF
 // models written here (shape checks, tied head, KV cache consistency, bad input).
-#include "model/llama_forward.h"
+#include "engine/llama_forward.h"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@
 #include "formats/gguf/gguf_writer.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/ops_ref.h"
-#include "model/llama_model.h"
+#include "engine/llama_model.h"
 
 namespace lmforge {
 namespace {

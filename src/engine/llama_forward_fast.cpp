@@ -17,7 +17,7 @@
 #include "kernels/matmul.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/vec_ops.h"
-#include "model/llama_engine.h"
+#include "engine/llama_engine.h"
 
 namespace lmforge {
 

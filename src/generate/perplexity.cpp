@@ -1,11 +1,11 @@
-#include "eval/perplexity.h"
+#include "generate/perplexity.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "core/error.h"
-#include "model/llama_forward.h"
+#include "engine/llama_forward.h"
 
 namespace lmforge {
 

@@ -1,6 +1,6 @@
 // Template markers become their token ids; the text between them is encoded fragment by
 // fragment (each with the dummy prefix, as llama.cpp's SentencePiece path does).
-#include "chat/special_tokens.h"
+#include "generate/special_tokens.h"
 
 #include <gtest/gtest.h>
 
