@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -19,7 +22,59 @@ namespace fs = std::filesystem;
 namespace {
 constexpr size_t kBufferSize = 8u << 20;  // large writes keep syscall overhead negligible
 
+constexpr std::string_view kTempMarker = ".lmforge-tmp-";
+std::atomic<bool> g_unnamed_allowed{true};
+
 std::string errno_text() { return std::strerror(errno); }
+
+std::string directory_of(const std::string& path) {
+  std::error_code ec;
+  return fs::absolute(path, ec).parent_path().string();
+}
+
+// An unnamed file in `dir`, or -1 where that cannot be had: the filesystem lacks O_TMPFILE, or
+// /proc/self/fd, through which an unprivileged process links the file at commit, is missing.
+int open_unnamed(const std::string& dir) {
+  if (!g_unnamed_allowed.load() || ::access("/proc/self/fd", X_OK) != 0) return -1;
+  return ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+}
+
+// Gives the unnamed file behind `fd` the name `path`; fails with EEXIST when `path` exists.
+bool link_unnamed(int fd, const std::string& path) {
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  return ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0;
+}
+
+// A named temporary `base.lmforge-tmp-XXXXXX` (a file, or a directory), locked with flock(2) so
+// that remove_stale_temporaries() leaves it alone; returns the descriptor holding the lock, or
+// -1 with errno set. A cleaner may remove the new name between its creation and the lock: the
+// name is then checked to still be the locked file, and another one made if not.
+int create_locked_temporary(const std::string& base, bool directory, std::string& path) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    std::string tmpl = base + std::string(kTempMarker) + "XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    int fd = -1;
+    if (directory) {
+      if (!::mkdtemp(buf.data())) return -1;
+      fd = ::open(buf.data(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else {
+      fd = ::mkostemp(buf.data(), O_CLOEXEC);
+    }
+    if (fd < 0) return -1;
+    while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    struct stat held {}, named {};
+    if (::fstat(fd, &held) == 0 && ::stat(buf.data(), &named) == 0 && held.st_dev == named.st_dev &&
+        held.st_ino == named.st_ino) {
+      path = buf.data();
+      return fd;
+    }
+    ::close(fd);
+  }
+  errno = EAGAIN;
+  return -1;
+}
 
 // Move `from` to `to`; without `overwrite` the rename fails if `to` appeared meanwhile.
 void rename_into_place(const std::string& from, const std::string& to, bool overwrite) {
@@ -50,15 +105,19 @@ void check_output_path(const std::string& destination, bool overwrite) {
 AtomicOutputFile::AtomicOutputFile(std::string destination, bool overwrite)
     : destination_(std::move(destination)), overwrite_(overwrite) {
   check_output_path(destination_, overwrite_);
-  std::string tmpl = destination_ + ".lmforge-tmp-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  fd_ = ::mkstemp(buf.data());
-  if (fd_ < 0) fail(destination_, "cannot create temporary output file: " + errno_text());
-  temp_path_ = buf.data();
-  ::fchmod(fd_, 0644);
+  const std::string dir = directory_of(destination_);
+  remove_stale_temporaries(dir);
+  fd_ = open_unnamed(dir);
+  unnamed_ = fd_ >= 0;
+  if (!unnamed_) {
+    fd_ = create_locked_temporary(destination_, false, temp_path_);
+    if (fd_ < 0) fail(destination_, "cannot create temporary output file: " + errno_text());
+  }
+  ::fchmod(fd_, 0644);  // as cp would make it, whatever the umask of O_TMPFILE/mkstemp
   buffer_.reserve(kBufferSize);
 }
+
+void AtomicOutputFile::set_unnamed_allowed_for_testing(bool allowed) { g_unnamed_allowed = allowed; }
 
 AtomicOutputFile::AtomicOutputFile(int fd, std::string label)
     : destination_(std::move(label)), overwrite_(false), fd_(fd), borrowed_fd_(true) {
@@ -143,24 +202,51 @@ void AtomicOutputFile::commit() {
     return;
   }
   if (durable_ && ::fsync(fd_) != 0) fail(destination_, "fsync failed: " + errno_text());
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    fail(destination_, "close failed: " + errno_text());
+  // The name appears while the descriptor (and a named temporary's lock) is still held, so no
+  // cleaner can take the file for a dead writer's.
+  if (unnamed_) {
+    link_into_place();
+  } else {
+    rename_into_place(temp_path_, destination_, overwrite_);
   }
-  fd_ = -1;
-  rename_into_place(temp_path_, destination_, overwrite_);
   committed_ = true;
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {  // a deferred write error (NFS): the output is not what was written
+    const std::string why = errno_text();
+    ::unlink(destination_.c_str());
+    fail(destination_, "close failed: " + why);
+  }
+}
+
+void AtomicOutputFile::link_into_place() {
+  if (!overwrite_) {
+    if (link_unnamed(fd_, destination_)) return;
+    if (errno == EEXIST) fail(destination_, "already exists (use --force to overwrite)");
+    fail(destination_, "cannot link output into place: " + errno_text());
+  }
+  // Replacing: link under a fresh temporary name, then rename over the destination (atomic).
+  for (unsigned attempt = 0; attempt < 64; ++attempt) {
+    const std::string staged = destination_ + std::string(kTempMarker) + std::to_string(::getpid()) + "-" +
+                               std::to_string(attempt);
+    if (link_unnamed(fd_, staged)) {
+      if (::rename(staged.c_str(), destination_.c_str()) == 0) return;
+      const std::string why = errno_text();
+      ::unlink(staged.c_str());
+      fail(destination_, "cannot rename output into place: " + why);
+    }
+    if (errno != EEXIST) fail(destination_, "cannot link output into place: " + errno_text());
+  }
+  fail(destination_, "cannot link output into place: no free temporary name");
 }
 
 AtomicOutputDir::AtomicOutputDir(std::string destination, bool overwrite)
     : destination_(std::move(destination)), overwrite_(overwrite) {
   while (destination_.size() > 1 && destination_.back() == '/') destination_.pop_back();
   check_output_path(destination_, overwrite_);
-  std::string tmpl = destination_ + ".lmforge-tmp-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) fail(destination_, "cannot create temporary output directory: " + errno_text());
-  temp_dir_ = buf.data();
+  remove_stale_temporaries(directory_of(destination_));
+  lock_fd_ = create_locked_temporary(destination_, true, temp_dir_);
+  if (lock_fd_ < 0) fail(destination_, "cannot create temporary output directory: " + errno_text());
   ::chmod(temp_dir_.c_str(), 0755);
 }
 
@@ -169,11 +255,33 @@ AtomicOutputDir::~AtomicOutputDir() {
     std::error_code ec;
     fs::remove_all(temp_dir_, ec);
   }
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void AtomicOutputDir::commit() {
-  rename_into_place(temp_dir_, destination_, overwrite_);
+  rename_into_place(temp_dir_, destination_, overwrite_);  // still locked: see AtomicOutputFile::commit
   committed_ = true;
+  ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+size_t remove_stale_temporaries(const std::string& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path path = it->path();
+    if (path.filename().string().find(kTempMarker) == std::string::npos) continue;
+    // O_NOFOLLOW: a symlink with our marker is never followed into a deletion.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0) {
+      std::error_code rm;
+      if (S_ISDIR(st.st_mode) ? fs::remove_all(path, rm) > 0 : fs::remove(path, rm)) ++removed;
+    }
+    ::close(fd);
+  }
+  return removed;
 }
 
 }  // namespace lmforge

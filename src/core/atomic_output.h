@@ -1,9 +1,14 @@
 // Output files that appear only when complete.
 //
-// Data goes to a temporary file beside the destination (same directory, so the final rename
-// is atomic); commit() flushes and renames it into place (and fsyncs first when durable). If commit() is never reached
-// (an error, an exception, Ctrl-C handled by unwinding) the temporary is removed and the
-// destination is untouched. An existing destination is refused unless `overwrite` is set.
+// Data goes to an unnamed file in the destination's directory (O_TMPFILE): it has no name
+// until commit() links it into place, so however the process ends (an error, Ctrl-C, kill -9,
+// a power cut) nothing is left behind, not even a temporary. Where the filesystem cannot make
+// unnamed files (or /proc is missing, which linking one needs without privileges), a named
+// temporary `DEST.lmforge-tmp-XXXXXX` beside the destination is used instead, held under an
+// flock(2) lock while it is written; every new output first removes the temporaries of ours in
+// its directory whose lock nobody holds, i.e. those whose writer died (remove_stale_temporaries).
+// commit() flushes (and fsyncs first when durable) and links or renames the file into place. An
+// existing destination is refused unless `overwrite` is set.
 #pragma once
 
 #include <cstdint>
@@ -38,12 +43,19 @@ class AtomicOutputFile {
   void set_durable(bool durable) { durable_ = durable; }
 
   const std::string& destination() const { return destination_; }
+  // True when the data goes to an unnamed (O_TMPFILE) file, false for a named temporary.
+  bool unnamed() const { return unnamed_; }
+
+  // Tests force the named-temporary fallback to exercise it on filesystems that have O_TMPFILE.
+  static void set_unnamed_allowed_for_testing(bool allowed);
 
  private:
   void flush_buffer();
+  void link_into_place();
 
   std::string destination_;
-  std::string temp_path_;
+  std::string temp_path_;  // the named temporary; empty for an unnamed file
+  bool unnamed_ = false;
   bool overwrite_;
   int fd_ = -1;
   bool committed_ = false;
@@ -54,7 +66,8 @@ class AtomicOutputFile {
 };
 
 // The same for a directory of outputs (a Hugging Face folder): files are created inside
-// temp_dir() and the directory is renamed into place by commit().
+// temp_dir(), a named temporary directory held under an flock(2) lock (directories cannot be
+// unnamed), and the directory is renamed into place by commit().
 class AtomicOutputDir {
  public:
   AtomicOutputDir(std::string destination, bool overwrite);
@@ -68,9 +81,15 @@ class AtomicOutputDir {
  private:
   std::string destination_;
   std::string temp_dir_;
+  int lock_fd_ = -1;  // holds the lock that marks temp_dir_ as in use
   bool overwrite_;
   bool committed_ = false;
 };
+
+// Removes the `*.lmforge-tmp-*` files and folders in `dir` that a killed lmforge left behind:
+// those whose flock(2) lock nobody holds (a live writer holds its lock until it commits).
+// Returns how many were removed; errors (permissions, races with other cleaners) are ignored.
+size_t remove_stale_temporaries(const std::string& dir);
 
 // Refuse to write over an existing path unless `overwrite`; also refuses a destination that
 // is one of the inputs (never modify an input).

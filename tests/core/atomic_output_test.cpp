@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 
 #include "core/error.h"
@@ -65,6 +70,111 @@ TEST(AtomicOutput, WriteTensorCopiesFileViewsExactly) {
   want.insert(want.end(), bytes.begin() + 12345, bytes.begin() + 12345 + (2u << 20) + 3);
   want.insert(want.end(), bytes.begin() + 7, bytes.begin() + 107);
   EXPECT_TRUE(got == want);
+  fs::remove_all(dir);
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Runs `work` in a child process that is then killed with SIGKILL (no unwinding, no
+// destructors), as `kill -9` during a conversion would. `work` leaks the outputs it opens, so
+// that they are still open when the kill comes.
+template <typename F>
+void run_and_kill(F work) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    work();
+    ::raise(SIGKILL);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+// Restores unnamed temporaries however a test ends.
+struct NamedTemporariesOnly {
+  NamedTemporariesOnly() { AtomicOutputFile::set_unnamed_allowed_for_testing(false); }
+  ~NamedTemporariesOnly() { AtomicOutputFile::set_unnamed_allowed_for_testing(true); }
+};
+
+TEST(AtomicOutput, KillLeavesNothingBehindWithUnnamedFiles) {
+  const fs::path dir = fresh_dir("lmforge-atomic-kill");
+  const std::string dst = (dir / "out.gguf").string();
+  {
+    AtomicOutputFile probe((dir / "probe").string(), false);
+    if (!probe.unnamed()) GTEST_SKIP() << "no O_TMPFILE on " << dir << "; the named fallback is tested below";
+  }
+  run_and_kill([&] {
+    auto* f = new AtomicOutputFile(dst, false);
+    std::vector<uint8_t> data(12u << 20, 7);  // more than the write buffer: reaches the file
+    f->write(data);
+  });
+  EXPECT_TRUE(fs::is_empty(dir)) << "left: " << ::testing::PrintToString(entries(dir));
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutput, UnnamedFileReplacesOnlyWithOverwrite) {
+  const fs::path dir = fresh_dir("lmforge-atomic-replace");
+  const std::string dst = (dir / "out.bin").string();
+  std::ofstream(dst) << "old";
+  EXPECT_THROW(AtomicOutputFile(dst, false), Error);
+  {
+    AtomicOutputFile f(dst, true);
+    f.write("new!", 4);
+    f.commit();
+  }
+  EXPECT_EQ(fs::file_size(dst), 4u);
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"out.bin"});
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutput, NextRunRemovesTemporariesOfKilledRuns) {
+  NamedTemporariesOnly named;
+  const fs::path dir = fresh_dir("lmforge-atomic-stale");
+  run_and_kill([&] {
+    auto* d = new AtomicOutputDir((dir / "hf").string(), false);
+    std::ofstream((fs::path(d->temp_dir()) / "model.safetensors").string()) << "x";
+    auto* f = new AtomicOutputFile((dir / "a.gguf").string(), false);
+    std::vector<uint8_t> data(12u << 20, 7);
+    f->write(data);
+  });
+  const auto left = entries(dir);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].rfind("a.gguf.lmforge-tmp-", 0), 0u);
+  EXPECT_EQ(left[1].rfind("hf.lmforge-tmp-", 0), 0u);
+  {
+    AtomicOutputFile next((dir / "b.gguf").string(), false);  // cleans on creation
+    next.write("b", 1);
+    next.commit();
+  }
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"b.gguf"});
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutput, TemporariesOfLiveWritersAreKept) {
+  NamedTemporariesOnly named;
+  const fs::path dir = fresh_dir("lmforge-atomic-live");
+  AtomicOutputFile file((dir / "a.gguf").string(), false);
+  AtomicOutputDir folder((dir / "hf").string(), false);
+  file.write("a", 1);
+  EXPECT_EQ(remove_stale_temporaries(dir.string()), 0u);
+  EXPECT_EQ(entries(dir).size(), 2u);
+  file.commit();
+  folder.commit();
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{"a.gguf", "hf"}));
   fs::remove_all(dir);
 }
 
