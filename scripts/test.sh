@@ -4,7 +4,7 @@
 # cross-check against independent implementations (ctest).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-"$here/scripts/install_deps.sh"
+"$here/scripts/install_test_deps.sh"
 "$here/scripts/install_oracles.sh"
 "$here/scripts/build.sh"
 "$here/scripts/fuzz.sh" "${LMFORGE_FUZZ_SECONDS:-20}"

