@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/vocab.h"
 
 namespace lmforge {
 namespace {
@@ -78,6 +80,19 @@ TEST(PerplexityPlan, RefusesShortTextAndTinyContext) {
   EXPECT_THROW(plan_perplexity(511, 256), UsageError);
   EXPECT_THROW(plan_perplexity(0, 8), UsageError);
   EXPECT_THROW(plan_perplexity(1000, 7), UsageError);
+}
+
+TEST(PerplexityInput, TokenizesOnceWithBosWhenTheVocabularyAddsOne) {
+  SpmTokenizer tok(load_vocab(std::string(LMFORGE_SOURCE_DIR) + "/models/demo/tokenizer.model"));
+  ASSERT_TRUE(tok.vocab().add_bos);
+  const PerplexityInput in = perplexity_input(tok, "One day a cat sat.");
+  EXPECT_EQ(in.bos_id, tok.vocab().bos_id);
+  EXPECT_EQ(in.tokens, tok.encode("One day a cat sat.", true, false));
+  Vocab no_bos = tok.vocab();
+  no_bos.add_bos = false;
+  const PerplexityInput plain = perplexity_input(SpmTokenizer(no_bos), "One day a cat sat.");
+  EXPECT_EQ(plain.bos_id, -1);
+  EXPECT_EQ(plain.tokens, tok.encode("One day a cat sat.", false, false));
 }
 
 }  // namespace
