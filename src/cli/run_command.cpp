@@ -28,7 +28,10 @@
 #include "cli/run_session.h"
 #include "core/error.h"
 #include "core/text_checks.h"
+#include "engine/llama_forward.h"
 #include "generate/chat_template.h"
+#include "generate/session.h"
+#include "generate/timings.h"
 #include "generate/token_probs.h"
 
 namespace lmforge::cli {

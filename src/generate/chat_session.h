@@ -6,7 +6,8 @@
 // (the end-of-turn marker, the new user message, the generation prompt). Templates render
 // append-only, so the cache always holds the conversation as the template writes it, with each
 // reply as the model's tokens. A turn that does not fit the context is refused whole (dropping
-// old turns would change what the cached positions mean).
+// old turns would change what the cached positions mean). A reply cut by a stop string keeps
+// all of its tokens in the cache and in the history (as the cache holds them).
 #pragma once
 
 #include <string>

@@ -77,7 +77,8 @@ struct GenerationCallbacks {
 struct GenerationResult {
   StopReason stop = StopReason::kLimit;
   std::vector<int32_t> tokens;  // generated, without the token that ended the text
-  std::string text;             // the output text (as released through on_text)
+  std::string text;             // the output text as released through on_text; decoding it costs a
+                                // full decode per token, so it is only kept with on_text or stop strings
   size_t prompt_tokens = 0;     // tokens fed before generating
 };
 

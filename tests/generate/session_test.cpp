@@ -195,6 +195,7 @@ TEST_F(GenerationSessionTest, CancelStops) {
   cb.cancelled = [&] { return drawn >= 5; };
   const GenerationResult r = s.complete(prompt, limit(-1), cb);
   EXPECT_EQ(r.stop, StopReason::kCancelled);
+  EXPECT_EQ(stop_reason_name(r.stop), "cancelled");
   EXPECT_EQ(r.tokens.size(), 5u);
   EXPECT_EQ(s.timings().sampled, 5u);
 }
