@@ -56,8 +56,8 @@ int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_gi
   const std::string text = read_text(o.file);
   const auto model = LlamaModel::open(o.model);
   SpmTokenizer tok(load_vocab(o.model));
-  const bool add_bos = tok.vocab().add_bos && tok.vocab().bos_id >= 0;
-  const std::vector<int32_t> tokens = tok.encode(text, add_bos, false);
+  const PerplexityInput input = perplexity_input(tok, text);
+  const std::vector<int32_t>& tokens = input.tokens;
   // Refuse a short text (or an absurd -c) before the KV cache is allocated.
   const PerplexityPlan plan = plan_perplexity(tokens.size(), o.n_ctx);
   if (o.n_ctx > model->config().max_position_embeddings)
@@ -74,7 +74,7 @@ int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_gi
     std::fflush(stdout);
   };
   const PerplexityResult r =
-      compute_perplexity(ctx, tokens, add_bos ? tok.vocab().bos_id : -1, o.n_ctx, o.n_batch, on_chunk);
+      compute_perplexity(ctx, tokens, input.bos_id, o.n_ctx, o.n_batch, on_chunk);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 
   if (o.json) {

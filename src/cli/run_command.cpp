@@ -12,21 +12,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
 
-#include "generate/chat_template.h"
 #include "cli/commands.h"
 #include "cli/run_session.h"
 #include "core/error.h"
 #include "core/text_checks.h"
+#include "engine/llama_forward.h"
+#include "generate/chat_template.h"
+#include "generate/session.h"
+#include "generate/timings.h"
+#include "generate/token_probs.h"
 
 namespace lmforge::cli {
 
@@ -115,24 +121,10 @@ void check_options(RunOptions& o) {
   else if (!is_valid_utf8(o.prompt)) throw UsageError("the -p prompt is not valid UTF-8");
 }
 
-// The K most likely next tokens (ties: lower id first) and their probabilities, the softmax of
-// the raw logits computed in double. This is the model's distribution before any sampler
-// stage (penalties, top-k/p, temperature) transforms it.
-nlohmann::json top_probabilities(std::span<const float> logits, size_t k) {
-  const float max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float l : logits) sum += std::exp(static_cast<double>(l) - max);
-  std::vector<int32_t> ids(logits.size());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
-  k = std::min(k, ids.size());
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
-    return logits[static_cast<size_t>(a)] != logits[static_cast<size_t>(b)] ? logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] : a < b;
-  });
+// A --json --probs line's "top": [[id, p], ...].
+nlohmann::json top_json(std::span<const float> logits, size_t k) {
   nlohmann::json top = nlohmann::json::array();
-  for (size_t i = 0; i < k; ++i) {
-    const double p = std::exp(static_cast<double>(logits[static_cast<size_t>(ids[i])]) - max) / sum;
-    top.push_back({ids[i], p});
-  }
+  for (const TokenProbability& t : top_probabilities(logits, k)) top.push_back({t.id, t.p});
   return top;
 }
 
@@ -144,99 +136,56 @@ int run_generation(RunOptions o) {
   install_interrupt_handler();
   if (o.interactive) return run_chat(o, s);
 
-  SpmTokenizer& tok = *s.tok;
-  LlamaContext& ctx = *s.ctx;
-  const uint32_t n_ctx = ctx.n_ctx();
-  std::vector<int32_t> prompt = tok.encode(o.prompt, tok.vocab().add_bos, false);
-  if (prompt.empty()) throw UsageError("the prompt is empty and the model adds no BOS token");
-  // At least one position must stay free for the first generated token.
-  if (prompt.size() >= n_ctx) {
+  GenerationSession& session = s.generation;
+  const uint32_t n_ctx = session.n_ctx();
+  std::vector<int32_t> prompt = session.tokenize_prompt(o.prompt);
+  if (!session.prompt_fits(prompt.size())) {
     if (!o.truncate_prompt)
       throw UsageError("the prompt has " + std::to_string(prompt.size()) + " tokens but the context holds " + std::to_string(n_ctx) +
                        " (at most " + std::to_string(n_ctx - 1) + " for the prompt); use a larger -c or --truncate-prompt");
-    // Keep BOS and the most recent tokens: the end of a prompt is what the continuation follows.
-    const bool bos = tok.vocab().add_bos && prompt.front() == tok.vocab().bos_id;
-    const size_t keep = n_ctx - 1 - (bos ? 1 : 0);
-    const size_t dropped = prompt.size() - (bos ? 1 : 0) - keep;
-    std::vector<int32_t> kept;
-    if (bos) kept.push_back(prompt.front());
-    kept.insert(kept.end(), prompt.end() - static_cast<ptrdiff_t>(keep), prompt.end());
-    std::fprintf(stderr, "lmforge: the prompt has %zu tokens; dropped the first %zu to fit the context of %u\n", prompt.size(), dropped, n_ctx);
-    prompt = std::move(kept);
+    const size_t original = prompt.size();
+    const size_t dropped = session.truncate_prompt(prompt);
+    std::fprintf(stderr, "lmforge: the prompt has %zu tokens; dropped the first %zu to fit the context of %u\n", original, dropped, n_ctx);
   }
-  if (o.verbose_prompt) print_verbose_prompt(tok.decode(prompt), prompt);
 
-  Sampler& sampler = *s.sampler;
-  for (int32_t t : prompt) sampler.accept(t);
-  if (!o.json && !o.no_display_prompt) {
-    std::fputs(tok.decode(prompt).c_str(), stdout);
-    std::fflush(stdout);
-  }
-  Timings& tm = s.timings;
-  const auto t_prompt = Clock::now();
-  std::vector<float> logits = ctx.eval(prompt);
-  tm.prompt_ms = ms_since(t_prompt);
-  tm.prompt_tokens = prompt.size();
-
-  TextStreamer streamer(tok, prompt.back());
-  const int32_t eos = tok.vocab().eos_id;
-  size_t generated = 0;
-  bool context_full = false;
-  const auto want_more = [&] { return o.n_predict < 0 || generated < static_cast<uint64_t>(o.n_predict); };
-  while (want_more() && !interrupted()) {
-    const auto t_sample = Clock::now();
-    const int32_t next = sample_next(s, o, logits);
-    tm.sample_ms += ms_since(t_sample);
-    ++tm.sampled;
-    if (o.json) {
-      nlohmann::json j = {{"token", next}, {"piece", sanitize_utf8(tok.token_text(next))}};
+  GenerationCallbacks callbacks;
+  callbacks.cancelled = interrupted;
+  callbacks.on_prompt = [&](std::string_view text, std::span<const int32_t> ids) {
+    if (o.verbose_prompt) print_verbose_prompt(text, ids);
+    if (!o.json && !o.no_display_prompt) {
+      std::fputs(std::string(text).c_str(), stdout);
+      std::fflush(stdout);
+    }
+  };
+  if (o.json) {
+    callbacks.on_token = [&](const TokenEvent& t) {
+      // An EOS draw gets its own line only with --probs (its distribution is worth seeing).
+      if (t.end_of_text && o.probs == 0) return;
+      nlohmann::json j = {{"token", t.id}, {"piece", sanitize_utf8(t.piece)}};
       // "top": the distribution `token` was drawn from, i.e. softmax(raw logits) at this step.
-      if (o.probs > 0) j["top"] = top_probabilities(logits, static_cast<size_t>(o.probs));
-      if (next == eos) j["eos"] = true;
-      if (next != eos || o.probs > 0) std::printf("%s\n", j.dump().c_str());
-    }
-    if (next == eos) break;
-    sampler.accept(next);
-    ++generated;
-    if (!o.json) streamer.push(next);
-    std::fflush(stdout);
-    if (!want_more()) break;
-    if (ctx.pos() >= n_ctx) {
-      context_full = true;
-      break;
-    }
-    const auto t_eval = Clock::now();
-    logits = ctx.eval(std::span<const int32_t>(&next, 1));
-    tm.eval_ms += ms_since(t_eval);
-    ++tm.evals;
+      if (o.probs > 0) j["top"] = top_json(t.logits, static_cast<size_t>(o.probs));
+      if (t.end_of_text) j["eos"] = true;
+      std::printf("%s\n", j.dump().c_str());
+      std::fflush(stdout);
+    };
+  } else {
+    callbacks.on_text = print_text;
   }
+  const GenerationResult r = session.complete(prompt, generation_params(o), callbacks);
   if (!o.json) std::fputs("\n", stdout);
   std::fflush(stdout);
-  if (context_full) std::fprintf(stderr, "lmforge: stopped at the end of the context (%u tokens)\n", n_ctx);
-  tm.print();
+  if (r.stop == StopReason::kContextFull) std::fprintf(stderr, "lmforge: stopped at the end of the context (%u tokens)\n", n_ctx);
+  print_timings(session.timings());
   if (interrupted()) std::fprintf(stderr, "lmforge: interrupted\n");
   return 0;
 }
 
 }  // namespace
 
-void Timings::print() const {
-  const auto line = [](const char* what, double ms, size_t n) {
-    std::fprintf(stderr, "lmforge: %-12s = %10.2f ms / %5zu tokens (%8.2f ms per token, %8.2f tokens per second)\n", what, ms, n,
-                 n ? ms / static_cast<double>(n) : 0.0, ms > 0 ? 1000.0 * static_cast<double>(n) / ms : 0.0);
-  };
-  std::fprintf(stderr, "\n");
-  std::fprintf(stderr, "lmforge: %-12s = %10.2f ms\n", "load time", load_ms);
-  line("sampling", sample_ms, sampled);
-  line("prompt eval", prompt_ms, prompt_tokens);
-  line("eval", eval_ms, evals);
-}
-
 RunSession open_session(const RunOptions& o) {
-  RunSession s;
-  const auto t_load = Clock::now();
-  s.loaded = load_model_for_inference(o.model);
-  const LlamaConfig& c = s.loaded.model->config();
+  const auto t_load = GenerationClock::now();
+  LoadedModel loaded = load_model_for_inference(o.model);
+  const LlamaConfig& c = loaded.model->config();
   const uint64_t model_ctx = c.max_position_embeddings;
   const uint64_t n_ctx = o.n_ctx ? static_cast<uint64_t>(*o.n_ctx) : model_ctx;
   if (n_ctx == 0) throw UsageError("the model does not say its context length; give one with -c");
@@ -252,21 +201,21 @@ RunSession open_session(const RunOptions& o) {
   if (auto avail = available_memory_bytes(); avail && kv_bytes > *avail)
     throw UsageError("a context of " + std::to_string(n_ctx) + " positions needs " + mib(kv_bytes) + " for its KV cache, more than the " +
                      mib(*avail) + " of memory available; use a smaller -c");
-  s.tok = std::make_unique<SpmTokenizer>(s.loaded.vocab);
-  s.ctx = std::make_unique<LlamaContext>(*s.loaded.model, static_cast<uint32_t>(n_ctx), static_cast<uint32_t>(o.n_threads));
-  s.sampler = std::make_unique<Sampler>(o.sampling);
-  s.timings.load_ms = ms_since(t_load);
+  SessionOptions options;
+  options.n_ctx = static_cast<uint32_t>(n_ctx);
+  options.n_threads = static_cast<uint32_t>(o.n_threads);
+  options.sampling = o.sampling;
+  GenerationSession generation(*loaded.model, loaded.vocab, options);
+  RunSession s{std::move(loaded), std::move(generation)};
+  s.generation.timings().load_ms = ms_since(t_load);
   return s;
 }
 
-int32_t sample_next(RunSession& s, const RunOptions& o, std::vector<float>& logits) {
-  const int32_t eos = s.tok->vocab().eos_id;
-  if (!o.ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size()) return s.sampler->sample(logits);
-  const float saved = logits[static_cast<size_t>(eos)];
-  logits[static_cast<size_t>(eos)] = -std::numeric_limits<float>::infinity();
-  const int32_t next = s.sampler->sample(logits);
-  logits[static_cast<size_t>(eos)] = saved;
-  return next;
+GenerationParams generation_params(const RunOptions& o) {
+  GenerationParams p;
+  p.n_predict = o.n_predict;
+  p.ignore_eos = o.ignore_eos;
+  return p;
 }
 
 void install_interrupt_handler() {
@@ -280,22 +229,17 @@ void install_interrupt_handler() {
 bool interrupted() { return g_interrupted.load(); }
 void clear_interrupt() { g_interrupted = false; }
 
-void TextStreamer::push(int32_t id) {
-  ids_.push_back(id);
-  const std::string text = tok_.decode(ids_);
-  if (text.size() < base_.size() || text.compare(0, base_.size(), base_) != 0) return;
-  const std::string_view gained = std::string_view(text).substr(base_.size());
-  // Print only when what was printed stays a prefix and no UTF-8 sequence is left unfinished.
-  if (gained.size() < printed_.size() || gained.compare(0, printed_.size(), printed_) != 0) return;
-  if (gained.size() >= 3 && gained.compare(gained.size() - 3, 3, "\xEF\xBF\xBD") == 0) return;
-  std::fwrite(gained.data() + printed_.size(), 1, gained.size() - printed_.size(), stdout);
-  printed_ = gained;
+void print_text(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
 }
 
 void print_verbose_prompt(std::string_view text, std::span<const int32_t> ids) {
   std::fprintf(stderr, "lmforge: prompt text: %s\n", nlohmann::json(sanitize_utf8(text)).dump().c_str());
   std::fprintf(stderr, "lmforge: prompt tokens: %s\n", nlohmann::json(std::vector<int32_t>(ids.begin(), ids.end())).dump().c_str());
 }
+
+void print_timings(const Timings& t) { std::fputs(format_timings(t).c_str(), stderr); }
 
 Action& register_run(CLI::App& app) {
   static Action action;

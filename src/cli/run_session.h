@@ -1,20 +1,16 @@
 // What `lmforge run` and its interactive mode share: options, the loaded model with its
-// tokenizer and context, Ctrl-C handling, streaming text output and the timing summary.
+// generation session (src/generate/session.h), Ctrl-C handling and printing helpers.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
+#include <string_view>
 
-#include "engine/llama_forward.h"
 #include "engine/model_loader.h"
+#include "generate/session.h"
 #include "sampling/sampler.h"
-#include "tokenizer/spm_tokenizer.h"
 
 namespace lmforge::cli {
 
@@ -35,31 +31,16 @@ struct RunOptions {
   SamplingParams sampling;
 };
 
-using Clock = std::chrono::steady_clock;
-inline double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-struct Timings {
-  double load_ms = 0, prompt_ms = 0, sample_ms = 0, eval_ms = 0;
-  size_t prompt_tokens = 0, sampled = 0, evals = 0;
-  void print() const;  // llama.cpp-style summary on stderr
-};
-
 struct RunSession {
   LoadedModel loaded;
-  std::unique_ptr<SpmTokenizer> tok;
-  std::unique_ptr<LlamaContext> ctx;
-  std::unique_ptr<Sampler> sampler;
-  Timings timings;
+  GenerationSession generation;
 };
 
-// Loads the model and allocates the context after checking -c against the model and memory.
+// Loads the model and opens its session after checking -c against the model and memory.
 RunSession open_session(const RunOptions& o);
 
-// The next token from the sampler chain; with --ignore-eos, EOS is made impossible for this
-// draw (its logit -inf, as llama.cpp's logit bias does) while `logits` itself is left as it was.
-int32_t sample_next(RunSession& s, const RunOptions& o, std::vector<float>& logits);
+// The limits of one continuation or chat reply, from the flags.
+GenerationParams generation_params(const RunOptions& o);
 
 // Ctrl-C: a first press sets the flag (the caller stops what it is doing); a second one while
 // the flag is still set exits at once. Installed without SA_RESTART so that a blocking read
@@ -68,23 +49,14 @@ void install_interrupt_handler();
 bool interrupted();
 void clear_interrupt();
 
-// Prints decoded text as tokens arrive, holding back an unfinished UTF-8 sequence. `context`
-// is the token before the first streamed one, so that its leading space survives decoding.
-class TextStreamer {
- public:
-  TextStreamer(const SpmTokenizer& tok, int32_t context) : tok_(tok), ids_{context} {
-    base_ = tok_.decode(ids_);
-  }
-  void push(int32_t id);
-
- private:
-  const SpmTokenizer& tok_;
-  std::vector<int32_t> ids_;
-  std::string base_, printed_;
-};
+// Writes generated text to stdout at once (a reader watches it appear).
+void print_text(std::string_view text);
 
 // `--verbose-prompt`: the text (JSON-quoted) and token ids fed to the model, on stderr.
 void print_verbose_prompt(std::string_view text, std::span<const int32_t> ids);
+
+// The timing summary, on stderr.
+void print_timings(const Timings& t);
 
 // The interactive chat loop (run_chat.cpp).
 int run_chat(const RunOptions& o, RunSession& s);

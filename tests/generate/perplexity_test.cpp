@@ -1,5 +1,5 @@
-// Perplexity arithmetic (token NLL, running mean, llama.cpp's error estimate, chunk plan) and
-// the benchmark statistics, against values worked out by hand.
+// Perplexity arithmetic (token NLL, running mean, llama.cpp's error estimate, chunk plan)
+// against values worked out by hand.
 #include "generate/perplexity.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/stats.h"
+#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/vocab.h"
 
 namespace lmforge {
 namespace {
@@ -81,18 +82,17 @@ TEST(PerplexityPlan, RefusesShortTextAndTinyContext) {
   EXPECT_THROW(plan_perplexity(1000, 7), UsageError);
 }
 
-TEST(Summarize, MedianExtremesAndSampleStddev) {
-  const std::vector<double> odd = {5, 1, 3};
-  const Summary s = summarize(odd);
-  EXPECT_EQ(s.median, 3);
-  EXPECT_EQ(s.min, 1);
-  EXPECT_EQ(s.max, 5);
-  EXPECT_NEAR(s.stddev, 2.0, 1e-12);  // deviations -2, 0, 2: sqrt(8 / 2)
-  const std::vector<double> even = {4, 1, 2, 3};
-  EXPECT_EQ(summarize(even).median, 2.5);
-  const std::vector<double> one = {7};
-  EXPECT_EQ(summarize(one).stddev, 0);
-  EXPECT_EQ(summarize(std::vector<double>{}).n, 0u);
+TEST(PerplexityInput, TokenizesOnceWithBosWhenTheVocabularyAddsOne) {
+  SpmTokenizer tok(load_vocab(std::string(LMFORGE_SOURCE_DIR) + "/models/demo/tokenizer.model"));
+  ASSERT_TRUE(tok.vocab().add_bos);
+  const PerplexityInput in = perplexity_input(tok, "One day a cat sat.");
+  EXPECT_EQ(in.bos_id, tok.vocab().bos_id);
+  EXPECT_EQ(in.tokens, tok.encode("One day a cat sat.", true, false));
+  Vocab no_bos = tok.vocab();
+  no_bos.add_bos = false;
+  const PerplexityInput plain = perplexity_input(SpmTokenizer(no_bos), "One day a cat sat.");
+  EXPECT_EQ(plain.bos_id, -1);
+  EXPECT_EQ(plain.tokens, tok.encode("One day a cat sat.", false, false));
 }
 
 }  // namespace
