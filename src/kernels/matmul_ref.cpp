@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "convert/tensor_cast.h"
 #include "kernels/ops_ref.h"
+#include "quant/type_traits.h"
 
 namespace lmforge {
 
