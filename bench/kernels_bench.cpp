@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "convert/tensor_cast.h"
 #include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/aligned_allocator.h"
 #include "kernels/matmul.h"
 #include "kernels/vec_ops.h"
 #include "quant/ggml_blocks.h"
+#include "quant/type_traits.h"
 
 namespace lmforge {
 namespace {
@@ -35,7 +35,7 @@ Weights make_weights(DType type, uint64_t rows, uint64_t cols) {
   for (uint64_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = dist(rng);
     uint8_t* dst = w.bytes.get() + r * rb;
-    encode_row(type, row.data(), dst, cols);  // the converter's encoders: F32/F16/BF16/Q8_0/Q4_0
+    encode_row(type, row.data(), dst, cols);  // the quant table's reference encoders
   }
   w.view = MatrixView{type, w.bytes.get(), rows, cols, rb};
   return w;

@@ -21,6 +21,7 @@
 #include "formats/ggml_legacy/ggjt_writer.h"
 #include "formats/onnx/onnx_writer.h"
 #include "formats/sniff.h"
+#include "quant/type_traits.h"
 
 namespace lmforge::cli {
 
@@ -30,6 +31,18 @@ namespace fs = std::filesystem;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The --outtype values, lower case: every type the quant table can encode, in its order.
+std::string outtype_names() {
+  std::string list;
+  for (const TypeTraits& row : all_type_traits()) {
+    if (row.encode == nullptr) continue;
+    std::string name(dtype_name(row.type));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    list += (list.empty() ? "" : ", ") + name;
+  }
+  return list;
 }
 
 // Refuses a destination that is, or lies inside, the source: inputs are never modified.
@@ -73,8 +86,8 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   opt.quiet = quiet || json;
   if (!outtype.empty()) {
     auto t = dtype_from_name(outtype);
-    if (!t || !(*t == DType::F32 || *t == DType::F16 || *t == DType::BF16 || *t == DType::Q8_0 || *t == DType::Q4_0 || *t == DType::Q4_1))
-      throw UsageError("--outtype must be one of f32, f16, bf16, q8_0, q4_0, q4_1 (got '" + outtype + "')");
+    if (!t || !can_encode(*t))
+      throw UsageError("--outtype must be one of " + outtype_names() + " (got '" + outtype + "')");
     opt.outtype = t;
   }
   if (to.empty())

@@ -41,7 +41,7 @@ ConvertReport convert_to_safetensors(const std::string& src, const std::string& 
   uint64_t total = 0;
   for (size_t i = 0; i < source->tensors().size(); ++i) {
     const TensorInfo& t = source->tensors()[i];
-    const bool is_float = t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16 || t.dtype == DType::F64;
+    const bool is_float = can_decode(t.dtype) && !dtype_is_quantized(t.dtype);  // plain types with a codec
     DType to = t.dtype;
     if (dtype_is_quantized(t.dtype)) to = DType::F32;
     if (opt.outtype && is_float) to = *opt.outtype;

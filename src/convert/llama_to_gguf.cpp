@@ -14,6 +14,7 @@
 #include "core/text_checks.h"
 #include "core/progress.h"
 #include "formats/gguf/gguf_writer.h"
+#include "quant/type_traits.h"
 #include "arch/llama/llama_names.h"
 
 namespace lmforge {
@@ -86,8 +87,9 @@ std::optional<std::string> gguf_name_of(const LlamaModelSource& m, const TensorI
   fail(t.file.empty() ? m.path : t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
 }
 
-// Quantized types GGUF holds in the same block layout the source gives them.
-bool keeps_quantized(DType t) { return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0; }
+// Quantized types whose blocks are copied as the source gives them when no --outtype is asked:
+// those llama.cpp has a file type for (the most common one becomes the file's general.file_type).
+bool keeps_quantized(DType t) { return dtype_is_quantized(t) && llama_ftype(t).has_value(); }
 
 }  // namespace
 

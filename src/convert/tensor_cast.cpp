@@ -7,71 +7,8 @@
 
 #include "core/checked_math.h"
 #include "core/error.h"
-#include "core/half.h"
-#include "quant/ggml_blocks.h"
 
 namespace lmforge {
-
-namespace {
-template <typename T>
-T load(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-template <typename T>
-void store(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof(T));
-}
-}  // namespace
-
-bool can_decode(DType from) {
-  switch (from) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::F64:
-    case DType::Q8_0: case DType::Q4_0: case DType::Q4_1:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool can_encode(DType to) {
-  switch (to) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_1:
-      return true;
-    default:
-      return false;
-  }
-}
-
-void decode_row(DType t, const uint8_t* in, float* out, size_t n) {
-  switch (t) {
-    case DType::F32: std::memcpy(out, in, n * 4); return;
-    case DType::F16: {
-      const float* table = fp16_to_fp32_table();
-      for (size_t i = 0; i < n; ++i) out[i] = table[load<uint16_t>(in + 2 * i)];
-      return;
-    }
-    case DType::BF16: for (size_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(load<uint16_t>(in + 2 * i)); return;
-    case DType::F64: for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(load<double>(in + 8 * i)); return;
-    case DType::Q8_0: dequantize_row_q8_0(in, out, n); return;
-    case DType::Q4_0: dequantize_row_q4_0(in, out, n); return;
-    case DType::Q4_1: dequantize_row_q4_1(in, out, n); return;
-    default: fail("", "internal error: cannot decode " + std::string(dtype_name(t)));
-  }
-}
-
-void encode_row(DType t, const float* in, uint8_t* out, size_t n) {
-  switch (t) {
-    case DType::F32: std::memcpy(out, in, n * 4); return;
-    case DType::F16: for (size_t i = 0; i < n; ++i) store<uint16_t>(out + 2 * i, fp32_to_fp16(in[i])); return;
-    case DType::BF16: for (size_t i = 0; i < n; ++i) store<uint16_t>(out + 2 * i, fp32_to_bf16(in[i])); return;
-    case DType::Q8_0: quantize_row_q8_0(in, out, n); return;
-    case DType::Q4_0: quantize_row_q4_0(in, out, n); return;
-    case DType::Q4_1: quantize_row_q4_1(in, out, n); return;
-    default: fail("", "internal error: cannot encode " + std::string(dtype_name(t)));
-  }
-}
 
 TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t rows, uint64_t row_len,
                       const std::function<uint64_t(uint64_t)>& source_row, const std::string& what) {

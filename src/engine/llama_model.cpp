@@ -1,9 +1,9 @@
 #include "engine/llama_model.h"
 
 #include "convert/gguf_to_hf.h"
-#include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "quant/ggml_blocks.h"
+#include "quant/type_traits.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "kernels/interleaved.h"
@@ -43,7 +43,7 @@ class Loader {
     w.m = MatrixView{t.dtype, w.bytes.data(), shape[0], shape[1], static_cast<size_t>(*row_bytes)};
     // A NaN or infinite block scale would silently turn every logit into NaN: refuse it here,
     // naming the block (one pass over the scales; the weights are read at the first token anyway).
-    if (t.dtype == DType::Q8_0 || t.dtype == DType::Q4_0) {
+    if (has_leading_f16_scale(t.dtype)) {
       const auto& di = dtype_info(t.dtype);
       const int64_t bad = find_nonfinite_block_scale(w.bytes.data(), w.bytes.size() / di.block_bytes, di.block_bytes);
       if (bad >= 0)

@@ -4,6 +4,7 @@
 
 #include "core/half.h"
 #include "kernels/interleaved.h"
+#include "kernels/weight_types.h"
 #include "quant/ggml_blocks.h"
 
 namespace lmforge {
@@ -15,13 +16,16 @@ constexpr size_t kScaleBytes = 2 * InterleavedMatrix::kGroupRows;
 
 }  // namespace
 
-bool InterleavedMatrix::supports(DType type) { return type == DType::Q8_0 || type == DType::Q4_0; }
+bool InterleavedMatrix::supports(DType type) {
+  const KernelWeightType* kind = kernel_weight_type(type);
+  return kind != nullptr && kind->interleaved;
+}
 
 InterleavedMatrix::InterleavedMatrix(const MatrixView& w)
     : type_(w.type),
       rows_(w.rows),
       cols_(w.cols),
-      quant_bytes_(w.type == DType::Q8_0 ? kQK : kQK / 2),
+      quant_bytes_(dtype_info(w.type).block_bytes - 2),  // the block less its f16 scale
       block_group_bytes_(kScaleBytes + kGroupRows * quant_bytes_) {
   const uint64_t nb = blocks_per_row();
   const size_t bytes = static_cast<size_t>(groups() * nb) * block_group_bytes_;

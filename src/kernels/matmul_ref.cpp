@@ -2,14 +2,13 @@
 
 #include <vector>
 
-#include "convert/tensor_cast.h"
 #include "kernels/ops_ref.h"
+#include "kernels/weight_types.h"
+#include "quant/type_traits.h"
 
 namespace lmforge {
 
-bool matmul_ref_supports(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
-}
+bool matmul_ref_supports(DType t) { return kernel_weight_type(t) != nullptr; }
 
 void matrix_row_ref(const MatrixView& w, uint64_t r, float* out) {
   decode_row(w.type, w.row(r), out, w.cols);

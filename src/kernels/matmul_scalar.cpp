@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "kernels/matmul.h"
+#include "kernels/weight_types.h"
 #include "quant/ggml_blocks.h"
 
 namespace lmforge {
@@ -86,15 +87,14 @@ float dot_row_q4_0(const uint8_t* w, const int8_t* q, const float* d, const floa
 
 }  // namespace
 
-bool matmul_supports(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
-}
+bool matmul_supports(DType t) { return kernel_weight_type(t) != nullptr; }
 
 void PackedActivations::reset(DType weight_type, size_t n, uint64_t cols) {
   weight_type_ = weight_type;
   n_ = n;
   cols_ = cols;
-  quantized_ = weight_type == DType::Q8_0 || weight_type == DType::Q4_0;
+  const KernelWeightType* kind = kernel_weight_type(weight_type);
+  quantized_ = kind != nullptr && kind->activations == ActivationForm::kInt8Blocks;
   if (quantized_) {
     scales_offset_ = round_up(cols, 16);  // q bytes, then floats 16-byte aligned
     row_bytes_ = round_up(scales_offset_ + 2 * (cols / kQK) * sizeof(float), kRowAlign);

@@ -1,6 +1,6 @@
 // ggml's 32-element block formats Q8_0, Q4_0 and Q4_1: byte layout, reference quantizers and
 // dequantizers. These scalar functions are the specification the SIMD kernels are tested
-// against.
+// against. Callers reach them through the type table (quant/type_traits.h), one row per type.
 //
 //   Q8_0: f16 d; int8 qs[32]            x = qs[j] * d
 //   Q4_0: f16 d; uint8 qs[16]           x = (nibble - 8) * d, byte j holds element j in its
@@ -27,7 +27,8 @@ void dequantize_row_q4_0(const uint8_t* in, float* y, size_t n);
 void dequantize_row_q4_1(const uint8_t* in, float* y, size_t n);
 
 // Index of the first block among `n_blocks` consecutive blocks of `block_bytes` bytes whose f16
-// scale (the first two bytes, as in Q8_0 and Q4_0) is NaN or infinite; -1 when all are finite.
+// scale (the first two bytes: the types whose TypeTraits::leading_f16_scale is set) is NaN or
+// infinite; -1 when all are finite.
 int64_t find_nonfinite_block_scale(const uint8_t* blocks, size_t n_blocks, size_t block_bytes);
 
 }  // namespace lmforge

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "core/half.h"
@@ -42,16 +44,31 @@ TEST(TensorCast, RefusesWrongSizesAndPartialBlocks) {
   EXPECT_THROW(cast_rows(bytes, DType::I64, DType::F32, 1, 1, {}, "t"), Error);
 }
 
-TEST(TensorCast, QuantizedRoundTripThroughBf16) {
-  std::vector<float> v(64);
-  for (int i = 0; i < 64; ++i) v[i] = static_cast<float>(i) / 8.0f - 4.0f;
-  auto q = cast_rows(floats(v), DType::F32, DType::Q8_0, 2, 32, {}, "t");
-  EXPECT_EQ(q.size(), 68u);
-  auto back = cast_rows(q, DType::Q8_0, DType::BF16, 2, 32, {}, "t");
-  EXPECT_EQ(back.size(), 128u);
-  uint16_t h[64];
-  std::memcpy(h, back.data(), 128);
-  for (int i = 0; i < 64; ++i) EXPECT_NEAR(bf16_to_fp32(h[i]), v[i], 0.05f) << i;
+// cast_rows is the row codecs of quant/type_traits.h applied row by row: its output is the
+// same bytes as decode_row then encode_row, for every pair of codec types (quantized to
+// quantized included), and also when the rows are split over threads.
+TEST(TensorCast, EqualsTheRowCodecsForEveryPairOfTypes) {
+  for (const uint64_t rows : {uint64_t{2}, uint64_t{(1u << 20) / 64 + 3}}) {  // the second is threaded
+    const uint64_t row_len = 64;
+    std::vector<float> v(rows * row_len);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i)) * 3.0f;
+    for (const TypeTraits& from : all_type_traits()) {
+      if (from.encode == nullptr) continue;  // the source is built by encoding v
+      std::vector<uint8_t> in(*dtype_nbytes(from.type, v.size()));
+      encode_row(from.type, v.data(), in.data(), v.size());
+      const TensorBytes src{std::vector<uint8_t>(in)};
+      for (const TypeTraits& to : all_type_traits()) {
+        if (to.encode == nullptr || to.type == from.type) continue;
+        const TensorBytes out = cast_rows(src, from.type, to.type, rows, row_len, {}, "t");
+        std::vector<float> f(v.size());
+        decode_row(from.type, in.data(), f.data(), v.size());
+        std::vector<uint8_t> expect(*dtype_nbytes(to.type, v.size()));
+        encode_row(to.type, f.data(), expect.data(), v.size());
+        ASSERT_EQ(out.size(), expect.size()) << dtype_name(from.type) << " -> " << dtype_name(to.type);
+        EXPECT_EQ(std::memcmp(out.data(), expect.data(), expect.size()), 0) << dtype_name(from.type) << " -> " << dtype_name(to.type);
+      }
+    }
+  }
 }
 
 }  // namespace

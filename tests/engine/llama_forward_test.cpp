@@ -13,12 +13,12 @@
 #include <map>
 #include <random>
 
-#include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/gguf/gguf_writer.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/ops_ref.h"
+#include "quant/type_traits.h"
 #include "engine/llama_model.h"
 
 namespace lmforge {

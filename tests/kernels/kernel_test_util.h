@@ -12,12 +12,12 @@
 
 #include <gtest/gtest.h>
 
-#include "convert/tensor_cast.h"
 #include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/targets.h"
 #include "kernels/matmul.h"
 #include "quant/ggml_blocks.h"
+#include "quant/type_traits.h"
 
 namespace lmforge::test {
 
@@ -47,7 +47,7 @@ inline TestMatrix make_matrix(DType type, uint64_t rows, uint64_t cols, uint32_t
   for (uint64_t r = 0; r < rows; ++r) {
     const float* src = f.data() + r * cols;
     uint8_t* dst = base + r * rb;
-    encode_row(type, src, dst, cols);  // the converter's encoders: F32/F16/BF16/Q8_0/Q4_0
+    encode_row(type, src, dst, cols);  // the quant table's reference encoders
   }
   m.view = MatrixView{type, base, rows, cols, rb};
   return m;

@@ -5,7 +5,6 @@
 #include <random>
 #include <vector>
 
-#include "convert/tensor_cast.h"
 #include "core/half.h"
 #include "quant/ggml_blocks.h"
 
@@ -60,23 +59,6 @@ TEST(Q4_1, ConstantBlockIsExact) {
   quantize_row_q4_1(x.data(), q.data(), 32);
   dequantize_row_q4_1(q.data(), y.data(), 32);
   for (float v : y) EXPECT_EQ(v, -1.5f);
-}
-
-TEST(Q4_1, TensorCastConvertsBothWays) {
-  EXPECT_TRUE(can_decode(DType::Q4_1));
-  EXPECT_TRUE(can_encode(DType::Q4_1));
-  std::vector<float> x(64);
-  for (int j = 0; j < 64; ++j) x[j] = std::sin(static_cast<float>(j));
-  std::vector<uint8_t> raw(x.size() * 4);
-  std::memcpy(raw.data(), x.data(), raw.size());
-  TensorBytes q = cast_rows(TensorBytes(raw), DType::F32, DType::Q4_1, 2, 32, {}, "t");
-  ASSERT_EQ(q.size(), 2 * kQ4_1BlockBytes);
-  TensorBytes back = cast_rows(q, DType::Q4_1, DType::F32, 2, 32, {}, "t");
-  std::vector<float> y(64);
-  std::memcpy(y.data(), back.data(), 64 * 4);
-  std::vector<float> direct(64);
-  dequantize_row_q4_1(q.data(), direct.data(), 64);
-  EXPECT_EQ(y, direct);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "core/text_checks.h"
 #include "formats/ggml_legacy/ggml_legacy_format.h"
 #include "arch/llama/llama_names.h"
+#include "quant/type_traits.h"
 
 namespace lmforge {
 
@@ -26,16 +27,7 @@ bool ggjt_v3_type(DType t) {
 int32_t ggjt_type_id(DType t) { return dtype_info(t).ggml_id; }
 
 // llama_ftype of the type most 2-D weights have.
-int32_t ftype_of(DType t) {
-  switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q4_1: return 3;
-    case DType::Q8_0: return 7;
-    default: return 1;
-  }
-}
+int32_t ftype_of(DType t) { return static_cast<int32_t>(llama_ftype(t).value_or(1)); }
 
 // Meta's own state-dict order (tok_embeddings, norm, output, then per layer attention,
 // feed-forward and the two norms), which the old converters kept.

@@ -1,0 +1,25 @@
+#include "kernels/weight_types.h"
+
+#include <array>
+
+namespace lmforge {
+
+namespace {
+
+constexpr std::array<KernelWeightType, 5> kRows = {{
+    {DType::F32, ActivationForm::kFloats, false},
+    {DType::F16, ActivationForm::kFloats, false},
+    {DType::BF16, ActivationForm::kFloats, false},
+    {DType::Q8_0, ActivationForm::kInt8Blocks, true},
+    {DType::Q4_0, ActivationForm::kInt8Blocks, true},
+}};
+
+}  // namespace
+
+const KernelWeightType* kernel_weight_type(DType t) {
+  for (const auto& row : kRows)
+    if (row.type == t) return &row;
+  return nullptr;
+}
+
+}  // namespace lmforge

@@ -1,0 +1,32 @@
+// The weight types the matrix kernels multiply, one row per type, and how the kernels read it.
+//
+// This is the kernels' own counterpart of the quant layer's codec table (quant/type_traits.h):
+// a type the quant table can decode is not necessarily one the forward pass can run, since
+// running it needs its SIMD products and their scalar twins too. matmul_ref_supports(),
+// matmul_supports(), PackedActivations and InterleavedMatrix::supports() all ask this table, so
+// the set of runnable types is written once. The per-type choice of SIMD code stays a switch
+// inside each product (a compile-time template per type, outside the inner loops).
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace lmforge {
+
+// What pack_rows() makes of the activations for weights of a type.
+enum class ActivationForm : uint8_t {
+  kFloats,      // float rows (F32, F16, BF16 weights: the product is a float dot product)
+  kInt8Blocks,  // 8-bit blocks of 32 with a scale and a sum each (Q8_0, Q4_0: an integer dot)
+};
+
+struct KernelWeightType {
+  DType type;
+  ActivationForm activations;
+  bool interleaved;  // regrouped at load by InterleavedMatrix for its faster products
+};
+
+// The row of `t`; nullptr when the kernels cannot multiply weights of that type.
+const KernelWeightType* kernel_weight_type(DType t);
+
+}  // namespace lmforge

@@ -1,0 +1,327 @@
+// The type table, row by row: every test loops over all_type_traits(), so a new row (a K-quant)
+// is checked by the same tests, and fails them until it has a known block and an error bound.
+#include "quant/type_traits.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "core/error.h"
+#include "quant/ggml_blocks.h"
+
+namespace lmforge {
+namespace {
+
+const std::set<DType> kDecodable = {DType::F32,  DType::F16,  DType::BF16, DType::F64,
+                                    DType::Q8_0, DType::Q4_0, DType::Q4_1};
+const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16,
+                                    DType::Q8_0, DType::Q4_0, DType::Q4_1};
+
+std::vector<DType> all_dtypes() {
+  std::vector<DType> v;
+  for (size_t i = 0; i < static_cast<size_t>(DType::kCount); ++i)
+    v.push_back(static_cast<DType>(i));
+  return v;
+}
+
+// Bytes of `n` elements as the row says (whole blocks).
+size_t row_bytes(const TypeTraits& row, size_t n) {
+  return n / row.block_size * row.block_bytes;
+}
+
+// Three rows of 64 test values: spread normal values, a zero block and a block with an
+// outlier, and a ramp through zero.
+std::vector<float> test_values() {
+  std::vector<float> x(3 * 64);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.3f, 2.0f);
+  for (size_t i = 0; i < 64; ++i) x[i] = nd(rng);
+  for (size_t i = 64; i < 96; ++i) x[i] = 0.0f;
+  for (size_t i = 96; i < 128; ++i) x[i] = 0.01f * static_cast<float>(i % 7) - 0.02f;
+  x[100] = 40.0f;
+  for (size_t i = 128; i < 192; ++i) x[i] = static_cast<float>(i) * 0.0625f - 10.0f;
+  return x;
+}
+
+// How far a decoded value may be from the value encoded, given the block it was encoded in:
+// half a quantization step plus the f16 rounding of the stored scale (2^-11 relative) times the
+// largest quant it multiplies. nullopt for a type this test does not know yet.
+std::optional<double> max_error(DType t, const float* block, size_t block_size, float x) {
+  float amax = 0.0f, min = block[0], max = block[0];
+  for (size_t j = 0; j < block_size; ++j) {
+    amax = std::max(amax, std::fabs(block[j]));
+    min = std::min(min, block[j]);
+    max = std::max(max, block[j]);
+  }
+  const double f16_eps = 1.0 / 2048, slack = 1e-7;
+  switch (t) {
+    case DType::F32:
+      return 0.0;
+    case DType::F16:
+      return std::fabs(x) * f16_eps + std::ldexp(1.0, -25);
+    case DType::BF16:
+      return std::fabs(x) / 256.0 + 1e-38;
+    case DType::Q8_0: {
+      const double d = amax / 127.0;  // q = round(x / d), |q| <= 127
+      return (d * (0.5 + 127 * f16_eps)) * 1.001 + slack;
+    }
+    case DType::Q4_0: {
+      // d = -max / 8: values map to [-8, 8]; +8 (the opposite extreme) is clamped to 7, a whole
+      // step.
+      const double d = amax / 8.0;
+      return (d * (1.0 + 8 * f16_eps)) * 1.001 + slack;
+    }
+    case DType::Q4_1: {
+      const double d = (static_cast<double>(max) - min) / 15.0;  // x = q * d + min, q in [0, 15]
+      return (d * (0.5 + 15 * f16_eps) + std::fabs(min) * f16_eps) * 1.001 + slack;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& bytes, T v) {
+  const size_t at = bytes.size();
+  bytes.resize(at + sizeof(T));
+  std::memcpy(bytes.data() + at, &v, sizeof(T));
+}
+
+struct KnownBlock {
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;
+};
+
+// Blocks built by hand from the format descriptions (ggml-common.h's block structs, IEEE
+// binary16/bfloat16), with the values they hold.
+std::map<DType, KnownBlock> known_blocks() {
+  std::map<DType, KnownBlock> k;
+  {
+    auto& b = k[DType::F32];
+    for (float v : {1.5f, -2.25f, 0.0f}) put(b.bytes, v);
+    b.values = {1.5f, -2.25f, 0.0f};
+  }
+  {
+    auto& b = k[DType::F16];
+    for (uint16_t h : {0x3C00, 0xC000, 0x3555, 0x0001}) put<uint16_t>(b.bytes, h);
+    b.values = {1.0f, -2.0f, 0.333251953125f, std::ldexp(1.0f, -24)};
+  }
+  {
+    auto& b = k[DType::BF16];
+    for (uint16_t h : {0x3F80, 0xC040, 0x4049}) put<uint16_t>(b.bytes, h);
+    b.values = {1.0f, -3.0f, 3.140625f};
+  }
+  {
+    auto& b = k[DType::F64];
+    for (double v : {0.5, -3.25, 0.1}) put(b.bytes, v);
+    b.values = {0.5f, -3.25f, 0.1f};
+  }
+  {
+    auto& b = k[DType::Q8_0];  // d = 0.5; qs[j] = j - 16
+    put<uint16_t>(b.bytes, 0x3800);
+    for (int j = 0; j < 32; ++j) {
+      b.bytes.push_back(static_cast<uint8_t>(static_cast<int8_t>(j - 16)));
+      b.values.push_back(static_cast<float>(j - 16) * 0.5f);
+    }
+  }
+  {
+    auto& b = k[DType::Q4_0];  // d = 2; byte j: element j = j in the low nibble, element j + 16 =
+                               // 15 - j high
+    put<uint16_t>(b.bytes, 0x4000);
+    b.values.resize(32);
+    for (int j = 0; j < 16; ++j) {
+      b.bytes.push_back(static_cast<uint8_t>(j | (15 - j) << 4));
+      b.values[j] = static_cast<float>(j - 8) * 2.0f;
+      b.values[j + 16] = static_cast<float>(15 - j - 8) * 2.0f;
+    }
+  }
+  {
+    auto& b = k[DType::Q4_1];  // d = 0.5, m = -1; nibbles as in Q4_0
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint16_t>(b.bytes, 0xBC00);
+    b.values.resize(32);
+    for (int j = 0; j < 16; ++j) {
+      b.bytes.push_back(static_cast<uint8_t>(j | (15 - j) << 4));
+      b.values[j] = static_cast<float>(j) * 0.5f - 1.0f;
+      b.values[j + 16] = static_cast<float>(15 - j) * 0.5f - 1.0f;
+    }
+  }
+  return k;
+}
+
+TEST(TypeTraits, RowsAreTheDecodableTypesEachOnce) {
+  std::set<DType> seen;
+  for (const TypeTraits& row : all_type_traits()) {
+    EXPECT_TRUE(seen.insert(row.type).second) << dtype_name(row.type) << " has two rows";
+    EXPECT_EQ(type_traits(row.type), &row) << dtype_name(row.type);
+    EXPECT_NE(row.decode, nullptr) << dtype_name(row.type);
+  }
+  EXPECT_EQ(seen, kDecodable);
+}
+
+TEST(TypeTraits, SizesAgreeWithDTypeInfo) {
+  for (const TypeTraits& row : all_type_traits()) {
+    const DTypeInfo& info = dtype_info(row.type);
+    EXPECT_EQ(row.block_size, info.block_size) << info.name;
+    EXPECT_EQ(row.block_bytes, info.block_bytes) << info.name;
+    for (size_t n : {size_t{0}, size_t{32}, size_t{192}, size_t{4096}})
+      EXPECT_EQ(dtype_nbytes(row.type, n), std::optional<uint64_t>(row_bytes(row, n)))
+          << info.name << " n=" << n;
+  }
+}
+
+TEST(TypeTraits, EncodersAreThoseExpected) {
+  for (const TypeTraits& row : all_type_traits()) {
+    EXPECT_EQ(row.encode != nullptr, kEncodable.count(row.type) == 1) << dtype_name(row.type);
+    EXPECT_EQ(can_encode(row.type), kEncodable.count(row.type) == 1) << dtype_name(row.type);
+    EXPECT_TRUE(can_decode(row.type)) << dtype_name(row.type);
+  }
+}
+
+TEST(TypeTraits, DecodesHandBuiltBlocksToTheirValues) {
+  const auto known = known_blocks();
+  for (const TypeTraits& row : all_type_traits()) {
+    const auto it = known.find(row.type);
+    if (it == known.end()) {
+      ADD_FAILURE() << dtype_name(row.type) << " has no hand-built block in this test";
+      continue;
+    }
+    const KnownBlock& b = it->second;
+    const size_t n = b.values.size();
+    ASSERT_EQ(n % row.block_size, 0u) << dtype_name(row.type);
+    ASSERT_EQ(b.bytes.size(), row_bytes(row, n)) << dtype_name(row.type);
+    std::vector<float> out(n, -12345.0f);
+    decode_row(row.type, b.bytes.data(), out.data(), n);
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_EQ(out[i], b.values[i]) << dtype_name(row.type) << " element " << i;
+  }
+}
+
+TEST(TypeTraits, EncodeWritesExactlyItsBytesAndDecodeItsFloats) {
+  const std::vector<float> x = test_values();
+  const size_t n = x.size(), guard = 16;
+  for (const TypeTraits& row : all_type_traits()) {
+    const size_t bytes = row_bytes(row, n);
+    std::vector<uint8_t> encoded(bytes, 0);
+    if (row.encode != nullptr) {
+      // Two differently filled buffers give the same bytes: every byte is written, none past the
+      // end.
+      std::vector<uint8_t> a(bytes + guard, 0x00), b(bytes + guard, 0xFF);
+      encode_row(row.type, x.data(), a.data(), n);
+      encode_row(row.type, x.data(), b.data(), n);
+      EXPECT_TRUE(std::equal(a.begin(), a.begin() + bytes, b.begin())) << dtype_name(row.type);
+      EXPECT_TRUE(std::all_of(a.begin() + bytes, a.end(), [](uint8_t v) { return v == 0x00; }))
+          << dtype_name(row.type);
+      EXPECT_TRUE(std::all_of(b.begin() + bytes, b.end(), [](uint8_t v) { return v == 0xFF; }))
+          << dtype_name(row.type);
+      std::copy(a.begin(), a.begin() + bytes, encoded.begin());
+    }
+    std::vector<float> out(n + guard, 7.0f);
+    decode_row(row.type, encoded.data(), out.data(), n);
+    EXPECT_TRUE(std::all_of(out.begin() + n, out.end(), [](float v) { return v == 7.0f; }))
+        << dtype_name(row.type);
+  }
+}
+
+TEST(TypeTraits, RoundTripIsWithinEachTypesErrorBound) {
+  const std::vector<float> x = test_values();
+  const size_t n = x.size();
+  for (const TypeTraits& row : all_type_traits()) {
+    if (row.encode == nullptr) continue;
+    std::vector<uint8_t> q(row_bytes(row, n));
+    std::vector<float> y(n);
+    encode_row(row.type, x.data(), q.data(), n);
+    decode_row(row.type, q.data(), y.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t b0 = i / row.block_size * row.block_size;
+      const auto bound = max_error(row.type, x.data() + b0, row.block_size, x[i]);
+      if (!bound) {
+        ADD_FAILURE() << dtype_name(row.type) << " has no error bound in this test";
+        break;
+      }
+      EXPECT_LE(std::fabs(static_cast<double>(y[i]) - x[i]), *bound)
+          << dtype_name(row.type) << " element " << i;
+    }
+  }
+}
+
+TEST(TypeTraits, QuantizingLosesSomething) {
+  // Guards the bounds above against a codec that stores nothing: quantizing must lose something.
+  const std::vector<float> x = test_values();
+  for (const TypeTraits& row : all_type_traits()) {
+    if (row.encode == nullptr || row.block_size == 1) continue;
+    std::vector<uint8_t> q(row_bytes(row, x.size()));
+    std::vector<float> y(x.size());
+    encode_row(row.type, x.data(), q.data(), x.size());
+    decode_row(row.type, q.data(), y.data(), x.size());
+    EXPECT_NE(x, y) << dtype_name(row.type);
+  }
+}
+
+TEST(TypeTraits, LeadingF16ScaleIsTheBlocksScale) {
+  const std::vector<float> x = test_values();
+  const size_t n = x.size();
+  for (const TypeTraits& row : all_type_traits()) {
+    std::vector<uint8_t> q(row_bytes(row, n));
+    if (row.encode != nullptr) {
+      encode_row(row.type, x.data(), q.data(), n);
+    } else {
+      std::fill(q.begin(), q.end(), 0);
+    }
+    // A NaN f16 in the first two bytes of block 1.
+    const uint16_t nan = 0x7E00;
+    std::memcpy(q.data() + row.block_bytes, &nan, 2);
+    std::vector<float> y(n);
+    decode_row(row.type, q.data(), y.data(), n);
+    const size_t first = row.block_size, count = std::max<size_t>(row.block_size, 32);
+    const bool all_nan = std::all_of(y.begin() + first, y.begin() + first + count,
+                                     [](float v) { return std::isnan(v); });
+    EXPECT_EQ(all_nan, row.leading_f16_scale) << dtype_name(row.type);
+    EXPECT_EQ(has_leading_f16_scale(row.type), row.leading_f16_scale) << dtype_name(row.type);
+    if (row.leading_f16_scale) {
+      EXPECT_EQ(find_nonfinite_block_scale(q.data(), n / row.block_size, row.block_bytes), 1)
+          << dtype_name(row.type);
+      EXPECT_FALSE(std::isnan(y[0])) << dtype_name(row.type);
+    }
+  }
+}
+
+TEST(TypeTraits, LlamaFileTypesAreLlamaCpps) {
+  // llama.cpp's LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q4_1, MOSTLY_Q8_0,
+  // MOSTLY_BF16.
+  const std::map<DType, uint32_t> expect = {{DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2},
+                                            {DType::Q4_1, 3}, {DType::Q8_0, 7}, {DType::BF16, 32}};
+  for (DType t : all_dtypes()) {
+    const auto it = expect.find(t);
+    EXPECT_EQ(llama_ftype(t),
+              it == expect.end() ? std::nullopt : std::optional<uint32_t>(it->second))
+        << dtype_name(t);
+  }
+}
+
+TEST(TypeTraits, TypesWithoutARowHaveNoCodec) {
+  float f[32] = {};
+  uint8_t b[256] = {};
+  for (DType t : all_dtypes()) {
+    if (kDecodable.count(t)) continue;
+    EXPECT_EQ(type_traits(t), nullptr) << dtype_name(t);
+    EXPECT_FALSE(can_decode(t)) << dtype_name(t);
+    EXPECT_FALSE(can_encode(t)) << dtype_name(t);
+    EXPECT_FALSE(has_leading_f16_scale(t)) << dtype_name(t);
+    EXPECT_THROW(decode_row(t, b, f, 0), Error) << dtype_name(t);
+    EXPECT_THROW(encode_row(t, f, b, 0), Error) << dtype_name(t);
+  }
+  EXPECT_EQ(type_traits(DType::kCount), nullptr);
+  // Decodable but read-only: encoding F64 is an internal error, not a silent no-op.
+  EXPECT_THROW(encode_row(DType::F64, f, b, 1), Error);
+}
+
+}  // namespace
+}  // namespace lmforge
