@@ -19,6 +19,7 @@
 #include "formats/gguf/gguf_writer.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/ops_ref.h"
+#include "kernels/rope.h"
 #include "engine/llama_model.h"
 
 namespace lmforge {
