@@ -112,10 +112,25 @@ KvPlacement KvCache::place(const LlamaBatch& b) {
     fail(path_, std::to_string(n) + " tokens do not fit the KV cache: " + std::to_string(n_free_) + " of " +
                     std::to_string(n_cells_) + " cells are free");
 
-  // One pass over the cells in use: refuse a position already stored, and collect each batch
-  // sequence's cells.
-  KvPlacement out;
-  out.seq_cells.resize(seqs.size());
+  // One pass over the cells in use: refuse a position already stored, and follow whether each
+  // batch sequence's cells form one run of consecutive cells in position order (then its
+  // queries read a contiguous span: the fast path of a sequence evaluated alone).
+  struct Run {
+    uint32_t count = 0, first = 0, last = 0;
+    int32_t last_pos = -1;
+    bool in_order = true;
+    void extend(uint32_t c, int32_t pos) {
+      if (count == 0) {
+        first = c;
+      } else {
+        in_order = in_order && c == last + 1 && pos > last_pos;
+      }
+      last = c;
+      last_pos = pos;
+      ++count;
+    }
+  };
+  std::vector<Run> runs(seqs.size());
   for (uint32_t c = 0; c < used_end_; ++c) {
     const Cell& cell = cells_[c];
     if (cell.is_free()) continue;
@@ -125,17 +140,24 @@ KvPlacement KvCache::place(const LlamaBatch& b) {
     if (cell.pos >= p.front() && std::binary_search(p.begin(), p.end(), cell.pos))
       fail(path_, "position " + std::to_string(cell.pos) + " of sequence " + std::to_string(cell.seq) +
                       " is already in the KV cache");
-    out.seq_cells[static_cast<size_t>(slot)].push_back(c);
+    runs[static_cast<size_t>(slot)].extend(c, cell.pos);
   }
 
-  // The first run of n free cells, else the lowest free cells.
+  // The first run of n free cells, else the lowest free cells. With no free cell below
+  // used_end_ (the usual case) the first run starts there.
+  KvPlacement out;
   out.cell.reserve(n);
-  uint32_t run = 0, end = 0;
-  for (uint32_t c = 0; c < n_cells_; ++c) {
-    run = cells_[c].is_free() ? run + 1 : 0;
-    if (run == n) {
-      end = c + 1;
-      break;
+  uint32_t end = 0;
+  if (n_free_ == n_cells_ - used_end_) {
+    end = used_end_ + static_cast<uint32_t>(n);
+  } else {
+    uint32_t run = 0;
+    for (uint32_t c = 0; c < n_cells_; ++c) {
+      run = cells_[c].is_free() ? run + 1 : 0;
+      if (run == n) {
+        end = c + 1;
+        break;
+      }
     }
   }
   if (end) {
@@ -149,33 +171,50 @@ KvPlacement KvCache::place(const LlamaBatch& b) {
   for (size_t i = 0; i < n; ++i) {
     const uint32_t c = out.cell[i];
     cells_[c] = Cell{b.pos[i], b.seq_id[i]};
-    out.seq_cells[slot_of_entry[i]].push_back(c);
+    runs[slot_of_entry[i]].extend(c, b.pos[i]);
     used_end_ = std::max(used_end_, c + 1);
   }
   n_free_ -= static_cast<uint32_t>(n);
 
-  // Each sequence's cells by position; a query sees the prefix up to its own position.
-  const auto by_pos = [this](uint32_t a, uint32_t c) { return cells_[a].pos < cells_[c].pos; };
-  std::vector<bool> contiguous(seqs.size());
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    auto& list = out.seq_cells[s];
-    if (!std::is_sorted(list.begin(), list.end(), by_pos)) std::sort(list.begin(), list.end(), by_pos);
-    bool run_in_order = true;
-    for (size_t j = 1; j < list.size() && run_in_order; ++j) run_in_order = list[j] == list[0] + j;
-    contiguous[s] = run_in_order;
+  // The sequences whose cells are not one run in order get a list of them by position.
+  out.seq_cells.resize(seqs.size());
+  bool any_list = false;
+  for (const Run& r : runs) any_list = any_list || !r.in_order;
+  if (any_list) {
+    for (uint32_t c = 0; c < used_end_; ++c) {
+      const Cell& cell = cells_[c];
+      if (cell.is_free()) continue;
+      const int32_t slot = batch_slot_[static_cast<size_t>(cell.seq)];
+      if (slot >= 0 && !runs[static_cast<size_t>(slot)].in_order) out.seq_cells[static_cast<size_t>(slot)].push_back(c);
+    }
+    const auto by_pos = [this](uint32_t a, uint32_t c) { return cells_[a].pos < cells_[c].pos; };
+    for (auto& list : out.seq_cells) std::sort(list.begin(), list.end(), by_pos);
   }
+
+  // A query sees its sequence's cells up to its own position.
   out.visible.resize(n);
+  const auto pos_below = [this](int32_t p, uint32_t c) { return p < cells_[c].pos; };
   for (size_t i = 0; i < n; ++i) {
     const size_t s = slot_of_entry[i];
-    const auto& list = out.seq_cells[s];
-    const auto end = std::upper_bound(list.begin(), list.end(), b.pos[i],
-                                      [this](int32_t p, uint32_t c) { return p < cells_[c].pos; });
+    const Run& r = runs[s];
     CellSpan& span = out.visible[i];
-    span.count = static_cast<uint32_t>(end - list.begin());
-    if (contiguous[s]) {
-      span.first = list[0];
+    if (r.in_order) {
+      // Positions increase along the run's cells: a binary search over the cell numbers.
+      size_t lo = r.first, hi = size_t{r.last} + 1;
+      while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (pos_below(b.pos[i], static_cast<uint32_t>(mid))) {
+          hi = mid;
+        } else {
+          lo = mid + 1;
+        }
+      }
+      span.first = r.first;
+      span.count = static_cast<uint32_t>(lo - r.first);
     } else {
+      const auto& list = out.seq_cells[s];
       span.index = list.data();
+      span.count = static_cast<uint32_t>(std::upper_bound(list.begin(), list.end(), b.pos[i], pos_below) - list.begin());
     }
   }
   return out;

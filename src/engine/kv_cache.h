@@ -29,8 +29,9 @@ class LlamaModel;
 struct KvPlacement {
   std::vector<uint32_t> cell;     // cell[i]: where entry i's keys and values go
   std::vector<CellSpan> visible;  // visible[i]: the cells entry i attends to, by position
-  // The cells of each sequence of the batch, by position; the spans of `visible` that are not
-  // one contiguous run point into these.
+  // Per sequence of the batch whose cells are not one run of consecutive cells in position
+  // order: its cells by position, which the spans of `visible` with an index point into.
+  // Empty for the others (their spans need no list).
   std::vector<std::vector<uint32_t>> seq_cells;
 };
 
