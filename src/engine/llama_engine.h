@@ -1,30 +1,58 @@
-// The engines behind LlamaContext (see llama_forward.h). Internal to src/engine.
+// The llama forward pass over a batch: LlamaEngine::eval(cache, batch) computes every token of
+// a LlamaBatch (several sequences may be mixed), stores their keys and values in a KvCache and
+// returns the logits the batch asked for. LlamaContext (llama_forward.h) wraps one engine and
+// one cache for the common case of a single sequence.
+//
+// Two engines compute it (the model's graph is described in llama_forward.h):
+//  - the fast engine (default): tokens in chunks of n_batch, SIMD kernels (src/kernels/),
+//    a persistent thread pool (llama_forward_fast.cpp);
+//  - the reference engine: one token at a time, scalar, double-precision sums
+//    (llama_forward_ref.cpp), the specification the fast one is tested against.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "engine/kv_cache.h"
+#include "engine/llama_batch.h"
 #include "engine/llama_model.h"
 
 namespace lmforge {
 
-class LlamaEngine {
- public:
-  virtual ~LlamaEngine() = default;
-  // Computes tokens[0..n) at positions pos .. pos+n-1 (already validated: in the vocabulary,
-  // inside the context) and stores their keys and values. With all_positions, writes n rows
-  // of n_vocab logits; otherwise the last token's row only.
-  virtual void eval(const int32_t* tokens, size_t n, uint32_t pos, bool all_positions, float* logits) = 0;
+struct LlamaEngineOptions {
+  uint32_t n_threads = 0;  // 0: one per available core (the reference engine uses one)
+  uint32_t n_batch = 512;  // most tokens computed together (bounds the activation buffers)
+  bool reference = false;  // the scalar reference engine instead of the fast one
 };
 
-std::unique_ptr<LlamaEngine> make_reference_engine(const LlamaModel& model, uint32_t n_ctx);
-std::unique_ptr<LlamaEngine> make_fast_engine(const LlamaModel& model, uint32_t n_ctx, uint32_t n_threads,
-                                              uint32_t n_batch);
+class LlamaEngine {
+ public:
+  static std::unique_ptr<LlamaEngine> create(const LlamaModel& model, const LlamaEngineOptions& options = {});
+  virtual ~LlamaEngine() = default;
 
-// Allocates the [n_layer][n_ctx][n_kv_head * head_dim] float cache for keys or values, left
-// uninitialized (a position is written before it is read, and untouched pages of a long
-// context cost no memory). Fails, naming the model, when it would not be addressable.
-std::unique_ptr<float[]> allocate_kv_cache(const LlamaModel& model, uint32_t n_ctx);
+  // Evaluates every entry of `batch`, storing its keys and values in a free cell of `cache`
+  // (a cache made for this model); an entry attends to the cells of its own sequence at
+  // positions <= its own. Returns one row of n_vocab logits per entry whose `logits` flag is
+  // set, in batch order. Throws lmforge::Error, with the cache unchanged, on an empty batch,
+  // a token id outside the vocabulary, or a batch the cache refuses (KvCache::place).
+  std::vector<float> eval(KvCache& cache, const LlamaBatch& batch);
+
+  const LlamaModel& model() const { return model_; }
+
+ protected:
+  explicit LlamaEngine(const LlamaModel& model) : model_(model) {}
+
+  // Computes a batch that `cache` has placed: keys and values into placement.cell, the rows
+  // of the entries that want logits into `logits` (n_vocab floats each, in batch order).
+  virtual void compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) = 0;
+
+  const LlamaModel& model_;
+};
+
+// The two implementations behind LlamaEngine::create. n_threads >= 1, n_batch >= 1.
+std::unique_ptr<LlamaEngine> make_reference_engine(const LlamaModel& model);
+std::unique_ptr<LlamaEngine> make_fast_engine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch);
 
 }  // namespace lmforge

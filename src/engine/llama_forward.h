@@ -1,5 +1,5 @@
-// The llama forward pass on the CPU: a context holds the KV cache of one sequence and turns
-// token ids into next-token logits.
+// The llama forward pass on the CPU for one sequence: a context holds an engine and a KV cache
+// and turns token ids into next-token logits.
 //
 // Per layer (the GGUF llama graph):
 //   h = x + Wo · attention(RoPE(Wq · rms(x)), RoPE(Wk · rms(x)), Wv · rms(x))
@@ -7,7 +7,9 @@
 // then logits = Wout · rms(x). Attention is causal, scaled by 1/sqrt(head_dim), and query head h
 // reads KV head h / (n_head / n_head_kv) (grouped-query attention).
 //
-// Two engines compute it (src/engine/llama_engine.h):
+// LlamaContext is the convenience form of src/engine/llama_engine.h for a single sequence
+// (sequence 0, positions counted for the caller); batches of several sequences go to
+// LlamaEngine::eval with a KvCache directly. Two engines compute it:
 //  - the fast engine (default): tokens in batches, SIMD kernels (src/kernels/matmul.h), a
 //    persistent thread pool; activations are quantized to 8 bits for Q8_0/Q4_0 weights, as in
 //    llama.cpp;
@@ -17,15 +19,14 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 #include <vector>
 
+#include "engine/kv_cache.h"
+#include "engine/llama_engine.h"
 #include "engine/llama_model.h"
 
 namespace lmforge {
-
-class LlamaEngine;
 
 struct LlamaContextOptions {
   uint32_t n_ctx = 0;       // positions; 0: the model's llama.context_length
@@ -52,7 +53,7 @@ class LlamaContext {
   uint32_t n_ctx() const { return n_ctx_; }
   uint32_t n_threads() const { return n_threads_; }
   // Forgets every cached position.
-  void reset() { pos_ = 0; }
+  void reset();
   // Forgets positions >= pos (keeps a shared prefix, e.g. between chat turns).
   void rewind(uint32_t pos);
 
@@ -62,11 +63,7 @@ class LlamaContext {
   uint32_t n_threads_ = 1;
   uint32_t pos_ = 0;
   std::unique_ptr<LlamaEngine> engine_;
+  std::unique_ptr<KvCache> cache_;  // one sequence (id 0), stored in order in cells 0 .. pos_-1
 };
-
-// Bytes the KV cache of a context of n_ctx positions takes for this model (both engines keep
-// float32 keys and values), nullopt when the product overflows. Lets callers refuse a context
-// that cannot fit before allocating it.
-std::optional<uint64_t> llama_kv_cache_bytes(const LlamaConfig& config, uint32_t n_ctx);
 
 }  // namespace lmforge

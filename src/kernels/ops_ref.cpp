@@ -17,22 +17,6 @@ void rms_norm_ref(const float* x, const float* w, float* out, size_t n, float ep
   for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-void rope_norm_ref(float* x, size_t n_heads, size_t head_dim, double pos, float base, float scale_factor) {
-  const double p = pos / scale_factor;
-  for (size_t i = 0; 2 * i + 1 < head_dim; ++i) {
-    // The angle in double: at large positions a float angle loses the low bits that decide
-    // cos and sin.
-    const double theta = p * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-    const float c = static_cast<float>(std::cos(theta)), s = static_cast<float>(std::sin(theta));
-    for (size_t h = 0; h < n_heads; ++h) {
-      float* v = x + h * head_dim + 2 * i;
-      const float x0 = v[0], x1 = v[1];
-      v[0] = x0 * c - x1 * s;
-      v[1] = x0 * s + x1 * c;
-    }
-  }
-}
-
 void softmax_ref(float* x, size_t n) {
   if (n == 0) return;
   float mx = x[0];

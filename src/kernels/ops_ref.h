@@ -15,10 +15,7 @@ float dot_ref(const float* a, const float* b, size_t n);
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]; out may alias x.
 void rms_norm_ref(const float* x, const float* w, float* out, size_t n, float eps);
 
-// ggml's NORM-mode RoPE (the llama layout of GGUF files): each head of `head_dim` values is
-// rotated pairwise, (x[2i], x[2i+1]) by the angle p * base^(-2i/head_dim), where p is the
-// position divided by the linear scaling factor. `x` holds `n_heads` heads back to back.
-void rope_norm_ref(float* x, size_t n_heads, size_t head_dim, double pos, float base, float scale_factor);
+// RoPE and attention have their own files: kernels/rope.h, kernels/attention.h.
 
 // In-place softmax of x[0..n): max subtracted first so exp never overflows.
 void softmax_ref(float* x, size_t n);

@@ -20,35 +20,14 @@
 #include "kernels/ops_ref.h"
 #include "quant/type_traits.h"
 #include "engine/llama_model.h"
+#include "tiny_llama.h"
 
 namespace lmforge {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-TEST(OpsRef, RopeRotatesAdjacentPairs) {
-  // head_dim 4: pair 0 turns by p, pair 1 by p * base^(-1/2); two heads turn alike.
-  std::vector<float> x = {1, 2, 3, 4, 1, 2, 3, 4};
-  const double pos = 3, factor = 2, base = 100;
-  rope_norm_ref(x.data(), 2, 4, pos, static_cast<float>(base), static_cast<float>(factor));
-  const double p = pos / factor, t0 = p, t1 = p / 10.0;
-  const double want[4] = {1 * std::cos(t0) - 2 * std::sin(t0), 1 * std::sin(t0) + 2 * std::cos(t0),
-                          3 * std::cos(t1) - 4 * std::sin(t1), 3 * std::sin(t1) + 4 * std::cos(t1)};
-  for (int h = 0; h < 2; ++h)
-    for (int i = 0; i < 4; ++i) EXPECT_NEAR(x[h * 4 + i], want[i], 1e-6) << h << " " << i;
-}
-
-TEST(OpsRef, RopeAtPositionZeroIsIdentity) {
-  std::vector<float> x = {0.5f, -1.5f, 2.0f, 7.0f};
-  rope_norm_ref(x.data(), 1, 4, 0, 10000.0f, 1.0f);
-  EXPECT_EQ(x, (std::vector<float>{0.5f, -1.5f, 2.0f, 7.0f}));
-}
+using test::random_floats;
+using test::TinyModel;
+using test::TinySpec;
 
 TEST(OpsRef, RmsNormSoftmaxSwiglu) {
   const float x[4] = {1, -2, 3, -4}, w[4] = {1, 2, 0.5f, -1};
@@ -109,90 +88,6 @@ TEST(MatmulRef, EveryTypeEqualsDequantizeThenDot) {
   }
   EXPECT_FALSE(matmul_ref_supports(DType::Q4_1));
 }
-
-// ---------------------------------------------------------------------------------------------
-// tiny models
-
-struct TinySpec {
-  uint32_t vocab = 40, embd = 32, heads = 4, kv_heads = 2, ff = 64, layers = 2;
-  DType matrix_type = DType::F32;
-  bool tied = false;
-  std::map<std::string, std::vector<uint64_t>> shape_override;
-  std::map<std::string, DType> type_override;
-  std::string drop;
-};
-
-class TinyModel : public ::testing::Test {
- protected:
-  void SetUp() override {
-    path_ = (std::filesystem::path(::testing::TempDir()) /
-             ("llama_forward_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".gguf"))
-                .string();
-  }
-  void TearDown() override { std::filesystem::remove(path_); }
-
-  std::unique_ptr<LlamaModel> write(const TinySpec& s) {
-    GgufWriter w;
-    w.set("general.architecture", GgufValue::str("llama"));
-    w.set("llama.embedding_length", GgufValue::u32(s.embd));
-    w.set("llama.feed_forward_length", GgufValue::u32(s.ff));
-    w.set("llama.block_count", GgufValue::u32(s.layers));
-    w.set("llama.attention.head_count", GgufValue::u32(s.heads));
-    w.set("llama.attention.head_count_kv", GgufValue::u32(s.kv_heads));
-    w.set("llama.context_length", GgufValue::u32(64));
-    w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
-    w.set("llama.vocab_size", GgufValue::u32(s.vocab));
-    const uint64_t hd = s.embd / s.heads;
-    uint32_t seed = 10;
-    auto add = [&](const std::string& name, std::vector<uint64_t> shape) {
-      if (name == s.drop) return;
-      if (auto o = s.shape_override.find(name); o != s.shape_override.end()) shape = o->second;
-      DType t = shape.size() == 1 ? DType::F32 : s.matrix_type;
-      if (auto o = s.type_override.find(name); o != s.type_override.end()) t = o->second;
-      uint64_t n = 1;
-      for (uint64_t d : shape) n *= d;
-      const bool norm = shape.size() == 1;
-      auto v = random_floats(n, seed++, norm ? 0.1f : 0.3f);
-      if (norm)
-        for (float& x : v) x += 1.0f;
-      const uint64_t row = shape.back();
-      w.add_tensor(name, t, shape, [t, v, n, row] {
-        std::vector<uint8_t> b(dtype_nbytes(t, n).value_or(n));
-        if (can_encode(t))
-          for (uint64_t r = 0; r < n / row; ++r) encode_row(t, &v[r * row], &b[*dtype_nbytes(t, r * row)], row);
-        return TensorBytes(std::move(b));
-      });
-    };
-    add("token_embd.weight", {s.vocab, s.embd});
-    for (uint32_t l = 0; l < s.layers; ++l) {
-      const std::string p = "blk." + std::to_string(l) + ".";
-      add(p + "attn_norm.weight", {s.embd});
-      add(p + "attn_q.weight", {s.heads * hd, s.embd});
-      add(p + "attn_k.weight", {s.kv_heads * hd, s.embd});
-      add(p + "attn_v.weight", {s.kv_heads * hd, s.embd});
-      add(p + "attn_output.weight", {s.embd, s.heads * hd});
-      add(p + "ffn_norm.weight", {s.embd});
-      add(p + "ffn_gate.weight", {s.ff, s.embd});
-      add(p + "ffn_up.weight", {s.ff, s.embd});
-      add(p + "ffn_down.weight", {s.embd, s.ff});
-    }
-    add("output_norm.weight", {s.embd});
-    if (!s.tied) add("output.weight", {s.vocab, s.embd});
-    w.write(path_, true);
-    return LlamaModel::open(path_);
-  }
-
-  std::string load_error(const TinySpec& s) {
-    try {
-      write(s);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  }
-
-  std::string path_;
-};
 
 TEST_F(TinyModel, LoadsConfigAndViews) {
   auto m = write(TinySpec{});
