@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "convert/tensor_cast.h"
+#include "quant/type_traits.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "engine/llama_model.h"
