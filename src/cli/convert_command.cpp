@@ -16,10 +16,11 @@
 #include "convert/gguf_to_hf.h"
 #include "convert/llama_source.h"
 #include "convert/llama_to_hf.h"
+#include "convert/open_model.h"
+#include "convert/sinks/ggjt_sink.h"
+#include "convert/sinks/onnx_sink.h"
 #include "core/error.h"
 #include "formats/format_catalog.h"
-#include "formats/ggml_legacy/ggjt_writer.h"
-#include "formats/onnx/onnx_writer.h"
 #include "formats/sniff.h"
 
 namespace lmforge::cli {
@@ -95,7 +96,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   // reader say what is wrong with it.
   if (in == FileFormat::kUnknown) (void)open_model(src);
   const bool whole_model = in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kGgmlLegacy ||
-                           in == FileFormat::kOnnx;
+                           in == FileFormat::kOnnx || in == FileFormat::kOnnxFolder;
   ConvertReport rep;
   if (to == "gguf") {
     if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF re-quantization is `lmforge quantize` (not available yet)");
@@ -113,7 +114,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
       throw UsageError("a Hugging Face folder is written from a GGUF, Meta folder, legacy GGML or ONNX model; for checkpoints use a .safetensors destination");
     }
   } else if (to == "safetensors") {
-    if (in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder)
+    if (in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kOnnxFolder)
       throw UsageError("the input is a folder; convert it to .gguf, or name one checkpoint file");
     rep = convert_to_safetensors(src, dst, opt);
   } else if (to == "onnx") {

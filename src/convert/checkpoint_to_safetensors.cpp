@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "convert/open_model.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "core/text_checks.h"

@@ -8,12 +8,6 @@
 
 namespace lmforge {
 
-class GgufReader;
-struct LlamaConfig;
-
 ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt);
-
-// Hyperparameters from `llama.*` keys; throws when a required key is missing or mistyped.
-LlamaConfig llama_config_from_gguf(const GgufReader& gguf, const std::string& file);
 
 }  // namespace lmforge

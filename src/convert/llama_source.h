@@ -1,7 +1,8 @@
 // A llama-family model read from any format, in the one shape the GGUF writer takes.
 //
-// Every reader of a whole model (Hugging Face folder, Meta consolidated checkpoint, legacy
-// GGML file, ONNX export) produces a LlamaModelSource; write_llama_gguf() then does the name
+// Every whole-model source in convert/sources/ (Hugging Face folder, Meta consolidated
+// checkpoint, legacy GGML file, ONNX export, GGUF) assembles a LlamaModelSource from the
+// containers of formats/; write_llama_gguf() then does the name
 // mapping, the Q/K row order, type conversion and the tokenizer keys in one place, so every
 // path gets the same checks and the same output layout.
 #pragma once
@@ -42,19 +43,13 @@ struct LlamaModelSource {
   std::vector<std::string> warnings;
 };
 
-// Meta / legacy-GGML tensor name -> GGUF name ("layers.3.feed_forward.w1.weight" ->
-// "blk.3.ffn_gate.weight"); nullopt when it is not a llama tensor.
-std::optional<std::string> meta_to_gguf_name(const std::string& meta);
-std::optional<std::string> gguf_to_meta_name(const std::string& gguf);
-// Meta tensors that carry no weights and are dropped on conversion ("rope.freqs").
-bool is_ignored_meta_tensor(const std::string& meta);
-
 // GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
 // scores, types and the model's own special ids, padded to `vocab_size` entries.
 std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file);
 
-// Opens any supported whole-model input (HF folder, Meta folder, legacy GGML file, ONNX
-// file) as a llama model; throws lmforge::Error naming the path when it is not one.
+// Opens any supported whole-model input (HF folder, Meta folder, legacy GGML file, ONNX file
+// or export folder, GGUF) as a llama model through the builders in convert/sources/; throws
+// lmforge::Error naming the path when it is not one.
 LlamaModelSource open_llama_model_source(const std::string& path);
 
 // Writes `model` as a llama GGUF that llama.cpp loads. With opt.outtype unset, float weights

@@ -5,16 +5,16 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <optional>
-#include <tuple>
 
+#include "arch/llama/llama_config_gguf.h"
+#include "arch/llama/llama_names.h"
+#include "convert/gguf_type_policy.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
-#include "core/text_checks.h"
 #include "core/progress.h"
+#include "core/text_checks.h"
 #include "formats/gguf/gguf_writer.h"
-#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 
@@ -26,25 +26,8 @@ struct Planned {
   DType from, to;
   std::vector<uint64_t> shape;
   RotaryRole rotary;
-  std::tuple<int, uint64_t, int> order;
+  LlamaFileOrder order;
 };
-
-// Canonical tensor order: embeddings, layers in order (llama.cpp's per-layer order), then the
-// output norm and head. A fixed order makes conversions reproducible whatever the shard
-// layout of the source.
-std::tuple<int, uint64_t, int> tensor_order(const std::string& gguf) {
-  const int bias = gguf.size() > 5 && gguf.substr(gguf.size() - 5) == ".bias" ? 1 : 0;
-  if (gguf.rfind("token_embd.", 0) == 0) return {0, 0, bias};
-  if (gguf.rfind("output_norm.", 0) == 0) return {2, 0, bias};
-  if (gguf.rfind("output.", 0) == 0) return {3, 0, bias};
-  const size_t dot = gguf.find('.', 4);
-  const uint64_t layer = std::stoull(gguf.substr(4, dot - 4));
-  const std::string rest = gguf.substr(dot + 1);
-  const auto& parts = llama_layer_parts();
-  for (size_t k = 0; k < parts.size(); ++k)
-    if (rest.rfind(parts[k] + ".", 0) == 0) return {1, layer, 2 * static_cast<int>(k) + bias};
-  return {1, layer, 100};
-}
 
 std::string shape_text(const std::vector<uint64_t>& s) {
   std::string t = "{";
@@ -67,27 +50,17 @@ ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& 
 
 namespace {
 
-// The GGUF name of a source tensor; nullopt for tensors that are dropped (rotary caches).
-std::optional<std::string> gguf_name_of(const LlamaModelSource& m, const TensorInfo& t) {
-  switch (m.naming) {
-    case LlamaNaming::kHuggingFace:
-      if (is_ignored_hf_tensor(t.name)) return std::nullopt;
-      if (auto n = hf_to_gguf_name(t.name)) return n;
-      break;
-    case LlamaNaming::kMeta:
-      if (is_ignored_meta_tensor(t.name)) return std::nullopt;
-      if (auto n = meta_to_gguf_name(t.name)) return n;
-      break;
-    case LlamaNaming::kGguf:
-      if (t.name == "rope_freqs.weight") return std::nullopt;
-      if (llama_tensor_shape(t.name, m.config)) return t.name;
-      break;
-  }
+// The llama tensor a source tensor is; nullopt for tensors that are dropped (rotary caches).
+std::optional<LlamaTensorName> llama_name_of(const LlamaModelSource& m, const TensorInfo& t) {
+  const LlamaSpelling spelling = m.naming == LlamaNaming::kHuggingFace ? LlamaSpelling::kHuggingFace
+                                 : m.naming == LlamaNaming::kMeta      ? LlamaSpelling::kMeta
+                                                                       : LlamaSpelling::kGguf;
+  if (is_ignored_llama_tensor(t.name, spelling)) return std::nullopt;
+  const auto n = parse_llama_tensor_name(t.name, spelling);
+  // A GGUF source's names must also fit the config's layer count.
+  if (n && (m.naming != LlamaNaming::kGguf || llama_tensor_shape(*n, m.config))) return n;
   fail(t.file.empty() ? m.path : t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
 }
-
-// Quantized types GGUF holds in the same block layout the source gives them.
-bool keeps_quantized(DType t) { return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0; }
 
 }  // namespace
 
@@ -98,14 +71,8 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
   const auto& sources = model.weights->tensors();
   if (opt.outtype && !can_encode(*opt.outtype)) throw UsageError("unsupported --outtype " + std::string(dtype_name(*opt.outtype)));
   // Without --outtype: F16 for float sources; a quantized source keeps its blocks.
-  DType outtype = opt.outtype.value_or(DType::F16);
-  std::map<DType, uint64_t> quantized_elements;
-  if (!opt.outtype)
-    for (const auto& t : sources)
-      if (keeps_quantized(t.dtype)) quantized_elements[t.dtype] += t.numel();
-  if (!quantized_elements.empty())
-    outtype = std::max_element(quantized_elements.begin(), quantized_elements.end(),
-                               [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+  const DType outtype = gguf_file_type(sources, opt.outtype);
+  const GgufTypePolicy policy{opt.outtype, outtype, c.tie_word_embeddings};
   std::vector<std::string> notes;
   for (const auto& w : model.warnings) notes.push_back("warning: " + w);
 
@@ -115,44 +82,39 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
   uint64_t total_bytes = 0;
   for (size_t i = 0; i < sources.size(); ++i) {
     const auto& t = sources[i];
-    auto name = gguf_name_of(model, t);
-    if (!name) continue;
-    const auto expect = llama_tensor_shape(*name, c);
+    const auto llama_name = llama_name_of(model, t);
+    if (!llama_name) continue;
+    const std::string name = *spell_llama_tensor(*llama_name, LlamaSpelling::kGguf);
+    const auto expect = llama_tensor_shape(*llama_name, c);
     if (expect && *expect != t.shape)
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but the model's hyperparameters imply " + dims_text(*expect));
-    if (!can_decode(t.dtype) && !(keeps_quantized(t.dtype) && !opt.outtype))
+    if (!can_decode(t.dtype) && !(gguf_keeps_quantized(t.dtype) && !opt.outtype))
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
-    if (*name == "output.weight") has_output = true;
+    if (llama_name->id == LlamaTensor::kOutput && !llama_name->bias) has_output = true;
 
-    Planned p{i, *name, t.dtype, outtype, t.shape, model.naming == LlamaNaming::kHuggingFace ? rotary_role(*name) : RotaryRole::kNone,
-              tensor_order(*name)};
-    const bool is_weight_matrix = t.shape.size() == 2 && name->size() > 7 && name->substr(name->size() - 7) == ".weight";
-    if (!is_weight_matrix) {
-      if (dtype_is_quantized(t.dtype)) fail(t.file, "tensor " + quoted_for_message(t.name) + " is a vector stored as " + std::string(dtype_name(t.dtype)));
-      p.to = DType::F32;  // norms and biases stay F32, as llama.cpp's converter keeps them
-    } else if (dtype_is_quantized(outtype) && t.shape.back() % dtype_info(outtype).block_size != 0) {
-      p.to = DType::F16;  // rows that are not whole blocks cannot be quantized
-      notes.push_back("note: " + *name + " row length " + std::to_string(t.shape.back()) + " is not a multiple of 32; keeping it F16");
-    } else if (!opt.outtype && keeps_quantized(t.dtype)) {
-      p.to = t.dtype;  // already quantized: blocks copied as they are
-    } else if (!opt.outtype && dtype_is_quantized(outtype)) {
-      p.to = DType::F16;  // float tensors beside quantized ones (legacy files keep some F16/F32)
-    } else if (outtype == DType::Q4_0 && opt.outtype && (*name == "output.weight" || (*name == "token_embd.weight" && c.tie_word_embeddings))) {
-      p.to = DType::Q8_0;  // the output head is the most sensitive matrix: 8 bits, as llama.cpp's mixes do
-    }
+    const GgufTypeChoice type = gguf_tensor_type(policy, *llama_name, t);
+    if (type.reason == GgufTypeReason::kVectorF32 && dtype_is_quantized(t.dtype))
+      fail(t.file, "tensor " + quoted_for_message(t.name) + " is a vector stored as " + std::string(dtype_name(t.dtype)));
+    if (type.reason == GgufTypeReason::kPartialBlocksF16)
+      notes.push_back("note: " + name + " row length " + std::to_string(t.shape.back()) + " is not a multiple of 32; keeping it F16");
+    Planned p{i, name, t.dtype, type.type, t.shape,
+              model.naming == LlamaNaming::kHuggingFace ? llama_tensor_row(llama_name->id).rotary : RotaryRole::kNone,
+              llama_gguf_order(*llama_name)};
     total_bytes += t.nbytes;
     plan.push_back(std::move(p));
   }
   if (plan.empty()) fail(src_dir, "no tensors found");
-  for (const char* required : {"token_embd.weight", "output_norm.weight"}) {
-    if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == required; }))
-      fail(src_dir, std::string("missing tensor for ") + required);
+  for (const LlamaTensor required : {LlamaTensor::kTokenEmbd, LlamaTensor::kOutputNorm}) {
+    const std::string n = gguf_weight_name(required);
+    if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
+      fail(src_dir, "missing tensor for " + n);
   }
   if (!has_output && !c.tie_word_embeddings)
     fail(src_dir, "no output head (lm_head.weight / output.weight) and the model does not tie it to the embeddings");
   for (uint32_t l = 0; l < c.num_hidden_layers; ++l) {
-    for (const auto& part : llama_layer_parts()) {
-      const std::string n = "blk." + std::to_string(l) + "." + part + ".weight";
+    for (const auto& row : llama_tensor_table()) {
+      if (!row.per_layer) continue;
+      const std::string n = gguf_weight_name(row.id, l);
       if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
         fail(src_dir, "missing tensor for " + n + " (the hyperparameters say " + std::to_string(c.num_hidden_layers) + " layers)");
     }
@@ -163,24 +125,7 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
   w.set("general.architecture", GgufValue::str("llama"));
   w.set("general.type", GgufValue::str("model"));
   w.set("general.name", GgufValue::str(model.name.empty() ? std::filesystem::path(src_dir).filename().string() : model.name));
-  w.set("llama.vocab_size", GgufValue::u32(c.vocab_size));
-  w.set("llama.context_length", GgufValue::u32(c.max_position_embeddings));
-  w.set("llama.embedding_length", GgufValue::u32(c.hidden_size));
-  w.set("llama.block_count", GgufValue::u32(c.num_hidden_layers));
-  w.set("llama.feed_forward_length", GgufValue::u32(c.intermediate_size));
-  w.set("llama.rope.dimension_count", GgufValue::u32(c.head_dim));
-  w.set("llama.attention.head_count", GgufValue::u32(c.num_attention_heads));
-  if (c.has_num_key_value_heads) w.set("llama.attention.head_count_kv", GgufValue::u32(c.num_key_value_heads));
-  if (c.has_rope_theta) w.set("llama.rope.freq_base", GgufValue::f32(c.rope_theta));
-  w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_norm_eps));
-  if (c.has_head_dim) {
-    w.set("llama.attention.key_length", GgufValue::u32(c.head_dim));
-    w.set("llama.attention.value_length", GgufValue::u32(c.head_dim));
-  }
-  if (c.rope_scaling_linear) {
-    w.set("llama.rope.scaling.type", GgufValue::str("linear"));
-    w.set("llama.rope.scaling.factor", GgufValue::f32(*c.rope_scaling_linear));
-  }
+  for (auto& kv : llama_config_to_gguf(c)) w.set(kv.key, std::move(kv.value));
   w.set("general.file_type", GgufValue::u32(llama_file_type(outtype)));
   if (dtype_is_quantized(outtype)) w.set("general.quantization_version", GgufValue::u32(2));
   if (model.tokenizer_kvs.empty()) fail(src_dir, "no tokenizer found; a llama GGUF needs its vocabulary");
