@@ -12,13 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "convert/checkpoint_to_safetensors.h"
-#include "convert/gguf_to_hf.h"
-#include "convert/llama_source.h"
-#include "convert/llama_to_hf.h"
-#include "convert/open_model.h"
 #include "convert/sinks/ggjt_sink.h"
+#include "convert/sinks/gguf_sink.h"
+#include "convert/sinks/hf_sink.h"
 #include "convert/sinks/onnx_sink.h"
+#include "convert/sinks/safetensors_sink.h"
+#include "convert/sources/open_llama_model_source.h"
+#include "convert/sources/open_model.h"
 #include "core/error.h"
 #include "formats/format_catalog.h"
 #include "formats/sniff.h"

@@ -204,4 +204,11 @@ HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
   return hf_tokenizer_from_kvs(gguf.kvs(), gguf.tensors().empty() ? std::string() : gguf.tensors()[0].file);
 }
 
+std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file) {
+  HfModel m;
+  m.dir = file;
+  m.tokenizer = spm;
+  return gguf_vocab_from_hf(m, LlamaConfig{}, vocab_size);
+}
+
 }  // namespace lmforge

@@ -20,6 +20,10 @@ class GgufReader;
 // ids config.json declares.
 std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size);
 
+// GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
+// scores, types and the model's own special ids, padded to `vocab_size` entries.
+std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file);
+
 // What a Hugging Face folder needs to reproduce a GGUF vocabulary.
 struct HfTokenizerFiles {
   SentencePieceModel model;

@@ -1,8 +1,9 @@
 // A llama-family model read from any format, in the one shape the GGUF writer takes.
 //
 // Every whole-model source in convert/sources/ (Hugging Face folder, Meta consolidated
-// checkpoint, legacy GGML file, ONNX export, GGUF) assembles a LlamaModelSource from the
-// containers of formats/; write_llama_gguf() then does the name
+// checkpoint, legacy GGML file, ONNX export, GGUF; open_llama_model_source picks one) builds a
+// LlamaModelSource from the containers of formats/; the sinks in convert/sinks/
+// (write_llama_gguf, write_llama_hf, write_ggjt_v3) then do the name
 // mapping, the Q/K row order, type conversion and the tokenizer keys in one place, so every
 // path gets the same checks and the same output layout.
 #pragma once
@@ -42,18 +43,5 @@ struct LlamaModelSource {
   std::optional<SentencePieceModel> spm;
   std::vector<std::string> warnings;
 };
-
-// GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
-// scores, types and the model's own special ids, padded to `vocab_size` entries.
-std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file);
-
-// Opens any supported whole-model input (HF folder, Meta folder, legacy GGML file, ONNX file
-// or export folder, GGUF) as a llama model through the builders in convert/sources/; throws
-// lmforge::Error naming the path when it is not one.
-LlamaModelSource open_llama_model_source(const std::string& path);
-
-// Writes `model` as a llama GGUF that llama.cpp loads. With opt.outtype unset, float weights
-// become F16 and already-quantized weights (legacy GGML Q4_0/Q4_1/Q8_0) keep their type.
-ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt);
 
 }  // namespace lmforge

@@ -124,6 +124,7 @@ std::vector<std::string> meta_shard_paths(const std::string& dir) {
 
 std::unique_ptr<MergedShardsSource> open_model_parallel_shards(const std::string& dir, const std::vector<std::string>& paths,
                                                               const ShardSplitOf& split_of) {
+  if (paths.empty()) fail(dir, "no consolidated.NN.pth file");
   auto src = std::make_unique<MergedShards>();
   src->dir_ = dir;
   for (const auto& path : paths) {

@@ -9,7 +9,9 @@
 #include <fstream>
 
 #include "arch/llama/llama_config_json.h"
+#include "convert/sinks/gguf_sink.h"
 #include "convert/sinks/onnx_sink.h"
+#include "convert/sources/open_llama_model_source.h"
 #include "convert/tiny_llama.h"
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "convert/sinks/gguf_sink.h"
 #include "convert/tiny_llama.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_source.h"

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "convert/tensor_cast.h"
+#include "core/atomic_output.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/text_checks.h"
@@ -185,6 +186,8 @@ ConvertReport write_ggjt_v3(LlamaModelSource& model, const std::string& dst, con
     vocab[i].score = scores ? static_cast<float>(scores->array[i].f) : 0.0f;
   }
 
+  // An existing destination is refused before the notes are printed, as it always was.
+  check_output_path(dst, opt.overwrite);
   Progress bar(total_bytes, opt.quiet);
   for (const auto& n : notes) bar.log(n);
   uint64_t done = 0;

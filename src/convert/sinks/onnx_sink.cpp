@@ -10,7 +10,7 @@
 
 #include "arch/llama/llama_config_gguf.h"
 #include "arch/llama/llama_config_json.h"
-#include "convert/open_model.h"
+#include "convert/sources/open_model.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "core/progress.h"

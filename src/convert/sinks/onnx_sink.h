@@ -4,16 +4,12 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "convert/convert_options.h"
+#include "convert/onnx_llama_metadata.h"
 #include "formats/onnx/onnx_writer.h"
 
 namespace lmforge {
-
-// metadata_props key holding config.json text, so that a llama written here can be read back
-// as a whole model (head counts cannot be inferred from the weights).
-inline constexpr std::string_view kOnnxLlamaConfigKey = "lmforge.llama_config";
 
 // Float tensors keep their type unless opt.outtype names one; quantized ones become F32. The
 // external-data threshold is taken from the environment variable

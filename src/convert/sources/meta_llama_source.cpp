@@ -5,6 +5,7 @@
 
 #include "arch/llama/llama_config_meta.h"
 #include "arch/llama/llama_names.h"
+#include "convert/gguf_vocab.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/text_checks.h"

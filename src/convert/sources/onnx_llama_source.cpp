@@ -18,7 +18,7 @@
 #include "arch/llama/llama_config_json.h"
 #include "arch/llama/llama_names.h"
 #include "convert/gguf_vocab.h"
-#include "convert/sinks/onnx_sink.h"
+#include "convert/onnx_llama_metadata.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/text_checks.h"

@@ -1,5 +1,4 @@
-#include "convert/hf_to_gguf.h"
-#include "convert/llama_source.h"
+#include "convert/sinks/gguf_sink.h"
 
 #include <algorithm>
 #include <chrono>
@@ -42,11 +41,6 @@ std::string dims_text(const std::vector<uint64_t>& s) {
 }
 
 }  // namespace
-
-ConvertReport convert_hf_to_gguf(const std::string& src_dir, const std::string& dst, const ConvertOptions& opt) {
-  LlamaModelSource model = open_llama_model_source(src_dir);
-  return write_llama_gguf(model, dst, opt);
-}
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "convert/open_model.h"
+#include "convert/sources/open_model.h"
 
 #include <nlohmann/json.hpp>
 

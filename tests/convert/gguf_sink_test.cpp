@@ -10,6 +10,7 @@
 
 #include "arch/llama/llama_names.h"
 #include "convert/llama_source.h"
+#include "convert/sinks/gguf_sink.h"
 #include "convert/memory_source.h"
 #include "convert/tiny_llama.h"
 #include "core/error.h"

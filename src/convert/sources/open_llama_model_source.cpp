@@ -1,24 +1,15 @@
-#include "convert/llama_source.h"
+#include "convert/sources/open_llama_model_source.h"
 
-#include "convert/gguf_vocab.h"
-#include "convert/open_model.h"
 #include "convert/sources/ggml_legacy_llama_source.h"
 #include "convert/sources/gguf_llama_source.h"
 #include "convert/sources/hf_llama_source.h"
 #include "convert/sources/meta_llama_source.h"
 #include "convert/sources/onnx_llama_source.h"
+#include "convert/sources/open_model.h"
 #include "core/error.h"
-#include "formats/hf_folder.h"
 #include "formats/sniff.h"
 
 namespace lmforge {
-
-std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file) {
-  HfModel m;
-  m.dir = file;
-  m.tokenizer = spm;
-  return gguf_vocab_from_hf(m, LlamaConfig{}, vocab_size);
-}
 
 LlamaModelSource open_llama_model_source(const std::string& path) {
   switch (sniff_format(path)) {

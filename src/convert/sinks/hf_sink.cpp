@@ -1,4 +1,6 @@
-#include "convert/llama_to_hf.h"
+#include "convert/sinks/hf_sink.h"
+
+#include "convert/sources/open_llama_model_source.h"
 
 #include <algorithm>
 #include <chrono>
@@ -190,6 +192,14 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
   dir.commit();
   bar.finish();
   return make_report(dst_dir, out.size(), total, t0);
+}
+
+ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt) {
+  // One writer for every whole-model source: the GGUF is opened as a LlamaModelSource (GGUF
+  // naming, adjacent-pair Q/K rows) and write_llama_hf does names, row order and tokenizer.
+  LlamaModelSource model = open_llama_model_source(src);
+  if (model.naming != LlamaNaming::kGguf) fail(src, "not a GGUF file");
+  return write_llama_hf(model, dst_dir, opt);
 }
 
 }  // namespace lmforge
