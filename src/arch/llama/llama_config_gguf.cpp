@@ -1,5 +1,6 @@
 #include "arch/llama/llama_config_gguf.h"
 
+#include "arch/llama/llama_tensors.h"
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
@@ -73,7 +74,7 @@ LlamaConfig llama_config_from_gguf(const GgufReader& g, const std::string& file)
   c.bos_token_id = id("tokenizer.ggml.bos_token_id");
   c.eos_token_id = id("tokenizer.ggml.eos_token_id");
   c.pad_token_id = id("tokenizer.ggml.padding_token_id");
-  c.tie_word_embeddings = g.find("output.weight") < 0;
+  c.tie_word_embeddings = g.find(gguf_weight_name(LlamaTensor::kOutput)) < 0;
   return c;
 }
 

@@ -17,16 +17,6 @@ std::optional<std::string> gguf_to_hf_name(const std::string& gguf) { return res
 std::optional<std::string> meta_to_gguf_name(const std::string& meta) { return respell(meta, LlamaSpelling::kMeta, LlamaSpelling::kGguf); }
 std::optional<std::string> gguf_to_meta_name(const std::string& gguf) { return respell(gguf, LlamaSpelling::kGguf, LlamaSpelling::kMeta); }
 
-const std::vector<std::string>& llama_layer_parts() {
-  static const std::vector<std::string> parts = [] {
-    std::vector<std::string> v;
-    for (const auto& r : llama_tensor_table())
-      if (r.per_layer) v.emplace_back(r.gguf);
-    return v;
-  }();
-  return parts;
-}
-
 std::optional<std::vector<uint64_t>> llama_tensor_shape(const std::string& gguf_name, const LlamaConfig& c) {
   const auto t = parse_llama_tensor_name(gguf_name, LlamaSpelling::kGguf);
   if (!t) return std::nullopt;

@@ -26,9 +26,6 @@ std::optional<std::string> gguf_to_meta_name(const std::string& gguf);
 // when the name is not a llama tensor or names a layer the config does not have.
 std::optional<std::vector<uint64_t>> llama_tensor_shape(const std::string& gguf_name, const LlamaConfig& config);
 
-// GGUF names of the tensors every layer must have, in llama.cpp's order ("attn_norm", ...).
-const std::vector<std::string>& llama_layer_parts();
-
 // Tensors checkpoints carry that are not weights and are dropped on conversion.
 bool is_ignored_hf_tensor(const std::string& hf);      // rotary caches, attention masks
 bool is_ignored_meta_tensor(const std::string& meta);  // "rope.freqs"

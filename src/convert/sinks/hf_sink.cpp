@@ -150,13 +150,12 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
   if (model.naming != LlamaNaming::kGguf) {
     // A GGUF is taken as it is; other sources must hold the whole model.
     auto has = [&](const std::string& n) { return std::find(gguf_names.begin(), gguf_names.end(), n) != gguf_names.end(); };
-    for (const char* required : {"token_embd.weight", "output_norm.weight"})
-      if (!has(required)) fail(model.path, std::string("missing tensor for ") + required);
+    for (const LlamaTensor required : {LlamaTensor::kTokenEmbd, LlamaTensor::kOutputNorm})
+      if (!has(gguf_weight_name(required))) fail(model.path, "missing tensor for " + gguf_weight_name(required));
     for (uint32_t l = 0; l < c.num_hidden_layers; ++l)
-      for (const auto& part : llama_layer_parts())
-        if (!has("blk." + std::to_string(l) + "." + part + ".weight"))
-          fail(model.path, "missing tensor for blk." + std::to_string(l) + "." + part + ".weight");
-    c.tie_word_embeddings = !has("output.weight");
+      for (const auto& row : llama_tensor_table())
+        if (row.per_layer && !has(gguf_weight_name(row.id, l))) fail(model.path, "missing tensor for " + gguf_weight_name(row.id, l));
+    c.tie_word_embeddings = !has(gguf_weight_name(LlamaTensor::kOutput));
   }
   c.torch_dtype = widest == DType::F32 ? "float32" : widest == DType::BF16 ? "bfloat16" : "float16";
 

@@ -35,11 +35,12 @@ std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& t
     }
   }
 
-  std::vector<std::string> required = {"model.embed_tokens.weight", "model.norm.weight"};
-  if (!c.tie_word_embeddings) required.push_back("lm_head.weight");
+  const auto hf = [](LlamaTensor id, uint32_t layer = 0) { return *spell_llama_tensor({id, layer, false}, LlamaSpelling::kHuggingFace); };
+  std::vector<std::string> required = {hf(LlamaTensor::kTokenEmbd), hf(LlamaTensor::kOutputNorm)};
+  if (!c.tie_word_embeddings) required.push_back(hf(LlamaTensor::kOutput));
   for (uint32_t i = 0; i < c.num_hidden_layers; ++i)
-    for (const auto& part : llama_layer_parts())
-      required.push_back(*gguf_to_hf_name("blk." + std::to_string(i) + "." + part + ".weight"));
+    for (const auto& row : llama_tensor_table())
+      if (row.per_layer) required.push_back(hf(row.id, i));
   size_t missing = 0;
   for (const auto& r : required) {
     if (present.count(r)) continue;

@@ -29,11 +29,11 @@ std::string dims_text(const std::vector<uint64_t>& s) {
 // VocabParallelEmbedding (split along the vocabulary, dim 0). With more than one shard the
 // piece's width tells which: dim/n for the first, dim for the second.
 ShardSplit embedding_split(const TensorInfo& piece, size_t n_shards, uint64_t dim, const std::string& file) {
-  if (piece.shape.size() != 2) fail(file, "tok_embeddings.weight is not a matrix: " + dims_text(piece.shape));
+  if (piece.shape.size() != 2) fail(file, piece.name + " is not a matrix: " + dims_text(piece.shape));
   if (n_shards == 1) return ShardSplit::kReplicated;
   if (piece.shape[1] == dim) return ShardSplit::kRows;
   if (piece.shape[1] * n_shards == dim) return ShardSplit::kCols;
-  fail(file, "tok_embeddings.weight pieces are " + dims_text(piece.shape) + ", which split neither the vocabulary nor params.json's dim " +
+  fail(file, piece.name + " pieces are " + dims_text(piece.shape) + ", which split neither the vocabulary nor params.json's dim " +
                  std::to_string(dim) + " across " + std::to_string(n_shards) + " shards");
 }
 
@@ -62,11 +62,12 @@ LlamaModelSource open_meta_llama(const std::string& dir) {
   });
 
   // The hyperparameters must describe what the shards hold (a missing shard shows up here).
-  const ptrdiff_t emb = src->find("tok_embeddings.weight");
-  if (emb < 0) fail(dir, "no tok_embeddings.weight in " + src->shard_files()[0]);
+  const std::string embedding = *spell_llama_tensor({LlamaTensor::kTokenEmbd, 0, false}, LlamaSpelling::kMeta);
+  const ptrdiff_t emb = src->find(embedding);
+  if (emb < 0) fail(dir, "no " + embedding + " in " + src->shard_files()[0]);
   const uint64_t vocab_rows = src->tensors()[static_cast<size_t>(emb)].shape[0];
   if (c.vocab_size == 0) {
-    if (vocab_rows == 0 || vocab_rows > UINT32_MAX) fail(dir, "tok_embeddings.weight has an impossible vocabulary size");
+    if (vocab_rows == 0 || vocab_rows > UINT32_MAX) fail(dir, embedding + " has an impossible vocabulary size");
     c.vocab_size = static_cast<uint32_t>(vocab_rows);
   }
   for (const auto& t : src->tensors()) {
