@@ -9,15 +9,17 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "arch/llama/llama_config.h"
+#include "arch/llama/llama_tensors.h"
 #include "convert/convert_options.h"
 #include "core/tensor.h"
 #include "formats/gguf/gguf_value.h"
 #include "formats/sentencepiece_model.h"
-#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 
@@ -28,6 +30,20 @@ namespace lmforge {
 //                 files); Q/K rows already in the adjacent-pair order GGUF uses
 //   kGguf         "blk.0.attn_q.weight"; GGUF order
 enum class LlamaNaming { kHuggingFace, kMeta, kGguf };
+
+// The llama tensor table's spelling for a naming.
+inline LlamaSpelling spelling_of(LlamaNaming n) {
+  switch (n) {
+    case LlamaNaming::kHuggingFace: return LlamaSpelling::kHuggingFace;
+    case LlamaNaming::kMeta: return LlamaSpelling::kMeta;
+    case LlamaNaming::kGguf: return LlamaSpelling::kGguf;
+  }
+  return LlamaSpelling::kGguf;
+}
+
+// general.name of a model folder: the last part of config.json's _name_or_path when it has
+// one, else the folder's name.
+std::string folder_model_name(const std::string& dir, const nlohmann::json& config_json);
 
 struct LlamaModelSource {
   std::string path;         // the file or folder, for messages

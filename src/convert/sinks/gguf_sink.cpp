@@ -40,15 +40,9 @@ std::string dims_text(const std::vector<uint64_t>& s) {
   return t + "]";
 }
 
-}  // namespace
-
-namespace {
-
 // The llama tensor a source tensor is; nullopt for tensors that are dropped (rotary caches).
 std::optional<LlamaTensorName> llama_name_of(const LlamaModelSource& m, const TensorInfo& t) {
-  const LlamaSpelling spelling = m.naming == LlamaNaming::kHuggingFace ? LlamaSpelling::kHuggingFace
-                                 : m.naming == LlamaNaming::kMeta      ? LlamaSpelling::kMeta
-                                                                       : LlamaSpelling::kGguf;
+  const LlamaSpelling spelling = spelling_of(m.naming);
   if (is_ignored_llama_tensor(t.name, spelling)) return std::nullopt;
   const auto n = parse_llama_tensor_name(t.name, spelling);
   // A GGUF source's names must also fit the config's layer count.

@@ -1,6 +1,5 @@
 #include "convert/sources/hf_llama_source.h"
 
-#include <filesystem>
 #include <set>
 
 #include "arch/llama/llama_config_json.h"
@@ -68,12 +67,7 @@ LlamaModelSource llama_source_from_hf_folder(const std::string& dir) {
   m.description = "Hugging Face model folder";
   m.config = folder.config;
   m.naming = LlamaNaming::kHuggingFace;
-  m.name = std::filesystem::path(dir).filename().string();
-  if (m.name.empty()) m.name = std::filesystem::path(dir).parent_path().filename().string();
-  if (hf.config_json.contains("_name_or_path") && hf.config_json["_name_or_path"].is_string()) {
-    std::string n = hf.config_json["_name_or_path"].get<std::string>();
-    if (!n.empty()) m.name = std::filesystem::path(n).filename().string();
-  }
+  m.name = folder_model_name(dir, hf.config_json);
   m.tokenizer_kvs = gguf_vocab_from_hf(hf, folder.config, folder.config.vocab_size);
   m.spm = hf.tokenizer;
   m.warnings = hf.warnings;

@@ -98,29 +98,31 @@ std::optional<std::string> hf_name_of_matmul(const std::string& node) {
   return spell_llama_tensor(*t, LlamaSpelling::kHuggingFace);
 }
 
-LlamaConfig read_config(const OnnxSource& src, const std::string& path, std::string& config_text_name) {
+// The config from config.json beside the file, else from lmforge's metadata entry; `json`
+// receives the JSON it was read from.
+LlamaConfig read_config(const OnnxSource& src, const std::string& path, nlohmann::json& json) {
   const fs::path beside = fs::path(path).parent_path() / "config.json";
   std::error_code ec;
   if (fs::is_regular_file(beside, ec)) {
-    config_text_name = beside.string();
-    return llama_config_from_json(read_json_file(beside.string(), 16u << 20), beside.string());
+    json = read_json_file(beside.string(), 16u << 20);
+    return llama_config_from_json(json, beside.string());
   }
   if (const std::string* text = src.metadata_value(std::string(kOnnxLlamaConfigKey))) {
-    config_text_name = path;
-    return llama_config_from_json(parse_json_strict(*text, path, 0), path + " (metadata " + std::string(kOnnxLlamaConfigKey) + ")");
+    json = parse_json_strict(*text, path, 0);
+    return llama_config_from_json(json, path + " (metadata " + std::string(kOnnxLlamaConfigKey) + ")");
   }
   fail(path, "no config.json beside the file and no " + std::string(kOnnxLlamaConfigKey) +
                  " metadata entry: the head counts of a llama cannot be inferred from its weights");
 }
 
-// Everything but the tokenizer: config, weights under llama names, naming, warnings.
-LlamaModelSource onnx_llama_weights(const std::string& path) {
+// Everything but the tokenizer: config (its JSON into `config_json`), weights under llama
+// names, naming, warnings.
+LlamaModelSource onnx_llama_weights(const std::string& path, nlohmann::json& config_json) {
   auto src = OnnxSource::open(path);
   LlamaModelSource m;
   m.path = path;
   m.name = fs::path(path).stem().string();
-  std::string config_from;
-  m.config = read_config(*src, path, config_from);
+  m.config = read_config(*src, path, config_json);
 
   // Which tensors a MatMul consumes as its weight, and the name its node gives them.
   std::map<std::string, std::vector<std::string>> matmul_names;
@@ -173,7 +175,8 @@ LlamaModelSource onnx_llama_weights(const std::string& path) {
 }  // namespace
 
 LlamaModelSource open_onnx_llama(const std::string& path) {
-  LlamaModelSource m = onnx_llama_weights(path);
+  nlohmann::json config_json;
+  LlamaModelSource m = onnx_llama_weights(path, config_json);
   const fs::path tok = fs::path(path).parent_path() / "tokenizer.model";
   std::error_code ec;
   if (!fs::is_regular_file(tok, ec))
@@ -200,19 +203,11 @@ LlamaModelSource open_onnx_llama_folder(const std::string& dir) {
     fail(dir, fast_only ? "has tokenizer.json but no tokenizer.model: lmforge reads llama's SentencePiece vocabulary from tokenizer.model"
                         : "no tokenizer.model in this ONNX export folder: a llama model needs its SentencePiece vocabulary");
   }
-  LlamaModelSource m = onnx_llama_weights(*model);
+  nlohmann::json config_json;
+  LlamaModelSource m = onnx_llama_weights(*model, config_json);
   m.path = dir;
   m.description = "ONNX export folder, " + m.description;
-  // Named after the folder, as a Hugging Face folder is (optimum keeps _name_or_path).
-  m.name = fs::path(dir).filename().string();
-  if (m.name.empty()) m.name = fs::path(dir).parent_path().filename().string();
-  try {
-    const auto config = read_json_file((fs::path(dir) / "config.json").string(), 16u << 20);
-    if (config.contains("_name_or_path") && config["_name_or_path"].is_string() && !config["_name_or_path"].get<std::string>().empty())
-      m.name = fs::path(config["_name_or_path"].get<std::string>()).filename().string();
-  } catch (const Error&) {
-    // Already read once by onnx_llama_weights; a second failure cannot happen.
-  }
+  m.name = folder_model_name(dir, config_json);  // as a Hugging Face folder's (optimum keeps _name_or_path)
   m.tokenizer_kvs = gguf_vocab_from_hf(files, m.config, m.config.vocab_size);
   m.spm = files.tokenizer;
   return m;
