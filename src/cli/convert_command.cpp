@@ -12,14 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "convert/checkpoint_to_safetensors.h"
-#include "convert/gguf_to_hf.h"
-#include "convert/llama_source.h"
-#include "convert/llama_to_hf.h"
+#include "convert/sinks/ggjt_sink.h"
+#include "convert/sinks/gguf_sink.h"
+#include "convert/sinks/hf_sink.h"
+#include "convert/sinks/onnx_sink.h"
+#include "convert/sinks/safetensors_sink.h"
+#include "convert/sources/open_llama_model_source.h"
+#include "convert/sources/open_model.h"
 #include "core/error.h"
 #include "formats/format_catalog.h"
-#include "formats/ggml_legacy/ggjt_writer.h"
-#include "formats/onnx/onnx_writer.h"
 #include "formats/sniff.h"
 #include "quant/type_traits.h"
 
@@ -108,7 +109,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   // reader say what is wrong with it.
   if (in == FileFormat::kUnknown) (void)open_model(src);
   const bool whole_model = in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kGgmlLegacy ||
-                           in == FileFormat::kOnnx;
+                           in == FileFormat::kOnnx || in == FileFormat::kOnnxFolder;
   ConvertReport rep;
   if (to == "gguf") {
     if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF re-quantization is `lmforge quantize` (not available yet)");
@@ -126,7 +127,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
       throw UsageError("a Hugging Face folder is written from a GGUF, Meta folder, legacy GGML or ONNX model; for checkpoints use a .safetensors destination");
     }
   } else if (to == "safetensors") {
-    if (in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder)
+    if (in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kOnnxFolder)
       throw UsageError("the input is a folder; convert it to .gguf, or name one checkpoint file");
     rep = convert_to_safetensors(src, dst, opt);
   } else if (to == "onnx") {

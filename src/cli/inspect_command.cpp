@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "convert/sources/open_model.h"
 #include "core/checked_math.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"

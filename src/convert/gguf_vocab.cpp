@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/hf_folder.h"
+#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 
@@ -32,7 +33,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 }  // namespace
 
-std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, uint32_t vocab_size) {
+std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size) {
   if (!model.tokenizer) fail(model.dir, "no tokenizer.model in the folder; a llama GGUF needs its SentencePiece vocabulary");
   const auto& sp = *model.tokenizer;
   if (vocab_size == 0) vocab_size = static_cast<uint32_t>(sp.pieces.size());
@@ -97,10 +98,10 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, uint32_t vocab_size
     int32_t sp_id;
   };
   const Special specials[] = {
-      {"bos", "bos_token", model.config.bos_token_id, sp.bos_id},
-      {"eos", "eos_token", model.config.eos_token_id, sp.eos_id},
-      {"unknown", "unk_token", model.config.unk_token_id, sp.unk_id},
-      {"padding", "pad_token", model.config.pad_token_id, sp.pad_id},
+      {"bos", "bos_token", config.bos_token_id, sp.bos_id},
+      {"eos", "eos_token", config.eos_token_id, sp.eos_id},
+      {"unknown", "unk_token", config.unk_token_id, sp.unk_id},
+      {"padding", "pad_token", config.pad_token_id, sp.pad_id},
   };
   for (const auto& s : specials) {
     std::optional<uint32_t> id;
@@ -201,6 +202,13 @@ HfTokenizerFiles hf_tokenizer_from_kvs(const std::vector<GgufKv>& kvs, const std
 
 HfTokenizerFiles hf_tokenizer_from_gguf(const GgufReader& gguf) {
   return hf_tokenizer_from_kvs(gguf.kvs(), gguf.tensors().empty() ? std::string() : gguf.tensors()[0].file);
+}
+
+std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file) {
+  HfModel m;
+  m.dir = file;
+  m.tokenizer = spm;
+  return gguf_vocab_from_hf(m, LlamaConfig{}, vocab_size);
 }
 
 }  // namespace lmforge

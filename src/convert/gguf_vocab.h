@@ -12,11 +12,17 @@
 namespace lmforge {
 
 struct HfModel;
+struct LlamaConfig;
 class GgufReader;
 
 // Token list, scores, types and special ids as llama.cpp's converter builds them from
-// tokenizer.model, added_tokens.json and tokenizer_config.json.
-std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, uint32_t vocab_size);
+// tokenizer.model, added_tokens.json and tokenizer_config.json; `config` gives the special
+// ids config.json declares.
+std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size);
+
+// GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
+// scores, types and the model's own special ids, padded to `vocab_size` entries.
+std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file);
 
 // What a Hugging Face folder needs to reproduce a GGUF vocabulary.
 struct HfTokenizerFiles {

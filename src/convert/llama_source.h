@@ -1,21 +1,25 @@
 // A llama-family model read from any format, in the one shape the GGUF writer takes.
 //
-// Every reader of a whole model (Hugging Face folder, Meta consolidated checkpoint, legacy
-// GGML file, ONNX export) produces a LlamaModelSource; write_llama_gguf() then does the name
+// Every whole-model source in convert/sources/ (Hugging Face folder, Meta consolidated
+// checkpoint, legacy GGML file, ONNX export, GGUF; open_llama_model_source picks one) builds a
+// LlamaModelSource from the containers of formats/; the sinks in convert/sinks/
+// (write_llama_gguf, write_llama_hf, write_ggjt_v3) then do the name
 // mapping, the Q/K row order, type conversion and the tokenizer keys in one place, so every
 // path gets the same checks and the same output layout.
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "arch/llama/llama_config.h"
+#include "arch/llama/llama_tensors.h"
 #include "convert/convert_options.h"
 #include "core/tensor.h"
 #include "formats/gguf/gguf_value.h"
 #include "formats/sentencepiece_model.h"
-#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 
@@ -26,6 +30,20 @@ namespace lmforge {
 //                 files); Q/K rows already in the adjacent-pair order GGUF uses
 //   kGguf         "blk.0.attn_q.weight"; GGUF order
 enum class LlamaNaming { kHuggingFace, kMeta, kGguf };
+
+// The llama tensor table's spelling for a naming.
+inline LlamaSpelling spelling_of(LlamaNaming n) {
+  switch (n) {
+    case LlamaNaming::kHuggingFace: return LlamaSpelling::kHuggingFace;
+    case LlamaNaming::kMeta: return LlamaSpelling::kMeta;
+    case LlamaNaming::kGguf: return LlamaSpelling::kGguf;
+  }
+  return LlamaSpelling::kGguf;
+}
+
+// general.name of a model folder: the last part of config.json's _name_or_path when it has
+// one, else the folder's name.
+std::string folder_model_name(const std::string& dir, const nlohmann::json& config_json);
 
 struct LlamaModelSource {
   std::string path;         // the file or folder, for messages
@@ -41,24 +59,5 @@ struct LlamaModelSource {
   std::optional<SentencePieceModel> spm;
   std::vector<std::string> warnings;
 };
-
-// Meta / legacy-GGML tensor name -> GGUF name ("layers.3.feed_forward.w1.weight" ->
-// "blk.3.ffn_gate.weight"); nullopt when it is not a llama tensor.
-std::optional<std::string> meta_to_gguf_name(const std::string& meta);
-std::optional<std::string> gguf_to_meta_name(const std::string& gguf);
-// Meta tensors that carry no weights and are dropped on conversion ("rope.freqs").
-bool is_ignored_meta_tensor(const std::string& meta);
-
-// GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
-// scores, types and the model's own special ids, padded to `vocab_size` entries.
-std::vector<GgufKv> gguf_vocab_from_spm(const SentencePieceModel& spm, uint32_t vocab_size, const std::string& file);
-
-// Opens any supported whole-model input (HF folder, Meta folder, legacy GGML file, ONNX
-// file) as a llama model; throws lmforge::Error naming the path when it is not one.
-LlamaModelSource open_llama_model_source(const std::string& path);
-
-// Writes `model` as a llama GGUF that llama.cpp loads. With opt.outtype unset, float weights
-// become F16 and already-quantized weights (legacy GGML Q4_0/Q4_1/Q8_0) keep their type.
-ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt);
 
 }  // namespace lmforge

@@ -1,6 +1,7 @@
 #include "engine/llama_model.h"
 
-#include "convert/gguf_to_hf.h"
+#include "arch/llama/llama_config_gguf.h"
+#include "arch/llama/llama_tensors.h"
 #include "core/error.h"
 #include "quant/ggml_blocks.h"
 #include "quant/type_traits.h"
@@ -53,7 +54,7 @@ class Loader {
     // Regroup the products' quantized weights for the fast kernels (one pass, as long as the
     // scan above) and drop the mapped copy, so the model is in memory once. The embedding
     // stays as it is: the forward pass reads single rows of it.
-    if (InterleavedMatrix::supports(t.dtype) && name != "token_embd.weight") {
+    if (InterleavedMatrix::supports(t.dtype) && name != gguf_weight_name(LlamaTensor::kTokenEmbd)) {
       w.interleaved = std::make_shared<const InterleavedMatrix>(w.m);
       w.bytes.release_file_pages();
     }
@@ -111,29 +112,29 @@ std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufRead
 
   // The vocabulary size is the embedding's when the metadata does not say (no tokenizer).
   if (c.vocab_size == 0) {
-    const ptrdiff_t e = gguf->find("token_embd.weight");
+    const ptrdiff_t e = gguf->find(gguf_weight_name(LlamaTensor::kTokenEmbd));
     if (e >= 0 && gguf->tensors()[e].shape.size() == 2) c.vocab_size = static_cast<uint32_t>(gguf->tensors()[e].shape[0]);
     if (c.vocab_size == 0) fail(path, "cannot tell the vocabulary size (no tokenizer.ggml.tokens, no llama.vocab_size)");
   }
-  m->tok_embd = l.matrix("token_embd.weight", {c.vocab_size, embd});
+  m->tok_embd = l.matrix(gguf_weight_name(LlamaTensor::kTokenEmbd), {c.vocab_size, embd});
 
   m->layers.resize(c.num_hidden_layers);
   for (uint32_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = "blk." + std::to_string(i) + ".";
+    using T = LlamaTensor;
     LlamaLayer& L = m->layers[i];
-    L.attn_norm = l.vector(p + "attn_norm.weight", embd);
-    L.wq = l.matrix(p + "attn_q.weight", {q_dim, embd});
-    L.wk = l.matrix(p + "attn_k.weight", {kv_dim, embd});
-    L.wv = l.matrix(p + "attn_v.weight", {kv_dim, embd});
-    L.wo = l.matrix(p + "attn_output.weight", {embd, q_dim});
-    L.ffn_norm = l.vector(p + "ffn_norm.weight", embd);
-    L.w_gate = l.matrix(p + "ffn_gate.weight", {ff, embd});
-    L.w_up = l.matrix(p + "ffn_up.weight", {ff, embd});
-    L.w_down = l.matrix(p + "ffn_down.weight", {embd, ff});
+    L.attn_norm = l.vector(gguf_weight_name(T::kAttnNorm, i), embd);
+    L.wq = l.matrix(gguf_weight_name(T::kAttnQ, i), {q_dim, embd});
+    L.wk = l.matrix(gguf_weight_name(T::kAttnK, i), {kv_dim, embd});
+    L.wv = l.matrix(gguf_weight_name(T::kAttnV, i), {kv_dim, embd});
+    L.wo = l.matrix(gguf_weight_name(T::kAttnOutput, i), {embd, q_dim});
+    L.ffn_norm = l.vector(gguf_weight_name(T::kFfnNorm, i), embd);
+    L.w_gate = l.matrix(gguf_weight_name(T::kFfnGate, i), {ff, embd});
+    L.w_up = l.matrix(gguf_weight_name(T::kFfnUp, i), {ff, embd});
+    L.w_down = l.matrix(gguf_weight_name(T::kFfnDown, i), {embd, ff});
   }
-  m->output_norm = l.vector("output_norm.weight", embd);
-  m->tied_output = !l.has("output.weight");
-  m->output = m->tied_output ? m->tok_embd : l.matrix("output.weight", {c.vocab_size, embd});
+  m->output_norm = l.vector(gguf_weight_name(LlamaTensor::kOutputNorm), embd);
+  m->tied_output = !l.has(gguf_weight_name(LlamaTensor::kOutput));
+  m->output = m->tied_output ? m->tok_embd : l.matrix(gguf_weight_name(LlamaTensor::kOutput), {c.vocab_size, embd});
   // A tied output head reads the embedding as a product too: regroup a copy for that.
   if (m->tied_output && InterleavedMatrix::supports(m->output.m.type))
     m->output.interleaved = std::make_shared<const InterleavedMatrix>(m->output.m);

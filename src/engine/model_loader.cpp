@@ -9,7 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "convert/llama_source.h"
+#include "convert/sinks/gguf_sink.h"
+#include "convert/sources/open_llama_model_source.h"
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/sniff.h"

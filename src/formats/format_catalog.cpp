@@ -80,6 +80,14 @@ const std::vector<FormatEntry>& format_catalog() {
        "lmforge reads initializers only; external data locations must stay inside the model's folder",
        "initializers (raw and typed fields, external data); llama exports -> GGUF / HF", "weights-only ModelProto (convert --to onnx)",
        {FileFormat::kOnnx}, {"onnx"}},
+      {"onnx-folder", "ONNX export folder (Hugging Face optimum)", "model.onnx (+ model.onnx_data) + config.json + tokenizer files",
+       "Hugging Face optimum (optimum-cli export onnx), 2022-",
+       "a folder: the ONNX model (inline or external data), config.json, tokenizer.model and/or tokenizer.json with "
+       "tokenizer_config.json; no safetensors or PyTorch weights",
+       "graph and weights, hyperparameters, tokenizer", kWeights | kGraph | kTokenizer | kHyperparameters, CodeExecution::kWhenRun,
+       "as onnx: initializers only, external data kept inside the folder",
+       "llama exports with tokenizer.model -> GGUF / HF / ggjt (config and tokenizer from the folder)", "",
+       {FileFormat::kOnnxFolder}, {}},
       {"tf-checkpoint", "TensorFlow checkpoint", "PREFIX.index + PREFIX.data-00000-of-00001",
        "Google TensorFlow (tensor bundle, \"V2\" checkpoints, 2016-)",
        "PREFIX.index: an SSTable (LevelDB table format) mapping names to BundleEntryProto (dtype, shape, shard, offset, "

@@ -1,7 +1,5 @@
 #include "formats/hf_folder.h"
 
-#include "arch/llama/llama_names.h"
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -14,7 +12,6 @@
 #include "formats/safetensors_reader.h"
 #include "formats/sharded_source.h"
 #include "core/text_checks.h"
-#include "arch/llama/llama_config_json.h"
 
 namespace lmforge {
 
@@ -29,12 +26,6 @@ std::string join(const std::string& dir, const std::string& name) {
 bool is_file(const std::string& path) {
   std::error_code ec;
   return fs::is_regular_file(path, ec);  // follows symlinks (the HF cache links into blobs/)
-}
-
-std::string shape_string(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 std::unique_ptr<TensorSource> open_weight_file(const std::string& path) {
@@ -54,6 +45,13 @@ void check_shard_name(const std::string& index_path, const std::string& tensor,
     fail(index_path, "weight_map entry for tensor '" + tensor + "' names '" + shard +
                          "', which is not a " + ext + " file");
 }
+
+// The weight files transformers looks for, in its order of preference, with the shard
+// extension of an index.
+constexpr const char* kWeightFiles[][2] = {{"model.safetensors", nullptr},
+                                           {"model.safetensors.index.json", ".safetensors"},
+                                           {"pytorch_model.bin", nullptr},
+                                           {"pytorch_model.bin.index.json", ".bin"}};
 
 struct Weights {
   std::unique_ptr<TensorSource> source;
@@ -134,11 +132,7 @@ Weights open_index(const std::string& dir, const std::string& index_name, const 
 }
 
 Weights open_weights(const std::string& dir, std::vector<std::string>& warnings) {
-  const char* candidates[][2] = {{"model.safetensors", nullptr},
-                                 {"model.safetensors.index.json", ".safetensors"},
-                                 {"pytorch_model.bin", nullptr},
-                                 {"pytorch_model.bin.index.json", ".bin"}};
-  for (const auto& c : candidates) {
+  for (const auto& c : kWeightFiles) {
     if (!is_file(join(dir, c[0]))) continue;
     if (c[1]) return open_index(dir, c[0], c[1], warnings);
     Weights w;
@@ -168,62 +162,15 @@ bool is_documentation(const std::string& name) {
          name == "tokenizer.json";
 }
 
-// Layer index of "model.layers.N.<rest>" with N < n_layer, and <rest>; nullopt otherwise.
-
 }  // namespace
 
-std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& tensors,
-                                                const LlamaConfig& c) {
-  // Shapes come from the one llama table in arch/llama/llama_names, through the GGUF name.
-  std::vector<std::string> warnings;
-  std::set<std::string> present;
-  for (const auto& t : tensors) {
-    present.insert(t.name);
-    if (is_ignored_hf_tensor(t.name)) continue;  // buffers, dropped on conversion
-    const auto gguf = hf_to_gguf_name(t.name);
-    const auto want = gguf ? llama_tensor_shape(*gguf, c) : std::nullopt;
-    if (!want) {
-      warnings.push_back("unexpected tensor name '" + t.name + "'");
-    } else if (t.shape != *want) {
-      warnings.push_back("tensor '" + t.name + "' has shape " + shape_string(t.shape) +
-                         " but config.json implies " + shape_string(*want));
-    }
-  }
-
-  std::vector<std::string> required = {"model.embed_tokens.weight", "model.norm.weight"};
-  if (!c.tie_word_embeddings) required.push_back("lm_head.weight");
-  for (uint32_t i = 0; i < c.num_hidden_layers; ++i)
-    for (const auto& part : llama_layer_parts())
-      required.push_back(*gguf_to_hf_name("blk." + std::to_string(i) + "." + part + ".weight"));
-  size_t missing = 0;
-  for (const auto& r : required) {
-    if (present.count(r)) continue;
-    // A whole missing layer would otherwise produce a wall of warnings.
-    if (++missing <= 20) warnings.push_back("missing tensor '" + r + "'");
-  }
-  if (missing > 20) warnings.push_back(std::to_string(missing - 20) + " more tensors are missing");
-  return warnings;
+bool hf_folder_has_weights(const std::string& dir) {
+  for (const auto& c : kWeightFiles)
+    if (is_file(join(dir, c[0]))) return true;
+  return false;
 }
 
-HfModel open_hf_folder(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail(dir, "is not a directory");
-
-  HfModel m;
-  m.dir = dir;
-  const std::string config_path = join(dir, "config.json");
-  if (!is_file(config_path)) fail(dir, "no config.json in this folder");
-  m.config_json = read_json_file(config_path, 16u << 20);
-  m.config = llama_config_from_json(m.config_json, config_path);
-  m.files_used.push_back("config.json");
-
-  auto w = open_weights(dir, m.warnings);
-  m.weights = std::move(w.source);
-  for (auto& f : w.files) m.files_used.push_back(std::move(f));
-  for (auto& x : m.weights->warnings()) m.warnings.push_back(std::move(x));
-  for (auto& x : check_llama_hf_tensors(m.weights->tensors(), m.config))
-    m.warnings.push_back(std::move(x));
-
+void read_hf_tokenizer_files(const std::string& dir, HfModel& m) {
   const std::string tok_path = join(dir, "tokenizer.model");
   if (is_file(tok_path)) {
     auto map = MappedFile::open(tok_path);
@@ -234,6 +181,28 @@ HfModel open_hf_folder(const std::string& dir) {
   m.special_tokens_map = optional_json(dir, "special_tokens_map.json", m.files_used);
   m.added_tokens = optional_json(dir, "added_tokens.json", m.files_used);
   m.generation_config = optional_json(dir, "generation_config.json", m.files_used);
+}
+
+HfModel open_hf_folder(const std::string& dir, const HfFolderChecks& checks) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail(dir, "is not a directory");
+
+  HfModel m;
+  m.dir = dir;
+  const std::string config_path = join(dir, "config.json");
+  if (!is_file(config_path)) fail(dir, "no config.json in this folder");
+  m.config_json = read_json_file(config_path, 16u << 20);
+  if (checks.config) checks.config(m.config_json, config_path);
+  m.files_used.push_back("config.json");
+
+  auto w = open_weights(dir, m.warnings);
+  m.weights = std::move(w.source);
+  for (auto& f : w.files) m.files_used.push_back(std::move(f));
+  for (auto& x : m.weights->warnings()) m.warnings.push_back(std::move(x));
+  if (checks.tensors)
+    for (auto& x : checks.tensors(m.weights->tensors())) m.warnings.push_back(std::move(x));
+
+  read_hf_tokenizer_files(dir, m);
 
   // Anything else in the folder is reported: a weight file we did not read can mean the
   // user expected a different checkpoint to be converted.

@@ -4,10 +4,12 @@
 // (shards), pytorch_model.bin, pytorch_model.bin.index.json. An index is checked against the
 // shards it names: plain file names only, every shard present, and the set of tensors in
 // weight_map equal to the set found in the shards (each in the shard the index says).
-// Problems that do not stop a conversion (unused files, unexpected tensor names, shapes that
-// contradict config.json, missing tensors) become warnings.
+// Problems that do not stop a conversion (unused files) become warnings. The folder knows no
+// architecture: the caller checks config.json and the tensor names through HfFolderChecks
+// (convert/sources/hf_llama_source does it for llama).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,13 +18,11 @@
 
 #include "core/tensor.h"
 #include "formats/sentencepiece_model.h"
-#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 
 struct HfModel {
   std::string dir;
-  LlamaConfig config;
   nlohmann::json config_json;
   std::unique_ptr<TensorSource> weights;
   std::optional<SentencePieceModel> tokenizer;  // tokenizer.model, when present
@@ -32,12 +32,25 @@ struct HfModel {
   std::vector<std::string> warnings;
 };
 
-HfModel open_hf_folder(const std::string& dir);
+// What the caller knows about the model inside, asked at the points where a problem should
+// stop the open (config: before the weights are opened) or be warned about in order (tensors:
+// after the weights' own warnings, before the unused-file ones).
+struct HfFolderChecks {
+  // Throws when config.json does not describe a model the caller can handle.
+  std::function<void(const nlohmann::json& config, const std::string& config_path)> config;
+  // Warnings about the tensor names and shapes.
+  std::function<std::vector<std::string>(const std::vector<TensorInfo>& tensors)> tensors;
+};
 
-// Warnings about tensor names and shapes against the config (also used by open_hf_folder):
-// names that are not llama HF names, shapes that contradict the config, required tensors
-// that are missing.
-std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& tensors,
-                                                const LlamaConfig& config);
+HfModel open_hf_folder(const std::string& dir, const HfFolderChecks& checks = {});
+
+// True when `dir` holds one of the weight files open_hf_folder looks for (model.safetensors,
+// its index, pytorch_model.bin, its index).
+bool hf_folder_has_weights(const std::string& dir);
+
+// Reads the optional tokenizer files of `dir` into m.tokenizer, m.tokenizer_config,
+// m.special_tokens_map, m.added_tokens and m.generation_config, adding their names to
+// m.files_used (also for folders whose weights are not safetensors/bin, e.g. ONNX exports).
+void read_hf_tokenizer_files(const std::string& dir, HfModel& m);
 
 }  // namespace lmforge

@@ -3,17 +3,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "formats/ggml_legacy/ggml_legacy_reader.h"
-#include "formats/gguf/gguf_reader.h"
 #include "formats/hf_folder.h"
 #include "formats/meta_checkpoint.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/tf_checkpoint/tf_checkpoint_reader.h"
-#include "formats/pytorch_reader.h"
-#include "formats/safetensors_reader.h"
 
 namespace lmforge {
 
@@ -24,39 +19,6 @@ namespace {
 // The pickled magic number that opens a pre-1.6 torch.save file.
 constexpr uint8_t kTorchLegacyMagic[] = {0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46,
                                          0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E};
-
-// A folder seen through its weights, with config.json and tokenizer facts as metadata.
-class HfFolderSource : public TensorSource {
- public:
-  explicit HfFolderSource(HfModel m) : m_(std::move(m)) {}
-  std::string format_description() const override {
-    return "Hugging Face model folder (" + m_.weights->format_description() + ")";
-  }
-  const std::vector<TensorInfo>& tensors() const override { return m_.weights->tensors(); }
-  TensorBytes read(size_t i) const override { return m_.weights->read(i); }
-  nlohmann::json metadata() const override {
-    nlohmann::json j;
-    j["config"] = m_.config_json;
-    j["files"] = m_.files_used;
-    if (m_.tokenizer) {
-      j["tokenizer"] = {{"pieces", m_.tokenizer->pieces.size()},
-                        {"model_type", m_.tokenizer->model_type == 2 ? "bpe" : m_.tokenizer->model_type == 1 ? "unigram" : "other"},
-                        {"byte_fallback", m_.tokenizer->byte_fallback},
-                        {"add_dummy_prefix", m_.tokenizer->add_dummy_prefix}};
-    }
-    if (!m_.tokenizer_config.is_null()) j["tokenizer_config"] = m_.tokenizer_config;
-    j["weights"] = m_.weights->metadata();
-    return j;
-  }
-  std::vector<std::string> warnings() const override {
-    auto w = m_.warnings;
-    for (auto& x : m_.weights->warnings()) w.push_back(x);
-    return w;
-  }
-
- private:
-  HfModel m_;
-};
 
 }  // namespace
 
@@ -70,6 +32,7 @@ std::string_view file_format_name(FileFormat f) {
     case FileFormat::kGgmlLegacy: return "ggml-legacy";
     case FileFormat::kMetaFolder: return "meta-folder";
     case FileFormat::kOnnx: return "onnx";
+    case FileFormat::kOnnxFolder: return "onnx-folder";
     case FileFormat::kTfCheckpoint: return "tf-checkpoint";
     case FileFormat::kProtobufPb: return "protobuf";
     case FileFormat::kUnknown: return "unknown";
@@ -82,7 +45,13 @@ FileFormat sniff_format(const std::string& path) {
   // A TensorFlow checkpoint is usually named by its prefix, which is not itself a file; a
   // SavedModel folder holds one in variables/.
   if (sniff_tf_checkpoint(path)) return FileFormat::kTfCheckpoint;
-  if (fs::is_directory(path, ec)) return is_meta_checkpoint_dir(path) ? FileFormat::kMetaFolder : FileFormat::kHfFolder;
+  if (fs::is_directory(path, ec)) {
+    if (is_meta_checkpoint_dir(path)) return FileFormat::kMetaFolder;
+    // An optimum export has config.json and tokenizer files like a Hugging Face folder, but
+    // its weights are in the ONNX file: safetensors/bin weights, when present, win.
+    if (!hf_folder_has_weights(path) && onnx_folder_model(path)) return FileFormat::kOnnxFolder;
+    return FileFormat::kHfFolder;
+  }
   if (!fs::exists(path, ec)) fail(path, "no such file or directory");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(path, "cannot open");
@@ -109,23 +78,6 @@ FileFormat sniff_format(const std::string& path) {
   if (sniff_onnx(path)) return FileFormat::kOnnx;
   if (sniff_protobuf_pb(path)) return FileFormat::kProtobufPb;
   return FileFormat::kUnknown;
-}
-
-std::unique_ptr<TensorSource> open_model(const std::string& path) {
-  switch (sniff_format(path)) {
-    case FileFormat::kGguf: return GgufReader::open(path);
-    case FileFormat::kSafetensors: return open_safetensors(path);
-    case FileFormat::kPytorchZip:
-    case FileFormat::kPytorchLegacy: return open_pytorch_checkpoint(path);
-    case FileFormat::kHfFolder: return std::make_unique<HfFolderSource>(open_hf_folder(path));
-    case FileFormat::kGgmlLegacy: return open_ggml_legacy(path);
-    case FileFormat::kMetaFolder: return std::move(open_meta_llama(path).weights);
-    case FileFormat::kOnnx: return open_onnx(path);
-    case FileFormat::kTfCheckpoint: return open_tf_checkpoint(path);
-    case FileFormat::kProtobufPb: return open_protobuf_pb(path);
-    case FileFormat::kUnknown: break;
-  }
-  fail(path, "unrecognised file format (not GGUF, GGML, safetensors, PyTorch, ONNX or a TensorFlow checkpoint)", 0);
 }
 
 }  // namespace lmforge

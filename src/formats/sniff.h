@@ -1,11 +1,9 @@
 // Recognising a model file by its content, never by its extension.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <string_view>
 
-#include "core/tensor.h"
 
 namespace lmforge {
 
@@ -18,6 +16,7 @@ enum class FileFormat {
   kGgmlLegacy,     // ggml / ggmf / ggjt (pre-GGUF llama.cpp)
   kMetaFolder,     // params.json + consolidated.NN.pth
   kOnnx,           // ONNX ModelProto
+  kOnnxFolder,     // an ONNX export folder (model.onnx + config.json + tokenizer files, no HF weights)
   kTfCheckpoint,   // TensorFlow PREFIX.index + PREFIX.data-*
   kProtobufPb,     // another .pb protobuf: GraphDef, SavedModel, ONNX TensorProto
   kUnknown,
@@ -26,12 +25,9 @@ enum class FileFormat {
 // Short machine name used by `inspect --json` ("gguf", "safetensors", ...).
 std::string_view file_format_name(FileFormat f);
 
-// Looks at the first bytes of a file (or notes that `path` is a directory). Throws when the
-// path cannot be read.
+// Looks at the first bytes of a file, or at which files a folder holds. Throws when the path
+// cannot be read. (Opening what was found is convert/open_model's job: a folder is a whole
+// model, which takes knowing the model.)
 FileFormat sniff_format(const std::string& path);
-
-// Opens any supported single file or folder as a tensor source; throws with a clear message
-// for unsupported or unrecognised content.
-std::unique_ptr<TensorSource> open_model(const std::string& path);
 
 }  // namespace lmforge

@@ -66,7 +66,6 @@ TEST(LlamaNames, ShapesFollowTheConfigIncludingGqa) {
   EXPECT_EQ(llama_tensor_shape("output_norm.weight", c), (S{96}));
   EXPECT_FALSE(llama_tensor_shape("blk.2.attn_q.weight", c));  // no third layer
   EXPECT_FALSE(llama_tensor_shape("blk.0.attn_norm.bias", c));
-  EXPECT_EQ(llama_layer_parts().size(), 9u);
 }
 
 }  // namespace

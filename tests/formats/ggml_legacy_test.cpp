@@ -13,7 +13,6 @@
 #include "formats/ggml_legacy/ggjt_writer.h"
 #include "formats/ggml_legacy/ggml_legacy_format.h"
 #include "formats/ggml_legacy/ggml_legacy_reader.h"
-#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 namespace {
@@ -172,90 +171,35 @@ TEST(GgmlLegacyFormat, NffAndVocabularyText) {
   EXPECT_EQ(piece_for_legacy_text(7, "a").type, kNormal);  // id 7 holds byte 4, not 'a'
 }
 
-// An in-memory model in Hugging Face naming: each value encodes its (row, column).
-class MemorySource : public TensorSource {
- public:
-  void add(const std::string& name, std::vector<uint64_t> shape) {
-    TensorInfo t;
-    t.name = name;
-    t.shape = shape;
-    t.nbytes = t.numel() * 4;
-    std::vector<float> v(t.numel());
-    const uint64_t cols = shape.back();
-    for (uint64_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(id_ * 100000 + (i / cols) * 100 + i % cols);
-    ++id_;
-    std::vector<uint8_t> raw(v.size() * 4);
-    std::memcpy(raw.data(), v.data(), raw.size());
-    infos_.push_back(t);
-    data_.push_back(std::move(raw));
-  }
-  std::string format_description() const override { return "memory"; }
-  const std::vector<TensorInfo>& tensors() const override { return infos_; }
-  TensorBytes read(size_t i) const override { return TensorBytes(data_[i]); }
+TEST_F(GgmlLegacyTest, GgjtWriterRoundTripsThroughTheReader) {
+  // The container writer alone: header, vocabulary and records read back as written.
+  Hparams hp;
+  hp.n_vocab = 2, hp.n_embd = 32, hp.n_mult = 8, hp.n_head = 2, hp.n_layer = 1, hp.n_rot = 16, hp.ftype = 1;
+  std::vector<GgjtVocabEntry> vocab = {{"a", -1.5f}, {"bc", 0.25f}};
+  std::vector<uint8_t> matrix(2 * 32 * 2), norm(32 * 4);
+  for (size_t i = 0; i < matrix.size(); ++i) matrix[i] = static_cast<uint8_t>(i * 7);
+  for (size_t i = 0; i < norm.size(); ++i) norm[i] = static_cast<uint8_t>(i * 3 + 1);
+  std::vector<GgjtTensor> ts = {{"m", DType::F16, {2, 32}, [&] { return TensorBytes(matrix); }},
+                                {"v", DType::F32, {32}, [&] { return TensorBytes(norm); }}};
+  const std::string path = (dir_ / "w.bin").string();
+  write_ggjt_v3_file(path, false, hp, vocab, ts);
 
- private:
-  uint64_t id_ = 1;
-  std::vector<TensorInfo> infos_;
-  std::vector<std::vector<uint8_t>> data_;
-};
-
-TEST_F(GgmlLegacyTest, WriterReordersHuggingFaceRotaryRowsAndRoundTrips) {
-  LlamaModelSource m;
-  m.path = "memory";
-  m.naming = LlamaNaming::kHuggingFace;
-  auto& c = m.config;
-  c.vocab_size = 4, c.hidden_size = 32, c.intermediate_size = 96, c.num_hidden_layers = 1;
-  c.num_attention_heads = 2, c.num_key_value_heads = 2, c.head_dim = 16;
-  auto src = std::make_unique<MemorySource>();
-  src->add("model.embed_tokens.weight", {4, 32});
-  src->add("model.norm.weight", {32});
-  src->add("lm_head.weight", {4, 32});
-  for (const char* p : {"q_proj", "k_proj", "v_proj", "o_proj"}) src->add(std::string("model.layers.0.self_attn.") + p + ".weight", {32, 32});
-  src->add("model.layers.0.mlp.gate_proj.weight", {96, 32});
-  src->add("model.layers.0.mlp.up_proj.weight", {96, 32});
-  src->add("model.layers.0.mlp.down_proj.weight", {32, 96});
-  src->add("model.layers.0.input_layernorm.weight", {32});
-  src->add("model.layers.0.post_attention_layernorm.weight", {32});
-  const TensorSource& hf = *src;
-  m.weights = std::move(src);
-  m.tokenizer_kvs = {{"tokenizer.ggml.tokens", GgufValue::string_array({"<unk>", "<s>", "</s>", "\xE2\x96\x81hi"})},
-                     {"tokenizer.ggml.scores", GgufValue::f32_array({0, 0, 0, -1.5f})},
-                     {"tokenizer.ggml.token_type", GgufValue::i32_array({2, 3, 3, 1})}};
-  ConvertOptions opt;
-  opt.quiet = true;
-  const std::string out = (dir_ / "out.bin").string();
-  write_ggjt_v3(m, out, opt);
-
-  LlamaModelSource back = open_ggml_legacy_llama(out);
-  EXPECT_EQ(back.config.intermediate_size, 96u);
-  EXPECT_EQ(back.config.head_dim, 16u);
-  const GgufValue* tokens = nullptr;
-  for (const auto& kv : back.tokenizer_kvs)
-    if (kv.key == "tokenizer.ggml.tokens") tokens = &kv.value;
-  ASSERT_NE(tokens, nullptr);
-  ASSERT_EQ(tokens->array.size(), 4u);
-  EXPECT_EQ(tokens->array[3].s, "\xE2\x96\x81hi");
-  // Q rows: Meta row r is HF row hf_row_for_gguf_row(r); V rows keep their order.
-  auto rows_of = [](const TensorSource& s, const std::string& name) {
-    const auto i = s.find(name);
-    EXPECT_GE(i, 0) << name;
-    auto b = s.read(static_cast<size_t>(i));
-    std::vector<float> v(b.size() / 4);
-    std::memcpy(v.data(), b.data(), b.size());
-    return v;
-  };
-  const auto q_meta = rows_of(*back.weights, "layers.0.attention.wq.weight");
-  const auto q_hf = rows_of(hf, "model.layers.0.self_attn.q_proj.weight");
-  for (uint64_t r = 0; r < 32; ++r)
-    EXPECT_EQ(q_meta[r * 32], q_hf[hf_row_for_gguf_row(r, 16) * 32]) << r;
-  EXPECT_EQ(rows_of(*back.weights, "layers.0.attention.wv.weight"), rows_of(hf, "model.layers.0.self_attn.v_proj.weight"));
-
-  // ggjt (Meta naming) -> ggjt again is byte-identical.
-  const std::string again = (dir_ / "again.bin").string();
-  write_ggjt_v3(back, again, opt);
-  std::ifstream a(out, std::ios::binary), b(again, std::ios::binary);
-  const std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
-  EXPECT_EQ(sa, sb);
+  GgmlLegacyContents back = open_ggml_legacy_contents(path);
+  EXPECT_EQ(back.hparams.n_embd, 32);
+  EXPECT_EQ(back.hparams.n_mult, 8);
+  EXPECT_EQ(back.hparams.ftype, 1);
+  EXPECT_EQ(back.vocab_text, (std::vector<std::string>{"a", "bc"}));
+  EXPECT_EQ(back.scores, (std::vector<float>{-1.5f, 0.25f}));
+  ASSERT_EQ(back.tensors->tensors().size(), 2u);
+  EXPECT_EQ(back.tensors->tensors()[0].shape, (std::vector<uint64_t>{2, 32}));
+  EXPECT_EQ(back.tensors->tensors()[0].offset % kGgjtAlignment, 0u);
+  const TensorBytes m = back.tensors->read(0), v = back.tensors->read(1);
+  EXPECT_EQ(std::vector<uint8_t>(m.data(), m.data() + m.size()), matrix);
+  EXPECT_EQ(std::vector<uint8_t>(v.data(), v.data() + v.size()), norm);
+  // A type ggjt v3 cannot hold is refused, not written.
+  ts[0].type = DType::BF16;
+  EXPECT_THROW(write_ggjt_v3_file((dir_ / "bad.bin").string(), false, hp, vocab, ts), Error);
+  EXPECT_FALSE(fs::exists(dir_ / "bad.bin"));
 }
 
 }  // namespace

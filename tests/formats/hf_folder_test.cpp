@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "formats/hf_folder_test_util.h"
 #include "formats/safetensors_writer.h"
 
 namespace lmforge {
@@ -16,88 +17,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using testing_hf::f32;
+using testing_hf::tiny_config;
+using testing_hf::tiny_tensors;
 
-// A tiny GQA llama: vocab 16, hidden 8, 2 heads of 4, 1 kv head, ff 12, 2 layers.
-json tiny_config() {
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"vocab_size", 16},
-          {"hidden_size", 8},
-          {"intermediate_size", 12},
-          {"num_hidden_layers", 2},
-          {"num_attention_heads", 2},
-          {"num_key_value_heads", 1},
-          {"rms_norm_eps", 1e-5},
-          {"tie_word_embeddings", false},
-          {"torch_dtype", "float32"}};
-}
-
-TensorToWrite f32(const std::string& name, std::vector<uint64_t> shape) {
-  TensorToWrite t;
-  t.info.name = name;
-  t.info.dtype = DType::F32;
-  t.info.shape = std::move(shape);
-  t.info.nbytes = t.info.numel() * 4;
-  const uint64_t n = t.info.nbytes;
-  t.produce = [n] { return TensorBytes(std::vector<uint8_t>(n, 0x3f)); };
-  return t;
-}
-
-std::vector<TensorToWrite> tiny_tensors(bool with_lm_head = true) {
-  std::vector<TensorToWrite> ts = {f32("model.embed_tokens.weight", {16, 8})};
-  for (int i = 0; i < 2; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    ts.push_back(f32(p + "input_layernorm.weight", {8}));
-    ts.push_back(f32(p + "self_attn.q_proj.weight", {8, 8}));
-    ts.push_back(f32(p + "self_attn.k_proj.weight", {4, 8}));
-    ts.push_back(f32(p + "self_attn.v_proj.weight", {4, 8}));
-    ts.push_back(f32(p + "self_attn.o_proj.weight", {8, 8}));
-    ts.push_back(f32(p + "post_attention_layernorm.weight", {8}));
-    ts.push_back(f32(p + "mlp.gate_proj.weight", {12, 8}));
-    ts.push_back(f32(p + "mlp.up_proj.weight", {12, 8}));
-    ts.push_back(f32(p + "mlp.down_proj.weight", {8, 12}));
-  }
-  ts.push_back(f32("model.norm.weight", {8}));
-  if (with_lm_head) ts.push_back(f32("lm_head.weight", {16, 8}));
-  return ts;
-}
-
-class HfFolderTest : public ::testing::Test {
+class HfFolderTest : public testing_hf::HfFolderFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lmforge_hf_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void write_text(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-  }
-  void write_config(const json& j) { write_text("config.json", j.dump(2)); }
-  json read_index() {
-    std::ifstream f(dir_ / "model.safetensors.index.json");
-    return json::parse(f);
-  }
-  void write_index(const json& j) { write_text("model.safetensors.index.json", j.dump(2)); }
-
-  void expect_error(const std::string& needle) {
-    try {
-      open_hf_folder(dir_.string());
-      ADD_FAILURE() << "no error, expected '" << needle << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  }
-
-  bool has_warning(const HfModel& m, const std::string& needle) {
-    return std::any_of(m.warnings.begin(), m.warnings.end(),
-                       [&](const std::string& w) { return w.find(needle) != std::string::npos; });
-  }
-
-  fs::path dir_;
+  void expect_error(const std::string& needle) { expect_error_from([](const std::string& d) { return open_hf_folder(d); }, needle); }
+  static bool has_warning(const HfModel& m, const std::string& needle) { return HfFolderFixture::has_warning(m.warnings, needle); }
 };
 
 TEST_F(HfFolderTest, ReadsShardedSafetensorsFolder) {
@@ -117,8 +44,6 @@ TEST_F(HfFolderTest, ReadsShardedSafetensorsFolder) {
   write_text("notes.bin", "x");
 
   auto m = open_hf_folder(dir_.string());
-  EXPECT_EQ(m.config.num_key_value_heads, 1u);
-  EXPECT_EQ(m.config.head_dim, 4u);
   EXPECT_EQ(m.weights->tensors().size(), tiny_tensors().size());
   EXPECT_GE(m.weights->find("lm_head.weight"), 0);
   auto b = m.weights->read(static_cast<size_t>(m.weights->find("lm_head.weight")));
@@ -134,29 +59,35 @@ TEST_F(HfFolderTest, ReadsShardedSafetensorsFolder) {
   EXPECT_EQ(m.warnings.size(), 1u) << ::testing::PrintToString(m.warnings);
 }
 
-TEST_F(HfFolderTest, SingleFileTiedEmbeddingsAndShapeWarnings) {
-  auto cfg = tiny_config();
-  cfg["tie_word_embeddings"] = true;
-  write_config(cfg);
-  auto ts = tiny_tensors(false);
-  ts[2] = f32("model.layers.0.self_attn.q_proj.weight", {4, 8});    // wrong rows
-  ts.push_back(f32("model.layers.7.mlp.up_proj.weight", {12, 8}));  // layer past n_layer
-  ts.push_back(f32("vision_tower.weight", {2}));
-  write_safetensors((dir_ / "model.safetensors").string(), ts, {}, false);
-  auto m = open_hf_folder(dir_.string());
-  EXPECT_EQ(m.weights->format_description(), "safetensors");
-  EXPECT_TRUE(has_warning(m,
-                          "tensor 'model.layers.0.self_attn.q_proj.weight' has shape [4, 8] but "
-                          "config.json implies [8, 8]"))
-      << ::testing::PrintToString(m.warnings);
-  EXPECT_TRUE(has_warning(m, "unexpected tensor name 'model.layers.7.mlp.up_proj.weight'"));
-  EXPECT_TRUE(has_warning(m, "unexpected tensor name 'vision_tower.weight'"));
-  EXPECT_FALSE(has_warning(m, "lm_head"));  // tied: no lm_head needed
-  EXPECT_EQ(m.warnings.size(), 3u) << ::testing::PrintToString(m.warnings);
+TEST_F(HfFolderTest, ChecksRunWhereTheirProblemsBelong) {
+  // The config check runs before the weights are looked for, so a bad config is the error
+  // even in a folder without weights; tensor warnings come before unused-file warnings.
+  write_config(tiny_config());
+  HfFolderChecks refuse;
+  refuse.config = [](const nlohmann::json&, const std::string& path) { fail(path, "not my model"); };
+  expect_error_from([&](const std::string& d) { return open_hf_folder(d, refuse); }, "not my model");
+  expect_error("no weights found");
 
-  cfg["tie_word_embeddings"] = false;
-  write_config(cfg);
-  EXPECT_TRUE(has_warning(open_hf_folder(dir_.string()), "missing tensor 'lm_head.weight'"));
+  write_safetensors((dir_ / "model.safetensors").string(), tiny_tensors(), {}, false);
+  write_text("notes.bin", "x");
+  std::vector<std::string> seen_config;
+  size_t seen_tensors = 0;
+  HfFolderChecks record;
+  record.config = [&](const nlohmann::json& j, const std::string& path) {
+    seen_config.push_back(path);
+    EXPECT_EQ(j["hidden_size"], 8);
+  };
+  record.tensors = [&](const std::vector<TensorInfo>& ts) {
+    seen_tensors = ts.size();
+    return std::vector<std::string>{"from the tensor check"};
+  };
+  auto m = open_hf_folder(dir_.string(), record);
+  ASSERT_EQ(seen_config.size(), 1u);
+  EXPECT_EQ(seen_config[0], (dir_ / "config.json").string());
+  EXPECT_EQ(seen_tensors, tiny_tensors().size());
+  EXPECT_EQ(m.warnings, (std::vector<std::string>{"from the tensor check", "unused file 'notes.bin'"}));
+  // Without checks the container has nothing to say about the tensors.
+  EXPECT_EQ(open_hf_folder(dir_.string()).warnings, (std::vector<std::string>{"unused file 'notes.bin'"}));
 }
 
 TEST_F(HfFolderTest, RejectsBadIndexes) {
@@ -268,10 +199,6 @@ TEST_F(HfFolderTest, RejectsMissingPieces) {
   expect_error("no weights found");
   write_text("config.json", "{\"vocab_size\": 16,");
   expect_error("invalid JSON");
-  auto cfg = tiny_config();
-  cfg["num_attention_heads"] = 3;
-  write_config(cfg);
-  expect_error("not a multiple");
   EXPECT_THROW(open_hf_folder((dir_ / "nope").string()), Error);
 }
 

@@ -13,7 +13,7 @@
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_source.h"
 #include "formats/onnx/onnx_writer.h"
-#include "formats/safetensors_writer.h"
+#include "formats/sniff.h"
 
 namespace lmforge {
 namespace {
@@ -177,7 +177,7 @@ TEST_F(OnnxTest, ExternalDataLocationsAndBounds) {
   expect_refused(ext("d.bin", 0, std::nullopt), "length 32");
 }
 
-TEST_F(OnnxTest, WriterRoundTripInlineAndExternal) {
+TEST_F(OnnxTest, InitializerWriterRoundTripsInlineAndExternal) {
   const std::vector<float> a = {1, 2, 3, 4, 5, 6};
   std::vector<TensorToWrite> ts(2);
   ts[0].info.name = "a";
@@ -190,14 +190,15 @@ TEST_F(OnnxTest, WriterRoundTripInlineAndExternal) {
   ts[1].info.shape = {1};
   ts[1].info.nbytes = 8;
   ts[1].produce = [] { return TensorBytes(std::vector<uint8_t>{7, 0, 0, 0, 0, 0, 0, 0}); };
-  const std::string src = (dir_ / "src.safetensors").string();
-  write_safetensors(src, ts, {}, false);
-  ConvertOptions opt;
-  opt.quiet = true;
   for (uint64_t threshold : {uint64_t{2147483647}, uint64_t{0}}) {
     const std::string dst = (dir_ / ("out" + std::to_string(threshold) + ".onnx")).string();
-    convert_to_onnx(src, dst, opt, OnnxWriteOptions{threshold});
+    const std::string data = write_onnx_initializers(dst, ts, {{"k", "v"}}, OnnxWriteOptions{threshold}, false);
+    EXPECT_EQ(data, threshold == 0 ? dst + ".data" : "");
     EXPECT_TRUE(sniff_onnx(dst));
+    auto src = OnnxSource::open(dst);
+    ASSERT_NE(src->metadata_value("k"), nullptr);
+    EXPECT_EQ(*src->metadata_value("k"), "v");
+    EXPECT_EQ(src->metadata_value("lmforge.llama_config"), nullptr);  // the container adds nothing of its own
     auto s = open_onnx(dst);
     ASSERT_EQ(s->tensors().size(), 2u);
     EXPECT_EQ(s->tensors()[0].shape, (std::vector<uint64_t>{2, 3}));
@@ -209,6 +210,31 @@ TEST_F(OnnxTest, WriterRoundTripInlineAndExternal) {
       EXPECT_GT(s->tensors()[1].offset, 0u);
     }
   }
+}
+
+TEST_F(OnnxTest, ExportFolderIsSniffedByItsFiles) {
+  // An optimum-like folder: model.onnx beside config.json and tokenizer files, no HF weights.
+  const fs::path d = dir_ / "export";
+  fs::create_directories(d);
+  std::ofstream(d / "config.json") << "{}";
+  std::ofstream(d / "tokenizer.json") << "{}";
+  EXPECT_EQ(onnx_folder_model(d.string()), std::nullopt);
+  EXPECT_EQ(sniff_format(d.string()), FileFormat::kHfFolder);  // says "no weights found" when opened
+  const std::string onnx = model(init(tensor("w", 1, {2}, lfield(9, bytes_of({1, 2})))));
+  std::ofstream((d / "model.onnx").string(), std::ios::binary) << onnx;
+  EXPECT_EQ(onnx_folder_model(d.string()), (d / "model.onnx").string());
+  EXPECT_EQ(sniff_format(d.string()), FileFormat::kOnnxFolder);
+  EXPECT_EQ(file_format_name(FileFormat::kOnnxFolder), "onnx-folder");
+  // Safetensors weights beside it make it a Hugging Face folder again.
+  std::ofstream(d / "model.safetensors") << "x";
+  EXPECT_EQ(sniff_format(d.string()), FileFormat::kHfFolder);
+  fs::remove(d / "model.safetensors");
+  // A file named model.onnx that is not ONNX does not make an export folder.
+  std::ofstream(d / "model.onnx", std::ios::trunc) << "not protobuf";
+  EXPECT_EQ(sniff_format(d.string()), FileFormat::kHfFolder);
+  // Older optimum exports name the decoder.
+  std::ofstream((d / "decoder_model_merged.onnx").string(), std::ios::binary) << onnx;
+  EXPECT_EQ(onnx_folder_model(d.string()), (d / "decoder_model_merged.onnx").string());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "convert/sources/ggml_legacy_llama_source.h"
 #include "core/error.h"
 #include "formats/ggml_legacy/ggml_legacy_reader.h"
 

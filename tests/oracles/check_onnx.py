@@ -17,6 +17,10 @@ LLaMA export: each fixture HF model's weights laid out as torch.onnx.export lays
   Also a genuine torch.onnx.export (torch 1.13) of a module tree with the llama parameter names
   and the fixture's weights (a simplified forward; only the weights matter) -> HF folder must
   give the weights value-exact, and -> GGUF the reference's logits.
+  Each export folder (model.onnx [+ model.onnx_data], config.json, tokenizer.model,
+  tokenizer_config.json ..., as optimum writes it) is itself a whole model: `inspect` says
+  onnx-folder, and `lmforge convert DIR m.gguf --outtype f32` gives the same tensors as the
+  single-file conversion and the reference's logits.
 Writer: safetensors file, HF folder and GGUF -> .onnx; onnx.checker.check_model must accept the
   file and onnx.load's values must equal the source's (read here with our independent
   safetensors reader, or for GGUF through `lmforge convert X.gguf Y.safetensors`); an HF folder
@@ -40,8 +44,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (PROMPTS, CheckFailed, base_args, check, fixture_manifest,  # noqa: E402
-                    load_hf_config, load_hf_state_dict, main_wrapper, run, sentencepiece_ids,
-                    workdir_for)
+                    load_hf_config, load_hf_state_dict, lmforge_inspect, main_wrapper, run,
+                    sentencepiece_ids, workdir_for)
 from torch_reference import Llama  # noqa: E402
 
 ST_NUMPY = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -313,6 +317,30 @@ def have_node_oracles():
     return shutil.which("node") and os.path.isdir(os.path.join(here, "node_modules", "node-llama-cpp"))
 
 
+def check_export_folder(lmforge, src, export_dir, file_gguf, tag, work, sp_ids, vocab, ref, tol):
+    """The export folder itself (model.onnx [+ model.onnx_data], config.json, tokenizer files,
+    as optimum writes it) converts as a whole model, to the same tensors as its model file."""
+    for extra in ("tokenizer_config.json", "special_tokens_map.json", "generation_config.json"):
+        if os.path.exists(os.path.join(src, extra)):
+            shutil.copy(os.path.join(src, extra), export_dir)
+    info = lmforge_inspect(lmforge, export_dir)
+    check(info.get("format") == "onnx-folder", "%s folder: inspect says format %r" % (tag, info.get("format")))
+    gguf = os.path.join(work, tag.replace("/", "_") + "_folder.gguf")
+    lm_convert(lmforge, export_dir, gguf, "--outtype", "f32")
+    d = max_dp([lmforge_probs(lmforge, gguf, ids, vocab) for ids in sp_ids], ref)
+    check(d <= tol, "%s folder: max |dp| %.3g > %g" % (tag, d, tol))
+    # Same tensors as the single-file conversion, bit for bit (read back through safetensors).
+    got, want = {}, {}
+    for g, into in ((gguf, got), (file_gguf, want)):
+        st = g + ".safetensors"
+        lm_convert(lmforge, g, st)
+        into.update(read_st(st))
+    check(set(got) == set(want), "%s folder: tensor names differ: %s" % (tag, sorted(set(got) ^ set(want))[:6]))
+    for k in want:
+        check(np.array_equal(np.asarray(got[k]), np.asarray(want[k])), "%s folder: %s differs from the single-file conversion" % (tag, k))
+    print("export %-36s folder -> GGUF f32: same %d tensors as the file, max |dp| = %.2e" % (tag, len(want), d), flush=True)
+
+
 def check_llama_exports(lmforge, fixtures, manifest, work, tol, tol_llama_cpp):
     vocab = manifest["vocab_size"]
     sp_ids = sentencepiece_ids(os.path.join(fixtures, manifest["tokenizer"]), PROMPTS)
@@ -335,6 +363,7 @@ def check_llama_exports(lmforge, fixtures, manifest, work, tol, tol_llama_cpp):
             d = max_dp([lmforge_probs(lmforge, gguf, ids, vocab) for ids in sp_ids], ref)
             print("export %-36s -> GGUF f32: lmforge logits vs torch float64 max |dp| = %.2e" % (tag, d), flush=True)
             check(d <= tol, "%s: max |dp| %.3g > %g" % (tag, d, tol))
+            check_export_folder(lmforge, src, os.path.dirname(p), gguf, tag, work, sp_ids, vocab, ref, tol)
             if not external and not model["tied"]:
                 # ONNX -> HF folder: the transposed weights must come back bit-exact.
                 hf = os.path.join(work, tag.replace("/", "_") + ".hf")

@@ -1,5 +1,6 @@
-// Tensor names of the llama family in Hugging Face and GGUF (llama.cpp) spelling, and the
-// rotary row permutation between their Q/K layouts.
+// Tensor-name translation between the spellings of llama_tensors.h (GGUF, Hugging Face,
+// Meta), the rotary row permutation between their Q/K layouts, and the GGUF-name shortcuts
+// most callers want. Every answer comes from the one table in llama_tensors.cpp.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "arch/llama/llama_config.h"
+#include "arch/llama/llama_tensors.h"
 
 namespace lmforge {
 
@@ -15,18 +17,19 @@ namespace lmforge {
 // tensor name.
 std::optional<std::string> hf_to_gguf_name(const std::string& hf);
 std::optional<std::string> gguf_to_hf_name(const std::string& gguf);
+// Meta / legacy-GGML name <-> GGUF name ("layers.3.feed_forward.w1.weight" <->
+// "blk.3.ffn_gate.weight"); nullopt when it is not a llama tensor.
+std::optional<std::string> meta_to_gguf_name(const std::string& meta);
+std::optional<std::string> gguf_to_meta_name(const std::string& gguf);
 
 // The row-major shape `config` implies for a GGUF llama tensor (weights and biases); nullopt
 // when the name is not a llama tensor or names a layer the config does not have.
 std::optional<std::vector<uint64_t>> llama_tensor_shape(const std::string& gguf_name, const LlamaConfig& config);
 
-// GGUF names of the tensors every layer must have, in llama.cpp's order.
-const std::vector<std::string>& llama_layer_parts();
+// Tensors checkpoints carry that are not weights and are dropped on conversion.
+bool is_ignored_hf_tensor(const std::string& hf);      // rotary caches, attention masks
+bool is_ignored_meta_tensor(const std::string& meta);  // "rope.freqs"
 
-// Tensors Hugging Face checkpoints carry that are not weights and are dropped on conversion.
-bool is_ignored_hf_tensor(const std::string& hf);
-
-enum class RotaryRole { kNone, kQuery, kKey };
 // Whether a GGUF tensor holds rotary query or key rows (weights and biases).
 RotaryRole rotary_role(const std::string& gguf_name);
 

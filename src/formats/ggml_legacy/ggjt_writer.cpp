@@ -1,17 +1,7 @@
 #include "formats/ggml_legacy/ggjt_writer.h"
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <map>
-
-#include "convert/tensor_cast.h"
 #include "core/atomic_output.h"
 #include "core/error.h"
-#include "core/progress.h"
-#include "core/text_checks.h"
-#include "formats/ggml_legacy/ggml_legacy_format.h"
-#include "arch/llama/llama_names.h"
 #include "quant/type_traits.h"
 
 namespace lmforge {
@@ -20,44 +10,6 @@ namespace {
 
 using namespace ggml_legacy;
 
-bool ggjt_v3_type(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0;
-}
-
-int32_t ggjt_type_id(DType t) { return dtype_info(t).ggml_id; }
-
-// llama_ftype of the type most 2-D weights have.
-int32_t ftype_of(DType t) { return static_cast<int32_t>(llama_ftype(t).value_or(1)); }
-
-// Meta's own state-dict order (tok_embeddings, norm, output, then per layer attention,
-// feed-forward and the two norms), which the old converters kept.
-const std::vector<std::string>& meta_layer_order() {
-  static const std::vector<std::string> order = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
-                                                 "feed_forward.w1", "feed_forward.w2", "feed_forward.w3",
-                                                 "attention_norm", "ffn_norm"};
-  return order;
-}
-
-struct Planned {
-  std::string meta;        // name written
-  size_t source_index = 0;
-  DType from = DType::F32, to = DType::F32;
-  std::vector<uint64_t> shape;
-  bool hf_rotary = false;  // Q/K rows in rotate_half order: reordered to adjacent pairs
-};
-
-std::string dims_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
-const GgufValue* find_kv(const std::vector<GgufKv>& kvs, const std::string& key) {
-  for (const auto& kv : kvs)
-    if (kv.key == key) return &kv.value;
-  return nullptr;
-}
-
 class Out {
  public:
   explicit Out(AtomicOutputFile& f) : f_(f) {}
@@ -65,174 +17,42 @@ class Out {
   void i32(int32_t v) { f_.write(&v, 4); }
   void f32(float v) { f_.write(&v, 4); }
   void bytes(const std::string& s) { f_.write(s.data(), s.size()); }
+
  private:
   AtomicOutputFile& f_;
 };
 
 }  // namespace
 
-ConvertReport write_ggjt_v3(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const LlamaConfig& c = model.config;
-  const std::string& src = model.path;
-  if (opt.outtype && !ggjt_v3_type(*opt.outtype))
-    throw UsageError("ggjt v3 holds F32, F16, Q4_0, Q4_1 and Q8_0 tensors; --outtype " + std::string(dtype_name(*opt.outtype)) + " is not one of them");
-  std::vector<std::string> notes;
-  for (const auto& w : model.warnings) notes.push_back("warning: " + w);
+bool ggjt_v3_holds(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0;
+}
 
-  // Hyperparameters: the header has no head_dim, n_ff, n_head_kv, eps or rope base.
-  if (c.num_attention_heads == 0 || c.head_dim * c.num_attention_heads != c.hidden_size)
-    fail(src, "head_dim " + std::to_string(c.head_dim) + " x " + std::to_string(c.num_attention_heads) + " heads is not n_embd " + std::to_string(c.hidden_size) + "; ggjt cannot describe such a model");
-  const auto n_mult = n_mult_for(c.hidden_size, c.intermediate_size);
-  if (!n_mult) fail(src, "n_ff " + std::to_string(c.intermediate_size) + " cannot be written as an n_mult for n_embd " + std::to_string(c.hidden_size) + " (it is below 8 * n_embd / 3)");
-  if (c.num_key_value_heads != 0 && c.num_key_value_heads != c.num_attention_heads)
-    notes.push_back("warning: ggjt has no field for " + std::to_string(c.num_key_value_heads) + " KV heads; old llama.cpp needs -gqa " + std::to_string(c.num_attention_heads / c.num_key_value_heads));
-  if (c.rope_theta != 10000.0f) notes.push_back("warning: rope base " + std::to_string(c.rope_theta) + " is not stored in ggjt (old llama.cpp: --rope-freq-base)");
-  if (c.rope_scaling_linear) notes.push_back("warning: linear rope scaling is not stored in ggjt");
-  notes.push_back("note: rms_norm_eps " + std::to_string(c.rms_norm_eps) + " and context length are not stored in ggjt");
+int32_t ggjt_ftype_of(DType t) { return static_cast<int32_t>(llama_ftype(t).value_or(1)); }
 
-  // Vocabulary.
-  const GgufValue* tokens = find_kv(model.tokenizer_kvs, "tokenizer.ggml.tokens");
-  const GgufValue* scores = find_kv(model.tokenizer_kvs, "tokenizer.ggml.scores");
-  const GgufValue* types = find_kv(model.tokenizer_kvs, "tokenizer.ggml.token_type");
-  if (!tokens || tokens->type != GgufType::ARRAY || tokens->array_type != GgufType::STRING)
-    fail(src, "no token list; a ggjt file needs the vocabulary");
-  const size_t n_vocab = tokens->array.size();
-  if (n_vocab != c.vocab_size)
-    fail(src, "the token list has " + std::to_string(n_vocab) + " entries but vocab_size is " + std::to_string(c.vocab_size));
-  if (scores && scores->array.size() != n_vocab) fail(src, "tokenizer.ggml.scores is not as long as the token list");
-  if (types && types->array.size() != n_vocab) fail(src, "tokenizer.ggml.token_type is not as long as the token list");
-
-  // Tensors, by Meta name.
-  const auto& sources = model.weights->tensors();
-  std::map<std::string, Planned> by_name;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    const auto& t = sources[i];
-    std::optional<std::string> gguf;
-    switch (model.naming) {
-      case LlamaNaming::kMeta:
-        if (is_ignored_meta_tensor(t.name)) continue;
-        gguf = meta_to_gguf_name(t.name);
-        break;
-      case LlamaNaming::kGguf:
-        if (t.name == "rope_freqs.weight") continue;
-        gguf = t.name;
-        break;
-      case LlamaNaming::kHuggingFace:
-        if (is_ignored_hf_tensor(t.name)) continue;
-        gguf = hf_to_gguf_name(t.name);
-        break;
-    }
-    const auto meta = gguf ? gguf_to_meta_name(*gguf) : std::nullopt;
-    if (!meta) fail(t.file.empty() ? src : t.file, "tensor " + quoted_for_message(t.name) + " has no place in a ggjt llama file");
-    const auto expect = llama_tensor_shape(*gguf, c);
-    if (!expect || *expect != t.shape)
-      fail(t.file.empty() ? src : t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but the model's hyperparameters imply " + (expect ? dims_text(*expect) : "none"));
-    Planned p;
-    p.meta = *meta;
-    p.source_index = i;
-    p.from = t.dtype;
-    p.shape = t.shape;
-    p.hf_rotary = model.naming == LlamaNaming::kHuggingFace && rotary_role(*gguf) != RotaryRole::kNone;
-    if (t.shape.size() != 2) {
-      p.to = DType::F32;  // norms: llama.cpp's ggjt loader wants F32 vectors
-    } else if (opt.outtype) {
-      p.to = *opt.outtype;
-    } else if (ggjt_v3_type(t.dtype)) {
-      p.to = t.dtype;
-    } else {
-      p.to = DType::F16;
-    }
-    if (dtype_is_quantized(p.to) && t.shape.back() % dtype_info(p.to).block_size != 0) {
-      notes.push_back("note: " + p.meta + " row length " + std::to_string(t.shape.back()) + " is not a multiple of 32; writing it F16");
-      p.to = DType::F16;
-    }
-    if (p.from != p.to && (!can_decode(p.from) || !can_encode(p.to)))
-      fail(t.file.empty() ? src : t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(p.from)) + ", which cannot be written to ggjt as " + std::string(dtype_name(p.to)));
-    if (!by_name.emplace(p.meta, p).second) fail(src, "two tensors map to " + p.meta);
-  }
-
-  std::vector<Planned> plan;
-  auto take = [&](const std::string& name) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) fail(src, "missing tensor " + name);
-    plan.push_back(it->second);
-    by_name.erase(it);
-  };
-  take("tok_embeddings.weight");
-  take("norm.weight");
-  if (by_name.count("output.weight")) {
-    take("output.weight");
-  } else if (c.tie_word_embeddings) {
-    Planned out = plan.front();  // ggjt has no tying: the embedding is written again as the head
-    out.meta = "output.weight";
-    plan.push_back(out);
-  } else {
-    fail(src, "missing tensor output.weight");
-  }
-  for (uint32_t l = 0; l < c.num_hidden_layers; ++l)
-    for (const auto& part : meta_layer_order()) take("layers." + std::to_string(l) + "." + part + ".weight");
-  if (!by_name.empty()) fail(src, "tensor " + by_name.begin()->first + " belongs to no layer of the " + std::to_string(c.num_hidden_layers) + " the hyperparameters give");
-
-  std::map<DType, uint64_t> weight_elements;
-  uint64_t total_bytes = 0;
-  for (const auto& p : plan) {
-    if (p.shape.size() == 2) weight_elements[p.to] += sources[p.source_index].numel();
-    total_bytes += sources[p.source_index].nbytes;
-  }
-  const DType main_type = std::max_element(weight_elements.begin(), weight_elements.end(),
-                                           [](const auto& a, const auto& b) { return a.second < b.second; })->first;
-
-  AtomicOutputFile file(dst, opt.overwrite);
+void write_ggjt_v3_file(const std::string& dst, bool overwrite, const Hparams& hp, const std::vector<GgjtVocabEntry>& vocab,
+                        const std::vector<GgjtTensor>& tensors) {
+  AtomicOutputFile file(dst, overwrite);
   Out out(file);
   out.u32(kMagicGgjt);
   out.u32(3);
-  out.i32(static_cast<int32_t>(c.vocab_size));
-  out.i32(static_cast<int32_t>(c.hidden_size));
-  out.i32(static_cast<int32_t>(*n_mult));
-  out.i32(static_cast<int32_t>(c.num_attention_heads));
-  out.i32(static_cast<int32_t>(c.num_hidden_layers));
-  out.i32(static_cast<int32_t>(c.head_dim));
-  out.i32(ftype_of(main_type));
-  for (size_t i = 0; i < n_vocab; ++i) {
-    const int32_t type = types ? static_cast<int32_t>(types->array[i].i) : kNormal;
-    const std::string text = legacy_text_for_piece(tokens->array[i].s, type);
-    out.u32(static_cast<uint32_t>(text.size()));
-    out.bytes(text);
-    out.f32(scores ? static_cast<float>(scores->array[i].f) : 0.0f);
+  for (int32_t v : {hp.n_vocab, hp.n_embd, hp.n_mult, hp.n_head, hp.n_layer, hp.n_rot, hp.ftype}) out.i32(v);
+  for (const auto& e : vocab) {
+    out.u32(static_cast<uint32_t>(e.text.size()));
+    out.bytes(e.text);
+    out.f32(e.score);
   }
-
-  Progress bar(total_bytes, opt.quiet);
-  for (const auto& n : notes) bar.log(n);
-  uint64_t done = 0;
-  for (size_t k = 0; k < plan.size(); ++k) {
-    const auto& p = plan[k];
-    const auto& t = sources[p.source_index];
-    out.i32(static_cast<int32_t>(p.shape.size()));
-    out.i32(static_cast<int32_t>(p.meta.size()));
-    out.i32(ggjt_type_id(p.to));
-    for (size_t d = p.shape.size(); d-- > 0;) out.i32(static_cast<int32_t>(p.shape[d]));
-    out.bytes(p.meta);
+  for (const auto& t : tensors) {
+    if (!ggjt_v3_holds(t.type)) fail(dst, "tensor " + t.name + " has a type ggjt v3 cannot hold");
+    out.i32(static_cast<int32_t>(t.shape.size()));
+    out.i32(static_cast<int32_t>(t.name.size()));
+    out.i32(dtype_info(t.type).ggml_id);
+    for (size_t d = t.shape.size(); d-- > 0;) out.i32(static_cast<int32_t>(t.shape[d]));  // innermost first
+    out.bytes(t.name);
     file.write_zeros((kGgjtAlignment - file.position() % kGgjtAlignment) % kGgjtAlignment);
-    char line[256];
-    std::snprintf(line, sizeof line, "[%3zu/%3zu] %-32s %-5s -> %-5s", k + 1, plan.size(), p.meta.c_str(),
-                  std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str());
-    bar.log(line);
-    const uint64_t row_len = p.shape.back();
-    const uint64_t rows = t.numel() / row_len;
-    const uint64_t hd = c.head_dim;
-    TensorBytes bytes = model.weights->read(p.source_index);
-    if (p.hf_rotary)
-      bytes = cast_rows(bytes, p.from, p.to, rows, row_len, [hd](uint64_t r) { return hf_row_for_gguf_row(r, hd); }, t.name);
-    else
-      bytes = cast_rows(bytes, p.from, p.to, rows, row_len, {}, t.name);
-    file.write_tensor(bytes);
-    done += t.nbytes;
-    bar.update(done);
+    file.write_tensor(t.produce());
   }
   file.commit();
-  bar.finish();
-  return make_report(dst, plan.size(), total_bytes, t0);
 }
 
 }  // namespace lmforge

@@ -4,9 +4,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "convert/llama_source.h"
 #include "core/tensor.h"
+#include "formats/ggml_legacy/ggml_legacy_format.h"
 
 namespace lmforge {
 
@@ -15,7 +16,15 @@ namespace lmforge {
 // current form, are decoded to F32, exactly); metadata() holds the magic, version, hyperparameters and vocabulary size.
 std::unique_ptr<TensorSource> open_ggml_legacy(const std::string& path);
 
-// The same file as a llama model (Meta naming), hyperparameters and vocabulary included.
-LlamaModelSource open_ggml_legacy_llama(const std::string& path);
+// The same file with its header as stored: hyperparameters and the vocabulary (entry text as
+// written, scores 0 in 'ggml' files). convert/sources/ggml_legacy_llama_source reads it as a
+// llama.
+struct GgmlLegacyContents {
+  std::unique_ptr<TensorSource> tensors;
+  ggml_legacy::Hparams hparams;
+  std::vector<std::string> vocab_text;
+  std::vector<float> scores;
+};
+GgmlLegacyContents open_ggml_legacy_contents(const std::string& path);
 
 }  // namespace lmforge

@@ -1,5 +1,7 @@
 #include "formats/onnx/onnx_reader.h"
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/onnx/onnx_proto.h"
@@ -20,5 +22,16 @@ bool sniff_onnx(const std::string& path) {
 }
 
 std::unique_ptr<TensorSource> open_onnx(const std::string& path) { return OnnxSource::open(path); }
+
+std::optional<std::string> onnx_folder_model(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return std::nullopt;
+  for (const char* name : {"model.onnx", "decoder_model_merged.onnx", "decoder_model.onnx"}) {
+    const fs::path p = fs::path(dir) / name;
+    if (fs::is_regular_file(p, ec) && sniff_onnx(p.string())) return p.string();
+  }
+  return std::nullopt;
+}
 
 }  // namespace lmforge

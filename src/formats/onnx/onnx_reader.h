@@ -4,9 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "convert/llama_source.h"
 #include "core/tensor.h"
 
 namespace lmforge {
@@ -16,9 +16,10 @@ bool sniff_onnx(const std::string& path);
 
 std::unique_ptr<TensorSource> open_onnx(const std::string& path);
 
-// A LLaMA export's weights mapped to llama names (HF naming), with MatMul weights stored
-// transposed put back in [out, in] order; hyperparameters inferred from the shapes and any
-// config in metadata_props; tokenizer.model taken from beside the file when present.
-LlamaModelSource open_onnx_llama(const std::string& path);
+// An export folder as Hugging Face optimum writes it: the model file (model.onnx, or the
+// decoder files of older exports: decoder_model_merged.onnx, decoder_model.onnx), maybe its
+// external data, config.json and tokenizer files. Returns the model file's path when `dir`
+// holds one of those names and it parses as ONNX; nullopt otherwise.
+std::optional<std::string> onnx_folder_model(const std::string& dir);
 
 }  // namespace lmforge

@@ -12,4 +12,8 @@ namespace lmforge {
 
 ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir, const ConvertOptions& opt);
 
+// A GGUF file (refused otherwise) -> Hugging Face folder, with the GGUF's vocabulary keys
+// (add_bos, chat template) carried into tokenizer_config.json.
+ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt);
+
 }  // namespace lmforge

@@ -1,11 +1,9 @@
-#include "convert/gguf_to_hf.h"
+#include "arch/llama/llama_config_gguf.h"
 
-#include "convert/llama_source.h"
-#include "convert/llama_to_hf.h"
+#include "arch/llama/llama_tensors.h"
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
-#include "arch/llama/llama_config.h"
 
 namespace lmforge {
 
@@ -76,16 +74,32 @@ LlamaConfig llama_config_from_gguf(const GgufReader& g, const std::string& file)
   c.bos_token_id = id("tokenizer.ggml.bos_token_id");
   c.eos_token_id = id("tokenizer.ggml.eos_token_id");
   c.pad_token_id = id("tokenizer.ggml.padding_token_id");
-  c.tie_word_embeddings = g.find("output.weight") < 0;
+  c.tie_word_embeddings = g.find(gguf_weight_name(LlamaTensor::kOutput)) < 0;
   return c;
 }
 
-ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt) {
-  // One writer for every whole-model source: the GGUF is opened as a LlamaModelSource (GGUF
-  // naming, adjacent-pair Q/K rows) and write_llama_hf does names, row order and tokenizer.
-  LlamaModelSource model = open_llama_model_source(src);
-  if (model.naming != LlamaNaming::kGguf) fail(src, "not a GGUF file");
-  return write_llama_hf(model, dst_dir, opt);
+std::vector<GgufKv> llama_config_to_gguf(const LlamaConfig& c) {
+  std::vector<GgufKv> kv;
+  auto set = [&](const char* key, GgufValue v) { kv.push_back({key, std::move(v)}); };
+  set("llama.vocab_size", GgufValue::u32(c.vocab_size));
+  set("llama.context_length", GgufValue::u32(c.max_position_embeddings));
+  set("llama.embedding_length", GgufValue::u32(c.hidden_size));
+  set("llama.block_count", GgufValue::u32(c.num_hidden_layers));
+  set("llama.feed_forward_length", GgufValue::u32(c.intermediate_size));
+  set("llama.rope.dimension_count", GgufValue::u32(c.head_dim));
+  set("llama.attention.head_count", GgufValue::u32(c.num_attention_heads));
+  if (c.has_num_key_value_heads) set("llama.attention.head_count_kv", GgufValue::u32(c.num_key_value_heads));
+  if (c.has_rope_theta) set("llama.rope.freq_base", GgufValue::f32(c.rope_theta));
+  set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_norm_eps));
+  if (c.has_head_dim) {
+    set("llama.attention.key_length", GgufValue::u32(c.head_dim));
+    set("llama.attention.value_length", GgufValue::u32(c.head_dim));
+  }
+  if (c.rope_scaling_linear) {
+    set("llama.rope.scaling.type", GgufValue::str("linear"));
+    set("llama.rope.scaling.factor", GgufValue::f32(*c.rope_scaling_linear));
+  }
+  return kv;
 }
 
 }  // namespace lmforge

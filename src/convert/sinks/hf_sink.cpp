@@ -1,4 +1,6 @@
-#include "convert/llama_to_hf.h"
+#include "convert/sinks/hf_sink.h"
+
+#include "convert/sources/open_llama_model_source.h"
 
 #include <algorithm>
 #include <chrono>
@@ -148,13 +150,12 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
   if (model.naming != LlamaNaming::kGguf) {
     // A GGUF is taken as it is; other sources must hold the whole model.
     auto has = [&](const std::string& n) { return std::find(gguf_names.begin(), gguf_names.end(), n) != gguf_names.end(); };
-    for (const char* required : {"token_embd.weight", "output_norm.weight"})
-      if (!has(required)) fail(model.path, std::string("missing tensor for ") + required);
+    for (const LlamaTensor required : {LlamaTensor::kTokenEmbd, LlamaTensor::kOutputNorm})
+      if (!has(gguf_weight_name(required))) fail(model.path, "missing tensor for " + gguf_weight_name(required));
     for (uint32_t l = 0; l < c.num_hidden_layers; ++l)
-      for (const auto& part : llama_layer_parts())
-        if (!has("blk." + std::to_string(l) + "." + part + ".weight"))
-          fail(model.path, "missing tensor for blk." + std::to_string(l) + "." + part + ".weight");
-    c.tie_word_embeddings = !has("output.weight");
+      for (const auto& row : llama_tensor_table())
+        if (row.per_layer && !has(gguf_weight_name(row.id, l))) fail(model.path, "missing tensor for " + gguf_weight_name(row.id, l));
+    c.tie_word_embeddings = !has(gguf_weight_name(LlamaTensor::kOutput));
   }
   c.torch_dtype = widest == DType::F32 ? "float32" : widest == DType::BF16 ? "bfloat16" : "float16";
 
@@ -190,6 +191,14 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
   dir.commit();
   bar.finish();
   return make_report(dst_dir, out.size(), total, t0);
+}
+
+ConvertReport convert_gguf_to_hf(const std::string& src, const std::string& dst_dir, const ConvertOptions& opt) {
+  // One writer for every whole-model source: the GGUF is opened as a LlamaModelSource (GGUF
+  // naming, adjacent-pair Q/K rows) and write_llama_hf does names, row order and tokenizer.
+  LlamaModelSource model = open_llama_model_source(src);
+  if (model.naming != LlamaNaming::kGguf) fail(src, "not a GGUF file");
+  return write_llama_hf(model, dst_dir, opt);
 }
 
 }  // namespace lmforge

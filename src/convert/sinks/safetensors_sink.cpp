@@ -1,9 +1,10 @@
-#include "convert/checkpoint_to_safetensors.h"
+#include "convert/sinks/safetensors_sink.h"
 
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "convert/sources/open_model.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "core/text_checks.h"

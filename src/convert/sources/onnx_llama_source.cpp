@@ -7,20 +7,25 @@
 // values are transposed to [out, in] on read. Head counts cannot be inferred from shapes, so
 // the config comes from config.json beside the file (optimum exports ship one) or from the
 // `lmforge.llama_config` metadata entry lmforge's own writer stores.
+#include "convert/sources/onnx_llama_source.h"
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "arch/llama/llama_config_json.h"
+#include "arch/llama/llama_names.h"
+#include "convert/gguf_vocab.h"
+#include "convert/onnx_llama_metadata.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/text_checks.h"
+#include "formats/hf_folder.h"
 #include "formats/json_strict.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_source.h"
-#include "formats/onnx/onnx_writer.h"
-#include "arch/llama/llama_config_json.h"
-#include "arch/llama/llama_names.h"
 
 namespace lmforge {
 
@@ -85,44 +90,39 @@ class RenamedSource final : public TensorSource {
   std::vector<Entry> entries_;
 };
 
-// "/model/layers.0/self_attn/q_proj/MatMul" -> "model.layers.0.self_attn.q_proj.weight".
+// "/model/layers.0/self_attn/q_proj/MatMul" -> "model.layers.0.self_attn.q_proj.weight", by
+// the ONNX column of the llama table.
 std::optional<std::string> hf_name_of_matmul(const std::string& node) {
-  std::string p = node;
-  if (!p.empty() && p.front() == '/') p.erase(0, 1);
-  const size_t slash = p.rfind('/');
-  if (slash == std::string::npos || p.compare(slash + 1, 6, "MatMul") != 0) return std::nullopt;
-  p.resize(slash);
-  for (char& c : p)
-    if (c == '/') c = '.';
-  const std::string name = p + ".weight";
-  if (!hf_to_gguf_name(name)) return std::nullopt;
-  return name;
+  const auto t = parse_llama_tensor_name(node, LlamaSpelling::kOnnxMatMul);
+  if (!t) return std::nullopt;
+  return spell_llama_tensor(*t, LlamaSpelling::kHuggingFace);
 }
 
-LlamaConfig read_config(const OnnxSource& src, const std::string& path, std::string& config_text_name) {
+// The config from config.json beside the file, else from lmforge's metadata entry; `json`
+// receives the JSON it was read from.
+LlamaConfig read_config(const OnnxSource& src, const std::string& path, nlohmann::json& json) {
   const fs::path beside = fs::path(path).parent_path() / "config.json";
   std::error_code ec;
   if (fs::is_regular_file(beside, ec)) {
-    config_text_name = beside.string();
-    return llama_config_from_json(read_json_file(beside.string(), 16u << 20), beside.string());
+    json = read_json_file(beside.string(), 16u << 20);
+    return llama_config_from_json(json, beside.string());
   }
   if (const std::string* text = src.metadata_value(std::string(kOnnxLlamaConfigKey))) {
-    config_text_name = path;
-    return llama_config_from_json(parse_json_strict(*text, path, 0), path + " (metadata " + std::string(kOnnxLlamaConfigKey) + ")");
+    json = parse_json_strict(*text, path, 0);
+    return llama_config_from_json(json, path + " (metadata " + std::string(kOnnxLlamaConfigKey) + ")");
   }
   fail(path, "no config.json beside the file and no " + std::string(kOnnxLlamaConfigKey) +
                  " metadata entry: the head counts of a llama cannot be inferred from its weights");
 }
 
-}  // namespace
-
-LlamaModelSource open_onnx_llama(const std::string& path) {
+// Everything but the tokenizer: config (its JSON into `config_json`), weights under llama
+// names, naming, warnings.
+LlamaModelSource onnx_llama_weights(const std::string& path, nlohmann::json& config_json) {
   auto src = OnnxSource::open(path);
   LlamaModelSource m;
   m.path = path;
   m.name = fs::path(path).stem().string();
-  std::string config_from;
-  m.config = read_config(*src, path, config_from);
+  m.config = read_config(*src, path, config_json);
 
   // Which tensors a MatMul consumes as its weight, and the name its node gives them.
   std::map<std::string, std::vector<std::string>> matmul_names;
@@ -168,7 +168,15 @@ LlamaModelSource open_onnx_llama(const std::string& path) {
   for (const auto& w : src->warnings()) m.warnings.push_back(w);
   if (gguf_named && (hf_named || transposed)) fail(path, "the tensors mix GGUF names and Hugging Face names");
   m.naming = gguf_named ? LlamaNaming::kGguf : LlamaNaming::kHuggingFace;
+  m.weights = std::make_unique<RenamedSource>(std::move(src), std::move(infos), std::move(entries));
+  return m;
+}
 
+}  // namespace
+
+LlamaModelSource open_onnx_llama(const std::string& path) {
+  nlohmann::json config_json;
+  LlamaModelSource m = onnx_llama_weights(path, config_json);
   const fs::path tok = fs::path(path).parent_path() / "tokenizer.model";
   std::error_code ec;
   if (!fs::is_regular_file(tok, ec))
@@ -176,7 +184,32 @@ LlamaModelSource open_onnx_llama(const std::string& path) {
   auto tf = MappedFile::open(tok.string());
   m.spm = parse_sentencepiece_model(tf->bytes(), tok.string());
   m.tokenizer_kvs = gguf_vocab_from_spm(*m.spm, m.config.vocab_size, tok.string());
-  m.weights = std::make_unique<RenamedSource>(std::move(src), std::move(infos), std::move(entries));
+  return m;
+}
+
+LlamaModelSource open_onnx_llama_folder(const std::string& dir) {
+  const auto model = onnx_folder_model(dir);
+  if (!model) fail(dir, "no ONNX model in this folder (expected model.onnx, decoder_model_merged.onnx or decoder_model.onnx)");
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::path(dir) / "config.json", ec))
+    fail(dir, "no config.json in this ONNX export folder: the head counts of a llama cannot be inferred from its weights");
+  // The tokenizer as a Hugging Face folder has it: tokenizer.model with tokenizer_config.json,
+  // special_tokens_map.json and added_tokens.json when present.
+  HfModel files;
+  files.dir = dir;
+  read_hf_tokenizer_files(dir, files);
+  if (!files.tokenizer) {
+    const bool fast_only = fs::is_regular_file(fs::path(dir) / "tokenizer.json", ec);
+    fail(dir, fast_only ? "has tokenizer.json but no tokenizer.model: lmforge reads llama's SentencePiece vocabulary from tokenizer.model"
+                        : "no tokenizer.model in this ONNX export folder: a llama model needs its SentencePiece vocabulary");
+  }
+  nlohmann::json config_json;
+  LlamaModelSource m = onnx_llama_weights(*model, config_json);
+  m.path = dir;
+  m.description = "ONNX export folder, " + m.description;
+  m.name = folder_model_name(dir, config_json);  // as a Hugging Face folder's (optimum keeps _name_or_path)
+  m.tokenizer_kvs = gguf_vocab_from_hf(files, m.config, m.config.vocab_size);
+  m.spm = files.tokenizer;
   return m;
 }
 
