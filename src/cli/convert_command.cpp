@@ -20,8 +20,8 @@
 #include "convert/sources/open_llama_model_source.h"
 #include "convert/sources/open_model.h"
 #include "core/error.h"
-#include "formats/format_catalog.h"
-#include "formats/sniff.h"
+#include "formats/detect/format_catalog.h"
+#include "formats/detect/sniff.h"
 #include "quant/type_traits.h"
 
 namespace lmforge::cli {

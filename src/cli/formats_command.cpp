@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "formats/format_catalog.h"
+#include "formats/detect/format_catalog.h"
 
 namespace lmforge::cli {
 

@@ -7,7 +7,7 @@
 #include "core/checked_math.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 #include "formats/training_checkpoint.h"
 
 namespace lmforge::cli {

@@ -13,7 +13,7 @@
 #include "convert/sources/open_llama_model_source.h"
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 namespace lmforge {
 

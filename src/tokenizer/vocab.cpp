@@ -7,7 +7,7 @@
 #include "core/mapped_file.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 namespace lmforge {
 

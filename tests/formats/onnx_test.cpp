@@ -13,7 +13,7 @@
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_source.h"
 #include "formats/onnx/onnx_writer.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 namespace lmforge {
 namespace {

@@ -602,7 +602,7 @@ def check_pb(args, work):
 def main():
     p = base_args(__doc__)
     p.add_argument("--table-tool", required=True, help="leveldb_table_tool (built from LevelDB)")
-    p.add_argument("--unit-tests", required=True, help="lmforge_tests (for the TfSSTableOracle hook)")
+    p.add_argument("--unit-tests", required=True, help="lmforge_formats_tests (for the TfSSTableOracle hook)")
     args = p.parse_args()
     work = workdir_for(args, "tf_checkpoint")
 

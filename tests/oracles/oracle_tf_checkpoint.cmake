@@ -20,5 +20,5 @@ add_test(NAME oracle.tf_checkpoint
                  --fixtures ${LMFORGE_FIXTURE_DIR}
                  --workdir ${LMFORGE_ORACLE_WORK}/tf_checkpoint
                  --table-tool ${LMFORGE_TABLE_TOOL}
-                 --unit-tests $<TARGET_FILE:lmforge_tests>)
+                 --unit-tests $<TARGET_FILE:lmforge_formats_tests>)
 set_tests_properties(oracle.tf_checkpoint PROPERTIES TIMEOUT 300 LABELS "oracle")

@@ -17,7 +17,7 @@
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/onnx/onnx_proto.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 namespace lmforge {
 

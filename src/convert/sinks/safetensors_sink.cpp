@@ -10,7 +10,7 @@
 #include "core/text_checks.h"
 #include "convert/progress_producers.h"
 #include "formats/safetensors_writer.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 #include "formats/training_checkpoint.h"
 
 namespace lmforge {

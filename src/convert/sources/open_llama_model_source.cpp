@@ -7,7 +7,7 @@
 #include "convert/sources/onnx_llama_source.h"
 #include "convert/sources/open_model.h"
 #include "core/error.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 namespace lmforge {
 

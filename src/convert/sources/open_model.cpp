@@ -10,7 +10,7 @@
 #include "formats/onnx/onnx_reader.h"
 #include "formats/pytorch_reader.h"
 #include "formats/safetensors_reader.h"
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 #include "formats/tf_checkpoint/tf_checkpoint_reader.h"
 
 namespace lmforge {

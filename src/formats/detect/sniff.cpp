@@ -1,4 +1,4 @@
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 #include <cstring>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "formats/format_catalog.h"
+#include "formats/detect/format_catalog.h"
 
 namespace lmforge {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/sniff.h"
+#include "formats/detect/sniff.h"
 
 namespace lmforge {
 
