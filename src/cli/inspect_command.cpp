@@ -14,12 +14,6 @@ namespace lmforge::cli {
 
 namespace {
 
-std::string shape_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
 // Metadata for people: long arrays shortened, nested objects flattened one level.
 std::string value_text(const nlohmann::json& v) {
   if (v.is_object() && v.contains("type") && v.contains("value")) {  // GGUF typed value

@@ -9,6 +9,12 @@
 
 namespace lmforge {
 
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string t = "[";
+  for (size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
+  return t + "]";
+}
+
 uint64_t TensorInfo::numel() const {
   auto n = checked_product(shape);
   return n ? *n : 0;  // readers reject overflowing shapes before a TensorInfo exists

@@ -18,6 +18,9 @@
 
 namespace lmforge {
 
+// "[4096, 32000]": a row-major shape as messages and `inspect` show it.
+std::string shape_text(const std::vector<uint64_t>& shape);
+
 struct TensorInfo {
   std::string name;
   DType dtype = DType::F32;

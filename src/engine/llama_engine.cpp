@@ -1,6 +1,7 @@
 #include "engine/llama_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <thread>
 
@@ -33,6 +34,14 @@ std::vector<float> LlamaEngine::eval(KvCache& cache, const LlamaBatch& batch) {
     cache.unplace(placement);
     throw;
   }
+}
+
+AttentionShape LlamaEngine::attention_shape(const LlamaConfig& c) {
+  return AttentionShape{.n_head = c.num_attention_heads,
+                        .n_head_kv = c.num_key_value_heads,
+                        .head_dim = c.head_dim,
+                        .cell_stride = size_t{c.num_key_value_heads} * c.head_dim,
+                        .scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)))};
 }
 
 }  // namespace lmforge

@@ -44,6 +44,10 @@ class LlamaEngine {
  protected:
   explicit LlamaEngine(const LlamaModel& model) : model_(model) {}
 
+  // The attention kernels' view of this model's heads over `cache`-layout cells: head counts,
+  // head size, the floats between cells, and the 1/sqrt(head_dim) score scale.
+  static AttentionShape attention_shape(const LlamaConfig& c);
+
   // Computes a batch that `cache` has placed: keys and values into placement.cell, the rows
   // of the entries that want logits into `logits` (n_vocab floats each, in batch order).
   virtual void compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) = 0;

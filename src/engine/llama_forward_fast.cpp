@@ -90,11 +90,7 @@ FastEngine::FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_b
     : LlamaEngine(model), c_(model.config()), n_batch_(n_batch), pool_(n_threads) {
   kv_dim_ = size_t{c_.num_key_value_heads} * c_.head_dim;
   q_dim_ = size_t{c_.num_attention_heads} * c_.head_dim;
-  shape_ = AttentionShape{.n_head = c_.num_attention_heads,
-                          .n_head_kv = c_.num_key_value_heads,
-                          .head_dim = c_.head_dim,
-                          .cell_stride = kv_dim_,
-                          .scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c_.head_dim)))};
+  shape_ = attention_shape(c_);
   for (const LlamaWeight* w : {&model.tok_embd, &model.output})
     if (!matmul_supports(w->m.type)) fail(model.path(), "tensor " + w->name + " has a type the engine cannot run");
   const size_t b = n_batch_;

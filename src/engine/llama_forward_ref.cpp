@@ -29,11 +29,7 @@ class ReferenceEngine final : public LlamaEngine {
   explicit ReferenceEngine(const LlamaModel& model) : LlamaEngine(model) {
     const LlamaConfig& c = model.config();
     kv_dim_ = size_t{c.num_key_value_heads} * c.head_dim;
-    shape_ = AttentionShape{.n_head = c.num_attention_heads,
-                            .n_head_kv = c.num_key_value_heads,
-                            .head_dim = c.head_dim,
-                            .cell_stride = kv_dim_,
-                            .scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)))};
+    shape_ = attention_shape(c);
     x_.resize(c.hidden_size);
     xn_.resize(c.hidden_size);
     proj_.resize(c.hidden_size);

@@ -13,12 +13,6 @@ namespace lmforge {
 
 namespace {
 
-std::string shape_text(const std::vector<uint64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 class Loader {
  public:
   Loader(const GgufReader& g, const std::string& path) : g_(g), path_(path) {}

@@ -15,12 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string dims_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
 // "consolidated.NN.pth" -> NN; nullopt for any other name.
 std::optional<uint32_t> shard_number(const std::string& name) {
   const std::string head = "consolidated.", tail = ".pth";
@@ -151,8 +145,8 @@ std::unique_ptr<MergedShardsSource> open_model_parallel_shards(const std::string
       if (j < 0) fail(s.tensors().empty() ? dir : s.tensors()[0].file, "has no tensor " + quoted_for_message(t0.name) + ", which " + src->shard_files_[0] + " has");
       const TensorInfo& tk = s.tensors()[static_cast<size_t>(j)];
       if (tk.shape != t0.shape || tk.dtype != t0.dtype)
-        fail(tk.file, "tensor " + quoted_for_message(t0.name) + " is " + std::string(dtype_name(tk.dtype)) + " " + dims_text(tk.shape) +
-                          " here but " + std::string(dtype_name(t0.dtype)) + " " + dims_text(t0.shape) + " in " + src->shard_files_[0]);
+        fail(tk.file, "tensor " + quoted_for_message(t0.name) + " is " + std::string(dtype_name(tk.dtype)) + " " + shape_text(tk.shape) +
+                          " here but " + std::string(dtype_name(t0.dtype)) + " " + shape_text(t0.shape) + " in " + src->shard_files_[0]);
       m.piece.push_back(static_cast<size_t>(j));
     }
     // Asked even of a single shard: the caller refuses tensors it does not know here.
@@ -160,7 +154,7 @@ std::unique_ptr<MergedShardsSource> open_model_parallel_shards(const std::string
     m.split = n == 1 ? ShardSplit::kReplicated : kind;
     TensorInfo info = t0;
     if (m.split != ShardSplit::kReplicated) {
-      if (t0.shape.size() != 2) fail(t0.file, "tensor " + quoted_for_message(t0.name) + " should be a matrix but is " + dims_text(t0.shape));
+      if (t0.shape.size() != 2) fail(t0.file, "tensor " + quoted_for_message(t0.name) + " should be a matrix but is " + shape_text(t0.shape));
       if (dtype_is_quantized(t0.dtype)) fail(t0.file, "tensor " + quoted_for_message(t0.name) + " is quantized and cannot be merged");
       const size_t dim = m.split == ShardSplit::kRows ? 0 : 1;
       auto whole = checked_mul(t0.shape[dim], n);

@@ -25,12 +25,6 @@ bool is_known_unsupported_dtype(const std::string& s) {
   return names.count(s) != 0;
 }
 
-std::string shape_string(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 struct Entry {
   TensorInfo info;
   uint64_t begin = 0, end = 0;
@@ -85,11 +79,11 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
         ") that end before they begin");
 
   auto numel = checked_product(e.info.shape);
-  if (!numel) bad("has a shape " + shape_string(e.info.shape) + " whose element count overflows");
+  if (!numel) bad("has a shape " + shape_text(e.info.shape) + " whose element count overflows");
   auto nbytes = dtype_nbytes(e.info.dtype, *numel);
-  if (!nbytes) bad("has a shape " + shape_string(e.info.shape) + " whose byte size overflows");
+  if (!nbytes) bad("has a shape " + shape_text(e.info.shape) + " whose byte size overflows");
   if (*nbytes != e.end - e.begin)
-    bad("has shape " + shape_string(e.info.shape) + " of " + dts + " = " + std::to_string(*nbytes) +
+    bad("has shape " + shape_text(e.info.shape) + " of " + dts + " = " + std::to_string(*nbytes) +
         " bytes, but data_offsets cover " + std::to_string(e.end - e.begin) + " bytes");
   e.info.nbytes = *nbytes;
   return e;

@@ -17,16 +17,9 @@
 #include "core/error.h"
 #include "engine/llama_model.h"
 #include "formats/gguf/gguf_writer.h"
+#include "kernels/kernel_test_util.h"  // random_floats
 
 namespace lmforge::test {
-
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 struct TinySpec {
   uint32_t vocab = 40, embd = 32, heads = 4, kv_heads = 2, ff = 64, layers = 2;

@@ -43,12 +43,6 @@ struct Planned {
   bool hf_rotary = false;  // Q/K rows in rotate_half order: reordered to adjacent pairs
 };
 
-std::string dims_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
 const GgufValue* find_kv(const std::vector<GgufKv>& kvs, const std::string& key) {
   for (const auto& kv : kvs)
     if (kv.key == key) return &kv.value;
@@ -113,7 +107,7 @@ ConvertReport write_ggjt_v3(LlamaModelSource& model, const std::string& dst, con
     if (!meta) fail(t.file.empty() ? src : t.file, "tensor " + quoted_for_message(t.name) + " has no place in a ggjt llama file");
     const auto expect = llama_tensor_shape(*gguf, c);
     if (!expect || *expect != t.shape)
-      fail(t.file.empty() ? src : t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but the model's hyperparameters imply " + (expect ? dims_text(*expect) : "none"));
+      fail(t.file.empty() ? src : t.file, "tensor " + quoted_for_message(t.name) + " has shape " + shape_text(t.shape) + " but the model's hyperparameters imply " + (expect ? shape_text(*expect) : "none"));
     Planned p;
     p.meta = *meta;
     p.source_index = i;

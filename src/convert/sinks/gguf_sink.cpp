@@ -28,16 +28,10 @@ struct Planned {
   LlamaFileOrder order;
 };
 
-std::string shape_text(const std::vector<uint64_t>& s) {
+std::string ggml_dims_text(const std::vector<uint64_t>& s) {  // innermost first, as ggml prints
   std::string t = "{";
   for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[s.size() - 1 - i]);
   return t + "}";
-}
-
-std::string dims_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
 }
 
 // The llama tensor a source tensor is; nullopt for tensors that are dropped (rotary caches).
@@ -75,7 +69,7 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
     const std::string name = *spell_llama_tensor(*llama_name, LlamaSpelling::kGguf);
     const auto expect = llama_tensor_shape(*llama_name, c);
     if (expect && *expect != t.shape)
-      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + dims_text(t.shape) + " but the model's hyperparameters imply " + dims_text(*expect));
+      fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + shape_text(t.shape) + " but the model's hyperparameters imply " + shape_text(*expect));
     if (!can_decode(t.dtype) && !(gguf_keeps_quantized(t.dtype) && !opt.outtype))
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
     if (llama_name->id == LlamaTensor::kOutput && !llama_name->bias) has_output = true;
@@ -146,7 +140,7 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
     const auto& p = plan[i];
     char line[256];
     std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n, tname.c_str(),
-                  std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), shape_text(p.shape).c_str());
+                  std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), ggml_dims_text(p.shape).c_str());
     bar.log(line);
     if (i > 0) done_bytes += sources[plan[i - 1].source_index].nbytes;
     bar.update(done_bytes);

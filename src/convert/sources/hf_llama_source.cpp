@@ -8,16 +8,6 @@
 
 namespace lmforge {
 
-namespace {
-
-std::string shape_string(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-}  // namespace
-
 std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& tensors, const LlamaConfig& c) {
   // Shapes come from the one llama table in arch/llama, through the GGUF name.
   std::vector<std::string> warnings;
@@ -30,7 +20,7 @@ std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& t
     if (!want) {
       warnings.push_back("unexpected tensor name '" + t.name + "'");
     } else if (t.shape != *want) {
-      warnings.push_back("tensor '" + t.name + "' has shape " + shape_string(t.shape) + " but config.json implies " + shape_string(*want));
+      warnings.push_back("tensor '" + t.name + "' has shape " + shape_text(t.shape) + " but config.json implies " + shape_text(*want));
     }
   }
 

@@ -19,21 +19,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string dims_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
 // LLaMA 1/2 use ParallelEmbedding (split along the embedding width, dim 1); Llama 3 uses
 // VocabParallelEmbedding (split along the vocabulary, dim 0). With more than one shard the
 // piece's width tells which: dim/n for the first, dim for the second.
 ShardSplit embedding_split(const TensorInfo& piece, size_t n_shards, uint64_t dim, const std::string& file) {
-  if (piece.shape.size() != 2) fail(file, piece.name + " is not a matrix: " + dims_text(piece.shape));
+  if (piece.shape.size() != 2) fail(file, piece.name + " is not a matrix: " + shape_text(piece.shape));
   if (n_shards == 1) return ShardSplit::kReplicated;
   if (piece.shape[1] == dim) return ShardSplit::kRows;
   if (piece.shape[1] * n_shards == dim) return ShardSplit::kCols;
-  fail(file, piece.name + " pieces are " + dims_text(piece.shape) + ", which split neither the vocabulary nor params.json's dim " +
+  fail(file, piece.name + " pieces are " + shape_text(piece.shape) + ", which split neither the vocabulary nor params.json's dim " +
                  std::to_string(dim) + " across " + std::to_string(n_shards) + " shards");
 }
 
@@ -77,8 +71,8 @@ LlamaModelSource open_meta_llama(const std::string& dir) {
     auto expect = llama_tensor_shape(*gguf, c);
     if (!expect) fail(params_path, "tensor " + quoted_for_message(t.name) + " is outside the " + std::to_string(c.num_hidden_layers) + " layers params.json declares");
     if (*expect != t.shape)
-      fail(params_path, "implies " + dims_text(*expect) + " for " + quoted_for_message(t.name) + " but the " + std::to_string(src->shard_files().size()) +
-                            " shard(s) hold " + dims_text(t.shape) + " (a shard missing, or params.json from another model?)");
+      fail(params_path, "implies " + shape_text(*expect) + " for " + quoted_for_message(t.name) + " but the " + std::to_string(src->shard_files().size()) +
+                            " shard(s) hold " + shape_text(t.shape) + " (a shard missing, or params.json from another model?)");
   }
 
   LlamaModelSource m;
