@@ -17,5 +17,6 @@ Action& register_logits(CLI::App& app);
 Action& register_perplexity(CLI::App& app);
 Action& register_bench(CLI::App& app);
 Action& register_formats(CLI::App& app);
+Action& register_quantize(CLI::App& app);
 
 }  // namespace lmforge::cli

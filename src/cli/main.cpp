@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   actions.emplace_back("perplexity", &lmforge::cli::register_perplexity(app));
   actions.emplace_back("bench", &lmforge::cli::register_bench(app));
   actions.emplace_back("formats", &lmforge::cli::register_formats(app));
+  actions.emplace_back("quantize", &lmforge::cli::register_quantize(app));
 
   try {
     app.parse(argc, argv);

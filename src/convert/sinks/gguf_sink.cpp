@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 
 #include "arch/llama/llama_config_gguf.h"
 #include "arch/llama/llama_names.h"
 #include "convert/gguf_type_policy.h"
+#include "convert/nonfinite_scan.h"
 #include "convert/tensor_cast.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -44,13 +46,13 @@ std::optional<LlamaTensorName> llama_name_of(const LlamaModelSource& m, const Te
   fail(t.file.empty() ? m.path : t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a llama GGUF tensor");
 }
 
-}  // namespace
-
-ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt) {
+// `types` null: the --outtype policy (gguf_type_policy); else the caller's per-tensor types.
+ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt, const GgufTensorTypes* types) {
   const auto t0 = std::chrono::steady_clock::now();
   const LlamaConfig& c = model.config;
   const std::string& src_dir = model.path;
   const auto& sources = model.weights->tensors();
+  if (types && opt.outtype) throw std::logic_error("write_llama_gguf: --outtype and per-tensor types together");
   if (opt.outtype && !can_encode(*opt.outtype)) throw UsageError("unsupported --outtype " + std::string(dtype_name(*opt.outtype)));
   // Without --outtype: F16 for float sources; a quantized source keeps its blocks.
   const DType outtype = gguf_file_type(sources, opt.outtype);
@@ -70,11 +72,13 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
     const auto expect = llama_tensor_shape(*llama_name, c);
     if (expect && *expect != t.shape)
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + shape_text(t.shape) + " but the model's hyperparameters imply " + shape_text(*expect));
-    if (!can_decode(t.dtype) && !(gguf_keeps_quantized(t.dtype) && !opt.outtype))
+    const GgufTypeChoice type = types ? GgufTypeChoice{types->type_of(*llama_name, t), GgufTypeReason::kFileType}
+                                      : gguf_tensor_type(policy, *llama_name, t);
+    const bool copied = types ? type.type == t.dtype : gguf_keeps_quantized(t.dtype) && !opt.outtype;
+    if (!can_decode(t.dtype) && !copied)
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
     if (llama_name->id == LlamaTensor::kOutput && !llama_name->bias) has_output = true;
 
-    const GgufTypeChoice type = gguf_tensor_type(policy, *llama_name, t);
     if (type.reason == GgufTypeReason::kVectorF32 && dtype_is_quantized(t.dtype))
       fail(t.file, "tensor " + quoted_for_message(t.name) + " is a vector stored as " + std::string(dtype_name(t.dtype)));
     if (type.reason == GgufTypeReason::kPartialBlocksF16)
@@ -108,8 +112,9 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
   w.set("general.type", GgufValue::str("model"));
   w.set("general.name", GgufValue::str(model.name.empty() ? std::filesystem::path(src_dir).filename().string() : model.name));
   for (auto& kv : llama_config_to_gguf(c)) w.set(kv.key, std::move(kv.value));
-  w.set("general.file_type", GgufValue::u32(llama_file_type(outtype)));
-  if (dtype_is_quantized(outtype)) w.set("general.quantization_version", GgufValue::u32(2));
+  w.set("general.file_type", GgufValue::u32(types ? types->file_type : llama_file_type(outtype)));
+  const bool any_quantized = std::any_of(plan.begin(), plan.end(), [](const Planned& p) { return dtype_is_quantized(p.to); });
+  if (types ? any_quantized : dtype_is_quantized(outtype)) w.set("general.quantization_version", GgufValue::u32(2));
   if (model.tokenizer_kvs.empty()) fail(src_dir, "no tokenizer found; a llama GGUF needs its vocabulary");
   for (const auto& kv : model.tokenizer_kvs) w.set(kv.key, kv.value);
 
@@ -127,8 +132,14 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
     const uint64_t perm_rows = p.shape.empty() ? 0 : p.shape.front();
     if (permute && (hd % 2 != 0 || perm_rows != uint64_t{heads} * hd))
       fail(src.file, "tensor " + quoted_for_message(src.name) + " cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
-    w.add_tensor(p.name, p.to, p.shape, [&, p, rows, row_len, hd, label, permute] {
+    const bool check_finite = types && types->reject_nonfinite;
+    w.add_tensor(p.name, p.to, p.shape, [&, p, rows, row_len, hd, label, permute, check_finite] {
       TensorBytes bytes = model.weights->read(p.source_index);
+      if (check_finite) {
+        if (const auto at = find_nonfinite_value(bytes, p.from, rows * row_len, row_len))
+          fail(sources[p.source_index].file.empty() ? src_dir : sources[p.source_index].file,
+               "tensor " + quoted_for_message(label) + " has a NaN or infinite value at element " + std::to_string(*at));
+      }
       if (!permute) return cast_rows(bytes, p.from, p.to, rows, row_len, {}, label);
       // Rotary rows are reordered; a 1-D bias has one element per row.
       const bool bias = p.shape.size() == 1;
@@ -138,10 +149,14 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
   }
   w.on_tensor([&](size_t i, size_t n, const std::string& tname) {
     const auto& p = plan[i];
-    char line[256];
-    std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n, tname.c_str(),
+    if (types && types->line) {
+      bar.log(types->line(i, n, tname));
+    } else {
+      char line[256];
+      std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n, tname.c_str(),
                   std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), ggml_dims_text(p.shape).c_str());
-    bar.log(line);
+      bar.log(line);
+    }
     if (i > 0) done_bytes += sources[plan[i - 1].source_index].nbytes;
     bar.update(done_bytes);
   });
@@ -151,6 +166,18 @@ ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, 
     w.write(dst, opt.overwrite);
   bar.finish();
   return make_report(dst, plan.size(), total_bytes, t0);
+}
+
+}  // namespace
+
+ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt) {
+  return write_gguf(model, dst, opt, nullptr);
+}
+
+ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt,
+                               const GgufTensorTypes& types) {
+  if (!types.type_of) throw std::logic_error("write_llama_gguf: no per-tensor type function");
+  return write_gguf(model, dst, opt, &types);
 }
 
 }  // namespace lmforge

@@ -3,8 +3,10 @@
 // and tokenizer keys, tensors in canonical order, each tensor's type by gguf_type_policy.
 #pragma once
 
+#include <functional>
 #include <string>
 
+#include "arch/llama/llama_tensors.h"
 #include "convert/convert_options.h"
 #include "convert/llama_source.h"
 
@@ -14,5 +16,19 @@ namespace lmforge {
 // become F16 and already-quantized weights (legacy GGML Q4_0/Q4_1/Q8_0) keep their type.
 // Every tensor is planned and checked before anything is written.
 ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt);
+
+// Per-tensor types a caller chooses instead of the --outtype policy (`lmforge quantize` and its
+// mixes); opt.outtype must then be unset. The caller has checked that every type it returns
+// can be written (can_encode, or the source's own type).
+struct GgufTensorTypes {
+  // The output type of a weight, given its llama name and its source tensor.
+  std::function<DType(const LlamaTensorName&, const TensorInfo&)> type_of;
+  uint32_t file_type = 0;         // general.file_type (LLAMA_FTYPE_*)
+  bool reject_nonfinite = false;  // a NaN or infinite value fails the write, naming the tensor
+  // The line logged for each tensor instead of the converter's own (when set).
+  std::function<std::string(size_t index, size_t count, const std::string& gguf_name)> line;
+};
+ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt,
+                               const GgufTensorTypes& types);
 
 }  // namespace lmforge

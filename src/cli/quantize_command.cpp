@@ -1,0 +1,108 @@
+// `lmforge quantize IN OUT.gguf TYPE [--pure] [--allow-requantize] [--leave-output-tensor]
+//  [-t N] [--json] [--force] [-q]`
+//
+// A whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX) to a GGUF whose
+// tensors get the types llama-quantize gives them for TYPE (convert/llama_quant_mix), written
+// by the GGUF sink. The plan is made and checked first, so a refusal writes nothing.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "convert/quantize_plan.h"
+#include "convert/sinks/gguf_sink.h"
+#include "convert/sources/open_llama_model_source.h"
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace lmforge::cli {
+
+namespace {
+
+std::string size_text(uint64_t bytes) {
+  char buf[32];
+  const double b = static_cast<double>(bytes);
+  if (b >= 1073741824.0) std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+  else if (b >= 1048576.0) std::snprintf(buf, sizeof buf, "%.2f MiB", b / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.2f KiB", b / 1024.0);
+  return buf;
+}
+
+// One line per tensor: name, shape, type in -> type out, size in -> size out.
+std::string tensor_line(const QuantizeTensorPlan& t, size_t index, size_t count) {
+  char line[384];
+  std::snprintf(line, sizeof line, "[%4zu/%4zu] %-32s %-16s %5s -> %-5s %12s -> %s", index + 1, count, t.name.c_str(),
+                shape_text(t.shape).c_str(), std::string(dtype_name(t.from)).c_str(), std::string(dtype_name(t.to)).c_str(),
+                size_text(t.bytes_in).c_str(), size_text(t.bytes_out).c_str());
+  return line;
+}
+
+int run_quantize(const std::string& in, const std::string& out, const std::string& type_name, const QuantMixFlags& flags,
+                 bool allow_requantize, int threads, bool json, bool force, bool quiet) {
+  const auto mix = quant_mix_from_name(type_name);
+  if (!mix) throw UsageError("unknown TYPE '" + type_name + "'; valid types: " + quant_mix_names());
+  if (threads < 1) throw UsageError("-t must be at least 1");
+  std::error_code ec;
+  if (std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec))
+    throw UsageError("the output " + out + " is the input; choose another path");
+
+  LlamaModelSource model = open_llama_model_source(in);
+  const QuantizePlan plan = plan_llama_quantize(model, *mix, flags);
+  check_quantize_plan(plan, allow_requantize);
+  if (plan.requantizes && !json && !quiet)
+    std::fprintf(stderr, "warning: requantizing an already quantized model: the result is worse than quantizing the original\n");
+
+  GgufTensorTypes types;
+  types.type_of = quantize_type_of(plan);
+  types.file_type = quant_mix_info(*mix).llama_ftype;
+  types.reject_nonfinite = true;
+  types.line = [&plan](size_t i, size_t n, const std::string& name) {
+    for (const auto& t : plan.tensors)
+      if (t.name == name) return tensor_line(t, i, n);
+    return name;
+  };
+  ConvertOptions opt;
+  opt.overwrite = force;
+  opt.quiet = quiet || json;
+  const ConvertReport rep = write_llama_gguf(model, out, opt, types);
+  const double bpw = plan.elements ? 8.0 * static_cast<double>(plan.bytes_out) / static_cast<double>(plan.elements) : 0;
+
+  if (json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : plan.tensors)
+      tensors.push_back({{"name", t.name}, {"type", dtype_name(t.to)}, {"shape", t.shape}, {"bytes", t.bytes_out}});
+    nlohmann::json j = {{"type", quant_mix_info(*mix).name}, {"size_in", plan.bytes_in}, {"size_out", plan.bytes_out},
+                        {"seconds", rep.seconds}, {"tensors", tensors}};
+    std::printf("%s\n", j.dump().c_str());
+  } else if (!quiet) {
+    std::fprintf(stderr, "model size:  %s -> %s (%.2f bits per weight)\nwrote %s (%s) in %.2f s\n", size_text(plan.bytes_in).c_str(),
+                 size_text(plan.bytes_out).c_str(), bpw, rep.output.c_str(), std::string(quant_mix_info(*mix).name).c_str(), rep.seconds);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action& register_quantize(CLI::App& app) {
+  static Action action;
+  static std::string in, out, type;
+  static QuantMixFlags flags;
+  static bool allow_requantize = false, json = false, force = false, quiet = false;
+  static int threads = 1;
+  auto* sub = app.add_subcommand("quantize", "Quantize a llama model to GGUF with llama-quantize's per-tensor types");
+  sub->add_option("in", in, "Input: a whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX)")->required();
+  sub->add_option("out", out, "Output GGUF file")->required();
+  sub->add_option("type", type, "F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K (any case)")
+      ->required();
+  sub->add_flag("--pure", flags.pure, "Every weight matrix gets TYPE (no mixture rules; rows that do not fit still fall back)");
+  sub->add_flag("--allow-requantize", allow_requantize, "Allow a quantized input (dequantized, then quantized: quality drops)");
+  sub->add_flag("--leave-output-tensor", flags.leave_output_tensor, "Keep output.weight in its input type");
+  sub->add_option("-t,--threads", threads, "Threads (accepted for llama-quantize's command line; the writer picks its own for now)");
+  sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
+  sub->add_flag("--force", force, "Overwrite an existing output");
+  sub->add_flag("-q,--quiet", quiet, "No progress output");
+  action = [] { return run_quantize(in, out, type, flags, allow_requantize, threads, json, force, quiet); };
+  return action;
+}
+
+}  // namespace lmforge::cli
