@@ -112,7 +112,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
                            in == FileFormat::kOnnx || in == FileFormat::kOnnxFolder;
   ConvertReport rep;
   if (to == "gguf") {
-    if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF re-quantization is `lmforge quantize` (not available yet)");
+    if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF (re)quantization is `lmforge quantize IN OUT.gguf TYPE`");
     if (!whole_model)
       throw UsageError("GGUF output needs a whole llama model as input: a Hugging Face or Meta folder, a legacy GGML or an ONNX file");
     LlamaModelSource model = open_llama_model_source(src);

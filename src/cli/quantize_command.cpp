@@ -49,7 +49,7 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
   LlamaModelSource model = open_llama_model_source(in);
   const QuantizePlan plan = plan_llama_quantize(model, *mix, flags);
   check_quantize_plan(plan, allow_requantize);
-  if (plan.requantizes && !json && !quiet)
+  if (plan.requantizes && !quiet)
     std::fprintf(stderr, "warning: requantizing an already quantized model: the result is worse than quantizing the original\n");
 
   GgufTensorTypes types;
