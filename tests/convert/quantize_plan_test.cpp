@@ -165,6 +165,17 @@ TEST_F(QuantizeWriteTest, ANaNFailsNamingTheTensorAndLeavesNoOutput) {
   EXPECT_TRUE(fs::is_empty(dir_));
 }
 
+TEST_F(QuantizeWriteTest, TheSinkRefusesATypeWithoutEncoderBeforeWriting) {
+  LlamaModelSource m = tiny_llama_model();
+  GgufTensorTypes types;
+  types.type_of = [](const LlamaTensorName& n, const TensorInfo&) { return n.id == LlamaTensor::kAttnV ? DType::IQ2_XXS : DType::F32; };
+  ConvertOptions opt;
+  opt.quiet = true;
+  const std::string out = (dir_ / "iq.gguf").string();
+  EXPECT_THROW(write_llama_gguf(m, out, opt, types), UsageError);
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
 TEST(NonfiniteScan, FindsTheFirstNaNOrInfinityInFloatAndHalfRows) {
   std::vector<float> v(64, 1.0f);
   auto bytes = [](const std::vector<float>& f) {

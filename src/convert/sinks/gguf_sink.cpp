@@ -77,6 +77,8 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
     const bool copied = types ? type.type == t.dtype : gguf_keeps_quantized(t.dtype) && !opt.outtype;
     if (!can_decode(t.dtype) && !copied)
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has type " + std::string(dtype_name(t.dtype)) + ", which cannot be converted");
+    if (types && !copied && !can_encode(type.type))
+      throw UsageError(name + " would be " + std::string(dtype_name(type.type)) + ", which is not implemented yet");
     if (llama_name->id == LlamaTensor::kOutput && !llama_name->bias) has_output = true;
 
     if (type.reason == GgufTypeReason::kVectorF32 && dtype_is_quantized(t.dtype))
@@ -154,7 +156,7 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
     } else {
       char line[256];
       std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n, tname.c_str(),
-                  std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), ggml_dims_text(p.shape).c_str());
+                    std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), ggml_dims_text(p.shape).c_str());
       bar.log(line);
     }
     if (i > 0) done_bytes += sources[plan[i - 1].source_index].nbytes;
