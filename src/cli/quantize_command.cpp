@@ -1,5 +1,5 @@
 // `lmforge quantize IN OUT.gguf TYPE [--pure] [--allow-requantize] [--leave-output-tensor]
-//  [-t N] [--json] [--force] [-q]`
+//  [-t N] [--dry-run] [--json] [--force] [-q]`
 //
 // A whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX) to a GGUF whose
 // tensors get the types llama-quantize gives them for TYPE (convert/llama_quant_mix), written
@@ -37,8 +37,28 @@ std::string tensor_line(const QuantizeTensorPlan& t, size_t index, size_t count)
   return line;
 }
 
+// Totals on stderr, or the --json summary on stdout; `written` is empty for --dry-run.
+void report(const QuantizePlan& plan, double seconds, const std::string& written, bool json, bool quiet) {
+  const std::string_view type = quant_mix_info(plan.mix).name;
+  if (json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : plan.tensors)
+      tensors.push_back({{"name", t.name}, {"type", dtype_name(t.to)}, {"shape", t.shape}, {"bytes", t.bytes_out}});
+    const nlohmann::json j = {{"type", type}, {"size_in", plan.bytes_in}, {"size_out", plan.bytes_out}, {"seconds", seconds}, {"tensors", tensors}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  if (quiet) return;
+  const double bpw = plan.elements ? 8.0 * static_cast<double>(plan.bytes_out) / static_cast<double>(plan.elements) : 0;
+  std::fprintf(stderr, "model size:  %s -> %s (%.2f bits per weight)\n", size_text(plan.bytes_in).c_str(), size_text(plan.bytes_out).c_str(), bpw);
+  if (written.empty())
+    std::fprintf(stderr, "dry run (%s): nothing written\n", std::string(type).c_str());
+  else
+    std::fprintf(stderr, "wrote %s (%s) in %.2f s\n", written.c_str(), std::string(type).c_str(), seconds);
+}
+
 int run_quantize(const std::string& in, const std::string& out, const std::string& type_name, const QuantMixFlags& flags,
-                 bool allow_requantize, int threads, bool json, bool force, bool quiet) {
+                 bool allow_requantize, int threads, bool dry_run, bool json, bool force, bool quiet) {
   const auto mix = quant_mix_from_name(type_name);
   if (!mix) throw UsageError("unknown TYPE '" + type_name + "'; valid types: " + quant_mix_names());
   if (threads < 1) throw UsageError("-t must be at least 1");
@@ -48,6 +68,12 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
 
   LlamaModelSource model = open_llama_model_source(in);
   const QuantizePlan plan = plan_llama_quantize(model, *mix, flags);
+  if (dry_run) {  // as llama-quantize --dry-run: the types and sizes, even those lmforge cannot write yet
+    if (!json && !quiet)
+      for (size_t i = 0; i < plan.tensors.size(); ++i) std::fprintf(stderr, "%s\n", tensor_line(plan.tensors[i], i, plan.tensors.size()).c_str());
+    report(plan, 0, "", json, quiet);
+    return 0;
+  }
   check_quantize_plan(plan, allow_requantize);
   if (plan.requantizes && !quiet)
     std::fprintf(stderr, "warning: requantizing an already quantized model: the result is worse than quantizing the original\n");
@@ -65,19 +91,7 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
   opt.overwrite = force;
   opt.quiet = quiet || json;
   const ConvertReport rep = write_llama_gguf(model, out, opt, types);
-  const double bpw = plan.elements ? 8.0 * static_cast<double>(plan.bytes_out) / static_cast<double>(plan.elements) : 0;
-
-  if (json) {
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : plan.tensors)
-      tensors.push_back({{"name", t.name}, {"type", dtype_name(t.to)}, {"shape", t.shape}, {"bytes", t.bytes_out}});
-    nlohmann::json j = {{"type", quant_mix_info(*mix).name}, {"size_in", plan.bytes_in}, {"size_out", plan.bytes_out},
-                        {"seconds", rep.seconds}, {"tensors", tensors}};
-    std::printf("%s\n", j.dump().c_str());
-  } else if (!quiet) {
-    std::fprintf(stderr, "model size:  %s -> %s (%.2f bits per weight)\nwrote %s (%s) in %.2f s\n", size_text(plan.bytes_in).c_str(),
-                 size_text(plan.bytes_out).c_str(), bpw, rep.output.c_str(), std::string(quant_mix_info(*mix).name).c_str(), rep.seconds);
-  }
+  report(plan, rep.seconds, rep.output, json, quiet);
   return 0;
 }
 
@@ -87,7 +101,7 @@ Action& register_quantize(CLI::App& app) {
   static Action action;
   static std::string in, out, type;
   static QuantMixFlags flags;
-  static bool allow_requantize = false, json = false, force = false, quiet = false;
+  static bool allow_requantize = false, dry_run = false, json = false, force = false, quiet = false;
   static int threads = 1;
   auto* sub = app.add_subcommand("quantize", "Quantize a llama model to GGUF with llama-quantize's per-tensor types");
   sub->add_option("in", in, "Input: a whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX)")->required();
@@ -98,10 +112,11 @@ Action& register_quantize(CLI::App& app) {
   sub->add_flag("--allow-requantize", allow_requantize, "Allow a quantized input (dequantized, then quantized: quality drops)");
   sub->add_flag("--leave-output-tensor", flags.leave_output_tensor, "Keep output.weight in its input type");
   sub->add_option("-t,--threads", threads, "Threads (accepted for llama-quantize's command line; the writer picks its own for now)");
+  sub->add_flag("--dry-run", dry_run, "Print each tensor's type and size (types without an encoder too); write nothing");
   sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
   sub->add_flag("--force", force, "Overwrite an existing output");
   sub->add_flag("-q,--quiet", quiet, "No progress output");
-  action = [] { return run_quantize(in, out, type, flags, allow_requantize, threads, json, force, quiet); };
+  action = [] { return run_quantize(in, out, type, flags, allow_requantize, threads, dry_run, json, force, quiet); };
   return action;
 }
 

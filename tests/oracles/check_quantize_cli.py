@@ -10,11 +10,21 @@ On the mha-safetensors HF fixture:
   - a type without an encoder yet exits 2 naming it ("not implemented yet"), writing nothing
     (or succeeds, once the codec exists);
   - a quantized input is refused (exit 2) without --allow-requantize, and with it is
-    accepted with a warning on stderr.
+    accepted with a warning on stderr;
+  - --dry-run writes nothing and lists types lmforge cannot write yet;
+  - with LMFORGE_LLAMA_QUANTIZE naming a llama-quantize binary (the bundled llama.cpp's): for
+    every TYPE, plain, --pure and --leave-output-tensor, `--dry-run --json` gives each tensor
+    the type `llama-quantize --dry-run` gives it, on F32 GGUFs of three fixtures (rows of 96:
+    the fallbacks) and of a generated 16-layer model with rows of 256 and 4 query heads per kv
+    head (the layer rules).
 """
 
 import json
 import os
+import random
+import re
+import shutil
+import struct
 import subprocess
 import sys
 
@@ -39,7 +49,8 @@ def main():
     args = base_args(__doc__.split("\n")[0]).parse_args()
     work = workdir_for(args, "quantize_cli")
     for f in os.listdir(work):
-        os.remove(os.path.join(work, f))
+        path = os.path.join(work, f)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     src = os.path.join(os.path.abspath(args.fixtures), "hf", "mha-safetensors")
     out = lambda name: os.path.join(work, name)  # noqa: E731
 
@@ -71,6 +82,86 @@ def main():
     r = lmforge(args, out("a.gguf"), out("r.gguf"), "q4_0", "--allow-requantize", "--json")
     check(r.returncode == 0, "--allow-requantize: exit %d: %s" % (r.returncode, r.stderr[-500:]))
     check("warning: requantizing" in r.stderr, "no requantize warning: %r" % r.stderr)
+
+    r = lmforge(args, src, out("d.gguf"), "Q4_K_M", "--dry-run", "--json")
+    check(r.returncode == 0 and not os.path.exists(out("d.gguf")), "--dry-run: exit %d or wrote %s" % (r.returncode, out("d.gguf")))
+    check(json.loads(r.stdout)["type"] == "Q4_K_M", "--dry-run --json type")
+
+    llama_quantize = os.environ.get("LMFORGE_LLAMA_QUANTIZE")
+    if llama_quantize:
+        compare_types_with_llama_quantize(args, llama_quantize, work)
+
+
+MIXES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L",
+         "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"]
+LINE = re.compile(r"\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[.*\], type =\s*(\S+), size =.*?(?:\((\S+)\))?\s*$")
+
+
+def layered_model(fixtures, folder):
+    """A 16-layer llama with hidden 256, ff 512, 8 query heads and 2 kv heads (F16), on the
+    mha fixture's tokenizer: rows of 256 so that the K-quant layer rules show."""
+    src = os.path.join(fixtures, "hf", "mha-safetensors")
+    os.makedirs(folder, exist_ok=True)
+    for f in os.listdir(src):
+        if f not in ("config.json", "model.safetensors"):
+            shutil.copy(os.path.join(src, f), folder)
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    h, ff, layers, heads, kv = 256, 512, 16, 8, 2
+    cfg.update(hidden_size=h, intermediate_size=ff, num_hidden_layers=layers, num_attention_heads=heads,
+               num_key_value_heads=kv, tie_word_embeddings=False)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    kvd = kv * (h // heads)
+    shapes = {"model.embed_tokens.weight": (cfg["vocab_size"], h), "lm_head.weight": (cfg["vocab_size"], h), "model.norm.weight": (h,)}
+    for i in range(layers):
+        p = "model.layers.%d." % i
+        shapes.update({p + "self_attn.q_proj.weight": (h, h), p + "self_attn.k_proj.weight": (kvd, h),
+                       p + "self_attn.v_proj.weight": (kvd, h), p + "self_attn.o_proj.weight": (h, h),
+                       p + "mlp.gate_proj.weight": (ff, h), p + "mlp.up_proj.weight": (ff, h), p + "mlp.down_proj.weight": (h, ff),
+                       p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,)})
+    rng = random.Random(0)
+    pool = [rng.gauss(0, 0.02) for _ in range(4096)]
+    header, blobs, offset = {}, [], 0
+    for j, (name, shape) in enumerate(shapes.items()):
+        n = shape[0] * (shape[1] if len(shape) == 2 else 1)
+        values = [pool[(j * 7919 + i) % 4096] for i in range(n)] if len(shape) == 2 else [1.0] * n
+        blob = struct.pack("<%de" % n, *values)
+        header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        for b in blobs:
+            f.write(b)
+
+
+def compare_types_with_llama_quantize(args, llama_quantize, work):
+    fixtures = os.path.abspath(args.fixtures)
+    layered_model(fixtures, os.path.join(work, "layered"))
+    inputs = [os.path.join(fixtures, "hf", f) for f in ("mha-safetensors", "gqa-safetensors-sharded", "tied-bin")]
+    inputs.append(os.path.join(work, "layered"))
+    for folder in inputs:
+        gguf = os.path.join(work, os.path.basename(folder) + "-f32.gguf")
+        subprocess.run([args.lmforge, "convert", folder, gguf, "--outtype", "f32", "--force", "-q"], check=True)
+        for mix in MIXES:
+            for flags in ([], ["--pure"], ["--leave-output-tensor"]):
+                what = "%s %s %s" % (os.path.basename(folder), mix, " ".join(flags))
+                r = subprocess.run([llama_quantize, "--dry-run", *flags, gguf, mix], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, timeout=120)
+                check(r.returncode == 0, "llama-quantize %s: exit %d" % (what, r.returncode))
+                want = {}
+                for line in r.stdout.splitlines():
+                    m = LINE.match(line.strip())
+                    if m:
+                        want[m.group(1)] = (m.group(3) or m.group(2)).upper()
+                ours = lmforge(args, gguf, os.path.join(work, "unused.gguf"), mix, "--dry-run", "--json", *flags)
+                check(ours.returncode == 0, "lmforge quantize --dry-run %s: %s" % (what, ours.stderr[-300:]))
+                got = {t["name"]: t["type"] for t in json.loads(ours.stdout)["tensors"]}
+                check(want and got == want, "%s: types differ from llama-quantize's: %s" % (
+                    what, sorted((n, want.get(n), got.get(n)) for n in set(want) | set(got) if want.get(n) != got.get(n))[:6]))
 
 
 if __name__ == "__main__":
