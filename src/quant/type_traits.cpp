@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "quant/ggml_blocks.h"
+#include "quant/q5.h"
 
 namespace lmforge {
 
@@ -62,9 +63,9 @@ constexpr int32_t kNoFtype = -1;
 
 // One row per type with a codec. The llama ftype column is llama.cpp's LLAMA_FTYPE_* number
 // (ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7,
-// MOSTLY_BF16 = 32). A K-quant is one more row, its codec beside ggml_blocks.
+// MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9, MOSTLY_BF16 = 32).
 // clang-format off
-constexpr std::array<TypeTraits, 7> kRows = {{
+constexpr std::array<TypeTraits, 9> kRows = {{
     // type      block  block bytes      decode               encode             f16 scale  llama ftype
     {DType::F32,  1,    4,               decode_f32,          encode_f32,        false,     0},
     {DType::F16,  1,    2,               decode_f16,          encode_f16,        false,     1},
@@ -73,6 +74,8 @@ constexpr std::array<TypeTraits, 7> kRows = {{
     {DType::Q8_0, kQK,  kQ8_0BlockBytes, dequantize_row_q8_0, quantize_row_q8_0, true,      7},
     {DType::Q4_0, kQK,  kQ4_0BlockBytes, dequantize_row_q4_0, quantize_row_q4_0, true,      2},
     {DType::Q4_1, kQK,  kQ4_1BlockBytes, dequantize_row_q4_1, quantize_row_q4_1, true,      3},
+    {DType::Q5_0, kQK,  kQ5_0BlockBytes, dequantize_row_q5_0, quantize_row_q5_0, true,      8},
+    {DType::Q5_1, kQK,  kQ5_1BlockBytes, dequantize_row_q5_1, quantize_row_q5_1, true,      9},
 }};
 // clang-format on
 

@@ -20,9 +20,10 @@ namespace lmforge {
 namespace {
 
 const std::set<DType> kDecodable = {DType::F32,  DType::F16,  DType::BF16, DType::F64,
-                                    DType::Q8_0, DType::Q4_0, DType::Q4_1};
-const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16,
-                                    DType::Q8_0, DType::Q4_0, DType::Q4_1};
+                                    DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                                    DType::Q5_1};
+const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                                    DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1};
 
 std::vector<DType> all_dtypes() {
   std::vector<DType> v;
@@ -36,10 +37,10 @@ size_t row_bytes(const TypeTraits& row, size_t n) {
   return n / row.block_size * row.block_bytes;
 }
 
-// Three rows of 64 test values: spread normal values, a zero block and a block with an
-// outlier, and a ramp through zero.
+// 512 test values (two 256-element super-blocks): spread normal values, a zero block and a
+// block with an outlier, a ramp through zero, then normal values of a smaller spread.
 std::vector<float> test_values() {
-  std::vector<float> x(3 * 64);
+  std::vector<float> x(512);
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.3f, 2.0f);
   for (size_t i = 0; i < 64; ++i) x[i] = nd(rng);
@@ -47,6 +48,8 @@ std::vector<float> test_values() {
   for (size_t i = 96; i < 128; ++i) x[i] = 0.01f * static_cast<float>(i % 7) - 0.02f;
   x[100] = 40.0f;
   for (size_t i = 128; i < 192; ++i) x[i] = static_cast<float>(i) * 0.0625f - 10.0f;
+  std::normal_distribution<float> small(-0.01f, 0.05f);
+  for (size_t i = 192; i < 512; ++i) x[i] = small(rng);
   return x;
 }
 
@@ -81,6 +84,15 @@ std::optional<double> max_error(DType t, const float* block, size_t block_size, 
     case DType::Q4_1: {
       const double d = (static_cast<double>(max) - min) / 15.0;  // x = q * d + min, q in [0, 15]
       return (d * (0.5 + 15 * f16_eps) + std::fabs(min) * f16_eps) * 1.001 + slack;
+    }
+    case DType::Q5_0: {
+      // As Q4_0 with 16 levels each side: d = amax / 16, +16 is clamped to 15, a whole step.
+      const double d = amax / 16.0;
+      return (d * (1.0 + 16 * f16_eps)) * 1.001 + slack;
+    }
+    case DType::Q5_1: {
+      const double d = (static_cast<double>(max) - min) / 31.0;  // x = q * d + min, q in [0, 31]
+      return (d * (0.5 + 31 * f16_eps) + std::fabs(min) * f16_eps) * 1.001 + slack;
     }
     default:
       return std::nullopt;
@@ -152,6 +164,21 @@ std::map<DType, KnownBlock> known_blocks() {
       b.values[j] = static_cast<float>(j) * 0.5f - 1.0f;
       b.values[j + 16] = static_cast<float>(15 - j) * 0.5f - 1.0f;
     }
+  }
+  {
+    auto& b = k[DType::Q5_0];  // d = 0.5; q[j] = j (fifth bit in qh for j >= 16): x = (j - 16) / 2
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint32_t>(b.bytes, 0xFFFF0000u);
+    for (int j = 0; j < 16; ++j) b.bytes.push_back(static_cast<uint8_t>(j * 0x11));
+    for (int j = 0; j < 32; ++j) b.values.push_back(static_cast<float>(j - 16) * 0.5f);
+  }
+  {
+    auto& b = k[DType::Q5_1];  // d = 0.25, m = 2; q[j] = 31 - j: x = (31 - j) / 4 + 2
+    put<uint16_t>(b.bytes, 0x3400);
+    put<uint16_t>(b.bytes, 0x4000);
+    put<uint32_t>(b.bytes, 0x0000FFFFu);
+    for (int j = 0; j < 16; ++j) b.bytes.push_back(static_cast<uint8_t>((15 - j) * 0x11));
+    for (int j = 0; j < 32; ++j) b.values.push_back(static_cast<float>(31 - j) * 0.25f + 2.0f);
   }
   return k;
 }
@@ -295,9 +322,10 @@ TEST(TypeTraits, LeadingF16ScaleIsTheBlocksScale) {
 
 TEST(TypeTraits, LlamaFileTypesAreLlamaCpps) {
   // llama.cpp's LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q4_1, MOSTLY_Q8_0,
-  // MOSTLY_BF16.
-  const std::map<DType, uint32_t> expect = {{DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2},
-                                            {DType::Q4_1, 3}, {DType::Q8_0, 7}, {DType::BF16, 32}};
+  // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_BF16.
+  const std::map<DType, uint32_t> expect = {
+      {DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2}, {DType::Q4_1, 3},
+      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::BF16, 32}};
   for (DType t : all_dtypes()) {
     const auto it = expect.find(t);
     EXPECT_EQ(llama_ftype(t),
