@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "quant/ggml_blocks.h"
+#include "quant/k_quants.h"
 #include "quant/q5.h"
 
 namespace lmforge {
@@ -63,9 +64,11 @@ constexpr int32_t kNoFtype = -1;
 
 // One row per type with a codec. The llama ftype column is llama.cpp's LLAMA_FTYPE_* number
 // (ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7,
-// MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9, MOSTLY_BF16 = 32).
+// MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9, MOSTLY_Q6_K = 18, MOSTLY_BF16 = 32). For the K-quants that
+// llama.cpp splits into _S/_M/_L mixes, the number is the one llama-quantize writes for the bare
+// type name ("Q4_K" is its alias for Q4_K_M), which is what `llama-quantize --pure` produces.
 // clang-format off
-constexpr std::array<TypeTraits, 9> kRows = {{
+constexpr std::array<TypeTraits, 10> kRows = {{
     // type      block  block bytes      decode               encode             f16 scale  llama ftype
     {DType::F32,  1,    4,               decode_f32,          encode_f32,        false,     0},
     {DType::F16,  1,    2,               decode_f16,          encode_f16,        false,     1},
@@ -76,6 +79,7 @@ constexpr std::array<TypeTraits, 9> kRows = {{
     {DType::Q4_1, kQK,  kQ4_1BlockBytes, dequantize_row_q4_1, quantize_row_q4_1, true,      3},
     {DType::Q5_0, kQK,  kQ5_0BlockBytes, dequantize_row_q5_0, quantize_row_q5_0, true,      8},
     {DType::Q5_1, kQK,  kQ5_1BlockBytes, dequantize_row_q5_1, quantize_row_q5_1, true,      9},
+    {DType::Q6_K, kQK_K, kQ6_KBlockBytes, dequantize_row_q6_k, quantize_row_q6_k, false,    18},
 }};
 // clang-format on
 

@@ -21,9 +21,10 @@ namespace {
 
 const std::set<DType> kDecodable = {DType::F32,  DType::F16,  DType::BF16, DType::F64,
                                     DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                                    DType::Q5_1};
+                                    DType::Q5_1, DType::Q6_K};
 const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
-                                    DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1};
+                                    DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                    DType::Q6_K};
 
 std::vector<DType> all_dtypes() {
   std::vector<DType> v;
@@ -97,6 +98,33 @@ std::optional<double> max_error(DType t, const float* block, size_t block_size, 
     default:
       return std::nullopt;
   }
+}
+
+// The same for a K-quant super-block of 256 values, for element i of it. Each group of
+// group_size elements is fitted on its own (a step of its range over the quant levels, plus the
+// clamping and search slack: a whole step, not half), and the group scales (and mins) are
+// themselves rounded to scale_bits under one super-block scale, which moves a value by up to
+// about the super-block's largest magnitude over 2^scale_bits. nullopt for a type this test
+// does not know yet.
+std::optional<double> kquant_max_error(DType t, const float* block, size_t i) {
+  size_t group_size = 0;
+  double levels = 0, scale_steps = 0;  // quant steps across a group's range; scale levels
+  switch (t) {
+    case DType::Q6_K:
+      group_size = 16, levels = 63, scale_steps = 127;
+      break;
+    default:
+      return std::nullopt;
+  }
+  double amax = 0, gmin = 0, gmax = 0;  // the range always includes 0
+  for (size_t j = 0; j < 256; ++j) amax = std::max(amax, std::fabs(static_cast<double>(block[j])));
+  const size_t g0 = i / group_size * group_size;
+  for (size_t j = g0; j < g0 + group_size; ++j) {
+    gmin = std::min(gmin, static_cast<double>(block[j]));
+    gmax = std::max(gmax, static_cast<double>(block[j]));
+  }
+  const double range = std::max(gmax - gmin, 2 * std::max(-gmin, gmax));
+  return range / levels + amax / scale_steps + 1e-7;
 }
 
 template <typename T>
@@ -180,6 +208,24 @@ std::map<DType, KnownBlock> known_blocks() {
     for (int j = 0; j < 16; ++j) b.bytes.push_back(static_cast<uint8_t>((15 - j) * 0x11));
     for (int j = 0; j < 32; ++j) b.values.push_back(static_cast<float>(31 - j) * 0.25f + 2.0f);
   }
+  {
+    // d = 1/32 (f16 0x2800), scales[g] = g - 8, every quant 0 (stored: low nibble 0, high bits
+    // 0 -> q - 32 = -32), so element i of group g is (g - 8) / 32 * -32 = 8 - g; except
+    // element 0 (ql[0] low 15, qh[0] bits 0-1 = 1: q = 31 - 32 = -1 -> -8 / 32 * -1 = 0.25),
+    // element 64 (ql[0] high 5: q = -27 -> -4 / 32 * -27 = 3.375) and element 96 (qh[0] bits
+    // 6-7 = 3: q = 48 - 32 = 16 -> -2 / 32 * 16 = -1).
+    auto& b = k[DType::Q6_K];
+    b.bytes.assign(128, 0);
+    b.bytes[0] = 0x5F;
+    b.bytes.resize(192, 0);
+    b.bytes[128] = 0xC1;
+    for (int g = 0; g < 16; ++g) b.bytes.push_back(static_cast<uint8_t>(static_cast<int8_t>(g - 8)));
+    put<uint16_t>(b.bytes, 0x2800);
+    for (int i = 0; i < 256; ++i) b.values.push_back(static_cast<float>(8 - i / 16));
+    b.values[0] = 0.25f;
+    b.values[64] = 3.375f;
+    b.values[96] = -1.0f;
+  }
   return k;
 }
 
@@ -198,9 +244,14 @@ TEST(TypeTraits, SizesAgreeWithDTypeInfo) {
     const DTypeInfo& info = dtype_info(row.type);
     EXPECT_EQ(row.block_size, info.block_size) << info.name;
     EXPECT_EQ(row.block_bytes, info.block_bytes) << info.name;
-    for (size_t n : {size_t{0}, size_t{32}, size_t{192}, size_t{4096}})
+    for (size_t blocks : {size_t{0}, size_t{1}, size_t{6}, size_t{128}}) {
+      const size_t n = blocks * row.block_size;
       EXPECT_EQ(dtype_nbytes(row.type, n), std::optional<uint64_t>(row_bytes(row, n)))
           << info.name << " n=" << n;
+    }
+    if (row.block_size > 1) {  // a partial block has no size
+      EXPECT_EQ(dtype_nbytes(row.type, row.block_size + 1), std::nullopt) << info.name;
+    }
   }
 }
 
@@ -268,7 +319,9 @@ TEST(TypeTraits, RoundTripIsWithinEachTypesErrorBound) {
     decode_row(row.type, q.data(), y.data(), n);
     for (size_t i = 0; i < n; ++i) {
       const size_t b0 = i / row.block_size * row.block_size;
-      const auto bound = max_error(row.type, x.data() + b0, row.block_size, x[i]);
+      const auto bound = row.block_size == 256
+                             ? kquant_max_error(row.type, x.data() + b0, i - b0)
+                             : max_error(row.type, x.data() + b0, row.block_size, x[i]);
       if (!bound) {
         ADD_FAILURE() << dtype_name(row.type) << " has no error bound in this test";
         break;
@@ -325,7 +378,7 @@ TEST(TypeTraits, LlamaFileTypesAreLlamaCpps) {
   // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_BF16.
   const std::map<DType, uint32_t> expect = {
       {DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2}, {DType::Q4_1, 3},
-      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::BF16, 32}};
+      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::Q6_K, 18}, {DType::BF16, 32}};
   for (DType t : all_dtypes()) {
     const auto it = expect.find(t);
     EXPECT_EQ(llama_ftype(t),
