@@ -21,10 +21,10 @@ namespace {
 
 const std::set<DType> kDecodable = {DType::F32,  DType::F16,  DType::BF16, DType::F64,
                                     DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                                    DType::Q5_1, DType::Q6_K};
+                                    DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
                                     DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
-                                    DType::Q6_K};
+                                    DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 std::vector<DType> all_dtypes() {
   std::vector<DType> v;
@@ -109,9 +109,16 @@ std::optional<double> max_error(DType t, const float* block, size_t block_size, 
 std::optional<double> kquant_max_error(DType t, const float* block, size_t i) {
   size_t group_size = 0;
   double levels = 0, scale_steps = 0;  // quant steps across a group's range; scale levels
+  bool symmetric = true;               // x = d * q (a range of 2 * amax) or d * q - m
   switch (t) {
     case DType::Q6_K:
       group_size = 16, levels = 63, scale_steps = 127;
+      break;
+    case DType::Q5_K:
+      group_size = 32, levels = 31, scale_steps = 63, symmetric = false;
+      break;
+    case DType::Q4_K:
+      group_size = 32, levels = 15, scale_steps = 63, symmetric = false;
       break;
     default:
       return std::nullopt;
@@ -123,7 +130,7 @@ std::optional<double> kquant_max_error(DType t, const float* block, size_t i) {
     gmin = std::min(gmin, static_cast<double>(block[j]));
     gmax = std::max(gmax, static_cast<double>(block[j]));
   }
-  const double range = std::max(gmax - gmin, 2 * std::max(-gmin, gmax));
+  const double range = symmetric ? 2 * std::max(-gmin, gmax) : gmax - gmin;
   return range / levels + amax / scale_steps + 1e-7;
 }
 
@@ -225,6 +232,46 @@ std::map<DType, KnownBlock> known_blocks() {
     b.values[0] = 0.25f;
     b.values[64] = 3.375f;
     b.values[96] = -1.0f;
+  }
+  {
+    // d = 0.5 (0x3800), dmin = 0.25 (0x3400); scale/min bytes: group 0 scale 2 min 4 (bytes 0
+    // and 4), group 5 scale 1 + 16 * 1 = 17, min 3 + 16 * 2 = 35 (low nibbles in byte 9, high
+    // bits in bits 6-7 of bytes 1 and 5), other scales and mins 0. Quants: byte l of each 32
+    // holds element l low and l + 32 high; qs[0] = 0x3A: element 0 is 10, element 32 is 3.
+    // Element 0: 0.5 * 2 * 10 - 0.25 * 4 = 9; elements 1..31: -1; group 5 (elements 160..191,
+    // the high nibbles of qs[64..95]) with qs[64] = 0x70: element 160 = 0.5 * 17 * 7 - 0.25 * 35
+    // = 50.75, the rest -8.75. Everything else 0.
+    auto& b = k[DType::Q4_K];
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint16_t>(b.bytes, 0x3400);
+    const uint8_t scales[12] = {2, 1 << 6, 0, 0, 4, 2 << 6, 0, 0, 0, 0x31, 0, 0};
+    b.bytes.insert(b.bytes.end(), scales, scales + 12);
+    std::vector<uint8_t> qs(128, 0);
+    qs[0] = 0x3A;
+    qs[64] = 0x70;
+    b.bytes.insert(b.bytes.end(), qs.begin(), qs.end());
+    b.values.assign(256, 0.0f);
+    for (int i = 0; i < 32; ++i) b.values[i] = -1.0f;
+    b.values[0] = 9.0f;
+    for (int i = 160; i < 192; ++i) b.values[i] = -8.75f;
+    b.values[160] = 50.75f;
+  }
+  {
+    // Q4_K's block with a qh inserted: qh[0] bit 0 sets element 0's fifth bit (10 + 16 = 26:
+    // 0.5 * 2 * 26 - 1 = 25), qh[0] bit 5 element 160's (7 + 16 = 23: 0.5 * 17 * 23 - 8.75 =
+    // 186.75), qh[1] bit 0 element 1's (0 + 16: 0.5 * 2 * 16 - 1 = 15).
+    auto& b = k[DType::Q5_K];
+    const KnownBlock& q4 = k[DType::Q4_K];
+    b.bytes.assign(q4.bytes.begin(), q4.bytes.begin() + 16);
+    std::vector<uint8_t> qh(32, 0);
+    qh[0] = 0x21;
+    qh[1] = 0x01;
+    b.bytes.insert(b.bytes.end(), qh.begin(), qh.end());
+    b.bytes.insert(b.bytes.end(), q4.bytes.begin() + 16, q4.bytes.end());
+    b.values = q4.values;
+    b.values[0] = 25.0f;
+    b.values[160] = 186.75f;
+    b.values[1] = 15.0f;
   }
   return k;
 }
@@ -375,10 +422,12 @@ TEST(TypeTraits, LeadingF16ScaleIsTheBlocksScale) {
 
 TEST(TypeTraits, LlamaFileTypesAreLlamaCpps) {
   // llama.cpp's LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q4_1, MOSTLY_Q8_0,
-  // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_BF16.
+  // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_Q4_K_M (llama-quantize's "Q4_K"), MOSTLY_Q5_K_M ("Q5_K"),
+  // MOSTLY_Q6_K, MOSTLY_BF16.
   const std::map<DType, uint32_t> expect = {
       {DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2}, {DType::Q4_1, 3},
-      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::Q6_K, 18}, {DType::BF16, 32}};
+      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::Q4_K, 15}, {DType::Q5_K, 17},
+      {DType::Q6_K, 18}, {DType::BF16, 32}};
   for (DType t : all_dtypes()) {
     const auto it = expect.find(t);
     EXPECT_EQ(llama_ftype(t),
