@@ -21,10 +21,12 @@ namespace {
 
 const std::set<DType> kDecodable = {DType::F32,  DType::F16,  DType::BF16, DType::F64,
                                     DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                                    DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                                    DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                                    DType::Q5_K, DType::Q6_K};
 const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
                                     DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
-                                    DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                                    DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                                    DType::Q6_K};
 
 std::vector<DType> all_dtypes() {
   std::vector<DType> v;
@@ -119,6 +121,12 @@ std::optional<double> kquant_max_error(DType t, const float* block, size_t i) {
       break;
     case DType::Q4_K:
       group_size = 32, levels = 15, scale_steps = 63, symmetric = false;
+      break;
+    case DType::Q3_K:
+      group_size = 16, levels = 7, scale_steps = 31;
+      break;
+    case DType::Q2_K:
+      group_size = 16, levels = 3, scale_steps = 15, symmetric = false;
       break;
     default:
       return std::nullopt;
@@ -273,6 +281,52 @@ std::map<DType, KnownBlock> known_blocks() {
     b.values[160] = 186.75f;
     b.values[1] = 15.0f;
   }
+  {
+    // Q2_K: scales[g] = scale | min << 4 with group 0: scale 3, min 1; group 9: scale 1, min 0;
+    // qs[0] = 0b11'10'01'00: elements 0, 32, 64, 96 hold 0, 1, 2, 3; qs[32 + 16] = 0x02:
+    // element 128 + 16 = 144 (group 9) holds 2. d = 0.5 (0x3800), dmin = 2 (0x4000).
+    // Group 0: 0.5 * 3 * q - 2 * 1: element 0 is -2, 1..15 -2; group 2 (element 32, scale 0,
+    // min 0) 0; groups 4 and 6 likewise 0. Group 9: 0.5 * 1 * 2 = 1 at element 144.
+    auto& b = k[DType::Q2_K];
+    std::vector<uint8_t> scales(16, 0);
+    scales[0] = 0x13;
+    scales[9] = 0x01;
+    b.bytes = scales;
+    std::vector<uint8_t> qs(64, 0);
+    qs[0] = 0xE4;
+    qs[48] = 0x02;
+    b.bytes.insert(b.bytes.end(), qs.begin(), qs.end());
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint16_t>(b.bytes, 0x4000);
+    b.values.assign(256, 0.0f);
+    for (int i = 0; i < 16; ++i) b.values[i] = -2.0f;
+    b.values[144] = 1.0f;
+  }
+  {
+    // Q3_K: d = 0.25 (0x3400). Biased 6-bit scales: group 0 = 40 (scale 8: low nibble 8 in
+    // byte 0, high bits 2 in byte 8 bits 0-1), group 9 = 28 (scale -4: low nibble 12 in byte
+    // 1's high nibble, high bits 1 in byte 9 bits 4-5), all others 32 (scale 0: low nibble 0,
+    // high bits 2). Quants q = low - (hmask bit set ? 0 : 4): hmask all 0xFF except hmask[0] bit
+    // 0 (element 0: q = low - 4); qs[0] = 0x03 (element 0 low 3: q = -1 -> 0.25 * 8 * -1 = -2);
+    // group 0's others q = 0 -> 0. Group 9 (element 144 = byte 32 + 16, bits 0-1): qs[48] = 1:
+    // 0.25 * -4 * 1 = -1.
+    auto& b = k[DType::Q3_K];
+    std::vector<uint8_t> hmask(32, 0xFF);
+    hmask[0] = 0xFE;
+    b.bytes = hmask;
+    std::vector<uint8_t> qs(64, 0);
+    qs[0] = 0x03;
+    qs[48] = 0x01;
+    b.bytes.insert(b.bytes.end(), qs.begin(), qs.end());
+    // Bytes 8-11: two high bits for groups 8 + ... at bit 2 * (g / 4); every group's are 2
+    // (0b10) except group 9 (1, in byte 9 bits 4-5).
+    const uint8_t s[12] = {0x08, 0xC0, 0, 0, 0, 0, 0, 0, 0xAA, 0x9A, 0xAA, 0xAA};
+    b.bytes.insert(b.bytes.end(), s, s + 12);
+    put<uint16_t>(b.bytes, 0x3400);
+    b.values.assign(256, 0.0f);
+    b.values[0] = -2.0f;
+    b.values[144] = -1.0f;
+  }
   return k;
 }
 
@@ -422,11 +476,12 @@ TEST(TypeTraits, LeadingF16ScaleIsTheBlocksScale) {
 
 TEST(TypeTraits, LlamaFileTypesAreLlamaCpps) {
   // llama.cpp's LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q4_1, MOSTLY_Q8_0,
-  // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_Q4_K_M (llama-quantize's "Q4_K"), MOSTLY_Q5_K_M ("Q5_K"),
+  // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_Q2_K, MOSTLY_Q3_K_M ("Q3_K"), MOSTLY_Q4_K_M (llama-quantize's "Q4_K"), MOSTLY_Q5_K_M ("Q5_K"),
   // MOSTLY_Q6_K, MOSTLY_BF16.
   const std::map<DType, uint32_t> expect = {
       {DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2}, {DType::Q4_1, 3},
-      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::Q4_K, 15}, {DType::Q5_K, 17},
+      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::Q2_K, 10}, {DType::Q3_K, 12},
+      {DType::Q4_K, 15}, {DType::Q5_K, 17},
       {DType::Q6_K, 18}, {DType::BF16, 32}};
   for (DType t : all_dtypes()) {
     const auto it = expect.find(t);
