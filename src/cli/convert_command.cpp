@@ -160,7 +160,7 @@ Action& register_convert(CLI::App& app) {
   auto* sub = app.add_subcommand("convert", "Convert a model between formats (see `lmforge formats`)");
   sub->add_option("src", src, "Input: any format `lmforge formats` lists as readable")->required();
   sub->add_option("dst", dst, "Output path (.gguf, .safetensors, .onnx, a folder name, or any name with --to ggml)")->required();
-  sub->add_option("--outtype", outtype, "Output tensor type: f32, f16, bf16, q8_0, q4_0 (GGUF default f16)");
+  sub->add_option("--outtype", outtype, "Output tensor type: " + outtype_names() + " (GGUF default f16)");
   sub->add_option("--to", to, "Output format when the destination's name does not say: gguf, hf, safetensors, onnx, ggml");
   sub->add_option("--max-shard-size", shard_size, "Hugging Face output: split weights into shards of this size (e.g. 2GB)");
   sub->add_flag("--force", force, "Overwrite an existing output");

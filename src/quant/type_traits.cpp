@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "quant/ggml_blocks.h"
+#include "quant/k_quants.h"
+#include "quant/q5.h"
 
 namespace lmforge {
 
@@ -62,9 +64,12 @@ constexpr int32_t kNoFtype = -1;
 
 // One row per type with a codec. The llama ftype column is llama.cpp's LLAMA_FTYPE_* number
 // (ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7,
-// MOSTLY_BF16 = 32). A K-quant is one more row, its codec beside ggml_blocks.
+// MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9, MOSTLY_Q2_K = 10, MOSTLY_Q3_K_M = 12, MOSTLY_Q4_K_M = 15, MOSTLY_Q5_K_M = 17, MOSTLY_Q6_K = 18,
+// MOSTLY_BF16 = 32). For the K-quants that
+// llama.cpp splits into _S/_M/_L mixes, the number is the one llama-quantize writes for the bare
+// type name ("Q4_K" is its alias for Q4_K_M), which is what `llama-quantize --pure` produces.
 // clang-format off
-constexpr std::array<TypeTraits, 7> kRows = {{
+constexpr std::array<TypeTraits, 14> kRows = {{
     // type      block  block bytes      decode               encode             f16 scale  llama ftype
     {DType::F32,  1,    4,               decode_f32,          encode_f32,        false,     0},
     {DType::F16,  1,    2,               decode_f16,          encode_f16,        false,     1},
@@ -73,6 +78,14 @@ constexpr std::array<TypeTraits, 7> kRows = {{
     {DType::Q8_0, kQK,  kQ8_0BlockBytes, dequantize_row_q8_0, quantize_row_q8_0, true,      7},
     {DType::Q4_0, kQK,  kQ4_0BlockBytes, dequantize_row_q4_0, quantize_row_q4_0, true,      2},
     {DType::Q4_1, kQK,  kQ4_1BlockBytes, dequantize_row_q4_1, quantize_row_q4_1, true,      3},
+    {DType::Q5_0, kQK,  kQ5_0BlockBytes, dequantize_row_q5_0, quantize_row_q5_0, true,      8},
+    {DType::Q5_1, kQK,  kQ5_1BlockBytes, dequantize_row_q5_1, quantize_row_q5_1, true,      9},
+    // Q4_K/Q5_K open with d (then dmin); Q2_K, Q3_K and Q6_K keep d at the end.
+    {DType::Q2_K, kQK_K, kQ2_KBlockBytes, dequantize_row_q2_k, quantize_row_q2_k, false,    10},
+    {DType::Q3_K, kQK_K, kQ3_KBlockBytes, dequantize_row_q3_k, quantize_row_q3_k, false,    12},
+    {DType::Q4_K, kQK_K, kQ4_KBlockBytes, dequantize_row_q4_k, quantize_row_q4_k, true,     15},
+    {DType::Q5_K, kQK_K, kQ5_KBlockBytes, dequantize_row_q5_k, quantize_row_q5_k, true,     17},
+    {DType::Q6_K, kQK_K, kQ6_KBlockBytes, dequantize_row_q6_k, quantize_row_q6_k, false,    18},
 }};
 // clang-format on
 

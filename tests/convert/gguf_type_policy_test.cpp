@@ -26,7 +26,8 @@ TEST(GgufTypePolicy, FileTypeIsRequestedElseTheMostCommonKeptQuantizedTypeElseF1
   EXPECT_EQ(gguf_file_type(legacy, std::nullopt), DType::Q4_1);  // 4096 Q4_1 elements beat 1024 Q8_0 (F16 does not count)
   EXPECT_EQ(gguf_file_type(legacy, DType::F32), DType::F32);
   EXPECT_TRUE(gguf_keeps_quantized(DType::Q4_0));
-  EXPECT_FALSE(gguf_keeps_quantized(DType::Q4_K));
+  EXPECT_TRUE(gguf_keeps_quantized(DType::Q4_K));     // a K-quant with a codec and a llama ftype
+  EXPECT_FALSE(gguf_keeps_quantized(DType::IQ4_NL));  // no codec row, so no llama ftype here
 }
 
 TEST(GgufTypePolicy, EachTensorGetsItsType) {

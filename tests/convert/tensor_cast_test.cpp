@@ -48,8 +48,9 @@ TEST(TensorCast, RefusesWrongSizesAndPartialBlocks) {
 // same bytes as decode_row then encode_row, for every pair of codec types (quantized to
 // quantized included), and also when the rows are split over threads.
 TEST(TensorCast, EqualsTheRowCodecsForEveryPairOfTypes) {
-  for (const uint64_t rows : {uint64_t{2}, uint64_t{(1u << 20) / 64 + 3}}) {  // the second is threaded
-    const uint64_t row_len = 64;
+  // Rows of 256: whole blocks of every type, K-quant super-blocks included.
+  for (const uint64_t rows : {uint64_t{2}, uint64_t{(1u << 20) / 256 + 3}}) {  // the second is threaded
+    const uint64_t row_len = 256;
     std::vector<float> v(rows * row_len);
     for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i)) * 3.0f;
     for (const TypeTraits& from : all_type_traits()) {

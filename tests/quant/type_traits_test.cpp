@@ -20,9 +20,13 @@ namespace lmforge {
 namespace {
 
 const std::set<DType> kDecodable = {DType::F32,  DType::F16,  DType::BF16, DType::F64,
-                                    DType::Q8_0, DType::Q4_0, DType::Q4_1};
-const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16,
-                                    DType::Q8_0, DType::Q4_0, DType::Q4_1};
+                                    DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                                    DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                                    DType::Q5_K, DType::Q6_K};
+const std::set<DType> kEncodable = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                                    DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                    DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                                    DType::Q6_K};
 
 std::vector<DType> all_dtypes() {
   std::vector<DType> v;
@@ -36,10 +40,10 @@ size_t row_bytes(const TypeTraits& row, size_t n) {
   return n / row.block_size * row.block_bytes;
 }
 
-// Three rows of 64 test values: spread normal values, a zero block and a block with an
-// outlier, and a ramp through zero.
+// 512 test values (two 256-element super-blocks): spread normal values, a zero block and a
+// block with an outlier, a ramp through zero, then normal values of a smaller spread.
 std::vector<float> test_values() {
-  std::vector<float> x(3 * 64);
+  std::vector<float> x(512);
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.3f, 2.0f);
   for (size_t i = 0; i < 64; ++i) x[i] = nd(rng);
@@ -47,6 +51,8 @@ std::vector<float> test_values() {
   for (size_t i = 96; i < 128; ++i) x[i] = 0.01f * static_cast<float>(i % 7) - 0.02f;
   x[100] = 40.0f;
   for (size_t i = 128; i < 192; ++i) x[i] = static_cast<float>(i) * 0.0625f - 10.0f;
+  std::normal_distribution<float> small(-0.01f, 0.05f);
+  for (size_t i = 192; i < 512; ++i) x[i] = small(rng);
   return x;
 }
 
@@ -82,9 +88,58 @@ std::optional<double> max_error(DType t, const float* block, size_t block_size, 
       const double d = (static_cast<double>(max) - min) / 15.0;  // x = q * d + min, q in [0, 15]
       return (d * (0.5 + 15 * f16_eps) + std::fabs(min) * f16_eps) * 1.001 + slack;
     }
+    case DType::Q5_0: {
+      // As Q4_0 with 16 levels each side: d = amax / 16, +16 is clamped to 15, a whole step.
+      const double d = amax / 16.0;
+      return (d * (1.0 + 16 * f16_eps)) * 1.001 + slack;
+    }
+    case DType::Q5_1: {
+      const double d = (static_cast<double>(max) - min) / 31.0;  // x = q * d + min, q in [0, 31]
+      return (d * (0.5 + 31 * f16_eps) + std::fabs(min) * f16_eps) * 1.001 + slack;
+    }
     default:
       return std::nullopt;
   }
+}
+
+// The same for a K-quant super-block of 256 values, for element i of it. Each group of
+// group_size elements is fitted on its own (a step of its range over the quant levels, plus the
+// clamping and search slack: a whole step, not half), and the group scales (and mins) are
+// themselves rounded to scale_bits under one super-block scale, which moves a value by up to
+// about the super-block's largest magnitude over 2^scale_bits. nullopt for a type this test
+// does not know yet.
+std::optional<double> kquant_max_error(DType t, const float* block, size_t i) {
+  size_t group_size = 0;
+  double levels = 0, scale_steps = 0;  // quant steps across a group's range; scale levels
+  bool symmetric = true;               // x = d * q (a range of 2 * amax) or d * q - m
+  switch (t) {
+    case DType::Q6_K:
+      group_size = 16, levels = 63, scale_steps = 127;
+      break;
+    case DType::Q5_K:
+      group_size = 32, levels = 31, scale_steps = 63, symmetric = false;
+      break;
+    case DType::Q4_K:
+      group_size = 32, levels = 15, scale_steps = 63, symmetric = false;
+      break;
+    case DType::Q3_K:
+      group_size = 16, levels = 7, scale_steps = 31;
+      break;
+    case DType::Q2_K:
+      group_size = 16, levels = 3, scale_steps = 15, symmetric = false;
+      break;
+    default:
+      return std::nullopt;
+  }
+  double amax = 0, gmin = 0, gmax = 0;  // the range always includes 0
+  for (size_t j = 0; j < 256; ++j) amax = std::max(amax, std::fabs(static_cast<double>(block[j])));
+  const size_t g0 = i / group_size * group_size;
+  for (size_t j = g0; j < g0 + group_size; ++j) {
+    gmin = std::min(gmin, static_cast<double>(block[j]));
+    gmax = std::max(gmax, static_cast<double>(block[j]));
+  }
+  const double range = symmetric ? 2 * std::max(-gmin, gmax) : gmax - gmin;
+  return range / levels + amax / scale_steps + 1e-7;
 }
 
 template <typename T>
@@ -153,6 +208,125 @@ std::map<DType, KnownBlock> known_blocks() {
       b.values[j + 16] = static_cast<float>(15 - j) * 0.5f - 1.0f;
     }
   }
+  {
+    auto& b = k[DType::Q5_0];  // d = 0.5; q[j] = j (fifth bit in qh for j >= 16): x = (j - 16) / 2
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint32_t>(b.bytes, 0xFFFF0000u);
+    for (int j = 0; j < 16; ++j) b.bytes.push_back(static_cast<uint8_t>(j * 0x11));
+    for (int j = 0; j < 32; ++j) b.values.push_back(static_cast<float>(j - 16) * 0.5f);
+  }
+  {
+    auto& b = k[DType::Q5_1];  // d = 0.25, m = 2; q[j] = 31 - j: x = (31 - j) / 4 + 2
+    put<uint16_t>(b.bytes, 0x3400);
+    put<uint16_t>(b.bytes, 0x4000);
+    put<uint32_t>(b.bytes, 0x0000FFFFu);
+    for (int j = 0; j < 16; ++j) b.bytes.push_back(static_cast<uint8_t>((15 - j) * 0x11));
+    for (int j = 0; j < 32; ++j) b.values.push_back(static_cast<float>(31 - j) * 0.25f + 2.0f);
+  }
+  {
+    // d = 1/32 (f16 0x2800), scales[g] = g - 8, every quant 0 (stored: low nibble 0, high bits
+    // 0 -> q - 32 = -32), so element i of group g is (g - 8) / 32 * -32 = 8 - g; except
+    // element 0 (ql[0] low 15, qh[0] bits 0-1 = 1: q = 31 - 32 = -1 -> -8 / 32 * -1 = 0.25),
+    // element 64 (ql[0] high 5: q = -27 -> -4 / 32 * -27 = 3.375) and element 96 (qh[0] bits
+    // 6-7 = 3: q = 48 - 32 = 16 -> -2 / 32 * 16 = -1).
+    auto& b = k[DType::Q6_K];
+    b.bytes.assign(128, 0);
+    b.bytes[0] = 0x5F;
+    b.bytes.resize(192, 0);
+    b.bytes[128] = 0xC1;
+    for (int g = 0; g < 16; ++g) b.bytes.push_back(static_cast<uint8_t>(static_cast<int8_t>(g - 8)));
+    put<uint16_t>(b.bytes, 0x2800);
+    for (int i = 0; i < 256; ++i) b.values.push_back(static_cast<float>(8 - i / 16));
+    b.values[0] = 0.25f;
+    b.values[64] = 3.375f;
+    b.values[96] = -1.0f;
+  }
+  {
+    // d = 0.5 (0x3800), dmin = 0.25 (0x3400); scale/min bytes: group 0 scale 2 min 4 (bytes 0
+    // and 4), group 5 scale 1 + 16 * 1 = 17, min 3 + 16 * 2 = 35 (low nibbles in byte 9, high
+    // bits in bits 6-7 of bytes 1 and 5), other scales and mins 0. Quants: byte l of each 32
+    // holds element l low and l + 32 high; qs[0] = 0x3A: element 0 is 10, element 32 is 3.
+    // Element 0: 0.5 * 2 * 10 - 0.25 * 4 = 9; elements 1..31: -1; group 5 (elements 160..191,
+    // the high nibbles of qs[64..95]) with qs[64] = 0x70: element 160 = 0.5 * 17 * 7 - 0.25 * 35
+    // = 50.75, the rest -8.75. Everything else 0.
+    auto& b = k[DType::Q4_K];
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint16_t>(b.bytes, 0x3400);
+    const uint8_t scales[12] = {2, 1 << 6, 0, 0, 4, 2 << 6, 0, 0, 0, 0x31, 0, 0};
+    b.bytes.insert(b.bytes.end(), scales, scales + 12);
+    std::vector<uint8_t> qs(128, 0);
+    qs[0] = 0x3A;
+    qs[64] = 0x70;
+    b.bytes.insert(b.bytes.end(), qs.begin(), qs.end());
+    b.values.assign(256, 0.0f);
+    for (int i = 0; i < 32; ++i) b.values[i] = -1.0f;
+    b.values[0] = 9.0f;
+    for (int i = 160; i < 192; ++i) b.values[i] = -8.75f;
+    b.values[160] = 50.75f;
+  }
+  {
+    // Q4_K's block with a qh inserted: qh[0] bit 0 sets element 0's fifth bit (10 + 16 = 26:
+    // 0.5 * 2 * 26 - 1 = 25), qh[0] bit 5 element 160's (7 + 16 = 23: 0.5 * 17 * 23 - 8.75 =
+    // 186.75), qh[1] bit 0 element 1's (0 + 16: 0.5 * 2 * 16 - 1 = 15).
+    auto& b = k[DType::Q5_K];
+    const KnownBlock& q4 = k[DType::Q4_K];
+    b.bytes.assign(q4.bytes.begin(), q4.bytes.begin() + 16);
+    std::vector<uint8_t> qh(32, 0);
+    qh[0] = 0x21;
+    qh[1] = 0x01;
+    b.bytes.insert(b.bytes.end(), qh.begin(), qh.end());
+    b.bytes.insert(b.bytes.end(), q4.bytes.begin() + 16, q4.bytes.end());
+    b.values = q4.values;
+    b.values[0] = 25.0f;
+    b.values[160] = 186.75f;
+    b.values[1] = 15.0f;
+  }
+  {
+    // Q2_K: scales[g] = scale | min << 4 with group 0: scale 3, min 1; group 9: scale 1, min 0;
+    // qs[0] = 0b11'10'01'00: elements 0, 32, 64, 96 hold 0, 1, 2, 3; qs[32 + 16] = 0x02:
+    // element 128 + 16 = 144 (group 9) holds 2. d = 0.5 (0x3800), dmin = 2 (0x4000).
+    // Group 0: 0.5 * 3 * q - 2 * 1: element 0 is -2, 1..15 -2; group 2 (element 32, scale 0,
+    // min 0) 0; groups 4 and 6 likewise 0. Group 9: 0.5 * 1 * 2 = 1 at element 144.
+    auto& b = k[DType::Q2_K];
+    std::vector<uint8_t> scales(16, 0);
+    scales[0] = 0x13;
+    scales[9] = 0x01;
+    b.bytes = scales;
+    std::vector<uint8_t> qs(64, 0);
+    qs[0] = 0xE4;
+    qs[48] = 0x02;
+    b.bytes.insert(b.bytes.end(), qs.begin(), qs.end());
+    put<uint16_t>(b.bytes, 0x3800);
+    put<uint16_t>(b.bytes, 0x4000);
+    b.values.assign(256, 0.0f);
+    for (int i = 0; i < 16; ++i) b.values[i] = -2.0f;
+    b.values[144] = 1.0f;
+  }
+  {
+    // Q3_K: d = 0.25 (0x3400). Biased 6-bit scales: group 0 = 40 (scale 8: low nibble 8 in
+    // byte 0, high bits 2 in byte 8 bits 0-1), group 9 = 28 (scale -4: low nibble 12 in byte
+    // 1's high nibble, high bits 1 in byte 9 bits 4-5), all others 32 (scale 0: low nibble 0,
+    // high bits 2). Quants q = low - (hmask bit set ? 0 : 4): hmask all 0xFF except hmask[0] bit
+    // 0 (element 0: q = low - 4); qs[0] = 0x03 (element 0 low 3: q = -1 -> 0.25 * 8 * -1 = -2);
+    // group 0's others q = 0 -> 0. Group 9 (element 144 = byte 32 + 16, bits 0-1): qs[48] = 1:
+    // 0.25 * -4 * 1 = -1.
+    auto& b = k[DType::Q3_K];
+    std::vector<uint8_t> hmask(32, 0xFF);
+    hmask[0] = 0xFE;
+    b.bytes = hmask;
+    std::vector<uint8_t> qs(64, 0);
+    qs[0] = 0x03;
+    qs[48] = 0x01;
+    b.bytes.insert(b.bytes.end(), qs.begin(), qs.end());
+    // Bytes 8-11: two high bits for groups 8 + ... at bit 2 * (g / 4); every group's are 2
+    // (0b10) except group 9 (1, in byte 9 bits 4-5).
+    const uint8_t s[12] = {0x08, 0xC0, 0, 0, 0, 0, 0, 0, 0xAA, 0x9A, 0xAA, 0xAA};
+    b.bytes.insert(b.bytes.end(), s, s + 12);
+    put<uint16_t>(b.bytes, 0x3400);
+    b.values.assign(256, 0.0f);
+    b.values[0] = -2.0f;
+    b.values[144] = -1.0f;
+  }
   return k;
 }
 
@@ -171,9 +345,14 @@ TEST(TypeTraits, SizesAgreeWithDTypeInfo) {
     const DTypeInfo& info = dtype_info(row.type);
     EXPECT_EQ(row.block_size, info.block_size) << info.name;
     EXPECT_EQ(row.block_bytes, info.block_bytes) << info.name;
-    for (size_t n : {size_t{0}, size_t{32}, size_t{192}, size_t{4096}})
+    for (size_t blocks : {size_t{0}, size_t{1}, size_t{6}, size_t{128}}) {
+      const size_t n = blocks * row.block_size;
       EXPECT_EQ(dtype_nbytes(row.type, n), std::optional<uint64_t>(row_bytes(row, n)))
           << info.name << " n=" << n;
+    }
+    if (row.block_size > 1) {  // a partial block has no size
+      EXPECT_EQ(dtype_nbytes(row.type, row.block_size + 1), std::nullopt) << info.name;
+    }
   }
 }
 
@@ -241,7 +420,9 @@ TEST(TypeTraits, RoundTripIsWithinEachTypesErrorBound) {
     decode_row(row.type, q.data(), y.data(), n);
     for (size_t i = 0; i < n; ++i) {
       const size_t b0 = i / row.block_size * row.block_size;
-      const auto bound = max_error(row.type, x.data() + b0, row.block_size, x[i]);
+      const auto bound = row.block_size == 256
+                             ? kquant_max_error(row.type, x.data() + b0, i - b0)
+                             : max_error(row.type, x.data() + b0, row.block_size, x[i]);
       if (!bound) {
         ADD_FAILURE() << dtype_name(row.type) << " has no error bound in this test";
         break;
@@ -295,9 +476,13 @@ TEST(TypeTraits, LeadingF16ScaleIsTheBlocksScale) {
 
 TEST(TypeTraits, LlamaFileTypesAreLlamaCpps) {
   // llama.cpp's LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q4_1, MOSTLY_Q8_0,
-  // MOSTLY_BF16.
-  const std::map<DType, uint32_t> expect = {{DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2},
-                                            {DType::Q4_1, 3}, {DType::Q8_0, 7}, {DType::BF16, 32}};
+  // MOSTLY_Q5_0, MOSTLY_Q5_1, MOSTLY_Q2_K, MOSTLY_Q3_K_M ("Q3_K"), MOSTLY_Q4_K_M (llama-quantize's "Q4_K"), MOSTLY_Q5_K_M ("Q5_K"),
+  // MOSTLY_Q6_K, MOSTLY_BF16.
+  const std::map<DType, uint32_t> expect = {
+      {DType::F32, 0},  {DType::F16, 1},  {DType::Q4_0, 2}, {DType::Q4_1, 3},
+      {DType::Q8_0, 7}, {DType::Q5_0, 8}, {DType::Q5_1, 9}, {DType::Q2_K, 10}, {DType::Q3_K, 12},
+      {DType::Q4_K, 15}, {DType::Q5_K, 17},
+      {DType::Q6_K, 18}, {DType::BF16, 32}};
   for (DType t : all_dtypes()) {
     const auto it = expect.find(t);
     EXPECT_EQ(llama_ftype(t),

@@ -1,0 +1,60 @@
+// Q5_K: Q4_K's scales and mins with five-bit quants (the fifth bits in qh).
+#include <cstring>
+
+#include "quant/k_quants.h"
+#include "quant/k_quants_scale_min.h"
+
+namespace lmforge {
+
+namespace {
+constexpr size_t kScales = 4, kQh = 16, kQs = 48;  // byte offsets in a block (d 0, dmin 2)
+}
+
+void quantize_row_q5_k(const float* x, uint8_t* out, size_t n) {
+  for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ5_KBlockBytes) {
+    uint8_t L[kQK_K];
+    quantize_scale_min_k4(x, 31, -0.5f, 15, out, L);
+    // Per 64 elements (pair p = 0..3): qs byte l holds the low nibbles of elements l and l + 32;
+    // their fifth bits are bits 2p and 2p + 1 of qh byte l.
+    uint8_t* qh = out + kQh;
+    uint8_t* ql = out + kQs;
+    std::memset(qh, 0, 32);
+    uint8_t m1 = 1, m2 = 2;
+    for (size_t h = 0; h < kQK_K; h += 64, ql += 32, m1 <<= 2, m2 <<= 2) {
+      for (size_t l = 0; l < 32; ++l) {
+        int l1 = L[h + l], l2 = L[h + l + 32];
+        if (l1 > 15) {
+          l1 -= 16;
+          qh[l] |= m1;
+        }
+        if (l2 > 15) {
+          l2 -= 16;
+          qh[l] |= m2;
+        }
+        ql[l] = static_cast<uint8_t>(l1 | l2 << 4);
+      }
+    }
+  }
+}
+
+void dequantize_row_q5_k(const uint8_t* in, float* y, size_t n) {
+  for (size_t b = 0; b < n / kQK_K; ++b, in += kQ5_KBlockBytes) {
+    const float d = load_f16(in), min = load_f16(in + 2);
+    const uint8_t* ql = in + kQs;
+    const uint8_t* qh = in + kQh;
+    uint8_t u1 = 1, u2 = 2;
+    for (int g = 0; g < 8; g += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+      uint8_t sc, m;
+      get_scale_min_k4(g, in + kScales, &sc, &m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      get_scale_min_k4(g + 1, in + kScales, &sc, &m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (size_t l = 0; l < 32; ++l)
+        *y++ = d1 * static_cast<float>((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+      for (size_t l = 0; l < 32; ++l)
+        *y++ = d2 * static_cast<float>((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+    }
+  }
+}
+
+}  // namespace lmforge
