@@ -18,8 +18,11 @@ if [ ! -f "$bundle" ] || [ ! -f "$package/package.json" ]; then
     exit 1
 fi
 
-# The tools the tests run. Measured on 2 cores (scripts/README or the commit message says how
-# much each adds); only what a check needs is built.
+# The tools the tests run (oracle.quantize needs llama-quantize). Measured on 2 shared cores,
+# cold (clone + configure + build): llama-quantize alone 4.7-6 min; llama-imatrix and
+# llama-perplexity add 14 s (they share libllama and common), so they come along for the
+# imatrix and perplexity checks to come. llama-server would add 2.8 min (its server library and
+# mtmd): left out until a check needs it. A run that finds its stamp takes 0.03 s.
 targets="llama-quantize llama-imatrix llama-perplexity"
 
 # Options chosen for a build that needs no network and runs on any CPU of the same
