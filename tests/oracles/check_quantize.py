@@ -24,7 +24,7 @@ or token_embd.weight when the embeddings are tied and it is the head) as Q8_0, -
 it TYPE; llama-quantize gets --output-tensor-type / --token-embedding-type Q8_0 for those cases,
 and every tensor is still compared byte for byte. 1-D tensors (norms) stay F32 under both rules.
 
-While `lmforge quantize` refuses a case with "... which is not implemented yet" (a type it has
+While `lmforge quantize` refuses a case with a "... not implemented yet" error (a type it has
 no encoder for) the case is printed as skipped, except the pure F32 F16 BF16 Q8_0 Q4_0 cases,
 which lmforge could already write and so must always be compared.
 
@@ -47,7 +47,7 @@ FIXTURE_MODELS = ["mha-safetensors", "tied-bin", "gqa-bin-sharded"]
 # (TYPE as llama-quantize names it, --pure). Cases without --pure need `lmforge quantize`
 # (lmforge convert has no per-tensor mixture rules) and are reported as skipped without it.
 # While lmforge quantize lacks an encoder a case needs (e.g. Q4_0 without --pure puts the head in
-# Q6_K), it refuses with "... which is not implemented yet": such a case is printed as skipped,
+# Q6_K), it refuses with a "... not implemented yet" error: such a case is printed as skipped,
 # except the REQUIRED ones below, which must always be compared.
 CASES = [
     ("F32", True), ("F16", True), ("BF16", True), ("Q8_0", True), ("Q4_0", True), ("Q4_1", True),
@@ -190,7 +190,7 @@ def main():
             if with_quantize:
                 r = run([args.lmforge, "quantize", a, ours, qtype] + (["--pure"] if pure else []),
                         timeout=300, check_rc=False)
-                missing = re.search(rb"[^\n]*which is not implemented yet[^\n]*", r.stderr)
+                missing = re.search(rb"[^\n]*not implemented yet[^\n]*", r.stderr)
                 if r.returncode != 0 and missing and (qtype, pure) not in REQUIRED:
                     print("%s: skipped, %s" % (tag, missing.group(0).decode(errors="replace")))
                     continue
