@@ -6,10 +6,11 @@ scripts/build_llama_tools.sh (scripts/test.sh runs it and passes the bin folder 
 LMFORGE_LLAMA_TOOLS); without it this check fails and says how to build it.
 
 Input: each model below converted by lmforge to an F16 GGUF (A). Row sizes 96, 160, 224 (the
-fixtures) and 256, 704 (models/demo): all multiples of 32, and 256 is one of 256, so the
-block-size fallbacks of the K types get exercised once lmforge writes them.
+fixtures) and 256, 704 (models/demo): all multiples of 32, some of 256, so both the K types
+and their block-size fallbacks are exercised.
 
-Per (TYPE, pure) case of CASES, two files are made from the same weights:
+Per (TYPE, pure) case of CASES (every llama-quantize TYPE of issue 10, with and without --pure),
+two files are made from the same weights:
   - theirs: `llama-quantize [--pure] A THEIRS TYPE`;
   - ours:   `lmforge quantize A OURS TYPE [--pure]` when this lmforge has the subcommand;
             otherwise (pure cases only) `lmforge convert B OURS --outtype TYPE`, where B is A
@@ -49,11 +50,9 @@ FIXTURE_MODELS = ["mha-safetensors", "tied-bin", "gqa-bin-sharded"]
 # While lmforge quantize lacks an encoder a case needs (e.g. Q4_0 without --pure puts the head in
 # Q6_K), it refuses with a "... not implemented yet" error: such a case is printed as skipped,
 # except the REQUIRED ones below, which must always be compared.
-CASES = [
-    ("F32", True), ("F16", True), ("BF16", True), ("Q8_0", True), ("Q4_0", True), ("Q4_1", True),
-    ("F32", False), ("F16", False), ("BF16", False), ("Q8_0", False), ("Q4_0", False),
-    ("Q4_1", False),
-]
+TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M",
+         "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"]
+CASES = [(t, True) for t in TYPES] + [(t, False) for t in TYPES]
 # Types lmforge convert --outtype wrote when this check was written: if its help stops listing
 # one, that is a regression, not a reason to skip.
 CONVERT_WRITES_AT_LEAST = {"F32", "F16", "BF16", "Q8_0", "Q4_0"}
