@@ -37,13 +37,7 @@ void quantize_row_q8_0(const float* x, uint8_t* out, size_t n) {
 void quantize_row_q4_0(const float* x, uint8_t* out, size_t n) {
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ4_0BlockBytes) {
     // The element of largest magnitude (first on ties), sign kept, maps to -8.
-    float amax = 0.0f, max = 0.0f;
-    for (size_t j = 0; j < kQK; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
+    const float max = signed_absmax(x, kQK);
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const uint16_t dh = fp32_to_fp16(d);

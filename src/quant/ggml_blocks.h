@@ -8,6 +8,7 @@
 //   Q4_1: f16 d; f16 m; uint8 qs[16]    x = nibble * d + m, nibbles ordered as in Q4_0
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -17,6 +18,20 @@ constexpr size_t kQK = 32;            // elements per block
 constexpr size_t kQ8_0BlockBytes = 34;
 constexpr size_t kQ4_0BlockBytes = 18;
 constexpr size_t kQ4_1BlockBytes = 20;
+
+// The element of largest magnitude, sign kept, the first on ties: the value Q4_0 and Q5_0 map
+// to their most negative code.
+inline float signed_absmax(const float* x, size_t n) {
+  float amax = 0.0f, max = 0.0f;
+  for (size_t j = 0; j < n; ++j) {
+    const float a = std::fabs(x[j]);
+    if (amax < a) {
+      amax = a;
+      max = x[j];
+    }
+  }
+  return max;
+}
 
 // `n` must be a multiple of 32; `out` receives n / 32 blocks.
 void quantize_row_q8_0(const float* x, uint8_t* out, size_t n);

@@ -46,13 +46,7 @@ void unpack_q5(const uint8_t* qh_in, const uint8_t* qs, uint8_t* q) {
 void quantize_row_q5_0(const float* x, uint8_t* out, size_t n) {
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ5_0BlockBytes) {
     // As in Q4_0: the element of largest magnitude (first on ties), sign kept, maps to -16.
-    float amax = 0.0f, max = 0.0f;
-    for (size_t j = 0; j < kQK; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
+    const float max = signed_absmax(x, kQK);
     const float d = max / -16.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const uint16_t dh = fp32_to_fp16(d);
