@@ -20,7 +20,7 @@ constexpr size_t kQ4_0BlockBytes = 18;
 constexpr size_t kQ4_1BlockBytes = 20;
 
 // The element of largest magnitude, sign kept, the first on ties: the value Q4_0 and Q5_0 map
-// to their most negative code.
+// to their most negative code, and the K-quants' scale searches start from.
 inline float signed_absmax(const float* x, size_t n) {
   float amax = 0.0f, max = 0.0f;
   for (size_t j = 0; j < n; ++j) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "quant/ggml_blocks.h"
 
 namespace lmforge {
 
@@ -20,20 +21,6 @@ void store_f16(uint8_t* p, float v) {
 }
 
 namespace {
-
-// The value and the sign of the element of largest magnitude (the first one on ties).
-float signed_absmax(int n, const float* x, float* amax_out) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  *amax_out = amax;
-  return max;
-}
 
 // The error weight of make_qx_quants' rmse_type (1..4).
 float qx_weight(int rmse_type, float x) {
@@ -56,8 +43,8 @@ inline int clamp_symmetric(int l, int nmax) {
 }  // namespace
 
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) {
-  float amax;
-  const float max = signed_absmax(n, x, &amax);
+  const float max = signed_absmax(x, static_cast<size_t>(n));  // quant/ggml_blocks.h
+  const float amax = std::fabs(max);
   if (amax < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
@@ -104,8 +91,8 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) 
 }
 
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse) {
-  float amax;
-  const float max = signed_absmax(n, x, &amax);
+  const float max = signed_absmax(x, static_cast<size_t>(n));  // quant/ggml_blocks.h
+  const float amax = std::fabs(max);
   if (amax < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
