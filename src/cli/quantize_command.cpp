@@ -1,11 +1,13 @@
 // `lmforge quantize IN OUT.gguf TYPE [--pure] [--allow-requantize] [--leave-output-tensor]
-//  [-t N] [--dry-run] [--json] [--force] [-q]`
+//  [-t N] [--hist] [--dry-run] [--json] [--force] [-q]`
 //
 // A whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX) to a GGUF whose
 // tensors get the types llama-quantize gives them for TYPE (convert/llama_quant_mix), written
 // by the GGUF sink. The plan is made and checked first, so a refusal writes nothing.
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -14,6 +16,7 @@
 #include "convert/sources/open_llama_model_source.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "quant/code_histogram.h"
 
 namespace lmforge::cli {
 
@@ -37,13 +40,39 @@ std::string tensor_line(const QuantizeTensorPlan& t, size_t index, size_t count)
   return line;
 }
 
+// The histograms --hist collected, by GGUF tensor name, as fractions of each tensor's codes.
+using Histograms = std::map<std::string, std::vector<double>>;
+
+std::vector<double> fractions(const CodeHistogram& h) {
+  uint64_t total = 0;
+  for (uint64_t c : h) total += c;
+  std::vector<double> f(h.size());
+  for (size_t i = 0; i < h.size(); ++i) f[i] = total ? static_cast<double>(h[i]) / static_cast<double>(total) : 0;
+  return f;
+}
+
+// The line printed under a tensor with --hist, as the old llama.cpp quantize printed it.
+std::string histogram_line(const std::vector<double>& f) {
+  std::string line = "             hist:";
+  char buf[16];
+  for (double v : f) {
+    std::snprintf(buf, sizeof buf, " %.3f", v);
+    line += buf;
+  }
+  return line;
+}
+
 // Totals on stderr, or the --json summary on stdout; `written` is empty for --dry-run.
-void report(const QuantizePlan& plan, double seconds, const std::string& written, bool json, bool quiet) {
+void report(const QuantizePlan& plan, double seconds, const std::string& written, bool json, bool quiet,
+            const Histograms& hist = {}) {
   const std::string_view type = quant_mix_info(plan.mix).name;
   if (json) {
     nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : plan.tensors)
-      tensors.push_back({{"name", t.name}, {"type", dtype_name(t.to)}, {"shape", t.shape}, {"bytes", t.bytes_out}});
+    for (const auto& t : plan.tensors) {
+      nlohmann::json entry = {{"name", t.name}, {"type", dtype_name(t.to)}, {"shape", t.shape}, {"bytes", t.bytes_out}};
+      if (const auto it = hist.find(t.name); it != hist.end()) entry["hist"] = it->second;
+      tensors.push_back(std::move(entry));
+    }
     const nlohmann::json j = {{"type", type}, {"size_in", plan.bytes_in}, {"size_out", plan.bytes_out}, {"seconds", seconds}, {"tensors", tensors}};
     std::printf("%s\n", j.dump().c_str());
     return;
@@ -58,10 +87,10 @@ void report(const QuantizePlan& plan, double seconds, const std::string& written
 }
 
 int run_quantize(const std::string& in, const std::string& out, const std::string& type_name, const QuantMixFlags& flags,
-                 bool allow_requantize, int threads, bool dry_run, bool json, bool force, bool quiet) {
+                 bool allow_requantize, int threads, bool hist, bool dry_run, bool json, bool force, bool quiet) {
   const auto mix = quant_mix_from_name(type_name);
   if (!mix) throw UsageError("unknown TYPE '" + type_name + "'; valid types: " + quant_mix_names());
-  if (threads < 1) throw UsageError("-t must be at least 1");
+  if (threads < 0) throw UsageError("-t must be at least 1 (0 or absent: one per core)");
   std::error_code ec;
   if (std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec))
     throw UsageError("the output " + out + " is the input; choose another path");
@@ -87,11 +116,29 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
       if (t.name == name) return tensor_line(t, i, n);
     return name;
   };
+  Histograms histograms;
+  std::mutex histograms_mutex;
+  if (hist)
+    types.after_tensor = [&](const std::string& name, DType type, const TensorBytes& data) -> std::string {
+      uint64_t elements = 0;
+      for (const auto& t : plan.tensors)
+        if (t.name == name) {
+          elements = 1;
+          for (uint64_t d : t.shape) elements *= d;
+        }
+      const auto h = code_histogram(type, data.data(), elements);
+      if (!h) return "";
+      const auto f = fractions(*h);
+      std::lock_guard lock(histograms_mutex);
+      histograms[name] = f;
+      return json || quiet ? "" : histogram_line(f);
+    };
   ConvertOptions opt;
   opt.overwrite = force;
   opt.quiet = quiet || json;
+  opt.threads = static_cast<unsigned>(threads);
   const ConvertReport rep = write_llama_gguf(model, out, opt, types);
-  report(plan, rep.seconds, rep.output, json, quiet);
+  report(plan, rep.seconds, rep.output, json, quiet, histograms);
   return 0;
 }
 
@@ -101,8 +148,8 @@ Action& register_quantize(CLI::App& app) {
   static Action action;
   static std::string in, out, type;
   static QuantMixFlags flags;
-  static bool allow_requantize = false, dry_run = false, json = false, force = false, quiet = false;
-  static int threads = 1;
+  static bool allow_requantize = false, hist = false, dry_run = false, json = false, force = false, quiet = false;
+  static int threads = 0;
   auto* sub = app.add_subcommand("quantize", "Quantize a llama model to GGUF with llama-quantize's per-tensor types");
   sub->add_option("in", in, "Input: a whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX)")->required();
   sub->add_option("out", out, "Output GGUF file")->required();
@@ -111,12 +158,13 @@ Action& register_quantize(CLI::App& app) {
   sub->add_flag("--pure", flags.pure, "Every weight matrix gets TYPE (no mixture rules; rows that do not fit still fall back)");
   sub->add_flag("--allow-requantize", allow_requantize, "Allow a quantized input (dequantized, then quantized: quality drops)");
   sub->add_flag("--leave-output-tensor", flags.leave_output_tensor, "Keep output.weight in its input type");
-  sub->add_option("-t,--threads", threads, "Threads (accepted for llama-quantize's command line; the writer picks its own for now)");
+  sub->add_option("-t,--threads", threads, "Threads quantizing each big tensor (default: one per available core)");
+  sub->add_flag("--hist", hist, "Under each 4-bit tensor (Q4_0, Q4_1, Q4_K; Q5_0/Q5_1 by their top 4 bits), the 16-bucket histogram of its codes");
   sub->add_flag("--dry-run", dry_run, "Print each tensor's type and size (types without an encoder too); write nothing");
   sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
   sub->add_flag("--force", force, "Overwrite an existing output");
   sub->add_flag("-q,--quiet", quiet, "No progress output");
-  action = [] { return run_quantize(in, out, type, flags, allow_requantize, threads, dry_run, json, force, quiet); };
+  action = [] { return run_quantize(in, out, type, flags, allow_requantize, threads, hist, dry_run, json, force, quiet); };
   return action;
 }
 

@@ -18,6 +18,7 @@ struct ConvertOptions {
   // GGUF output only: >= 0 writes into this open descriptor (an anonymous in-memory file that
   // `lmforge run` maps) instead of creating the destination; the destination is then a label.
   int output_fd = -1;
+  unsigned threads = 0;  // threads that quantize a big tensor's rows (0: one per available core)
 };
 
 struct ConvertReport {

@@ -11,7 +11,7 @@
 namespace lmforge {
 
 TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t rows, uint64_t row_len,
-                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what) {
+                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what, unsigned threads) {
   if (from == to && !source_row) return src;
   const auto in_row = dtype_nbytes(from, row_len);
   const auto out_row = dtype_nbytes(to, row_len);
@@ -45,7 +45,8 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
   }
   // Type conversion of big tensors is CPU-bound (quantization): split the rows over threads.
   const uint64_t elements = rows * row_len;
-  const unsigned threads = from == to || elements < (1u << 20) ? 1 : std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
+  if (threads == 0) threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
+  if (from == to || elements < (1u << 20)) threads = 1;
   if (threads == 1) {
     convert_range(0, rows);
   } else {

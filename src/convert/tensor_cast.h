@@ -20,8 +20,10 @@ namespace lmforge {
 
 // Converts `src` (rows x row_len elements of type `from`) to type `to`; unless from == to, `from`
 // must pass can_decode and `to` can_encode. If `source_row` is given, output row r is taken from
-// input row source_row(r). `what` names the tensor in errors.
+// input row source_row(r). `what` names the tensor in errors. Big type conversions split their
+// rows over `threads` threads (0: one per available core, at most 16).
 TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t rows, uint64_t row_len,
-                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what);
+                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what,
+                      unsigned threads = 0);
 
 }  // namespace lmforge

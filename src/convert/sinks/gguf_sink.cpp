@@ -142,11 +142,19 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
           fail(sources[p.source_index].file.empty() ? src_dir : sources[p.source_index].file,
                "tensor " + quoted_for_message(label) + " has a NaN or infinite value at element " + std::to_string(*at));
       }
-      if (!permute) return cast_rows(bytes, p.from, p.to, rows, row_len, {}, label);
-      // Rotary rows are reordered; a 1-D bias has one element per row.
-      const bool bias = p.shape.size() == 1;
-      return cast_rows(bytes, p.from, p.to, bias ? p.shape[0] : rows, bias ? 1 : row_len,
-                       [hd](uint64_t row) { return hf_row_for_gguf_row(row, hd); }, label);
+      TensorBytes out;
+      if (!permute) {
+        out = cast_rows(bytes, p.from, p.to, rows, row_len, {}, label, opt.threads);
+      } else {  // rotary rows are reordered; a 1-D bias has one element per row
+        const bool bias = p.shape.size() == 1;
+        out = cast_rows(bytes, p.from, p.to, bias ? p.shape[0] : rows, bias ? 1 : row_len,
+                        [hd](uint64_t row) { return hf_row_for_gguf_row(row, hd); }, label, opt.threads);
+      }
+      if (types && types->after_tensor) {
+        const std::string extra = types->after_tensor(p.name, p.to, out);
+        if (!extra.empty()) bar.log(extra);
+      }
+      return out;
     });
   }
   w.on_tensor([&](size_t i, size_t n, const std::string& tname) {

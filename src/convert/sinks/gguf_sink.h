@@ -27,6 +27,9 @@ struct GgufTensorTypes {
   bool reject_nonfinite = false;  // a NaN or infinite value fails the write, naming the tensor
   // The line logged for each tensor instead of the converter's own (when set).
   std::function<std::string(size_t index, size_t count, const std::string& gguf_name)> line;
+  // Called with each tensor's output bytes once they are made; a non-empty result is logged
+  // after the tensor's line (quantize --hist prints the code histogram this way).
+  std::function<std::string(const std::string& gguf_name, DType type, const TensorBytes& data)> after_tensor;
 };
 ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt,
                                const GgufTensorTypes& types);
