@@ -12,6 +12,10 @@ On the mha-safetensors HF fixture:
   - a quantized input is refused (exit 2) without --allow-requantize, and with it is
     accepted with a warning on stderr;
   - --dry-run writes nothing and lists types lmforge cannot write yet;
+  - a weight holding a NaN exits 1 with one error line (-q) naming the tensor, writing nothing;
+  - --hist: each Q4_0 tensor's --json entry has "hist", 16 fractions summing to 1 (none for
+    the 8-bit ones), and the text output prints a "hist:" line under each such tensor;
+  - -t 1 and -t 2 write the same bytes;
   - with LMFORGE_LLAMA_QUANTIZE naming a llama-quantize binary (the bundled llama.cpp's): for
     every TYPE, plain, --pure and --leave-output-tensor, `--dry-run --json` gives each tensor
     the type `llama-quantize --dry-run` gives it, on F32 GGUFs of three fixtures (rows of 96:
@@ -87,9 +91,55 @@ def main():
     check(r.returncode == 0 and not os.path.exists(out("d.gguf")), "--dry-run: exit %d or wrote %s" % (r.returncode, out("d.gguf")))
     check(json.loads(r.stdout)["type"] == "Q4_K_M", "--dry-run --json type")
 
+    nan_src = poisoned_copy(src, out("nan-model"), "model.layers.0.mlp.down_proj.weight")
+    r = lmforge(args, nan_src, out("nan.gguf"), "q4_0", "-q")  # without -q the tensors before it are listed first
+    lines = r.stderr.splitlines()
+    check(r.returncode == 1 and len(lines) == 1 and lines[0].startswith("lmforge: error: ")
+          and "down_proj" in lines[0] and "NaN" in lines[0],
+          "NaN weight: exit %d, stderr %r" % (r.returncode, r.stderr[-500:]))
+    check(not os.path.exists(out("nan.gguf")) and not [f for f in os.listdir(work) if f.startswith("nan.gguf")],
+          "NaN weight: something was left behind: %s" % os.listdir(work))
+
+    r = lmforge(args, src, out("h.gguf"), "q4_0", "--hist", "--json", "--force")
+    check(r.returncode == 0, "--hist --json: exit %d: %s" % (r.returncode, r.stderr[-500:]))
+    with_hist = 0
+    for t in json.loads(r.stdout)["tensors"]:
+        if t["type"] == "Q4_0":
+            check(len(t.get("hist", [])) == 16 and abs(sum(t["hist"]) - 1) < 1e-9, "--hist of %s: %r" % (t["name"], t.get("hist")))
+            with_hist += 1
+        else:
+            check("hist" not in t, "--hist given for %s (%s)" % (t["name"], t["type"]))
+    check(with_hist > 0, "--hist: no Q4_0 tensor in the output")
+    r = lmforge(args, src, out("h.gguf"), "q4_0", "--hist", "--force")
+    check(r.returncode == 0 and r.stderr.count("hist:") == with_hist,
+          "--hist text: %d hist lines for %d Q4_0 tensors" % (r.stderr.count("hist:"), with_hist))
+
+    for threads in ("1", "2"):
+        r = lmforge(args, src, out("t%s.gguf" % threads), "q4_k_m", "-t", threads, "-q")
+        check(r.returncode == 0, "-t %s: exit %d: %s" % (threads, r.returncode, r.stderr[-500:]))
+    with open(out("t1.gguf"), "rb") as a, open(out("t2.gguf"), "rb") as b:
+        check(a.read() == b.read(), "-t 1 and -t 2 wrote different files")
+
     llama_quantize = os.environ.get("LMFORGE_LLAMA_QUANTIZE")
     if llama_quantize:
         compare_types_with_llama_quantize(args, llama_quantize, work)
+
+
+def poisoned_copy(src, folder, tensor):
+    """A copy of the HF folder `src` whose F32 or F16 `tensor` holds a NaN in its middle element."""
+    shutil.copytree(src, folder)
+    path = os.path.join(folder, "model.safetensors")
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        entry = header[tensor]
+        nan = {"F16": struct.pack("<H", 0x7E00), "F32": struct.pack("<I", 0x7FC00000)}
+        check(entry["dtype"] in nan, "%s is %s, not F32 or F16" % (tensor, entry["dtype"]))
+        begin, end = entry["data_offsets"]
+        size = len(nan[entry["dtype"]])
+        f.seek(8 + n + begin + ((end - begin) // (2 * size)) * size)
+        f.write(nan[entry["dtype"]])
+    return folder
 
 
 MIXES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L",
