@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Quality of every quantization on the demo model: held-out perplexity and file size.
+
+    quality_table.py --lmforge build/lmforge --workdir /work/bench-work/quality
+                     [--model models/demo] [--heldout FILE] [--calib FILE] [--ctx 256]
+                     [--chunks-bytes 100000] [--threads 2] [--json]
+
+Rows (issue 10): F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M, Q2_K written by
+`lmforge quantize`, then GPTQ at 4 and 3 bits (group size 128, with and without --act-order)
+and round-to-nearest with the same groups (`lmforge gptq --rtn`), written as AutoGPTQ folders
+and run directly. Perplexity is `lmforge perplexity -c CTX` (llama.cpp's method) on the first
+--chunks-bytes bytes of the held-out text (default: Brown files the demo model never saw,
+from tools/brown_text.py --split heldout); GPTQ calibrates on the training split
+(tools/brown_text.py --split train), so calibration and evaluation text never overlap.
+Size: the GGUF file, or the sum of the folder's files. The point to read: GPTQ must beat RTN
+at the same bits, as in the paper; K-quant mixes should sit between the plain types.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+TYPES = ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
+GPTQ = [("RTN 4-bit g128", ["--bits", "4", "--rtn"]),
+        ("GPTQ 4-bit g128", ["--bits", "4"]),
+        ("GPTQ 4-bit g128 act-order", ["--bits", "4", "--act-order"]),
+        ("RTN 3-bit g128", ["--bits", "3", "--rtn"]),
+        ("GPTQ 3-bit g128", ["--bits", "3"]),
+        ("GPTQ 3-bit g128 act-order", ["--bits", "3", "--act-order"])]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def size_of(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+    return os.path.getsize(path)
+
+
+def perplexity(a, model, text):
+    r = subprocess.run([a.lmforge, "perplexity", "-m", model, "-f", text, "-c", str(a.ctx), "-t", str(a.threads), "--json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "exit %d" % r.returncode
+    j = json.loads(r.stdout)
+    return (j["ppl"], j["ppl_error"]), ""
+
+
+def text_file(a, split, path, limit):
+    if not os.path.exists(path):
+        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "brown_text.py"), "--split", split, "--out", path + ".all"],
+                       check=True)
+        with open(path + ".all", "rb") as f:
+            data = f.read(limit) if limit else f.read()
+        with open(path, "wb") as f:
+            f.write(data[:data.rfind(b"\n") + 1] if limit else data)
+        os.remove(path + ".all")
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lmforge", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "demo"))
+    ap.add_argument("--heldout")
+    ap.add_argument("--calib")
+    ap.add_argument("--ctx", type=int, default=256)
+    ap.add_argument("--chunks-bytes", type=int, default=100000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--nsamples", type=int, default=128)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+    held = a.heldout or text_file(a, "heldout", os.path.join(a.workdir, "heldout.txt"), a.chunks_bytes)
+    calib = a.calib or text_file(a, "train", os.path.join(a.workdir, "calib.txt"), 400000)
+
+    rows = []
+    for t in TYPES:
+        out = os.path.join(a.workdir, "demo.%s.gguf" % t.lower())
+        r = subprocess.run([a.lmforge, "quantize", a.model, out, t, "--force", "-q"], stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            rows.append({"model": t, "error": r.stderr.strip()})
+            continue
+        ppl, err = perplexity(a, out, held)
+        rows.append({"model": t, "bytes": size_of(out), "ppl": ppl, "error": err})
+        log("%s: %s" % (t, rows[-1]))
+    for label, flags in GPTQ:
+        out = os.path.join(a.workdir, "demo-" + label.lower().replace(" ", "-"))
+        cmd = [a.lmforge, "gptq", "-m", a.model, "--calib", calib, "-o", out, "--group-size", "128",
+               "--seqlen", str(a.ctx), "--nsamples", str(a.nsamples), "-t", str(a.threads), "--force", "-q"] + flags
+        r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            rows.append({"model": label, "error": r.stderr.strip()[-300:]})
+            log("%s: %s" % (label, rows[-1]))
+            continue
+        ppl, err = perplexity(a, out, held)
+        rows.append({"model": label, "bytes": size_of(out), "ppl": ppl, "error": err})
+        log("%s: %s" % (label, rows[-1]))
+    if a.json:
+        print(json.dumps({"heldout": held, "ctx": a.ctx, "rows": rows}, indent=1))
+        return
+    print("held-out text %s (%d bytes), -c %d" % (held, os.path.getsize(held), a.ctx))
+    print("%-28s %12s %18s" % ("model", "size", "perplexity"))
+    for r in rows:
+        if r.get("ppl"):
+            print("%-28s %9.2f MB %10.3f ± %5.3f" % (r["model"], r["bytes"] / 1e6, r["ppl"][0], r["ppl"][1]))
+        else:
+            print("%-28s %s" % (r["model"], r.get("error") or "failed"))
+
+
+if __name__ == "__main__":
+    main()
