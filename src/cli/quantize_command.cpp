@@ -1,16 +1,20 @@
-// `lmforge quantize IN OUT.gguf TYPE [--pure] [--allow-requantize] [--leave-output-tensor]
-//  [-t N] [--hist] [--dry-run] [--json] [--force] [-q]`
+// `lmforge quantize IN OUT.gguf TYPE [--pure] [--imatrix FILE] [--allow-requantize]
+//  [--leave-output-tensor] [-t N] [--hist] [--dry-run] [--json] [--force] [-q]`
 //
 // A whole llama model (GGUF, Hugging Face or Meta folder, legacy GGML, ONNX) to a GGUF whose
 // tensors get the types llama-quantize gives them for TYPE (convert/llama_quant_mix), written
-// by the GGUF sink. The plan is made and checked first, so a refusal writes nothing.
+// by the GGUF sink. The plan is made and checked first, so a refusal writes nothing. With
+// --imatrix (GGUF or legacy .dat, as llama-imatrix or `lmforge imatrix` writes them), tensors
+// with an entry go through ggml's importance-weighted quantizers (convert/imatrix_for_quantize).
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "convert/imatrix_for_quantize.h"
 #include "convert/quantize_plan.h"
 #include "convert/sinks/gguf_sink.h"
 #include "convert/sources/open_llama_model_source.h"
@@ -86,8 +90,9 @@ void report(const QuantizePlan& plan, double seconds, const std::string& written
     std::fprintf(stderr, "wrote %s (%s) in %.2f s\n", written.c_str(), std::string(type).c_str(), seconds);
 }
 
-int run_quantize(const std::string& in, const std::string& out, const std::string& type_name, const QuantMixFlags& flags,
-                 bool allow_requantize, int threads, bool hist, bool dry_run, bool json, bool force, bool quiet) {
+int run_quantize(const std::string& in, const std::string& out, const std::string& type_name, QuantMixFlags flags,
+                 const std::string& imatrix_path, bool allow_requantize, int threads, bool hist, bool dry_run, bool json, bool force,
+                 bool quiet) {
   const auto mix = quant_mix_from_name(type_name);
   if (!mix) throw UsageError("unknown TYPE '" + type_name + "'; valid types: " + quant_mix_names());
   if (threads < 0) throw UsageError("-t must be at least 1 (0 or absent: one per core)");
@@ -95,6 +100,10 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
   if (std::filesystem::weakly_canonical(in, ec) == std::filesystem::weakly_canonical(out, ec))
     throw UsageError("the output " + out + " is the input; choose another path");
 
+  // The matrix is read (and checked) first: a bad file fails before the model is opened.
+  std::optional<ImatrixData> imatrix;
+  if (!imatrix_path.empty()) imatrix = read_imatrix_file(imatrix_path);
+  flags.has_imatrix = imatrix.has_value();
   LlamaModelSource model = open_llama_model_source(in);
   const QuantizePlan plan = plan_llama_quantize(model, *mix, flags);
   if (dry_run) {  // as llama-quantize --dry-run: the types and sizes, even those lmforge cannot write yet
@@ -106,6 +115,16 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
   check_quantize_plan(plan, allow_requantize);
   if (plan.requantizes && !quiet)
     std::fprintf(stderr, "warning: requantizing an already quantized model: the result is worse than quantizing the original\n");
+
+  QuantizeImportance importance;
+  if (imatrix) {
+    importance = importance_for_plan(plan, *imatrix, imatrix_path);
+    if (!json && !quiet) {
+      std::fprintf(stderr, "imatrix: %zu entries from %s (%u chunks); %zu tensors weighted, %zu without an entry\n", imatrix->entries.size(),
+                   imatrix_path.c_str(), imatrix->chunk_count, importance.by_tensor.size(), importance.without_weights.size());
+      for (const auto& name : importance.without_weights) std::fprintf(stderr, "imatrix: no weights for %s\n", name.c_str());
+    }
+  }
 
   GgufTensorTypes types;
   types.type_of = quantize_type_of(plan);
@@ -133,6 +152,13 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
       histograms[name] = f;
       return json || quiet ? "" : histogram_line(f);
     };
+  if (imatrix) {
+    types.importance = [&importance](const std::string& name) -> const std::vector<float>* {
+      const auto it = importance.by_tensor.find(name);
+      return it == importance.by_tensor.end() ? nullptr : &it->second;
+    };
+    types.extra_kvs = importance.kvs;
+  }
   ConvertOptions opt;
   opt.overwrite = force;
   opt.quiet = quiet || json;
@@ -146,7 +172,7 @@ int run_quantize(const std::string& in, const std::string& out, const std::strin
 
 Action& register_quantize(CLI::App& app) {
   static Action action;
-  static std::string in, out, type;
+  static std::string in, out, type, imatrix;
   static QuantMixFlags flags;
   static bool allow_requantize = false, hist = false, dry_run = false, json = false, force = false, quiet = false;
   static int threads = 0;
@@ -156,6 +182,7 @@ Action& register_quantize(CLI::App& app) {
   sub->add_option("type", type, "F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K (any case)")
       ->required();
   sub->add_flag("--pure", flags.pure, "Every weight matrix gets TYPE (no mixture rules; rows that do not fit still fall back)");
+  sub->add_option("--imatrix", imatrix, "Importance matrix (GGUF or legacy .dat, from llama-imatrix or lmforge imatrix): weighted quantization");
   sub->add_flag("--allow-requantize", allow_requantize, "Allow a quantized input (dequantized, then quantized: quality drops)");
   sub->add_flag("--leave-output-tensor", flags.leave_output_tensor, "Keep output.weight in its input type");
   sub->add_option("-t,--threads", threads, "Threads quantizing each big tensor (default: one per available core)");
@@ -164,7 +191,7 @@ Action& register_quantize(CLI::App& app) {
   sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
   sub->add_flag("--force", force, "Overwrite an existing output");
   sub->add_flag("-q,--quiet", quiet, "No progress output");
-  action = [] { return run_quantize(in, out, type, flags, allow_requantize, threads, hist, dry_run, json, force, quiet); };
+  action = [] { return run_quantize(in, out, type, flags, imatrix, allow_requantize, threads, hist, dry_run, json, force, quiet); };
   return action;
 }
 

@@ -56,7 +56,7 @@ QuantMixChoice fit_row_length(QuantMixChoice c, uint64_t row_len) {
 }
 
 // The mixture rules of llama_tensor_get_type_impl that a llama model can meet.
-QuantMixChoice mixture_rule(QuantMix mix, const QuantMixModel& m, const LlamaTensorName& name, uint64_t row_len) {
+QuantMixChoice mixture_rule(QuantMix mix, const QuantMixModel& m, const LlamaTensorName& name, uint64_t row_len, bool has_imatrix) {
   const DType base = quant_mix_info(mix).default_type;
   const QuantMixChoice keep{base, QuantMixReason::kMixDefault};
   const auto more = [](DType t) { return QuantMixChoice{t, QuantMixReason::kMoreBits}; };
@@ -89,6 +89,7 @@ QuantMixChoice mixture_rule(QuantMix mix, const QuantMixModel& m, const LlamaTen
       if (mix == M::Q3_K_L) return more(DType::Q5_K);
       if ((mix == M::Q4_K_M || mix == M::Q5_K_M) && use_more_bits(i, n)) return more(DType::Q6_K);
       if (mix == M::Q4_K_S && i < n / 8) return more(DType::Q5_K);
+      if ((mix == M::Q4_0 || mix == M::Q5_0) && has_imatrix && i < n / 8) return more(mix == M::Q4_0 ? DType::Q4_1 : DType::Q5_1);
       return keep;
     case LlamaTensor::kAttnOutput:
       if (mix == M::Q2_K) return more(DType::Q3_K);
@@ -138,7 +139,7 @@ QuantMixChoice llama_quant_tensor_type(QuantMix mix, const QuantMixFlags& flags,
   const DType base = quant_mix_info(mix).default_type;
   if (!dtype_is_quantized(base)) return {base, QuantMixReason::kMixDefault};  // F32/F16/BF16: no rules, no fallback
   const uint64_t row_len = shape.back();  // ggml's ne[0]
-  const QuantMixChoice chosen = flags.pure ? QuantMixChoice{base, QuantMixReason::kMixDefault} : mixture_rule(mix, model, name, row_len);
+  const QuantMixChoice chosen = flags.pure ? QuantMixChoice{base, QuantMixReason::kMixDefault} : mixture_rule(mix, model, name, row_len, flags.has_imatrix);
   return fit_row_length(chosen, row_len);
 }
 

@@ -64,6 +64,9 @@ QuantMixModel quant_mix_model(const LlamaConfig& config, bool has_output_tensor)
 struct QuantMixFlags {
   bool pure = false;                 // --pure
   bool leave_output_tensor = false;  // --leave-output-tensor
+  // An importance matrix is given (--imatrix): Q4_0 and Q5_0 then give ffn_down of the first
+  // eighth of the layers Q4_1 / Q5_1, as llama.cpp does to keep those layers sane.
+  bool has_imatrix = false;
 };
 
 enum class QuantMixReason {

@@ -7,11 +7,13 @@
 
 #include "core/checked_math.h"
 #include "core/error.h"
+#include "quant/weighted_quantize.h"
 
 namespace lmforge {
 
 TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t rows, uint64_t row_len,
-                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what, unsigned threads) {
+                      const std::function<uint64_t(uint64_t)>& source_row, const std::string& what, unsigned threads,
+                      const float* importance) {
   if (from == to && !source_row) return src;
   const auto in_row = dtype_nbytes(from, row_len);
   const auto out_row = dtype_nbytes(to, row_len);
@@ -35,7 +37,7 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
         std::memcpy(o, in, *in_row);
       } else {
         decode_row(from, in, scratch.data(), row_len);
-        encode_row(to, scratch.data(), o, row_len);
+        encode_row_weighted(to, scratch.data(), o, row_len, importance);
       }
     }
   };

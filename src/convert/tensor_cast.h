@@ -21,9 +21,11 @@ namespace lmforge {
 // Converts `src` (rows x row_len elements of type `from`) to type `to`; unless from == to, `from`
 // must pass can_decode and `to` can_encode. If `source_row` is given, output row r is taken from
 // input row source_row(r). `what` names the tensor in errors. Big type conversions split their
-// rows over `threads` threads (0: one per available core, at most 16).
+// rows over `threads` threads (0: one per available core, at most 16). `importance` (row_len
+// floats, an imatrix entry) sends every row through the type's importance-weighted quantizer
+// (quant/weighted_quantize.h), as llama-quantize --imatrix does.
 TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t rows, uint64_t row_len,
                       const std::function<uint64_t(uint64_t)>& source_row, const std::string& what,
-                      unsigned threads = 0);
+                      unsigned threads = 0, const float* importance = nullptr);
 
 }  // namespace lmforge

@@ -30,6 +30,16 @@ void quantize_row_q3_k(const float* x, uint8_t* out, size_t n);
 void quantize_row_q4_k(const float* x, uint8_t* out, size_t n);
 void quantize_row_q5_k(const float* x, uint8_t* out, size_t n);
 void quantize_row_q6_k(const float* x, uint8_t* out, size_t n);
+// The importance-matrix paths (ggml's quantize_row_qN_K_impl, which llama-quantize runs when
+// an imatrix has an entry for the tensor): `n` is one whole row (a multiple of 256) and `qw`
+// its n importance weights (the mean squared activation of each input column). Q2_K...Q5_K
+// differ from the reference path even in the searches; Q6_K with qw == nullptr is the
+// reference path.
+void quantize_row_q2_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw);
+void quantize_row_q3_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw);
+void quantize_row_q4_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw);
+void quantize_row_q5_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw);
+void quantize_row_q6_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw);
 void dequantize_row_q2_k(const uint8_t* in, float* y, size_t n);
 void dequantize_row_q3_k(const uint8_t* in, float* y, size_t n);
 void dequantize_row_q4_k(const uint8_t* in, float* y, size_t n);

@@ -42,7 +42,7 @@ inline int clamp_symmetric(int l, int nmax) {
 
 }  // namespace
 
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) {
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
   const float max = signed_absmax(x, static_cast<size_t>(n));  // quant/ggml_blocks.h
   const float amax = std::fabs(max);
   if (amax < kGroupMaxEps) {
@@ -61,7 +61,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) 
   for (int i = 0; i < n; ++i) {
     const int l = clamp_symmetric(nearest_int(iscale * x[i]), nmax);
     L[i] = static_cast<int8_t>(l + nmax);
-    const float w = qx_weight(rmse_type, x[i]);
+    const float w = qw ? qw[i] : qx_weight(rmse_type, x[i]);
     const auto fl = static_cast<float>(l);
     sumlx += w * x[i] * fl;
     suml2 += w * fl * fl;
@@ -76,7 +76,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) 
     sumlx = suml2 = 0;
     for (int i = 0; i < n; ++i) {
       const auto fl = static_cast<float>(clamp_symmetric(nearest_int(iscale * x[i]), nmax));
-      const float w = qx_weight(rmse_type, x[i]);
+      const float w = qw ? qw[i] : qx_weight(rmse_type, x[i]);
       sumlx += w * x[i] * fl;
       suml2 += w * fl * fl;
     }
@@ -213,6 +213,75 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
   }
   *the_min = -min;
   return scale;
+}
+
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* qw) {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
+  if (max < kGroupMaxEps) {
+    std::fill(L, L + n, uint8_t{0});
+    return 0.0f;
+  }
+  const auto fnmax = static_cast<float>(nmax);
+  const auto level = [nmax](float v) { return std::min(nmax, nearest_int(v)); };
+  float iscale = fnmax / max;
+  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
+  const float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * static_cast<float>(L[i]);
+    best_mse += qw[i] * diff * diff;
+  }
+  // Eight more candidate scales, a tenth of a level either side; the smallest weighted error wins.
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * static_cast<float>(is) + fnmax) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const float diff = x[i] - scale_is * static_cast<float>(level(iscale_is * x[i]));
+      mse += qw[i] * diff * diff;
+    }
+    if (mse < best_mse) {
+      best_mse = mse;
+      iscale = iscale_is;
+    }
+  }
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = level(iscale * x[i]);
+    L[i] = static_cast<uint8_t>(l);
+    const auto fl = static_cast<float>(l);
+    sumlx += qw[i] * x[i] * fl;
+    suml2 += qw[i] * fl * fl;
+  }
+  // Up to five sweeps moving one quant at a time to its best level given the others, kept only
+  // when the weighted fit sumlx^2 / suml2 improves.
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = qw[i];
+      const auto li = static_cast<float>(L[i]);
+      float slx = sumlx - w * x[i] * li;
+      float sl2 = suml2 - w * li * li;
+      if (slx > 0 && sl2 > 0) {
+        const int new_l = level(x[i] * sl2 / slx);
+        if (new_l != L[i]) {
+          const auto fl = static_cast<float>(new_l);
+          slx += w * x[i] * fl;
+          sl2 += w * fl * fl;
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<uint8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (n_changed == 0) break;
+  }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* scale, uint8_t* min) {

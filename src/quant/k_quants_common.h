@@ -1,6 +1,7 @@
 // Shared pieces of ggml's K-quant reference quantizers (256-element super-blocks): the block
-// sizes, ggml's nearest_int rounding and the scale searches make_qx_quants, make_q3_quants and
-// make_qkx2_quants (their non-imatrix paths), plus the 6-bit scale/min packing of Q4_K and Q5_K.
+// sizes, ggml's nearest_int rounding and the scale searches make_qx_quants, make_q3_quants,
+// make_qkx2_quants (also ggml's make_qkx3_quants, which is the same search whenever weights are
+// given) and make_qp_quants, plus the 6-bit scale/min packing of Q4_K and Q5_K.
 //
 // Byte-identity with llama-quantize is the point, so each search repeats ggml's float operations
 // in ggml's order, in float (never double), with no FMA contraction (the build is ISO C++:
@@ -37,10 +38,16 @@ inline int nearest_int(float v) {
 float load_f16(const uint8_t* p);
 void store_f16(uint8_t* p, float v);
 
-// make_qx_quants without importance weights: symmetric quants L[i] in [0, 2 * nmax) (offset by
-// nmax) for n values, returning the scale. rmse_type selects the error weight as in ggml (0: no
-// search; 1: x^2; 2: 1; 3: |x|; 4: sqrt|x|; negative: one refinement, no search).
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type);
+// make_qx_quants: symmetric quants L[i] in [0, 2 * nmax) (offset by nmax) for n values,
+// returning the scale. rmse_type selects the error weight as in ggml (0: no search; 1: x^2;
+// 2: 1; 3: |x|; 4: sqrt|x|; negative: one refinement, no search); importance weights `qw`
+// (n floats, the imatrix paths) replace that weight when given.
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw = nullptr);
+
+// make_qp_quants: unsigned quants L[i] in [0, nmax] of n non-negative values (the group scales
+// or mins of the imatrix paths of Q2_K, Q4_K, Q5_K), the scale searched over nine candidates and
+// refined one quant at a time, all under the weights `qw`; returns the scale.
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* qw);
 
 // make_q3_quants: symmetric quants L[i] in [0, 2 * nmax) (offset by nmax), with ggml's
 // coordinate-descent refinement when do_rmse; returns the scale.

@@ -17,7 +17,18 @@ inline uint8_t truncate_to_u8(float v) {
   return static_cast<uint8_t>(static_cast<int>(v));
 }
 
-// Packs 32 five-bit quants: low nibbles into qs (j low, j + 16 high), fifth bits into qh.
+// The inverse of pack_q5: the 32 five-bit quants, 0..31.
+void unpack_q5(const uint8_t* qh_in, const uint8_t* qs, uint8_t* q) {
+  const uint32_t qh = static_cast<uint32_t>(qh_in[0]) | static_cast<uint32_t>(qh_in[1]) << 8 |
+                      static_cast<uint32_t>(qh_in[2]) << 16 | static_cast<uint32_t>(qh_in[3]) << 24;
+  for (size_t j = 0; j < kQK / 2; ++j) {
+    q[j] = static_cast<uint8_t>((qs[j] & 0x0F) | ((qh >> j) & 1u) << 4);
+    q[j + kQK / 2] = static_cast<uint8_t>((qs[j] >> 4) | ((qh >> (j + kQK / 2)) & 1u) << 4);
+  }
+}
+
+}  // namespace
+
 void pack_q5(const uint8_t* q, uint8_t* qh_out, uint8_t* qs) {
   uint32_t qh = 0;
   for (size_t j = 0; j < kQK / 2; ++j) {
@@ -31,17 +42,6 @@ void pack_q5(const uint8_t* q, uint8_t* qh_out, uint8_t* qs) {
   std::memcpy(qh_out, le, 4);
 }
 
-// The inverse of pack_q5: the 32 five-bit quants, 0..31.
-void unpack_q5(const uint8_t* qh_in, const uint8_t* qs, uint8_t* q) {
-  const uint32_t qh = static_cast<uint32_t>(qh_in[0]) | static_cast<uint32_t>(qh_in[1]) << 8 |
-                      static_cast<uint32_t>(qh_in[2]) << 16 | static_cast<uint32_t>(qh_in[3]) << 24;
-  for (size_t j = 0; j < kQK / 2; ++j) {
-    q[j] = static_cast<uint8_t>((qs[j] & 0x0F) | ((qh >> j) & 1u) << 4);
-    q[j + kQK / 2] = static_cast<uint8_t>((qs[j] >> 4) | ((qh >> (j + kQK / 2)) & 1u) << 4);
-  }
-}
-
-}  // namespace
 
 void quantize_row_q5_0(const float* x, uint8_t* out, size_t n) {
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ5_0BlockBytes) {

@@ -21,6 +21,10 @@ constexpr size_t kQ5_1BlockBytes = 24;
 // `n` must be a multiple of 32; `out` receives n / 32 blocks.
 void quantize_row_q5_0(const float* x, uint8_t* out, size_t n);
 void quantize_row_q5_1(const float* x, uint8_t* out, size_t n);
+// Packs 32 five-bit quants q[0..31]: low nibbles into qs (j low, j + 16 high), fifth bits into
+// the four little-endian bytes at qh_out.
+void pack_q5(const uint8_t* q, uint8_t* qh_out, uint8_t* qs);
+
 void dequantize_row_q5_0(const uint8_t* in, float* y, size_t n);
 void dequantize_row_q5_1(const uint8_t* in, float* y, size_t n);
 

@@ -11,14 +11,18 @@ namespace {
 constexpr size_t kQl = 0, kQh = 128, kScales = 192, kD = 208;  // byte offsets in a block
 }
 
-void quantize_row_q6_k(const float* x, uint8_t* out, size_t n) {
-  for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ6_KBlockBytes) {
+void quantize_row_q6_k(const float* x, uint8_t* out, size_t n) { quantize_row_q6_k_weighted(x, out, n, nullptr); }
+
+// ggml's reference path and its imatrix path differ only in the group search's weights: x^2
+// without an importance matrix, the matrix's own weights with one.
+void quantize_row_q6_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw) {
+  for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ6_KBlockBytes, qw = qw ? qw + kQK_K : nullptr) {
     int8_t L[kQK_K];
     float scales[kQK_K / 16];
     // Each group's own best scale (signed), then the one of largest magnitude sets d.
     float max_scale = 0, max_abs_scale = 0;
     for (size_t g = 0; g < kQK_K / 16; ++g) {
-      const float scale = make_qx_quants(16, 32, x + 16 * g, L + 16 * g, 1);
+      const float scale = make_qx_quants(16, 32, x + 16 * g, L + 16 * g, 1, qw ? qw + 16 * g : nullptr);
       scales[g] = scale;
       if (std::fabs(scale) > max_abs_scale) {
         max_abs_scale = std::fabs(scale);

@@ -119,6 +119,8 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
   if (types ? any_quantized : dtype_is_quantized(outtype)) w.set("general.quantization_version", GgufValue::u32(2));
   if (model.tokenizer_kvs.empty()) fail(src_dir, "no tokenizer found; a llama GGUF needs its vocabulary");
   for (const auto& kv : model.tokenizer_kvs) w.set(kv.key, kv.value);
+  if (types)
+    for (const auto& kv : types->extra_kvs) w.set(kv.key, kv.value);
 
   uint64_t done_bytes = 0;
   Progress bar(total_bytes, opt.quiet);
@@ -135,7 +137,10 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
     if (permute && (hd % 2 != 0 || perm_rows != uint64_t{heads} * hd))
       fail(src.file, "tensor " + quoted_for_message(src.name) + " cannot be split into " + std::to_string(heads) + " heads of " + std::to_string(hd));
     const bool check_finite = types && types->reject_nonfinite;
-    w.add_tensor(p.name, p.to, p.shape, [&, p, rows, row_len, hd, label, permute, check_finite] {
+    const std::vector<float>* weights = types && types->importance ? types->importance(p.name) : nullptr;
+    if (weights && weights->size() != row_len) throw std::logic_error("write_llama_gguf: importance weights of the wrong size for " + p.name);
+    const float* importance = weights ? weights->data() : nullptr;
+    w.add_tensor(p.name, p.to, p.shape, [&, p, rows, row_len, hd, label, permute, check_finite, importance] {
       TensorBytes bytes = model.weights->read(p.source_index);
       if (check_finite) {
         if (const auto at = find_nonfinite_value(bytes, p.from, rows * row_len, row_len))
@@ -144,11 +149,12 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
       }
       TensorBytes out;
       if (!permute) {
-        out = cast_rows(bytes, p.from, p.to, rows, row_len, {}, label, opt.threads);
+        out = cast_rows(bytes, p.from, p.to, rows, row_len, {}, label, opt.threads, importance);
       } else {  // rotary rows are reordered; a 1-D bias has one element per row
         const bool bias = p.shape.size() == 1;
         out = cast_rows(bytes, p.from, p.to, bias ? p.shape[0] : rows, bias ? 1 : row_len,
-                        [hd](uint64_t row) { return hf_row_for_gguf_row(row, hd); }, label, opt.threads);
+                        [hd](uint64_t row) { return hf_row_for_gguf_row(row, hd); }, label, opt.threads,
+                        bias ? nullptr : importance);
       }
       if (types && types->after_tensor) {
         const std::string extra = types->after_tensor(p.name, p.to, out);

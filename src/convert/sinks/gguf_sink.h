@@ -5,10 +5,12 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "arch/llama/llama_tensors.h"
 #include "convert/convert_options.h"
 #include "convert/llama_source.h"
+#include "formats/gguf/gguf_value.h"
 
 namespace lmforge {
 
@@ -30,6 +32,11 @@ struct GgufTensorTypes {
   // Called with each tensor's output bytes once they are made; a non-empty result is logged
   // after the tensor's line (quantize --hist prints the code histogram this way).
   std::function<std::string(const std::string& gguf_name, DType type, const TensorBytes& data)> after_tensor;
+  // The importance weights (one per column) to quantize a tensor with, by GGUF name; null or
+  // returning null: the reference quantizers (llama-quantize without --imatrix).
+  std::function<const std::vector<float>*(const std::string& gguf_name)> importance;
+  // Keys written after the model's own (llama-quantize's quantize.imatrix.* keys).
+  std::vector<GgufKv> extra_kvs;
 };
 ConvertReport write_llama_gguf(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt,
                                const GgufTensorTypes& types);
