@@ -18,5 +18,6 @@ Action& register_perplexity(CLI::App& app);
 Action& register_bench(CLI::App& app);
 Action& register_formats(CLI::App& app);
 Action& register_quantize(CLI::App& app);
+Action& register_imatrix(CLI::App& app);
 
 }  // namespace lmforge::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   actions.emplace_back("bench", &lmforge::cli::register_bench(app));
   actions.emplace_back("formats", &lmforge::cli::register_formats(app));
   actions.emplace_back("quantize", &lmforge::cli::register_quantize(app));
+  actions.emplace_back("imatrix", &lmforge::cli::register_imatrix(app));
 
   try {
     app.parse(argc, argv);

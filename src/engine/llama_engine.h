@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/kv_cache.h"
@@ -25,6 +26,17 @@ struct LlamaEngineOptions {
   uint32_t n_threads = 0;  // 0: one per available core (the reference engine uses one)
   uint32_t n_batch = 512;  // most tokens computed together (bounds the activation buffers)
   bool reference = false;  // the scalar reference engine instead of the fast one
+};
+
+// Sees the float input of every weight product of the fast engine (before it is packed for
+// the kernels): `n` rows of `cols` floats, `ld` floats apart, multiplied by the weight named
+// `weight` (its GGUF name). Products sharing an input (Q/K/V, gate/up) are reported once per
+// weight. Called from the evaluating thread, between the products (not concurrently); an
+// importance matrix (`lmforge imatrix`) is the user.
+class ActivationObserver {
+ public:
+  virtual ~ActivationObserver() = default;
+  virtual void observe(const std::string& weight, const float* x, size_t ld, size_t n, size_t cols) = 0;
 };
 
 class LlamaEngine {
@@ -41,6 +53,10 @@ class LlamaEngine {
 
   const LlamaModel& model() const { return model_; }
 
+  // Reports the inputs of every later product to `observer` (null: none, the default, at the
+  // cost of one pointer test per product). The fast engine only; the reference engine ignores it.
+  void set_observer(ActivationObserver* observer) { observer_ = observer; }
+
  protected:
   explicit LlamaEngine(const LlamaModel& model) : model_(model) {}
 
@@ -53,6 +69,7 @@ class LlamaEngine {
   virtual void compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) = 0;
 
   const LlamaModel& model_;
+  ActivationObserver* observer_ = nullptr;
 };
 
 // The two implementations behind LlamaEngine::create. n_threads >= 1, n_batch >= 1.

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "core/error.h"
@@ -69,6 +70,11 @@ class FastEngine final : public LlamaEngine {
   void attention(KvCache& cache, uint32_t l, const Chunk& chunk);
   // Packs n rows of x (ld floats apart) for weights of `type` into `p`, split over threads.
   void pack(PackedActivations& p, DType type, const float* x, size_t ld, size_t n, uint64_t cols);
+  // Shows the observer (if any) the input x (n rows, ld apart) of the products by `weights`.
+  void observe(std::initializer_list<const LlamaWeight*> weights, const float* x, size_t ld, size_t n, size_t cols) {
+    if (observer_)
+      for (const LlamaWeight* w : weights) observer_->observe(w->name, x, ld, n, cols);
+  }
   // y[t * ldy + r] = W x[t] for all rows of `w`, split over threads by rows.
   void product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy);
 
@@ -161,6 +167,7 @@ void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
     for (size_t r = b; r < e; ++r)
       rms_norm_f32(&x_[out_rows_[r] * embd], model_.output_norm.data(), &xn_[r * embd], embd, c_.rms_norm_eps);
   });
+  observe({&model_.output}, xn_.data(), embd, m, embd);
   pack(packed_a_, model_.output.m.type, xn_.data(), embd, m, embd);
   product(model_.output, packed_a_, logits, model_.n_vocab());
 }
@@ -184,6 +191,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   });
   // Q, K and V usually share a type and so one packed input; a file that mixes types gets one
   // packing per type.
+  observe({&L.wq, &L.wk, &L.wv}, xn_.data(), embd, n, embd);
   pack(packed_a_, L.wq.m.type, xn_.data(), embd, n, embd);
   const PackedActivations* for_k = &packed_a_;
   if (L.wk.m.type != L.wq.m.type) {
@@ -217,6 +225,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     }
   });
   attention(cache, l, chunk);
+  observe({&L.wo}, att_.data(), q_dim_, n, q_dim_);
   pack(packed_a_, L.wo.m.type, att_.data(), q_dim_, n, q_dim_);
   product(L.wo, packed_a_, proj_.data(), embd);
 
@@ -227,6 +236,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
       rms_norm_f32(&x_[t * embd], L.ffn_norm.data(), &xn_[t * embd], embd, c_.rms_norm_eps);
     }
   });
+  observe({&L.w_gate, &L.w_up}, xn_.data(), embd, n, embd);
   pack(packed_a_, L.w_gate.m.type, xn_.data(), embd, n, embd);
   const PackedActivations* for_up = &packed_a_;
   if (L.w_up.m.type != L.w_gate.m.type) {
@@ -241,6 +251,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
   });
+  observe({&L.w_down}, gate_.data(), ff, n, ff);
   pack(packed_a_, L.w_down.m.type, gate_.data(), ff, n, ff);
   product(L.w_down, packed_a_, proj_.data(), embd);
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {

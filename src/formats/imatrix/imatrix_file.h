@@ -3,7 +3,8 @@
 //  - GGUF (llama-imatrix's default): general.type = "imatrix"; imatrix.datasets (array of
 //    strings), imatrix.chunk_count and imatrix.chunk_size (u32); per weight NAME two F32
 //    tensors, NAME.in_sum2 (ne = [columns, matrices]: the raw sums of squared activations) and
-//    NAME.counts (ne = [1, matrices]: how many activation rows were summed), names sorted.
+//    NAME.counts (ne = [1, matrices]: how many activation rows were summed), names sorted;
+//    as ggml writes them, trailing dimensions of 1 are dropped (one matrix: ne [columns], [1]).
 //  - legacy .dat: i32 entry count; per entry i32 name length, the name, i32 ncall, i32 nval,
 //    nval f32 (the mean squared activation times ncall); then, optionally, i32 chunk count and
 //    i32 length + the dataset's name. All little-endian.
