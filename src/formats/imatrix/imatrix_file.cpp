@@ -128,7 +128,8 @@ ImatrixData read_dat(const std::string& path, std::span<const uint8_t> bytes) {
     out.chunk_count = static_cast<uint32_t>(chunks);
     if (!r.at_end()) {
       const int32_t len = r.i32("dataset name length");
-      if (len < 0 || static_cast<uint64_t>(len) > r.remaining()) r.fail_at(r.pos() - 4, "dataset name length " + std::to_string(len));
+      if (len < 0 || static_cast<uint64_t>(len) > r.remaining())
+        r.fail_at(r.pos() - 4, "dataset name length " + std::to_string(len) + " but " + std::to_string(r.remaining()) + " bytes remain (truncated?)");
       if (len > 0) out.datasets.push_back(r.str(static_cast<uint64_t>(len), "dataset name"));
       if (!r.at_end()) r.fail_here(std::to_string(r.remaining()) + " unexpected bytes after the dataset name");
     }
