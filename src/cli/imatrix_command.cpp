@@ -55,6 +55,9 @@ int run_imatrix(const ImatrixCliOptions& o) {
   const PerplexityInput input = perplexity_input(tok, text);
   const size_t n_chunks = imatrix_chunks(input.tokens.size(), o.n_ctx, o.chunks);  // refuses a short text first
   const bool show = !o.json && !o.quiet;
+  if (show && o.n_ctx > model->config().max_position_embeddings)
+    std::fprintf(stderr, "lmforge: warning: -c %u is beyond the model's training context (%u)\n", o.n_ctx,
+                 model->config().max_position_embeddings);
   if (show)
     std::fprintf(stderr, "lmforge imatrix: %zu tokens, %zu chunks of %u, recording %s\n", input.tokens.size(), n_chunks, o.n_ctx,
                  o.process_output ? "blk.* and output.weight" : "blk.* weights");
