@@ -22,7 +22,8 @@
 
 namespace lmforge {
 
-// The weight types matmul_packed() supports: F32, F16, BF16, Q8_0, Q4_0.
+// The weight types matmul_packed() supports (kernels/weight_types.cpp: F32, F16, BF16, Q8_0,
+// Q4_0, Q4_1, Q5_0, Q5_1).
 bool matmul_supports(DType weight_type);
 
 // A batch of n activation rows of `cols` floats, packed for weights of one type.
@@ -44,11 +45,12 @@ class PackedActivations {
 
   // Layout of one packed row (every row starts 64-byte aligned; row_bytes() is a multiple of 64):
   //   F32/F16/BF16 weights: float x[cols].
-  //   Q8_0/Q4_0 weights, nb = cols / 32 blocks:
+  //   Q8_0/Q4_0 (and Q4_1/Q5_0/Q5_1) weights, nb = cols / 32 blocks:
   //     int8 q[nb * 32]   block b holds q[32b .. 32b+31] = round-to-nearest-even(x / d_b)
   //     float d[nb]       d_b = fp16-rounded amax_b / 127 (as llama.cpp's Q8_0 activations)
   //     float s[nb]       sum of block b's 32 q values, exact; turns Q4_0's "-8" offset into
-  //                       one multiply per block: sum (n - 8) q = sum n q - 8 s.
+  //                       one multiply per block: sum (n - 8) q = sum n q - 8 s (and
+  //                       Q4_1/Q5_1's minimum into m d s, Q5_0's offset into -16 s).
   const float* floats(size_t t) const { return reinterpret_cast<const float*>(row(t)); }
   const int8_t* quants(size_t t) const { return reinterpret_cast<const int8_t*>(row(t)); }
   const float* block_scales(size_t t) const { return reinterpret_cast<const float*>(row(t) + scales_offset_); }

@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_q4_1_q5.h"
 #include "kernels/weight_types.h"
 #include "quant/ggml_blocks.h"
 
@@ -154,6 +155,9 @@ void matmul_packed_scalar(const MatrixView& w, const PackedActivations& x, float
         case DType::BF16: v = dot_row_bf16(wr, x.floats(t), w.cols); break;
         case DType::Q8_0: v = dot_row_q8_0(wr, x.quants(t), x.block_scales(t), nb); break;
         case DType::Q4_0: v = dot_row_q4_0(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
+        case DType::Q4_1: v = dot_row_q4_1(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
+        case DType::Q5_0: v = dot_row_q5_0(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
+        case DType::Q5_1: v = dot_row_q5_1(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
         default: break;
       }
       y[t * ldy + r] = v;

@@ -42,7 +42,13 @@ TEST(KernelWeightTypes, SupportQueriesFollowTheTable) {
     p.reset(t, 2, 64);
     EXPECT_EQ(p.is_quantized(), kind->activations == ActivationForm::kInt8Blocks) << dtype_name(t);
   }
-  EXPECT_EQ(kernel_weight_type(DType::Q4_1), nullptr);  // decodable, but no fast product yet
+  EXPECT_EQ(kernel_weight_type(DType::F64), nullptr);  // decodable, but no fast product
+}
+
+TEST(KernelWeightTypes, NamesListEveryRow) {
+  const std::string names = kernel_weight_type_names();
+  EXPECT_EQ(names.rfind("F32, F16, BF16, Q8_0, Q4_0", 0), 0u) << names;
+  for (const char* t : {"Q4_1", "Q5_0", "Q5_1"}) EXPECT_NE(names.find(t), std::string::npos) << names;
 }
 
 }  // namespace
