@@ -12,7 +12,8 @@
 // vpdpbusd). Q5_0's "-16"
 // is subtracted the same way as Q4_0's "-8" in matmul.cpp: 16 * the pair sums of the
 // activation bytes, computed once per activation block and shared by the RM weight rows. The
-// minimum term m_w d_x s is one scalar multiply-add per (row, token, block). Other targets
+// minimum term m_w d_x s is one scalar multiply-add per (row, token, block), with d_x s rounded
+// to fp16 as llama.cpp's Q8_1 activations round it. Other targets
 // decode blocks to signed bytes and use the portable DotBlock.
 
 #include <cstring>
@@ -178,7 +179,8 @@ HWY_NOINLINE void Tile(const MatrixView& w, uint64_t r, const PackedActivations&
       __m256i offset = _mm256_setzero_si256();
       if constexpr (F::kOffset != 0) offset = DotLanes(_mm256_set1_epi8(F::kOffset), act);
       [[maybe_unused]] float dxs = 0.0f;
-      if constexpr (kHasMin) dxs = xd[j][b] * xs[j][b];
+      // d_x s rounded to fp16, as llama.cpp's Q8_1 activations carry it (matmul_q4_1_q5_scalar.cpp).
+      if constexpr (kHasMin) dxs = _cvtsh_ss(_cvtss_sh(xd[j][b] * xs[j][b], _MM_FROUND_TO_NEAREST_INT));
       LMFORGE_Q15_UNROLL
       for (size_t i = 0; i < RM; ++i) {
         __m256i lanes = DotLanes(codes[i], act);
@@ -237,7 +239,7 @@ HWY_NOINLINE void Tile(const MatrixView& w, uint64_t r, const PackedActivations&
     for (size_t j = 0; j < RN; ++j) {
       const int8_t* xq = x.quants(t + j) + b * kQK;
       const float dx = x.block_scales(t + j)[b];
-      const float dxs = kHasMin ? dx * x.block_sums(t + j)[b] : 0.0f;
+      const float dxs = kHasMin ? fp16_to_fp32(fp32_to_fp16(dx * x.block_sums(t + j)[b])) : 0.0f;
       LMFORGE_Q15_UNROLL
       for (size_t i = 0; i < RM; ++i) {
         acc[i][j] += (dw[i] * dx) * static_cast<float>(DotBlock(codes[i], xq));

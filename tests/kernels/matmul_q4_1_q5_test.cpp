@@ -27,13 +27,18 @@ const DType kTypes[] = {DType::Q4_1, DType::Q5_0, DType::Q5_1};
 // sum_c (|w_c - m| + |m|) |d_x q_c| (m = the block's minimum, 0 for Q5_0): a bound on the sum of
 // the absolute values of every partial sum the kernels form (the integer block sums are exact;
 // the d n and m parts of a block are scaled and added in float). A float sum of nb block terms,
-// each rounded a few times, is within (nb + 3) u * magnitude of the exact value.
-double reference(const MatrixView& w, uint64_t r, const PackedActivations& p, size_t t, double* magnitude) {
+// each rounded a few times, is within (nb + 3) u * magnitude of the exact value. Q4_1/Q5_1 also
+// round d_x s to fp16 before multiplying it by m, as llama.cpp's Q8_1 activations do: that moves
+// a block by at most |m| (|d_x s| 2^-11 + 2^-25) (half an fp16 ulp, subnormals included), whose
+// sum over the blocks comes back in `rounding`.
+double reference(const MatrixView& w, uint64_t r, const PackedActivations& p, size_t t, double* magnitude,
+                 double* rounding) {
   std::vector<float> row(w.cols);
   decode_row(w.type, w.row(r), row.data(), w.cols);
   const size_t block_bytes = w.row_bytes / (w.cols / 32);
   double exact = 0.0;
   *magnitude = 0.0;
+  *rounding = 0.0;
   for (uint64_t b = 0; b < w.cols / 32; ++b) {
     double mw = 0.0;
     if (w.type != DType::Q5_0) {
@@ -42,6 +47,7 @@ double reference(const MatrixView& w, uint64_t r, const PackedActivations& p, si
       mw = fp16_to_fp32(h);
     }
     const double dx = p.block_scales(t)[b];
+    *rounding += std::fabs(mw) * (std::fabs(dx * p.block_sums(t)[b]) * 0x1p-11 + 0x1p-25);
     for (size_t j = 0; j < 32; ++j) {
       const double wc = row[b * 32 + j], xc = dx * p.quants(t)[b * 32 + j];
       exact += wc * xc;
@@ -73,9 +79,9 @@ TEST(MatmulQ41Q5Test, ScalarTwinMatchesFloat64Reference) {
       matmul_packed_scalar(m.view, p, y.data(), rows, 0, rows);
       for (size_t t = 0; t < n; ++t) {
         for (uint64_t r = 0; r < rows; ++r) {
-          double magnitude = 0.0;
-          const double want = reference(m.view, r, p, t, &magnitude);
-          EXPECT_NEAR(y[t * rows + r], want, (cols / 32 + 3) * kUnitRoundoff * magnitude + 1e-30)
+          double magnitude = 0.0, rounding = 0.0;
+          const double want = reference(m.view, r, p, t, &magnitude, &rounding);
+          EXPECT_NEAR(y[t * rows + r], want, (cols / 32 + 3) * kUnitRoundoff * magnitude + rounding + 1e-30)
               << "t " << t << " r " << r;
         }
       }
@@ -119,9 +125,9 @@ void expect_dispatched_matches_scalar(const MatrixView& w, const PackedActivatio
     matmul_packed_scalar(w, p, want.data(), w.rows, 0, w.rows);
     for (size_t t = 0; t < n; ++t) {
       for (uint64_t r = 0; r < w.rows; ++r) {
-        double magnitude = 0.0;
-        reference(w, r, p, t, &magnitude);
-        // Both are within (nb + 3) u * magnitude of the exact value.
+        double magnitude = 0.0, rounding = 0.0;
+        reference(w, r, p, t, &magnitude, &rounding);
+        // Both are within (nb + 3) u * magnitude of the same value (they round d_x s alike).
         ASSERT_NEAR(got[t * w.rows + r], want[t * w.rows + r], 2 * (w.cols / 32 + 3) * kUnitRoundoff * magnitude + 1e-30)
             << dtype_name(w.type) << " t " << t << " r " << r;
       }
