@@ -66,7 +66,7 @@ HWY_INLINE hn::Vec<D> RoundNearestEven(D d, hn::Vec<D> v) {
 }
 
 // One activation row into 8-bit blocks, byte-identical to quantize_activation_row_scalar.
-void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, float* s) {
+void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, float* s, bool scaled_sums) {
   const hn::CappedTag<float, 8> df;  // 8 lanes on AVX2+, 4 on 128-bit targets
   const size_t N = hn::Lanes(df);
   const hn::Rebind<int32_t, decltype(df)> di;
@@ -89,13 +89,14 @@ void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, f
       hn::StoreU(hn::DemoteTo(d8, vi), d8, q + j);
     }
     s[b] = static_cast<float>(hn::GetLane(hn::SumOfLanes(di, vsum)));
+    if (scaled_sums) s[b] = fp16_to_fp32(fp32_to_fp16(amax / 127.0f * s[b]));  // llama.cpp's Q8_1
   }
 }
 
 void PackRows(PackedActivations& p, const float* x, size_t ldx, size_t t0, size_t t1) {
   for (size_t t = t0; t < t1; ++t) {
     if (p.is_quantized()) {
-      QuantizeActivationRow(x + t * ldx, p.cols(), p.quants(t), p.block_scales(t), p.block_sums(t));
+      QuantizeActivationRow(x + t * ldx, p.cols(), p.quants(t), p.block_scales(t), p.block_sums(t), p.scaled_sums());
     } else {
       std::memcpy(p.floats(t), x + t * ldx, p.cols() * sizeof(float));
     }

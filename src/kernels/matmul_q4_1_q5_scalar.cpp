@@ -29,11 +29,6 @@ int32_t code_dot(const uint8_t* qs, uint32_t qh, const int8_t* q) {
   return isum;
 }
 
-// llama.cpp's Q8_1 activations carry d * sum q rounded to fp16, and its Q4_1/Q5_1 products
-// multiply the weight minimum by that: the same rounding here keeps the probabilities within
-// the oracle's tolerance of llama.cpp's (the minimum term often nearly cancels the code term).
-inline float min_term_scale(float d, float s) { return fp16_to_fp32(fp32_to_fp16(d * s)); }
-
 uint32_t load_qh(const uint8_t* p) {
   // Little-endian in the file, whatever the host.
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
@@ -44,11 +39,12 @@ uint32_t load_qh(const uint8_t* p) {
 bool is_q4_1_q5_type(DType t) { return t == DType::Q4_1 || t == DType::Q5_0 || t == DType::Q5_1; }
 
 // Block: f16 d, f16 m, uint8 qs[16].
+// s[b] is the activation block's d * sum q (PackedActivations::scaled_sums), as llama.cpp's Q8_1.
 float dot_row_q4_1(const uint8_t* w, const int8_t* q, const float* d, const float* s, uint64_t nb) {
   float acc = 0.0f;
   for (uint64_t b = 0; b < nb; ++b, w += kQ4_1BlockBytes, q += kQK) {
     const int32_t isum = code_dot(w + 4, 0, q);
-    acc += (load_f16(w) * d[b]) * static_cast<float>(isum) + load_f16(w + 2) * min_term_scale(d[b], s[b]);
+    acc += (load_f16(w) * d[b]) * static_cast<float>(isum) + load_f16(w + 2) * s[b];
   }
   return acc;
 }
@@ -64,12 +60,12 @@ float dot_row_q5_0(const uint8_t* w, const int8_t* q, const float* d, const floa
   return acc;
 }
 
-// Block: f16 d, f16 m, uint32 qh, uint8 qs[16].
+// Block: f16 d, f16 m, uint32 qh, uint8 qs[16]; s as for Q4_1.
 float dot_row_q5_1(const uint8_t* w, const int8_t* q, const float* d, const float* s, uint64_t nb) {
   float acc = 0.0f;
   for (uint64_t b = 0; b < nb; ++b, w += kQ5_1BlockBytes, q += kQK) {
     const int32_t isum = code_dot(w + 8, load_qh(w + 4), q);
-    acc += (load_f16(w) * d[b]) * static_cast<float>(isum) + load_f16(w + 2) * min_term_scale(d[b], s[b]);
+    acc += (load_f16(w) * d[b]) * static_cast<float>(isum) + load_f16(w + 2) * s[b];
   }
   return acc;
 }

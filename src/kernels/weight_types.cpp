@@ -12,9 +12,9 @@ constexpr std::array<KernelWeightType, 8> kRows = {{
     {DType::BF16, ActivationForm::kFloats, false},
     {DType::Q8_0, ActivationForm::kInt8Blocks, true},
     {DType::Q4_0, ActivationForm::kInt8Blocks, true},
-    {DType::Q4_1, ActivationForm::kInt8Blocks, false},
+    {DType::Q4_1, ActivationForm::kInt8BlocksScaledSums, false},
     {DType::Q5_0, ActivationForm::kInt8Blocks, false},
-    {DType::Q5_1, ActivationForm::kInt8Blocks, false},
+    {DType::Q5_1, ActivationForm::kInt8BlocksScaledSums, false},
 }};
 
 }  // namespace

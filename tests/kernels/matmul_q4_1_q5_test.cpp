@@ -27,10 +27,10 @@ const DType kTypes[] = {DType::Q4_1, DType::Q5_0, DType::Q5_1};
 // sum_c (|w_c - m| + |m|) |d_x q_c| (m = the block's minimum, 0 for Q5_0): a bound on the sum of
 // the absolute values of every partial sum the kernels form (the integer block sums are exact;
 // the d n and m parts of a block are scaled and added in float). A float sum of nb block terms,
-// each rounded a few times, is within (nb + 3) u * magnitude of the exact value. Q4_1/Q5_1 also
-// round d_x s to fp16 before multiplying it by m, as llama.cpp's Q8_1 activations do: that moves
-// a block by at most |m| (|d_x s| 2^-11 + 2^-25) (half an fp16 ulp, subnormals included), whose
-// sum over the blocks comes back in `rounding`.
+// each rounded a few times, is within (nb + 3) u * magnitude of the exact value. Q4_1/Q5_1
+// multiply m by llama.cpp's Q8_1 sum fp16(d s) (d = amax / 127 unrounded; d_x = fp16(d)), which
+// is within 2^-11 |d s| + 2^-25 of d s, and |d - d_x| <= 2^-11 |d_x| (1 + 2^-11): so a block moves
+// by at most |m| (1.001 * 2^-10 |d_x s| + 2^-25) from m d_x s, summed over the blocks in `rounding`.
 double reference(const MatrixView& w, uint64_t r, const PackedActivations& p, size_t t, double* magnitude,
                  double* rounding) {
   std::vector<float> row(w.cols);
@@ -47,7 +47,9 @@ double reference(const MatrixView& w, uint64_t r, const PackedActivations& p, si
       mw = fp16_to_fp32(h);
     }
     const double dx = p.block_scales(t)[b];
-    *rounding += std::fabs(mw) * (std::fabs(dx * p.block_sums(t)[b]) * 0x1p-11 + 0x1p-25);
+    int32_t sum_q = 0;
+    for (size_t j = 0; j < 32; ++j) sum_q += p.quants(t)[b * 32 + j];
+    *rounding += std::fabs(mw) * (std::fabs(dx * sum_q) * 1.001 * 0x1p-10 + 0x1p-25);
     for (size_t j = 0; j < 32; ++j) {
       const double wc = row[b * 32 + j], xc = dx * p.quants(t)[b * 32 + j];
       exact += wc * xc;
@@ -65,6 +67,31 @@ PackedActivations packed(DType type, size_t n, uint64_t cols, uint32_t seed) {
   p.reset(type, n, cols);
   p.pack_rows_scalar(x.data(), cols, 0, n);
   return p;
+}
+
+// Q4_1/Q5_1 activations carry llama.cpp's Q8_1 sums (quantize_row_q8_1: s = fp16(d * sum q)
+// with d = amax / 127 before its own fp16 rounding); Q5_0's are the exact sums, as Q4_0's.
+TEST(MatmulQ41Q5Test, ActivationSumsFollowLlamaCppQ8_1) {
+  std::vector<float> x(64);
+  for (size_t j = 0; j < 64; ++j) x[j] = 0.37f * static_cast<float>(j % 11) - 0.9f;
+  for (DType type : kTypes) {
+    PackedActivations p;
+    p.reset(type, 1, 64);
+    p.pack_rows_scalar(x.data(), 64, 0, 1);
+    EXPECT_EQ(p.scaled_sums(), type != DType::Q5_0);
+    for (size_t b = 0; b < 2; ++b) {
+      float amax = 0.0f;
+      int32_t sum = 0;
+      for (size_t j = 0; j < 32; ++j) {
+        amax = std::max(amax, std::fabs(x[32 * b + j]));
+        sum += p.quants(0)[32 * b + j];
+      }
+      const float want = type == DType::Q5_0 ? static_cast<float>(sum)
+                                              : fp16_to_fp32(fp32_to_fp16(amax / 127.0f * static_cast<float>(sum)));
+      EXPECT_EQ(p.block_sums(0)[b], want) << dtype_name(type) << " block " << b;
+      EXPECT_EQ(p.block_scales(0)[b], fp16_to_fp32(fp32_to_fp16(amax / 127.0f)));
+    }
+  }
 }
 
 TEST(MatmulQ41Q5Test, ScalarTwinMatchesFloat64Reference) {

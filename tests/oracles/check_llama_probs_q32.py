@@ -30,11 +30,19 @@ from common import (PROMPTS, CheckFailed, base_args, check, fixture_manifest,  #
 
 TYPES = ("q4_1", "q5_0", "q5_1")
 # max top-10 |dp| measured with the fast engine on the 3 models x 3 prompts (78 positions per
-# type): q4_1 ..., q5_0 ..., q5_1 ...; no top-1 flip. The limits are ~3x the worst seen, as in
-# check_llama_probs.py (whose q4_0 measured 4.7e-3 and is held to 0.03); the self-test's damaged
-# tensors give ... .
-TOL = {"q4_1": 0.03, "q5_0": 0.03, "q5_1": 0.03}
-TIE = {"q4_1": 0.03, "q5_0": 0.03, "q5_1": 0.03}
+# model and type), in the order mha-safetensors / gqa-bin-sharded / tied-bin:
+#   q4_1 2.5e-6 / 2.1e-6 / 2.1e-3;  q5_0 1.7e-6 / 4.8e-2 / 9.6e-5;  q5_1 1.9e-6 / 1.6e-6 / 2.3e-6;
+# no top-1 difference. Near-exact agreement needs the activations rounded as llama.cpp rounds
+# them (Q8_1 sums for q4_1/q5_1: without that, 4e-2 .. 1e-1 and top-1 flips). gqa q5_0 is the
+# same outlier as gqa q8_0 in check_llama_probs.py (6e-2 there): llama.cpp multiplies both types
+# through llamafile's tinyBLAS for prompt batches, which rounds and orders differently, and this
+# tiny random model amplifies it (lmforge's reference engine, which keeps activations in float,
+# is 0.05 .. 0.12 away from llama.cpp on every one of these files). The limits follow
+# check_llama_probs.py: q4_0's for q4_1/q5_1 (tied-bin q4_1's 2.1e-3 was not traced; llama.cpp
+# has a separate AMX path for Q4_1 on CPUs like this one), q8_0's for q5_0.
+# The self-test's damaged tensors give 0.98 .. 0.995 with 53 .. 75 top-1 differences.
+TOL = {"q4_1": 0.03, "q5_0": 0.12, "q5_1": 0.03}
+TIE = {"q4_1": 0.03, "q5_0": 0.05, "q5_1": 0.03}
 DAMAGED_TENSOR = "blk.0.ffn_down.weight"
 BLOCK_BYTES = {"Q4_1": 20, "Q5_0": 22, "Q5_1": 24}
 
