@@ -12,7 +12,8 @@
 // vpdpbusd). Q5_0's "-16"
 // is subtracted the same way as Q4_0's "-8" in matmul.cpp: 16 * the pair sums of the
 // activation bytes, computed once per activation block and shared by the RM weight rows. The
-// minimum term m_w d_x s is one scalar multiply-add per (row, token, block); for these two types
+// minimum term m_w d_x s is one more vector multiply-add per (row, token, block), in lane 0 of
+// the accumulator (the other lanes add 0); for these two types
 // the packed activations carry d_x s itself, rounded to fp16 as llama.cpp's Q8_1 activations do.
 // So do these: which one takes the fp16 rounding moves the fixtures' probabilities by
 // up to 5e-2, while matching it leaves them within 1e-5 of llama.cpp's. Other targets
@@ -146,14 +147,10 @@ HWY_NOINLINE void Tile(const MatrixView& w, uint64_t r, const PackedActivations&
     xs[j] = x.block_sums(t + j);
   }
   __m256 acc[RM][RN];
-  float acc_min[RM][RN];
   LMFORGE_Q15_UNROLL
   for (size_t i = 0; i < RM; ++i) {
     LMFORGE_Q15_UNROLL
-    for (size_t j = 0; j < RN; ++j) {
-      acc[i][j] = _mm256_setzero_ps();
-      acc_min[i][j] = 0.0f;
-    }
+    for (size_t j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
   }
   // GGUF rows are contiguous and short, so the hardware prefetcher keeps restarting; fetch the
   // next tile's rows (the RM rows after these) a little at each block instead.
@@ -164,15 +161,24 @@ HWY_NOINLINE void Tile(const MatrixView& w, uint64_t r, const PackedActivations&
     for (size_t p = 0; p < (RM * F::kBlockBytes + 63) / 64; ++p) hwy::Prefetch(ahead + 64 * p);
     __m256i codes[RM];
     __m256 dw[RM];  // the weight blocks' scales, in every lane
-    float mw[RM];
+    [[maybe_unused]] __m256 mw[RM];  // their minimums, in every lane
     LMFORGE_Q15_UNROLL
     for (size_t i = 0; i < RM; ++i) {
       const uint8_t* blk = wr[i] + b * F::kBlockBytes;
       codes[i] = DecodeCodes<F>(blk);
-      int16_t h;
-      std::memcpy(&h, blk, 2);
-      dw[i] = _mm256_cvtph_ps(_mm_set1_epi16(h));  // F16C, on every x86 target of this path
-      if constexpr (kHasMin) mw[i] = HalfAt(blk + F::kMin);
+      if constexpr (kHasMin) {
+        // d and m are adjacent fp16s: one F16C conversion (every x86 target of this path has
+        // it), then each broadcast.
+        int32_t dm;
+        std::memcpy(&dm, blk, 4);
+        const __m128 both = _mm_cvtph_ps(_mm_cvtsi32_si128(dm));
+        dw[i] = _mm256_broadcastss_ps(both);
+        mw[i] = _mm256_broadcastss_ps(_mm_movehdup_ps(both));
+      } else {
+        int16_t h;
+        std::memcpy(&h, blk, 2);
+        dw[i] = _mm256_cvtph_ps(_mm_set1_epi16(h));
+      }
     }
     LMFORGE_Q15_UNROLL
     for (size_t j = 0; j < RN; ++j) {
@@ -180,14 +186,16 @@ HWY_NOINLINE void Tile(const MatrixView& w, uint64_t r, const PackedActivations&
       const __m256 dx = _mm256_broadcast_ss(xd[j] + b);
       __m256i offset = _mm256_setzero_si256();
       if constexpr (F::kOffset != 0) offset = DotLanes(_mm256_set1_epi8(F::kOffset), act);
-      [[maybe_unused]] float dxs = 0.0f;
-      if constexpr (kHasMin) dxs = xs[j][b];  // d_x s already (PackedActivations::scaled_sums)
+      // The minimum term m_w (d_x s) rides in lane 0 of the accumulator: d_x s (already scaled,
+      // PackedActivations::scaled_sums) in lane 0 of a vector that is 0 elsewhere.
+      [[maybe_unused]] __m256 dxs;
+      if constexpr (kHasMin) dxs = _mm256_zextps128_ps256(_mm_load_ss(xs[j] + b));
       LMFORGE_Q15_UNROLL
       for (size_t i = 0; i < RM; ++i) {
         __m256i lanes = DotLanes(codes[i], act);
         if constexpr (F::kOffset != 0) lanes = _mm256_sub_epi32(lanes, offset);
         acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(dw[i], dx), acc[i][j]);
-        if constexpr (kHasMin) acc_min[i][j] += mw[i] * dxs;
+        if constexpr (kHasMin) acc[i][j] = _mm256_fmadd_ps(mw[i], dxs, acc[i][j]);
       }
     }
   }
@@ -198,7 +206,7 @@ HWY_NOINLINE void Tile(const MatrixView& w, uint64_t r, const PackedActivations&
       const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
       const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
       const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-      const float v = _mm_cvtss_f32(s1) + acc_min[i][j];
+      const float v = _mm_cvtss_f32(s1);
       float& out = y[(t + j) * ldy + r + i];
       out = k.accumulate ? out + v : v;
     }
