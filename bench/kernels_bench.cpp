@@ -85,7 +85,8 @@ void run_softmax(benchmark::State& state) {
 }
 
 void register_all() {
-  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+  const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                         DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1};
   for (DType t : types) {
     const std::string name(dtype_name(t));
     for (uint64_t rows : {2048u, 5632u}) {

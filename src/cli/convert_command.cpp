@@ -5,13 +5,22 @@
 //   any single checkpoint or tensor file    -> safetensors             (DST ends in .safetensors)
 //   any file or folder lmforge reads        -> weights-only ONNX       (DST ends in .onnx)
 //   whole llama model (GGUF included)       -> ggjt v3 legacy GGML     (--to ggml)
+//
+// --outtype takes every type name `lmforge quantize` takes: a block type (f32 ... q6_k) makes
+// every matrix that type (gguf_type_policy's rules); a mix name that is no single type (q3_k_s,
+// q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m) gives each tensor of a GGUF the type
+// llama-quantize gives it, as `lmforge quantize` does.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "convert/quantize_plan.h"
 #include "convert/sinks/ggjt_sink.h"
 #include "convert/sinks/gguf_sink.h"
 #include "convert/sinks/hf_sink.h"
@@ -34,16 +43,44 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The --outtype values, lower case: every type the quant table can encode, in its order.
+std::string lower(std::string_view text) {
+  std::string s(text);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A quantize mix that is not the name of one type (Q4_K_M, ...); nullopt otherwise.
+std::optional<QuantMix> mix_only(const std::string& name) {
+  if (dtype_from_name(name)) return std::nullopt;
+  return quant_mix_from_name(name);
+}
+
+// The --outtype values, lower case: every type the quant table can encode, in its order, then
+// the quantize mixes that are not one type.
 std::string outtype_names() {
   std::string list;
   for (const TypeTraits& row : all_type_traits()) {
     if (row.encode == nullptr) continue;
-    std::string name(dtype_name(row.type));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    list += (list.empty() ? "" : ", ") + name;
+    list += (list.empty() ? "" : ", ") + lower(dtype_name(row.type));
   }
+  for (const QuantMixInfo& m : all_quant_mixes())
+    if (mix_only(std::string(m.name))) list += ", " + lower(m.name);
   return list;
+}
+
+// GGUF output with a quantize mix: the plan `lmforge quantize` makes (no --pure), written by the
+// same sink. Convert has always re-encoded quantized legacy inputs for --outtype, so a mix may
+// requantize too (with quantize's warning).
+ConvertReport write_gguf_mix(LlamaModelSource& model, const std::string& dst, const ConvertOptions& opt, QuantMix mix) {
+  const QuantizePlan plan = plan_llama_quantize(model, mix, QuantMixFlags{});
+  check_quantize_plan(plan, /*allow_requantize=*/true);
+  if (plan.requantizes && !opt.quiet)
+    std::fprintf(stderr, "warning: requantizing an already quantized model: the result is worse than quantizing the original\n");
+  GgufTensorTypes types;
+  types.type_of = quantize_type_of(plan);
+  types.file_type = quant_mix_info(mix).llama_ftype;
+  types.reject_nonfinite = true;
+  return write_llama_gguf(model, dst, opt, types);
 }
 
 // Refuses a destination that is, or lies inside, the source: inputs are never modified.
@@ -85,11 +122,13 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   if (!shard_size.empty()) opt.max_shard_bytes = parse_size(shard_size);
   opt.overwrite = force;
   opt.quiet = quiet || json;
+  std::optional<QuantMix> mix;
   if (!outtype.empty()) {
     auto t = dtype_from_name(outtype);
-    if (!t || !can_encode(*t))
+    mix = mix_only(outtype);
+    if (!mix && (!t || !can_encode(*t)))
       throw UsageError("--outtype must be one of " + outtype_names() + " (got '" + outtype + "')");
-    opt.outtype = t;
+    if (!mix) opt.outtype = t;
   }
   if (to.empty())
     to = ends_with(dst, ".gguf") ? "gguf" : ends_with(dst, ".safetensors") ? "safetensors" : ends_with(dst, ".onnx") ? "onnx" : "hf";
@@ -102,6 +141,8 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
     }
   }
   check_not_input(src, dst);
+  if (mix && to != "gguf")
+    throw UsageError("--outtype " + outtype + " is a llama-quantize mix of types, for GGUF output only");
   if (opt.max_shard_bytes > 0 && to != "hf") throw UsageError("--max-shard-size applies to Hugging Face folder output only");
 
   const FileFormat in = sniff_format(src);
@@ -116,7 +157,7 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
     if (!whole_model)
       throw UsageError("GGUF output needs a whole llama model as input: a Hugging Face or Meta folder, a legacy GGML or an ONNX file");
     LlamaModelSource model = open_llama_model_source(src);
-    rep = write_llama_gguf(model, dst, opt);
+    rep = mix ? write_gguf_mix(model, dst, opt, *mix) : write_llama_gguf(model, dst, opt);
   } else if (to == "hf") {
     if (in == FileFormat::kGguf) {
       rep = convert_gguf_to_hf(src, dst, opt);

@@ -8,6 +8,7 @@
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "kernels/interleaved.h"
+#include "kernels/weight_types.h"
 
 namespace lmforge {
 
@@ -25,7 +26,7 @@ class Loader {
     if (t.shape != shape)
       fail(path_, "tensor " + quoted_for_message(name) + " has shape " + shape_text(t.shape) + ", expected " + shape_text(shape) + " from the hyperparameters", t.offset);
     if (!matmul_ref_supports(t.dtype))
-      fail(path_, "tensor " + quoted_for_message(name) + " has type " + std::string(dtype_name(t.dtype)) + ", which lmforge cannot run (supported: F32, F16, BF16, Q8_0, Q4_0)", t.offset);
+      fail(path_, "tensor " + quoted_for_message(name) + " has type " + std::string(dtype_name(t.dtype)) + ", which lmforge cannot run (supported: " + kernel_weight_type_names() + ")", t.offset);
     const auto row_bytes = dtype_nbytes(t.dtype, shape.back());
     if (!row_bytes)
       fail(path_, "tensor " + quoted_for_message(name) + " rows of " + std::to_string(shape.back()) + " are not whole " + std::string(dtype_name(t.dtype)) + " blocks", t.offset);

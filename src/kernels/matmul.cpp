@@ -19,6 +19,7 @@
 
 #include "core/half.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_q4_1_q5.h"
 #include "quant/ggml_blocks.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -27,6 +28,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/dot_block-inl.h"  // DotBlock, per target
+#include "kernels/tile_loop-inl.h"  // KRange, RunTiles, per target
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 #include <immintrin.h>
@@ -64,7 +66,7 @@ HWY_INLINE hn::Vec<D> RoundNearestEven(D d, hn::Vec<D> v) {
 }
 
 // One activation row into 8-bit blocks, byte-identical to quantize_activation_row_scalar.
-void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, float* s) {
+void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, float* s, bool scaled_sums) {
   const hn::CappedTag<float, 8> df;  // 8 lanes on AVX2+, 4 on 128-bit targets
   const size_t N = hn::Lanes(df);
   const hn::Rebind<int32_t, decltype(df)> di;
@@ -87,26 +89,19 @@ void QuantizeActivationRow(const float* x, uint64_t cols, int8_t* q, float* d, f
       hn::StoreU(hn::DemoteTo(d8, vi), d8, q + j);
     }
     s[b] = static_cast<float>(hn::GetLane(hn::SumOfLanes(di, vsum)));
+    if (scaled_sums) s[b] = fp16_to_fp32(fp32_to_fp16(amax / 127.0f * s[b]));  // llama.cpp's Q8_1
   }
 }
 
 void PackRows(PackedActivations& p, const float* x, size_t ldx, size_t t0, size_t t1) {
   for (size_t t = t0; t < t1; ++t) {
     if (p.is_quantized()) {
-      QuantizeActivationRow(x + t * ldx, p.cols(), p.quants(t), p.block_scales(t), p.block_sums(t));
+      QuantizeActivationRow(x + t * ldx, p.cols(), p.quants(t), p.block_scales(t), p.block_sums(t), p.scaled_sums());
     } else {
       std::memcpy(p.floats(t), x + t * ldx, p.cols() * sizeof(float));
     }
   }
 }
-
-// Columns [c0, c1) of the product; with accumulate, tiles add to y instead of storing (the
-// second and later column chunks of a cache-blocked product).
-struct KRange {
-  uint64_t c0;
-  uint64_t c1;
-  bool accumulate;
-};
 
 // ------------------------------------------------------------------------------------------
 // Float weights (F32, F16, BF16) against float activations.
@@ -369,47 +364,6 @@ HWY_NOINLINE void QuantTile(const MatrixView& w, uint64_t r, const PackedActivat
 
 #endif  // LMFORGE_X86_QUANT
 
-// ------------------------------------------------------------------------------------------
-// The loop nest: token blocks (L2-sized), then weight rows RM at a time, then tokens RN at a
-// time; leftovers with 1-row / 1-token tiles, so any [r0, r1) and any n are covered.
-
-template <size_t RM, size_t RN, template <size_t, size_t> class Tile>
-void RunTiles(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
-  const size_t n = x.n();
-  const uint64_t cols = w.cols;
-  // Prompt-sized batches are cache-blocked: a column chunk of RM weight rows (~16 KiB) stays in
-  // L1 while every activation tile of the token block passes it, and the token block's chunk
-  // (~256 KiB) stays in L2 while the weight rows stream past. Generation (a few rows) streams
-  // whole rows once.
-  uint64_t kc = cols;
-  if (n > 4 && w.row_bytes > 0) {
-    const uint64_t fit = (uint64_t{16} << 10) * cols / (RM * w.row_bytes);
-    kc = fit / 64 * 64;
-    if (kc < 64) kc = 64;
-    if (kc >= cols) kc = cols;
-  }
-  const size_t x_bytes = x.row_bytes() * kc / (cols ? cols : 1) + 1;
-  size_t tb = (size_t{256} << 10) / x_bytes;
-  tb = tb < RN ? RN : tb / RN * RN;
-  for (uint64_t k0 = 0; k0 < cols; k0 += kc) {
-    const KRange k{k0, k0 + kc < cols ? k0 + kc : cols, k0 > 0};
-    for (size_t t0 = 0; t0 < n; t0 += tb) {
-      const size_t t1 = t0 + tb < n ? t0 + tb : n;
-      uint64_t r = r0;
-      for (; r + RM <= r1; r += RM) {
-        size_t t = t0;
-        for (; t + RN <= t1; t += RN) Tile<RM, RN>::Run(w, r, x, t, y, ldy, k);
-        for (; t < t1; ++t) Tile<RM, 1>::Run(w, r, x, t, y, ldy, k);
-      }
-      for (; r < r1; ++r) {
-        size_t t = t0;
-        for (; t + RN <= t1; t += RN) Tile<1, RN>::Run(w, r, x, t, y, ldy, k);
-        for (; t < t1; ++t) Tile<1, 1>::Run(w, r, x, t, y, ldy, k);
-      }
-    }
-  }
-}
-
 template <class Loader>
 struct FloatTiles {
   template <size_t RM, size_t RN>
@@ -484,6 +438,7 @@ void PackedActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t 
 }
 
 void matmul_packed(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (is_q4_1_q5_type(w.type)) return matmul_packed_q4_1_q5(w, x, y, ldy, r0, r1);
   HWY_DYNAMIC_DISPATCH(MatmulPacked)(w, x, y, ldy, r0, r1);
 }
 

@@ -22,7 +22,8 @@
 
 namespace lmforge {
 
-// The weight types matmul_packed() supports: F32, F16, BF16, Q8_0, Q4_0.
+// The weight types matmul_packed() supports (kernels/weight_types.cpp: F32, F16, BF16, Q8_0,
+// Q4_0, Q4_1, Q5_0, Q5_1).
 bool matmul_supports(DType weight_type);
 
 // A batch of n activation rows of `cols` floats, packed for weights of one type.
@@ -44,11 +45,14 @@ class PackedActivations {
 
   // Layout of one packed row (every row starts 64-byte aligned; row_bytes() is a multiple of 64):
   //   F32/F16/BF16 weights: float x[cols].
-  //   Q8_0/Q4_0 weights, nb = cols / 32 blocks:
+  //   Q8_0/Q4_0 (and Q4_1/Q5_0/Q5_1) weights, nb = cols / 32 blocks:
   //     int8 q[nb * 32]   block b holds q[32b .. 32b+31] = round-to-nearest-even(x / d_b)
   //     float d[nb]       d_b = fp16-rounded amax_b / 127 (as llama.cpp's Q8_0 activations)
   //     float s[nb]       sum of block b's 32 q values, exact; turns Q4_0's "-8" offset into
-  //                       one multiply per block: sum (n - 8) q = sum n q - 8 s.
+  //                       one multiply per block: sum (n - 8) q = sum n q - 8 s (and
+  //                       Q5_0's offset into -16 s).
+  //                       Q4_1/Q5_1 weights (scaled_sums()): s = fp16(amax_b / 127 * sum of
+  //                       q) instead, llama.cpp's Q8_1 "s", which their minimum multiplies.
   const float* floats(size_t t) const { return reinterpret_cast<const float*>(row(t)); }
   const int8_t* quants(size_t t) const { return reinterpret_cast<const int8_t*>(row(t)); }
   const float* block_scales(size_t t) const { return reinterpret_cast<const float*>(row(t) + scales_offset_); }
@@ -59,6 +63,8 @@ class PackedActivations {
   float* block_sums(size_t t) { return block_scales(t) + cols_ / 32; }
   // True when rows hold 8-bit blocks (Q8_0/Q4_0 weights), false when they hold floats.
   bool is_quantized() const { return quantized_; }
+  // True when block_sums() hold llama.cpp's Q8_1 sums (see the layout above).
+  bool scaled_sums() const { return scaled_sums_; }
 
  private:
   DType weight_type_ = DType::F32;
@@ -67,13 +73,16 @@ class PackedActivations {
   size_t row_bytes_ = 0;
   size_t scales_offset_ = 0;
   bool quantized_ = false;
+  bool scaled_sums_ = false;
   size_t capacity_ = 0;
   hwy::AlignedFreeUniquePtr<uint8_t[]> data_;  // 64-byte aligned rows (row_bytes_ rounded up)
 };
 
 // Quantizes one activation row of `cols` floats (a multiple of 32) into the Q8_0/Q4_0 packed
-// form above, exactly as pack_rows_scalar does: q (cols bytes), d and s (cols / 32 floats each).
-void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, float* d, float* s);
+// form above, exactly as pack_rows_scalar does: q (cols bytes), d and s (cols / 32 floats each);
+// with scaled_sums, s is llama.cpp's Q8_1 sum fp16(amax / 127 * sum q).
+void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, float* d, float* s,
+                                    bool scaled_sums = false);
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t][c] for weight rows r in [r0, r1) and every packed row t.
 // w.type must equal x.weight_type() and w.cols x.cols(). Threads may compute disjoint row

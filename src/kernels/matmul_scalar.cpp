@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_q4_1_q5.h"
 #include "kernels/weight_types.h"
 #include "quant/ggml_blocks.h"
 
@@ -94,7 +95,8 @@ void PackedActivations::reset(DType weight_type, size_t n, uint64_t cols) {
   n_ = n;
   cols_ = cols;
   const KernelWeightType* kind = kernel_weight_type(weight_type);
-  quantized_ = kind != nullptr && kind->activations == ActivationForm::kInt8Blocks;
+  scaled_sums_ = kind != nullptr && kind->activations == ActivationForm::kInt8BlocksScaledSums;
+  quantized_ = kind != nullptr && (kind->activations == ActivationForm::kInt8Blocks || scaled_sums_);
   if (quantized_) {
     scales_offset_ = round_up(cols, 16);  // q bytes, then floats 16-byte aligned
     row_bytes_ = round_up(scales_offset_ + 2 * (cols / kQK) * sizeof(float), kRowAlign);
@@ -110,7 +112,7 @@ void PackedActivations::reset(DType weight_type, size_t n, uint64_t cols) {
   }
 }
 
-void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, float* d, float* s) {
+void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, float* d, float* s, bool scaled_sums) {
   for (uint64_t b = 0; b < cols / kQK; ++b, x += kQK, q += kQK) {
     float amax = 0.0f;
     for (size_t j = 0; j < kQK; ++j) {
@@ -128,13 +130,15 @@ void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, fl
       sum += q[j];
     }
     s[b] = static_cast<float>(sum);
+    // llama.cpp's Q8_1: the unrounded scale times the sum, rounded to fp16.
+    if (scaled_sums) s[b] = fp16_to_fp32(fp32_to_fp16(amax / 127.0f * s[b]));
   }
 }
 
 void PackedActivations::pack_rows_scalar(const float* x, size_t ldx, size_t t0, size_t t1) {
   for (size_t t = t0; t < t1; ++t) {
     if (quantized_) {
-      quantize_activation_row_scalar(x + t * ldx, cols_, quants(t), block_scales(t), block_sums(t));
+      quantize_activation_row_scalar(x + t * ldx, cols_, quants(t), block_scales(t), block_sums(t), scaled_sums_);
     } else {
       std::memcpy(floats(t), x + t * ldx, cols_ * sizeof(float));
     }
@@ -154,6 +158,9 @@ void matmul_packed_scalar(const MatrixView& w, const PackedActivations& x, float
         case DType::BF16: v = dot_row_bf16(wr, x.floats(t), w.cols); break;
         case DType::Q8_0: v = dot_row_q8_0(wr, x.quants(t), x.block_scales(t), nb); break;
         case DType::Q4_0: v = dot_row_q4_0(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
+        case DType::Q4_1: v = dot_row_q4_1(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
+        case DType::Q5_0: v = dot_row_q5_0(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
+        case DType::Q5_1: v = dot_row_q5_1(wr, x.quants(t), x.block_scales(t), x.block_sums(t), nb); break;
         default: break;
       }
       y[t * ldy + r] = v;

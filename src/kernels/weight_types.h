@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/dtype.h"
 
@@ -17,7 +18,11 @@ namespace lmforge {
 // What pack_rows() makes of the activations for weights of a type.
 enum class ActivationForm : uint8_t {
   kFloats,      // float rows (F32, F16, BF16 weights: the product is a float dot product)
-  kInt8Blocks,  // 8-bit blocks of 32 with a scale and a sum each (Q8_0, Q4_0: an integer dot)
+  kInt8Blocks,  // 8-bit blocks of 32 with a scale and a sum each (Q8_0, Q4_0, Q5_0: an integer dot)
+  // The same blocks with llama.cpp's Q8_1 sums: d * (sum of the codes) rounded to fp16, which
+  // Q4_1/Q5_1 multiply by their minimum (llama.cpp rounds it so, and the fixtures' probabilities
+  // follow that rounding closely: see tests/oracles/check_llama_probs_q32.py).
+  kInt8BlocksScaledSums,
 };
 
 struct KernelWeightType {
@@ -28,5 +33,8 @@ struct KernelWeightType {
 
 // The row of `t`; nullptr when the kernels cannot multiply weights of that type.
 const KernelWeightType* kernel_weight_type(DType t);
+
+// The names of every type the kernels multiply, in table order ("F32, F16, ..."), for errors.
+std::string kernel_weight_type_names();
 
 }  // namespace lmforge

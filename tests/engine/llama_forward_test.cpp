@@ -62,7 +62,8 @@ TEST(MatmulRef, EveryTypeEqualsDequantizeThenDot) {
   const size_t rows = 5, cols = 96;
   const auto wf = random_floats(rows * cols, 1);
   const auto x = random_floats(cols, 2);
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                  DType::Q5_1}) {
     ASSERT_TRUE(matmul_ref_supports(t));
     const size_t rb = *dtype_nbytes(t, cols);
     std::vector<uint8_t> w(rows * rb);
@@ -86,7 +87,7 @@ TEST(MatmulRef, EveryTypeEqualsDequantizeThenDot) {
       }
     }
   }
-  EXPECT_FALSE(matmul_ref_supports(DType::Q4_1));
+  EXPECT_FALSE(matmul_ref_supports(DType::IQ4_NL));
 }
 
 TEST_F(TinyModel, LoadsConfigAndViews) {
@@ -123,9 +124,11 @@ TEST_F(TinyModel, MissingTensorAndUnsupportedTypeAreNamed) {
   std::string e = load_error(s);
   EXPECT_NE(e.find("'blk.0.ffn_up.weight' is missing"), std::string::npos) << e;
   TinySpec q;
-  q.type_override["blk.1.ffn_down.weight"] = DType::Q4_1;
+  q.type_override["blk.1.ffn_down.weight"] = DType::IQ4_NL;  // no kernel (nor encoder: zero bytes)
   e = load_error(q);
-  EXPECT_NE(e.find("'blk.1.ffn_down.weight' has type Q4_1"), std::string::npos) << e;
+  EXPECT_NE(e.find("'blk.1.ffn_down.weight' has type IQ4_NL"), std::string::npos) << e;
+  // The list of runnable types comes from kernels/weight_types.
+  EXPECT_NE(e.find("supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1"), std::string::npos) << e;
 }
 
 TEST_F(TinyModel, KvCacheGivesTheSameLogitsTokenByToken) {
@@ -163,21 +166,22 @@ TEST_F(TinyModel, QuantizedMatricesRunCloseToF32) {
   auto f32 = write(s);
   LlamaContext c32(*f32, 8);
   const auto ref = c32.eval(std::vector<int32_t>{2, 3, 4});
-  for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
     s.matrix_type = t;
     auto m = write(s);
     LlamaContext c(*m, 8);
     const auto l = c.eval(std::vector<int32_t>{2, 3, 4});
     double worst = 0;
     for (size_t v = 0; v < l.size(); ++v) worst = std::max(worst, std::fabs(static_cast<double>(l[v]) - ref[v]));
-    const double tol = t == DType::F16 ? 0.02 : t == DType::Q4_0 ? 4.0 : 0.3;
+    const bool four_or_five_bits = t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 || t == DType::Q5_1;
+    const double tol = t == DType::F16 ? 0.02 : four_or_five_bits ? 4.0 : 0.3;
     EXPECT_LT(worst, tol) << dtype_name(t);
     EXPECT_GT(worst, 0.0) << dtype_name(t);
   }
 }
 
 TEST_F(TinyModel, NonFiniteBlockScaleIsAnErrorNamingTheBlock) {
-  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
     TinySpec s;
     s.matrix_type = t;
     write(s);
@@ -232,7 +236,8 @@ std::pair<double, double> worst_difference(const std::vector<float>& a, const st
 
 TEST_F(TinyModel, FastEngineMatchesTheReferenceForEveryTypeAndThreadCount) {
   const std::vector<int32_t> ids = {1, 5, 39, 0, 7, 7, 12, 30, 2, 11, 25};
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                  DType::Q5_1}) {
     TinySpec s;
     s.matrix_type = t;
     auto m = write(s);
@@ -247,8 +252,8 @@ TEST_F(TinyModel, FastEngineMatchesTheReferenceForEveryTypeAndThreadCount) {
         // Float weights: only the summation order differs (float lanes vs double): measured
         // ~4e-6 at scale 5. Q8_0/Q4_0: the activations are also rounded to 8 bits, ~1 % relative
         // error per product (max over 64 rows), compounded over 2 layers x 7 products: measured
-        // 0.21 (Q8_0) and 0.18 (Q4_0) at scale 5.
-        const double tol = (t == DType::Q8_0 || t == DType::Q4_0) ? 0.06 * scale : 2e-6 * scale;
+        // 0.21 (Q8_0) and 0.18 (Q4_0) at scale 5; Q4_1, Q5_0, Q5_1 likewise 8-bit activations.
+        const double tol = dtype_is_quantized(t) ? 0.06 * scale : 2e-6 * scale;
         EXPECT_LT(worst, tol) << dtype_name(t) << " threads " << threads << " batch " << batch;
         EXPECT_GT(scale, 0.5);
       }

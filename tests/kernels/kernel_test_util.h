@@ -54,7 +54,8 @@ inline TestMatrix make_matrix(DType type, uint64_t rows, uint64_t cols, uint32_t
 }
 
 inline const std::vector<DType>& kernel_types() {
-  static const std::vector<DType> types = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+  static const std::vector<DType> types = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                                          DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1};
   return types;
 }
 

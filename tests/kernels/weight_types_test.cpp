@@ -19,7 +19,7 @@ TEST(KernelWeightTypes, EveryRunnableTypeHasAReferenceDecoder) {
     EXPECT_EQ(kind->type, t) << dtype_name(t);
     EXPECT_TRUE(can_decode(t)) << dtype_name(t);
     // 8-bit activation blocks are 32 elements: the weight's blocks must match them.
-    if (kind->activations == ActivationForm::kInt8Blocks) {
+    if (kind->activations != ActivationForm::kFloats) {
       EXPECT_EQ(dtype_info(t).block_size, 32u) << dtype_name(t);
     }
     // The interleaved layout moves a 2-byte f16 scale per block (interleaved.h).
@@ -40,9 +40,16 @@ TEST(KernelWeightTypes, SupportQueriesFollowTheTable) {
     if (kind == nullptr) continue;
     PackedActivations p;
     p.reset(t, 2, 64);
-    EXPECT_EQ(p.is_quantized(), kind->activations == ActivationForm::kInt8Blocks) << dtype_name(t);
+    EXPECT_EQ(p.is_quantized(), kind->activations != ActivationForm::kFloats) << dtype_name(t);
+    EXPECT_EQ(p.scaled_sums(), kind->activations == ActivationForm::kInt8BlocksScaledSums) << dtype_name(t);
   }
-  EXPECT_EQ(kernel_weight_type(DType::Q4_1), nullptr);  // decodable, but no fast product yet
+  EXPECT_EQ(kernel_weight_type(DType::F64), nullptr);  // decodable, but no fast product
+}
+
+TEST(KernelWeightTypes, NamesListEveryRow) {
+  const std::string names = kernel_weight_type_names();
+  EXPECT_EQ(names.rfind("F32, F16, BF16, Q8_0, Q4_0", 0), 0u) << names;
+  for (const char* t : {"Q4_1", "Q5_0", "Q5_1"}) EXPECT_NE(names.find(t), std::string::npos) << names;
 }
 
 }  // namespace
