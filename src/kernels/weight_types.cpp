@@ -6,12 +6,17 @@ namespace lmforge {
 
 namespace {
 
-constexpr std::array<KernelWeightType, 5> kRows = {{
+constexpr std::array<KernelWeightType, 10> kRows = {{
     {DType::F32, ActivationForm::kFloats, false},
     {DType::F16, ActivationForm::kFloats, false},
     {DType::BF16, ActivationForm::kFloats, false},
     {DType::Q8_0, ActivationForm::kInt8Blocks, true},
     {DType::Q4_0, ActivationForm::kInt8Blocks, true},
+    {DType::Q2_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q3_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q4_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q5_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q6_K, ActivationForm::kInt8SuperBlocks, false},
 }};
 
 }  // namespace

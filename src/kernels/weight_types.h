@@ -18,6 +18,7 @@ namespace lmforge {
 enum class ActivationForm : uint8_t {
   kFloats,      // float rows (F32, F16, BF16 weights: the product is a float dot product)
   kInt8Blocks,  // 8-bit blocks of 32 with a scale and a sum each (Q8_0, Q4_0: an integer dot)
+  kInt8SuperBlocks,  // 8-bit blocks of 256 with a scale and 16-code sums (llama.cpp's Q8_K: K-quants)
 };
 
 struct KernelWeightType {

@@ -22,6 +22,10 @@ TEST(KernelWeightTypes, EveryRunnableTypeHasAReferenceDecoder) {
     if (kind->activations == ActivationForm::kInt8Blocks) {
       EXPECT_EQ(dtype_info(t).block_size, 32u) << dtype_name(t);
     }
+    // K-quant activations are 256-element super-blocks, as the weights' super-blocks.
+    if (kind->activations == ActivationForm::kInt8SuperBlocks) {
+      EXPECT_EQ(dtype_info(t).block_size, 256u) << dtype_name(t);
+    }
     // The interleaved layout moves a 2-byte f16 scale per block (interleaved.h).
     if (kind->interleaved) {
       EXPECT_TRUE(has_leading_f16_scale(t)) << dtype_name(t);
@@ -39,8 +43,9 @@ TEST(KernelWeightTypes, SupportQueriesFollowTheTable) {
         << dtype_name(t);
     if (kind == nullptr) continue;
     PackedActivations p;
-    p.reset(t, 2, 64);
-    EXPECT_EQ(p.is_quantized(), kind->activations == ActivationForm::kInt8Blocks) << dtype_name(t);
+    p.reset(t, 2, 256);
+    EXPECT_EQ(p.is_quantized(), kind->activations != ActivationForm::kFloats) << dtype_name(t);
+    EXPECT_EQ(p.is_super_blocks(), kind->activations == ActivationForm::kInt8SuperBlocks) << dtype_name(t);
   }
   EXPECT_EQ(kernel_weight_type(DType::Q4_1), nullptr);  // decodable, but no fast product yet
 }
