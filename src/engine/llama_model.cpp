@@ -13,6 +13,17 @@ namespace lmforge {
 
 namespace {
 
+// The weight types the kernels run, from their table ("F32, F16, ..."), for refusals.
+std::string runnable_type_list() {
+  std::string out;
+  for (size_t i = 0; i < static_cast<size_t>(DType::kCount); ++i) {
+    const DType t = static_cast<DType>(i);
+    if (!matmul_ref_supports(t)) continue;
+    out += (out.empty() ? "" : ", ") + std::string(dtype_name(t));
+  }
+  return out;
+}
+
 class Loader {
  public:
   Loader(const GgufReader& g, const std::string& path) : g_(g), path_(path) {}
@@ -25,7 +36,7 @@ class Loader {
     if (t.shape != shape)
       fail(path_, "tensor " + quoted_for_message(name) + " has shape " + shape_text(t.shape) + ", expected " + shape_text(shape) + " from the hyperparameters", t.offset);
     if (!matmul_ref_supports(t.dtype))
-      fail(path_, "tensor " + quoted_for_message(name) + " has type " + std::string(dtype_name(t.dtype)) + ", which lmforge cannot run (supported: F32, F16, BF16, Q8_0, Q4_0)", t.offset);
+      fail(path_, "tensor " + quoted_for_message(name) + " has type " + std::string(dtype_name(t.dtype)) + ", which lmforge cannot run (supported: " + runnable_type_list() + ")", t.offset);
     const auto row_bytes = dtype_nbytes(t.dtype, shape.back());
     if (!row_bytes)
       fail(path_, "tensor " + quoted_for_message(name) + " rows of " + std::to_string(shape.back()) + " are not whole " + std::string(dtype_name(t.dtype)) + " blocks", t.offset);
