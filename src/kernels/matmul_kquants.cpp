@@ -120,17 +120,38 @@ using VF = __m256;
 
 HWY_INLINE __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// 16-bit lanes 0-7 = s[2p], lanes 8-15 = s[2p + 1] (s: sixteen int8 group scales): the scales
-// of the two 16-code groups of one 32-code register.
-HWY_INLINE __m256i PairScales(__m128i s, int p) {
-  const __m128i pick = _mm_set_epi64x(static_cast<int64_t>(0x0101010101010101ull * static_cast<uint64_t>(2 * p + 1)),
-                                      static_cast<int64_t>(0x0101010101010101ull * static_cast<uint64_t>(2 * p)));
-  return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s, pick));
+// Sixteen 8-bit group scales (groups of 16 codes) widened to 16 bits, groups 0-7 in both halves
+// of `lo` and 8-15 in both halves of `hi`, so that one in-lane byte shuffle spreads any pair.
+struct Scales16 {
+  __m256i lo, hi;
+};
+template <bool kSigned>
+HWY_INLINE Scales16 WidenScales(__m128i s) {
+  const __m256i all = kSigned ? _mm256_cvtepi8_epi16(s) : _mm256_cvtepu8_epi16(s);
+  const __m128i lo = _mm256_castsi256_si128(all), hi = _mm256_extracti128_si256(all, 1);
+  return {_mm256_inserti128_si256(_mm256_castsi128_si256(lo), lo, 1),
+          _mm256_inserti128_si256(_mm256_castsi128_si256(hi), hi, 1)};
 }
 
-// Every 16-bit lane = s[g] (s: unsigned bytes): the scale of a 32-code group.
-HWY_INLINE __m256i GroupScale(__m128i s, int g) {
-  return _mm256_cvtepu8_epi16(_mm_shuffle_epi8(s, _mm_set1_epi8(static_cast<char>(g))));
+// 16-bit lanes 0-7 = scale of group 2p, lanes 8-15 = scale of group 2p + 1: the scales of the
+// two 16-code groups of one 32-code register (p < 8; compile-time after unrolling).
+HWY_INLINE __m256i PairScales(const Scales16& s, int p) {
+  const int a = (2 * (2 * p)) % 16, b = (2 * (2 * p + 1)) % 16;  // byte offsets in a half
+  const __m256i pick = _mm256_setr_epi8(
+      static_cast<char>(a), static_cast<char>(a + 1), static_cast<char>(a), static_cast<char>(a + 1),
+      static_cast<char>(a), static_cast<char>(a + 1), static_cast<char>(a), static_cast<char>(a + 1),
+      static_cast<char>(a), static_cast<char>(a + 1), static_cast<char>(a), static_cast<char>(a + 1),
+      static_cast<char>(a), static_cast<char>(a + 1), static_cast<char>(a), static_cast<char>(a + 1),
+      static_cast<char>(b), static_cast<char>(b + 1), static_cast<char>(b), static_cast<char>(b + 1),
+      static_cast<char>(b), static_cast<char>(b + 1), static_cast<char>(b), static_cast<char>(b + 1),
+      static_cast<char>(b), static_cast<char>(b + 1), static_cast<char>(b), static_cast<char>(b + 1),
+      static_cast<char>(b), static_cast<char>(b + 1), static_cast<char>(b), static_cast<char>(b + 1));
+  return _mm256_shuffle_epi8(p < 4 ? s.lo : s.hi, pick);
+}
+
+// Every 16-bit lane = scale g of eight 16-bit scales held in both halves of `s` (g < 8).
+HWY_INLINE __m256i GroupScale(__m256i s, int g) {
+  return _mm256_shuffle_epi8(s, _mm256_set1_epi16(static_cast<short>((2 * g) | (2 * g + 1) << 8)));
 }
 
 // codes (unsigned bytes) . activations, scaled per 16-bit lane, as eight 32-bit sums.
@@ -142,14 +163,22 @@ HWY_INLINE VF AddScaled(__m256i sum, float scale, VF acc) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(scale), acc);
 }
 
-// The twelve Q4_K/Q5_K scale bytes as a register: bytes 0-7 the scales, 8-15 the mins.
+// The twelve Q4_K/Q5_K scale bytes as a register: bytes 0-7 the scales, 8-15 the mins (the
+// word arithmetic of unpack_scales_mins_k4, kept in registers).
 HWY_INLINE __m128i ScalesMinsK4(const uint8_t* p) {
-  uint8_t sc[8], mn[8];
-  unpack_scales_mins_k4(p, sc, mn);
-  uint64_t a, b;
-  std::memcpy(&a, sc, 8);
-  std::memcpy(&b, mn, 8);
-  return _mm_set_epi64x(static_cast<int64_t>(b), static_cast<int64_t>(a));
+  uint32_t u[3];
+  std::memcpy(u, p, 12);
+  const uint32_t s_lo = u[0] & 0x3f3f3f3fu;
+  const uint32_t m_lo = u[1] & 0x3f3f3f3fu;
+  const uint32_t s_hi = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
+  const uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
+  return _mm_set_epi32(static_cast<int>(m_hi), static_cast<int>(m_lo), static_cast<int>(s_hi), static_cast<int>(s_lo));
+}
+
+// The eight scales as 16-bit lanes, in both halves (for GroupScale).
+HWY_INLINE __m256i ScalesK4(__m128i scales_mins) {
+  const __m128i s = _mm_cvtepu8_epi16(scales_mins);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(s), s, 1);
 }
 
 // sum over the eight 32-code groups of min_g * (sums[2g] + sums[2g + 1]), in four 32-bit lanes
@@ -161,10 +190,23 @@ HWY_INLINE __m256i MinsTimesSumsK4(__m128i scales_mins, const int16_t* sums) {
   return _mm256_zextsi128_si256(_mm_madd_epi16(mins, pairs));
 }
 
+// Q3_K's twelve scale bytes as sixteen signed scales (unpack_scales_q3_k in registers).
+HWY_INLINE __m128i ScalesQ3K(const uint8_t* p) {
+  uint32_t a[3];
+  std::memcpy(a, p, 12);
+  const uint32_t w0 = (a[0] & 0x0f0f0f0fu) | ((a[2] >> 0) & 0x03030303u) << 4;
+  const uint32_t w1 = (a[1] & 0x0f0f0f0fu) | ((a[2] >> 2) & 0x03030303u) << 4;
+  const uint32_t w2 = ((a[0] >> 4) & 0x0f0f0f0fu) | ((a[2] >> 4) & 0x03030303u) << 4;
+  const uint32_t w3 = ((a[1] >> 4) & 0x0f0f0f0fu) | ((a[2] >> 6) & 0x03030303u) << 4;
+  const __m128i biased = _mm_set_epi32(static_cast<int>(w3), static_cast<int>(w2), static_cast<int>(w1), static_cast<int>(w0));
+  return _mm_sub_epi8(biased, _mm_set1_epi8(32));
+}
+
 struct KQ4 {
   static constexpr size_t kBytes = kQ4_KBlockBytes;  // d, dmin, scales[12], qs[128]
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i sm = ScalesMinsK4(w + 4);
+    const __m256i sc = ScalesK4(sm);
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256i sumi = _mm256_setzero_si256();
     LMFORGE_KQ_UNROLL
@@ -172,8 +214,8 @@ struct KQ4 {
       const __m256i bits = Load32(w + 16 + 32 * c);
       const __m256i lo = _mm256_and_si256(bits, low4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
-      sumi = _mm256_add_epi32(sumi, ScaledDot(lo, x + 64 * c, GroupScale(sm, 2 * c)));
-      sumi = _mm256_add_epi32(sumi, ScaledDot(hi, x + 64 * c + 32, GroupScale(sm, 2 * c + 1)));
+      sumi = _mm256_add_epi32(sumi, ScaledDot(lo, x + 64 * c, GroupScale(sc, 2 * c)));
+      sumi = _mm256_add_epi32(sumi, ScaledDot(hi, x + 64 * c + 32, GroupScale(sc, 2 * c + 1)));
     }
     acc = AddScaled(sumi, LoadHalf(w) * dx, acc);
     return AddScaled(MinsTimesSumsK4(sm, sums), -(LoadHalf(w + 2) * dx), acc);
@@ -190,6 +232,7 @@ struct KQ5 {
   static constexpr size_t kBytes = kQ5_KBlockBytes;  // d, dmin, scales[12], qh[32], qs[128]
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i sm = ScalesMinsK4(w + 4);
+    const __m256i sc = ScalesK4(sm);
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i qh = Load32(w + 16);
     __m256i sumi = _mm256_setzero_si256();
@@ -198,8 +241,8 @@ struct KQ5 {
       const __m256i bits = Load32(w + 48 + 32 * c);
       const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, low4), BitTo(qh, 2 * c, 4));
       const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low4), BitTo(qh, 2 * c + 1, 4));
-      sumi = _mm256_add_epi32(sumi, ScaledDot(lo, x + 64 * c, GroupScale(sm, 2 * c)));
-      sumi = _mm256_add_epi32(sumi, ScaledDot(hi, x + 64 * c + 32, GroupScale(sm, 2 * c + 1)));
+      sumi = _mm256_add_epi32(sumi, ScaledDot(lo, x + 64 * c, GroupScale(sc, 2 * c)));
+      sumi = _mm256_add_epi32(sumi, ScaledDot(hi, x + 64 * c + 32, GroupScale(sc, 2 * c + 1)));
     }
     acc = AddScaled(sumi, LoadHalf(w) * dx, acc);
     return AddScaled(MinsTimesSumsK4(sm, sums), -(LoadHalf(w + 2) * dx), acc);
@@ -209,9 +252,10 @@ struct KQ5 {
 struct KQ6 {
   static constexpr size_t kBytes = kQ6_KBlockBytes;  // ql[128], qh[64], scales[16], d
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
-    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192));
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192));
     // The -32 of every code: 32 * sum_g scale_g * sums_g.
-    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(Load32(sums), _mm256_cvtepi8_epi16(sc)), 5);
+    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(Load32(sums), _mm256_cvtepi8_epi16(raw)), 5);
+    const Scales16 sc = WidenScales<true>(raw);
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256i sumi = _mm256_setzero_si256();
     LMFORGE_KQ_UNROLL
@@ -238,11 +282,10 @@ struct KQ6 {
 struct KQ3 {
   static constexpr size_t kBytes = kQ3_KBlockBytes;  // hmask[32], qs[64], scales[12], d
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
-    int8_t s[16];
-    unpack_scales_q3_k(w + 96, s);
-    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    const __m128i raw = ScalesQ3K(w + 96);
     // The -4 of every code: 4 * sum_g scale_g * sums_g.
-    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(Load32(sums), _mm256_cvtepi8_epi16(sc)), 2);
+    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(Load32(sums), _mm256_cvtepi8_epi16(raw)), 2);
+    const Scales16 sc = WidenScales<true>(raw);
     const __m256i hm = Load32(w);
     const __m256i low2 = _mm256_set1_epi8(3);
     __m256i sumi = _mm256_setzero_si256();
@@ -265,7 +308,7 @@ struct KQ2 {
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
     const __m128i low4 = _mm_set1_epi8(0x0F);
-    const __m128i sc = _mm_and_si128(packed, low4);
+    const Scales16 sc = WidenScales<false>(_mm_and_si128(packed, low4));
     const __m128i mins = _mm_and_si128(_mm_srli_epi16(packed, 4), low4);
     const __m256i summ = _mm256_madd_epi16(_mm256_cvtepu8_epi16(mins), Load32(sums));
     const __m256i low2 = _mm256_set1_epi8(3);
