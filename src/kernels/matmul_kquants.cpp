@@ -202,8 +202,55 @@ HWY_INLINE __m128i ScalesQ3K(const uint8_t* p) {
   return _mm_sub_epi8(biased, _mm_set1_epi8(32));
 }
 
+// A weight super-block unpacked once for a prompt tile, whose every token then needs only the
+// multiply-adds: codes of chunk c (elements 32c .. 32c + 31) as unsigned bytes, the 16-bit
+// scales of their lanes, and per 16-code group the integer the activations' group sums are
+// multiplied by (Q2_K/Q4_K/Q5_K: the min; Q3_K: 4 * scale; Q6_K: 32 * scale).
+struct Decoded {
+  __m256i codes[8];
+  __m256i scales[8];
+  __m256i offsets;
+  float d, dmin;  // dmin: the mins' scale (unused when the offset folds into the integer sum)
+};
+
+// The Decoded block's product with one activation super-block, added to acc. kFold: the offset
+// is part of the codes (Q3_K, Q6_K): subtracted in integers, under d.
+template <bool kFold>
+HWY_INLINE VF DotDecoded(const Decoded& D, const int8_t* x, float dx, const int16_t* sums, VF acc) {
+  __m256i sumi = _mm256_setzero_si256();
+  LMFORGE_KQ_UNROLL
+  for (int c = 0; c < 8; ++c) sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(D.scales[c], _mm256_maddubs_epi16(D.codes[c], Load32(x + 32 * c))));
+  const __m256i summ = _mm256_madd_epi16(Load32(sums), D.offsets);
+  if (kFold) return AddScaled(_mm256_sub_epi32(sumi, summ), D.d * dx, acc);
+  acc = AddScaled(sumi, D.d * dx, acc);
+  return AddScaled(summ, -(D.dmin * dx), acc);
+}
+
+// Q4_K/Q5_K mins (bytes 8-15 of ScalesMinsK4) as the 16 group offsets (each min twice).
+HWY_INLINE __m256i MinOffsetsK4(__m128i scales_mins) {
+  const __m128i m = _mm_srli_si128(scales_mins, 8);
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+}
+
 struct KQ4 {
   static constexpr size_t kBytes = kQ4_KBlockBytes;  // d, dmin, scales[12], qs[128]
+  static constexpr bool kFold = false;
+  HWY_INLINE static void Decode(const uint8_t* w, Decoded& D) {
+    const __m128i sm = ScalesMinsK4(w + 4);
+    const __m256i sc = ScalesK4(sm);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    LMFORGE_KQ_UNROLL
+    for (int c = 0; c < 4; ++c) {
+      const __m256i bits = Load32(w + 16 + 32 * c);
+      D.codes[2 * c] = _mm256_and_si256(bits, low4);
+      D.codes[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+      D.scales[2 * c] = GroupScale(sc, 2 * c);
+      D.scales[2 * c + 1] = GroupScale(sc, 2 * c + 1);
+    }
+    D.offsets = MinOffsetsK4(sm);
+    D.d = LoadHalf(w);
+    D.dmin = LoadHalf(w + 2);
+  }
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i sm = ScalesMinsK4(w + 4);
     const __m256i sc = ScalesK4(sm);
@@ -230,6 +277,24 @@ HWY_INLINE __m256i BitTo(__m256i v, int bit, int to) {
 
 struct KQ5 {
   static constexpr size_t kBytes = kQ5_KBlockBytes;  // d, dmin, scales[12], qh[32], qs[128]
+  static constexpr bool kFold = false;
+  HWY_INLINE static void Decode(const uint8_t* w, Decoded& D) {
+    const __m128i sm = ScalesMinsK4(w + 4);
+    const __m256i sc = ScalesK4(sm);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i qh = Load32(w + 16);
+    LMFORGE_KQ_UNROLL
+    for (int c = 0; c < 4; ++c) {
+      const __m256i bits = Load32(w + 48 + 32 * c);
+      D.codes[2 * c] = _mm256_or_si256(_mm256_and_si256(bits, low4), BitTo(qh, 2 * c, 4));
+      D.codes[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low4), BitTo(qh, 2 * c + 1, 4));
+      D.scales[2 * c] = GroupScale(sc, 2 * c);
+      D.scales[2 * c + 1] = GroupScale(sc, 2 * c + 1);
+    }
+    D.offsets = MinOffsetsK4(sm);
+    D.d = LoadHalf(w);
+    D.dmin = LoadHalf(w + 2);
+  }
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i sm = ScalesMinsK4(w + 4);
     const __m256i sc = ScalesK4(sm);
@@ -251,6 +316,29 @@ struct KQ5 {
 
 struct KQ6 {
   static constexpr size_t kBytes = kQ6_KBlockBytes;  // ql[128], qh[64], scales[16], d
+  static constexpr bool kFold = true;
+  HWY_INLINE static void Decode(const uint8_t* w, Decoded& D) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192));
+    D.offsets = _mm256_slli_epi16(_mm256_cvtepi8_epi16(raw), 5);
+    const Scales16 sc = WidenScales<true>(raw);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i top = _mm256_set1_epi8(0x30);
+    LMFORGE_KQ_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = Load32(w + 64 * h);
+      const __m256i ql1 = Load32(w + 64 * h + 32);
+      const __m256i qh = Load32(w + 128 + 32 * h);
+      D.codes[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), top));
+      D.codes[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), top));
+      D.codes[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, top));
+      D.codes[4 * h + 3] =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), top));
+      LMFORGE_KQ_UNROLL
+      for (int k = 0; k < 4; ++k) D.scales[4 * h + k] = PairScales(sc, 4 * h + k);
+    }
+    D.d = LoadHalf(w + 208);
+    D.dmin = 0.0f;
+  }
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192));
     // The -32 of every code: 32 * sum_g scale_g * sums_g.
@@ -281,6 +369,26 @@ struct KQ6 {
 
 struct KQ3 {
   static constexpr size_t kBytes = kQ3_KBlockBytes;  // hmask[32], qs[64], scales[12], d
+  static constexpr bool kFold = true;
+  HWY_INLINE static void Decode(const uint8_t* w, Decoded& D) {
+    const __m128i raw = ScalesQ3K(w + 96);
+    D.offsets = _mm256_slli_epi16(_mm256_cvtepi8_epi16(raw), 2);
+    const Scales16 sc = WidenScales<true>(raw);
+    const __m256i hm = Load32(w);
+    const __m256i low2 = _mm256_set1_epi8(3);
+    LMFORGE_KQ_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const __m256i qs = Load32(w + 32 + 32 * h);
+      LMFORGE_KQ_UNROLL
+      for (int k = 0; k < 4; ++k) {
+        const __m256i low = _mm256_and_si256(k == 0 ? qs : _mm256_srli_epi16(qs, 2 * k), low2);
+        D.codes[4 * h + k] = _mm256_or_si256(low, BitTo(hm, 4 * h + k, 2));
+        D.scales[4 * h + k] = PairScales(sc, 4 * h + k);
+      }
+    }
+    D.d = LoadHalf(w + 108);
+    D.dmin = 0.0f;
+  }
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i raw = ScalesQ3K(w + 96);
     // The -4 of every code: 4 * sum_g scale_g * sums_g.
@@ -305,6 +413,25 @@ struct KQ3 {
 
 struct KQ2 {
   static constexpr size_t kBytes = kQ2_KBlockBytes;  // scales[16], qs[64], d, dmin
+  static constexpr bool kFold = false;
+  HWY_INLINE static void Decode(const uint8_t* w, Decoded& D) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    const Scales16 sc = WidenScales<false>(_mm_and_si128(packed, low4));
+    D.offsets = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+    const __m256i low2 = _mm256_set1_epi8(3);
+    LMFORGE_KQ_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const __m256i qs = Load32(w + 16 + 32 * h);
+      LMFORGE_KQ_UNROLL
+      for (int k = 0; k < 4; ++k) {
+        D.codes[4 * h + k] = _mm256_and_si256(k == 0 ? qs : _mm256_srli_epi16(qs, 2 * k), low2);
+        D.scales[4 * h + k] = PairScales(sc, 4 * h + k);
+      }
+    }
+    D.d = LoadHalf(w + 80);
+    D.dmin = LoadHalf(w + 82);
+  }
   HWY_INLINE static VF Dot(const uint8_t* w, const int8_t* x, float dx, const int16_t* sums, VF acc) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
     const __m128i low4 = _mm_set1_epi8(0x0F);
@@ -427,6 +554,23 @@ HWY_NOINLINE void KTile(const MatrixView& w, uint64_t r, const PackedActivations
     const uint8_t* ahead = next + b * RM * K::kBytes;
     LMFORGE_KQ_UNROLL
     for (size_t p = 0; p < (RM * K::kBytes + 63) / 64; ++p) hwy::Prefetch(ahead + 64 * p);
+#if LMFORGE_KQ_X86
+    if constexpr (RN > 1) {
+      // Several tokens: unpack each row's super-block once, then only multiply-adds per token.
+      Decoded dec[RM];
+      LMFORGE_KQ_UNROLL
+      for (size_t i = 0; i < RM; ++i) K::Decode(wr[i] + b * K::kBytes, dec[i]);
+      LMFORGE_KQ_UNROLL
+      for (size_t j = 0; j < RN; ++j) {
+        const int8_t* xq = x.quants(t + j) + b * kSuperBlock;
+        const float dx = x.block_scales(t + j)[b];
+        const int16_t* xs = x.group_sums(t + j) + b * (kSuperBlock / kSumGroup);
+        LMFORGE_KQ_UNROLL
+        for (size_t i = 0; i < RM; ++i) acc[i][j] = DotDecoded<K::kFold>(dec[i], xq, dx, xs, acc[i][j]);
+      }
+      continue;
+    }
+#endif
     LMFORGE_KQ_UNROLL
     for (size_t j = 0; j < RN; ++j) {
       const int8_t* xq = x.quants(t + j) + b * kSuperBlock;
