@@ -108,11 +108,20 @@ void PackRowsK(PackedActivations& p, const float* x, size_t ldx, size_t t0, size
 // ------------------------------------------------------------------------------------------
 // One (weight super-block, activation super-block) product, added to a float accumulator.
 
+#if LMFORGE_KQ_X86
+// One F16C conversion (every x86 target of this path has it), not the branchy portable one.
+HWY_INLINE float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+#else
 inline float LoadHalf(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return fp16_to_fp32(h);
 }
+#endif
 
 #if LMFORGE_KQ_X86
 
