@@ -37,6 +37,30 @@ inline size_t kquant_block_bytes(DType t) {
   }
 }
 
+// The first block (index) of `n_blocks` super-blocks of `t` whose f16 d or dmin is NaN or
+// infinite (such a scale poisons every product with the block); -1 when all are finite.
+// Q2_K: d @80, dmin @82; Q3_K: d @108; Q4_K/Q5_K: d @0, dmin @2; Q6_K: d @208.
+inline int64_t find_nonfinite_kquant_scale(DType t, const uint8_t* blocks, size_t n_blocks) {
+  size_t at[2] = {0, 0}, count = 0;
+  switch (t) {
+    case DType::Q2_K: at[0] = 80, at[1] = 82, count = 2; break;
+    case DType::Q3_K: at[0] = 108, count = 1; break;
+    case DType::Q4_K:
+    case DType::Q5_K: at[0] = 0, at[1] = 2, count = 2; break;
+    case DType::Q6_K: at[0] = 208, count = 1; break;
+    default: return -1;
+  }
+  const size_t bytes = kquant_block_bytes(t);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    for (size_t k = 0; k < count; ++k) {
+      uint16_t h;
+      std::memcpy(&h, blocks + b * bytes + at[k], 2);
+      if ((h & 0x7C00u) == 0x7C00u) return static_cast<int64_t>(b);  // exponent all ones
+    }
+  }
+  return -1;
+}
+
 // Q4_K/Q5_K's twelve scale bytes as eight 6-bit scales and eight 6-bit mins (bytes 0-3: scales
 // 0-3 and the top bits of scales 4-7; bytes 4-7: mins 0-3 and the top bits of mins 4-7; bytes
 // 8-11: low nibbles of scales 4-7, high nibbles of mins 4-7). Word arithmetic, as the SIMD

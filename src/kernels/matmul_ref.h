@@ -24,7 +24,8 @@ struct MatrixView {
   const uint8_t* row(uint64_t r) const { return data + r * row_bytes; }
 };
 
-// The weight types the forward pass runs (kernels/weight_types.h: F32, F16, BF16, Q8_0, Q4_0).
+// The weight types the forward pass runs (kernels/weight_types.h: F32, F16, BF16, Q8_0, Q4_0,
+// Q2_K...Q6_K).
 // matmul_ref() itself decodes any type quant/type_traits.h can; this is the set the fast
 // products, which it is the twin of, support.
 bool matmul_ref_supports(DType t);

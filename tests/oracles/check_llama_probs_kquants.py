@@ -16,8 +16,8 @@ Self-test (--no-self-test skips it): the comparison must FAIL for lmforge on a c
 Q4_K file whose blk.0.ffn_down nibbles are swapped, and on a copy of the Q6_K file (all Q6_K
 here) whose blk.0.ffn_down group scales are negated, each against llama.cpp on the intact file
 (measured: max |dp| 0.85 and 0.63, top-1 differs at 71 and 78 of 78 positions).
-Also: a GGUF whose K-quant tensor has rows that are not whole super-blocks is refused with one
-error line (no crash).
+Also: a GGUF whose K-quant tensor has rows that are not whole super-blocks, and one with a NaN
+super-block scale, are refused with one error line (no crash, no NaN logits).
 """
 
 import json
@@ -152,6 +152,25 @@ def check_partial_block_refused(lmforge, fixtures, work):
     print("partial super-block rows refused: %s (tensor %d bytes)" % (err, t["bytes"]), flush=True)
 
 
+def check_nan_scale_refused(lmforge, q6_k, work):
+    """A NaN super-block scale (Q6_K keeps d at the end of its blocks, where the loader's check
+    of leading scales does not look) is refused naming the tensor, not turned into NaN logits."""
+    t = tensor(lmforge, q6_k, "blk.1.ffn_down.weight")
+    data = bytearray(open(q6_k, "rb").read())
+    at = t["offset"] + 3 * 210 + 208  # block 3's d
+    data[at:at + 2] = struct.pack("<H", 0x7E00)
+    bad = os.path.join(work, "nan-scale.q6_k.gguf")
+    with open(bad, "wb") as f:
+        f.write(data)
+    r = subprocess.run([lmforge, "logits", "-m", bad, "--ids", "1,2"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    err = r.stderr.decode().strip()
+    check(r.returncode > 0 and err.startswith("lmforge: error:") and len(err.splitlines()) == 1
+          and "blk.1.ffn_down.weight" in err and "block 3" in err,
+          "a NaN Q6_K scale: exit %d, %r" % (r.returncode, err))
+    print("NaN super-block scale refused: %s" % err, flush=True)
+
+
 def main():
     ap = base_args(__doc__.splitlines()[0])
     ap.add_argument("--no-self-test", action="store_true")
@@ -192,10 +211,12 @@ def main():
             failures.append(str(e))
     check(seen == set(K_TYPES), "the files hold only %s of the K types" % sorted(seen))
 
-    try:
-        check_partial_block_refused(args.lmforge, fixtures, work)
-    except CheckFailed as e:
-        failures.append(str(e))
+    for refusal in (lambda: check_partial_block_refused(args.lmforge, fixtures, work),
+                    lambda: check_nan_scale_refused(args.lmforge, files["Q6_K"], work)):
+        try:
+            refusal()
+        except CheckFailed as e:
+            failures.append(str(e))
 
     if not args.no_self_test:
         # (The Q6_K mix holds Q6_K in every matrix of this model.)
