@@ -8,6 +8,8 @@
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "kernels/interleaved.h"
+#include "kernels/kquant_blocks.h"
+#include "kernels/matmul_kquants.h"
 #include "kernels/weight_types.h"
 
 namespace lmforge {
@@ -45,6 +47,14 @@ class Loader {
       if (bad >= 0)
         fail(path_, "tensor " + quoted_for_message(name) + " block " + std::to_string(bad) + " has a NaN or infinite scale",
              t.offset + static_cast<uint64_t>(bad) * di.block_bytes);
+    }
+    // The K-quants keep their f16 scales (d, and dmin where present) at other offsets.
+    if (is_kquant_weight(t.dtype)) {
+      const size_t bb = kquant_block_bytes(t.dtype);
+      const int64_t bad = find_nonfinite_kquant_scale(t.dtype, w.bytes.data(), w.bytes.size() / bb);
+      if (bad >= 0)
+        fail(path_, "tensor " + quoted_for_message(name) + " block " + std::to_string(bad) + " has a NaN or infinite scale",
+             t.offset + static_cast<uint64_t>(bad) * bb);
     }
     // Regroup the products' quantized weights for the fast kernels (one pass, as long as the
     // scan above) and drop the mapped copy, so the model is in memory once. The embedding

@@ -20,6 +20,7 @@
 #include "core/half.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_q4_1_q5.h"
+#include "kernels/matmul_kquants.h"
 #include "quant/ggml_blocks.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -434,11 +435,13 @@ HWY_EXPORT(PackRows);
 HWY_EXPORT(MatmulPacked);
 
 void PackedActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1) {
+  if (super_blocks_) return pack_rows_kquant(*this, x, ldx, t0, t1);
   HWY_DYNAMIC_DISPATCH(PackRows)(*this, x, ldx, t0, t1);
 }
 
 void matmul_packed(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   if (is_q4_1_q5_type(w.type)) return matmul_packed_q4_1_q5(w, x, y, ldy, r0, r1);
+  if (is_kquant_weight(w.type)) return matmul_packed_kquant(w, x, y, ldy, r0, r1);
   HWY_DYNAMIC_DISPATCH(MatmulPacked)(w, x, y, ldy, r0, r1);
 }
 

@@ -23,7 +23,7 @@
 namespace lmforge {
 
 // The weight types matmul_packed() supports (kernels/weight_types.cpp: F32, F16, BF16, Q8_0,
-// Q4_0, Q4_1, Q5_0, Q5_1).
+// Q4_0, Q4_1, Q5_0, Q5_1, Q2_K...Q6_K).
 bool matmul_supports(DType weight_type);
 
 // A batch of n activation rows of `cols` floats, packed for weights of one type.
@@ -53,6 +53,10 @@ class PackedActivations {
   //                       Q5_0's offset into -16 s).
   //                       Q4_1/Q5_1 weights (scaled_sums()): s = fp16(amax_b / 127 * sum of
   //                       q) instead, llama.cpp's Q8_1 "s", which their minimum multiplies.
+  //   Q2_K...Q6_K weights (form kInt8SuperBlocks, llama.cpp's Q8_K; matmul_kquants.h):
+  //     int8 q[cols]      codes, nk = cols / 256 super-blocks
+  //     float d[nk]       at block_scales(): q[256k + j] * d[k] ~ x[256k + j]
+  //     int16 sums[cols / 16]  at group_sums(): exact sum of each 16 consecutive codes
   const float* floats(size_t t) const { return reinterpret_cast<const float*>(row(t)); }
   const int8_t* quants(size_t t) const { return reinterpret_cast<const int8_t*>(row(t)); }
   const float* block_scales(size_t t) const { return reinterpret_cast<const float*>(row(t) + scales_offset_); }
@@ -61,7 +65,11 @@ class PackedActivations {
   int8_t* quants(size_t t) { return reinterpret_cast<int8_t*>(row(t)); }
   float* block_scales(size_t t) { return reinterpret_cast<float*>(row(t) + scales_offset_); }
   float* block_sums(size_t t) { return block_scales(t) + cols_ / 32; }
-  // True when rows hold 8-bit blocks (Q8_0/Q4_0 weights), false when they hold floats.
+  const int16_t* group_sums(size_t t) const { return reinterpret_cast<const int16_t*>(block_scales(t) + cols_ / 256); }
+  int16_t* group_sums(size_t t) { return reinterpret_cast<int16_t*>(block_scales(t) + cols_ / 256); }
+  // True for the K-quant form (256-element blocks, group sums), false for the forms above.
+  bool is_super_blocks() const { return super_blocks_; }
+  // True when rows hold 8-bit codes (Q8_0/Q4_0 or K-quant weights), false when they hold floats.
   bool is_quantized() const { return quantized_; }
   // True when block_sums() hold llama.cpp's Q8_1 sums (see the layout above).
   bool scaled_sums() const { return scaled_sums_; }
@@ -74,6 +82,7 @@ class PackedActivations {
   size_t scales_offset_ = 0;
   bool quantized_ = false;
   bool scaled_sums_ = false;
+  bool super_blocks_ = false;
   size_t capacity_ = 0;
   hwy::AlignedFreeUniquePtr<uint8_t[]> data_;  // 64-byte aligned rows (row_bytes_ rounded up)
 };

@@ -6,6 +6,7 @@
 #include "core/half.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_q4_1_q5.h"
+#include "kernels/matmul_kquants.h"
 #include "kernels/weight_types.h"
 #include "quant/ggml_blocks.h"
 
@@ -96,8 +97,13 @@ void PackedActivations::reset(DType weight_type, size_t n, uint64_t cols) {
   cols_ = cols;
   const KernelWeightType* kind = kernel_weight_type(weight_type);
   scaled_sums_ = kind != nullptr && kind->activations == ActivationForm::kInt8BlocksScaledSums;
-  quantized_ = kind != nullptr && (kind->activations == ActivationForm::kInt8Blocks || scaled_sums_);
-  if (quantized_) {
+  super_blocks_ = kind != nullptr && kind->activations == ActivationForm::kInt8SuperBlocks;
+  quantized_ = kind != nullptr && kind->activations != ActivationForm::kFloats;
+  if (super_blocks_) {
+    scales_offset_ = round_up(cols, 16);  // q bytes, then d (floats), then the int16 sums
+    row_bytes_ = round_up(scales_offset_ + (cols / kSuperBlock) * sizeof(float) + (cols / kSumGroup) * sizeof(int16_t),
+                          kRowAlign);
+  } else if (quantized_) {
     scales_offset_ = round_up(cols, 16);  // q bytes, then floats 16-byte aligned
     row_bytes_ = round_up(scales_offset_ + 2 * (cols / kQK) * sizeof(float), kRowAlign);
   } else {
@@ -136,6 +142,7 @@ void quantize_activation_row_scalar(const float* x, uint64_t cols, int8_t* q, fl
 }
 
 void PackedActivations::pack_rows_scalar(const float* x, size_t ldx, size_t t0, size_t t1) {
+  if (super_blocks_) return pack_rows_kquant_scalar(*this, x, ldx, t0, t1);
   for (size_t t = t0; t < t1; ++t) {
     if (quantized_) {
       quantize_activation_row_scalar(x + t * ldx, cols_, quants(t), block_scales(t), block_sums(t), scaled_sums_);
@@ -147,6 +154,7 @@ void PackedActivations::pack_rows_scalar(const float* x, size_t ldx, size_t t0, 
 
 void matmul_packed_scalar(const MatrixView& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0,
                           uint64_t r1) {
+  if (is_kquant_weight(w.type)) return matmul_packed_kquant_scalar(w, x, y, ldy, r0, r1);
   const uint64_t nb = w.cols / kQK;
   for (size_t t = 0; t < x.n(); ++t) {
     for (uint64_t r = r0; r < r1; ++r) {

@@ -6,7 +6,7 @@ namespace lmforge {
 
 namespace {
 
-constexpr std::array<KernelWeightType, 8> kRows = {{
+constexpr std::array<KernelWeightType, 13> kRows = {{
     {DType::F32, ActivationForm::kFloats, false},
     {DType::F16, ActivationForm::kFloats, false},
     {DType::BF16, ActivationForm::kFloats, false},
@@ -15,6 +15,11 @@ constexpr std::array<KernelWeightType, 8> kRows = {{
     {DType::Q4_1, ActivationForm::kInt8BlocksScaledSums, false},
     {DType::Q5_0, ActivationForm::kInt8Blocks, false},
     {DType::Q5_1, ActivationForm::kInt8BlocksScaledSums, false},
+    {DType::Q2_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q3_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q4_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q5_K, ActivationForm::kInt8SuperBlocks, false},
+    {DType::Q6_K, ActivationForm::kInt8SuperBlocks, false},
 }};
 
 }  // namespace

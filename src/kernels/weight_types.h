@@ -23,6 +23,7 @@ enum class ActivationForm : uint8_t {
   // Q4_1/Q5_1 multiply by their minimum (llama.cpp rounds it so, and the fixtures' probabilities
   // follow that rounding closely: see tests/oracles/check_llama_probs_q32.py).
   kInt8BlocksScaledSums,
+  kInt8SuperBlocks,  // 8-bit blocks of 256 with a scale and 16-code sums (llama.cpp's Q8_K: K-quants)
 };
 
 struct KernelWeightType {

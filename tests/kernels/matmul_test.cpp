@@ -42,7 +42,7 @@ double abs_dot(const std::vector<float>& w, const std::vector<float>& x) {
 
 TEST(MatmulTest, SupportsTheEngineWeightTypes) {
   for (DType t : kernel_types()) EXPECT_TRUE(matmul_supports(t)) << dtype_name(t);
-  EXPECT_FALSE(matmul_supports(DType::Q4_K));
+  EXPECT_FALSE(matmul_supports(DType::Q8_K));
   EXPECT_FALSE(matmul_supports(DType::I32));
 }
 
