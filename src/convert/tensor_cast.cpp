@@ -7,6 +7,7 @@
 
 #include "core/checked_math.h"
 #include "core/error.h"
+#include "kernels/quantize_rows.h"
 #include "quant/weighted_quantize.h"
 
 namespace lmforge {
@@ -37,7 +38,10 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
         std::memcpy(o, in, *in_row);
       } else {
         decode_row(from, in, scratch.data(), row_len);
-        encode_row_weighted(to, scratch.data(), o, row_len, importance);
+        if (importance)
+          encode_row_weighted(to, scratch.data(), o, row_len, importance);
+        else
+          encode_row_fast(to, scratch.data(), o, row_len);  // SIMD where it exists, same bytes
       }
     }
   };
