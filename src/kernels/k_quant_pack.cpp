@@ -5,6 +5,27 @@
 
 namespace lmforge {
 
+namespace {
+// Per 128 elements: byte l holds elements l, l + 32, l + 64, l + 96 in bits 0-1 .. 6-7.
+void pack_two_bit(const uint8_t* L, uint8_t* qs) {
+  for (size_t h = 0; h < 256; h += 128, qs += 32)
+    for (size_t l = 0; l < 32; ++l)
+      qs[l] = static_cast<uint8_t>((L[h + l] & 3) | (L[h + l + 32] & 3) << 2 | (L[h + l + 64] & 3) << 4 |
+                                   (L[h + l + 96] & 3) << 6);
+}
+}  // namespace
+
+void pack_q2_k_quants(const uint8_t* L, uint8_t* block) { pack_two_bit(L, block + 16); }
+
+void pack_q3_k_quants(const uint8_t* L, uint8_t* block) {
+  // The third bit of element j goes to hmask byte j % 32, bit j / 32; the low two to qs.
+  uint8_t* hmask = block;
+  std::memset(hmask, 0, 32);
+  for (size_t j = 0; j < 256; ++j)
+    if (L[j] > 3) hmask[j % 32] = static_cast<uint8_t>(hmask[j % 32] | 1u << (j / 32));
+  pack_two_bit(L, block + 32);
+}
+
 void pack_q4_k_quants(const uint8_t* L, uint8_t* block) {
   // Per 64 elements: byte l holds element l (low nibble) and l + 32 (high nibble).
   uint8_t* q = block + 16;

@@ -9,6 +9,10 @@
 
 namespace lmforge {
 
+// Q2_K: quants in [0, 3] into the 64 bytes of qs (block offset 16).
+void pack_q2_k_quants(const uint8_t* L, uint8_t* block);
+// Q3_K: quants in [0, 7] into hmask (offset 0, the third bits) and qs (offset 32).
+void pack_q3_k_quants(const uint8_t* L, uint8_t* block);
 // Q4_K: quants in [0, 15] into the 128 bytes of qs (block offset 16).
 void pack_q4_k_quants(const uint8_t* L, uint8_t* block);
 // Q5_K: quants in [0, 31] into qh (offset 16, the fifth bits) and qs (offset 48).

@@ -65,12 +65,28 @@ HWY_INLINE void Transpose(const float* x, size_t valid, size_t N, float* xt) {
 
 // ---- Q4_K / Q5_K: quant/k_quants_scale_min.cpp with make_qkx2_quants (k_quants_common.cpp) ----
 
-// One make_qkx2_quants per lane on N groups of 32 (xt transposed), with quantize_scale_min_k4's
-// weights (av_x + |x|), rdelta 0.1 and use_mad false. Writes each lane's scale, the_min and the
-// quants (Lt transposed, as int32).
+// make_qkx2_quants' error_of: |diff| (use_mad) or diff * diff.
+template <bool kMad>
+HWY_INLINE VF Error(VF diff) {
+  if constexpr (kMad) {
+    return hn::Abs(diff);
+  } else {
+    return hn::Mul(diff, diff);
+  }
+}
+
+// How make_qkx2_quants is called: Q4_K/Q5_K (quantize_scale_min_k4) weigh by av_x + |x| over
+// groups of 32 and score squared errors; Q2_K weighs by |x| over groups of 16 and scores
+// absolute errors (use_mad).
+enum class Qkx2Flavor { kScaleMinK4, kQ2K };
+
+// One make_qkx2_quants per lane on N groups of n (xt transposed), rdelta 0.1, with the weights
+// and error of `flavor`. Writes each lane's scale, the_min and the quants (Lt transposed, int32).
+template <Qkx2Flavor flavor>
 void ScaleMinSearch(const float* HWY_RESTRICT xt, int nmax, float rmin, int nstep, float* scale_out,
                     float* min_out, int32_t* HWY_RESTRICT Lt) {
-  constexpr int n = 32;
+  constexpr bool kMad = flavor == Qkx2Flavor::kQ2K;
+  constexpr int n = kMad ? 16 : 32;
   const DF df;
   const DI di;
   const size_t N = hn::Lanes(df);
@@ -78,14 +94,19 @@ void ScaleMinSearch(const float* HWY_RESTRICT xt, int nmax, float rmin, int nste
   HWY_ALIGN int32_t Laux[n * kMaxLanes];
   const VF zero = hn::Zero(df);
 
-  // quantize_scale_min_k4: sum_x2 += x*x; av_x = sqrt(sum_x2 / 32); weights = av_x + |x|.
-  VF sum_x2 = zero;
-  for (int i = 0; i < n; ++i) {
-    const VF x = hn::Load(df, xt + i * N);
-    sum_x2 = hn::Add(sum_x2, hn::Mul(x, x));
+  if constexpr (kMad) {
+    // quantize_row_q2_k: weights = |x|.
+    for (int i = 0; i < n; ++i) hn::Store(hn::Abs(hn::Load(df, xt + i * N)), df, wt + i * N);
+  } else {
+    // quantize_scale_min_k4: sum_x2 += x*x; av_x = sqrt(sum_x2 / 32); weights = av_x + |x|.
+    VF sum_x2 = zero;
+    for (int i = 0; i < n; ++i) {
+      const VF x = hn::Load(df, xt + i * N);
+      sum_x2 = hn::Add(sum_x2, hn::Mul(x, x));
+    }
+    const VF av_x = hn::Sqrt(hn::Div(sum_x2, hn::Set(df, 32.0f)));
+    for (int i = 0; i < n; ++i) hn::Store(hn::Add(av_x, hn::Abs(hn::Load(df, xt + i * N))), df, wt + i * N);
   }
-  const VF av_x = hn::Sqrt(hn::Div(sum_x2, hn::Set(df, 32.0f)));
-  for (int i = 0; i < n; ++i) hn::Store(hn::Add(av_x, hn::Abs(hn::Load(df, xt + i * N))), df, wt + i * N);
 
   // min, max (strict comparisons), sum_w, sum_x from element 0 on.
   VF min = hn::Load(df, xt), max = min;
@@ -111,7 +132,7 @@ void ScaleMinSearch(const float* HWY_RESTRICT xt, int nmax, float rmin, int nste
     const VI l = Clamp(di, NearestInt(df, hn::Mul(iscale, hn::Sub(x, min))), 0, nmax);
     hn::Store(l, di, Lt + i * N);
     const VF diff = hn::Sub(hn::Add(hn::Mul(scale, hn::ConvertTo(df, l)), min), x);
-    best_error = hn::Add(best_error, hn::Mul(w, hn::Mul(diff, diff)));
+    best_error = hn::Add(best_error, hn::Mul(w, Error<kMad>(diff)));
   }
   for (int is = 0; is <= nstep; ++is) {
     // (rmin + rdelta * is + nmax) is the same in every lane: computed once, in the same order.
@@ -138,7 +159,7 @@ void ScaleMinSearch(const float* HWY_RESTRICT xt, int nmax, float rmin, int nste
       const VF x = hn::Load(df, xt + i * N), w = hn::Load(df, wt + i * N);
       const VF fl = hn::ConvertTo(df, hn::Load(di, Laux + i * N));
       const VF diff = hn::Sub(hn::Add(hn::Mul(this_scale, fl), this_min), x);
-      cur_error = hn::Add(cur_error, hn::Mul(w, hn::Mul(diff, diff)));
+      cur_error = hn::Add(cur_error, hn::Mul(w, Error<kMad>(diff)));
     }
     // if (D > 0) { ... if (cur_error < best_error) take it }
     const auto better = hn::And(hn::Gt(D, zero), hn::Lt(cur_error, best_error));
@@ -216,7 +237,7 @@ void QuantizeRowScaleMinK4(const float* x, uint8_t* out, size_t n, int nmax, flo
     const size_t groups = 8 * nb;
     for (size_t g0 = 0; g0 < groups; g0 += N) {
       Transpose<32>(xc + 32 * g0, std::min(N, groups - g0), N, xt);
-      ScaleMinSearch(xt, nmax, rmin, nstep, scales + g0, mins + g0, Lt);
+      ScaleMinSearch<Qkx2Flavor::kScaleMinK4>(xt, nmax, rmin, nstep, scales + g0, mins + g0, Lt);
       for (size_t lane = 0; lane < N && g0 + lane < groups; ++lane)
         for (size_t i = 0; i < 32; ++i) L[32 * (g0 + lane) + i] = static_cast<uint8_t>(Lt[i * N + lane]);
     }
@@ -354,6 +375,190 @@ void QuantizeRowQ6K(const float* x, uint8_t* out, size_t n) {
   }
 }
 
+// ---- Q2_K: quant/q2_k.cpp with make_qkx2_quants(16, 3, x, |x|, ..., -0.5, 0.1, 15, true) ----
+
+void QuantizeRowQ2K(const float* x, uint8_t* out, size_t n) {
+  if (!AllFinite(x, n)) return quantize_row_q2_k(x, out, n);
+  constexpr size_t kGroups = 16, kGroupSize = 16, kD = 80, kDmin = 82;
+  constexpr float kQ4Scale = 15.f;
+  const DF df;
+  const DI di;
+  const hn::Rebind<uint8_t, DF> du8;
+  const size_t N = hn::Lanes(df);  // 4, 8 or 16: always divides the 16 groups
+  HWY_ALIGN float xt[kGroupSize * kMaxLanes];
+  HWY_ALIGN int32_t Lt[kGroupSize * kMaxLanes];
+  for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ2_KBlockBytes) {
+    float scales[kGroups], mins[kGroups];
+    uint8_t L[kQK_K];
+    for (size_t g0 = 0; g0 < kGroups; g0 += N) {
+      Transpose<kGroupSize>(x + kGroupSize * g0, N, N, xt);
+      ScaleMinSearch<Qkx2Flavor::kQ2K>(xt, 3, -0.5f, 15, scales + g0, mins + g0, Lt);
+      for (size_t lane = 0; lane < N; ++lane)
+        for (size_t i = 0; i < kGroupSize; ++i) L[kGroupSize * (g0 + lane) + i] = static_cast<uint8_t>(Lt[i * N + lane]);
+    }
+    float max_scale = 0, max_min = 0;
+    for (size_t g = 0; g < kGroups; ++g) {
+      if (scales[g] > max_scale) max_scale = scales[g];
+      if (mins[g] > max_min) max_min = mins[g];
+    }
+    uint8_t* sc = out;
+    if (max_scale > 0) {
+      const float iscale = kQ4Scale / max_scale;
+      for (size_t g = 0; g < kGroups; ++g) sc[g] = static_cast<uint8_t>(nearest_int(iscale * scales[g]));
+      store_f16(out + kD, max_scale / kQ4Scale);
+    } else {
+      std::fill(sc, sc + kGroups, uint8_t{0});
+      store_f16(out + kD, 0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = kQ4Scale / max_min;
+      for (size_t g = 0; g < kGroups; ++g) sc[g] = static_cast<uint8_t>(sc[g] | nearest_int(iscale * mins[g]) << 4);
+      store_f16(out + kDmin, max_min / kQ4Scale);
+    } else {
+      store_f16(out + kDmin, 0.f);
+    }
+    const float d_all = load_f16(out + kD), dmin_all = load_f16(out + kDmin);
+    for (size_t g = 0; g < kGroups; ++g) {
+      const float d = d_all * static_cast<float>(sc[g] & 0xF);
+      if (d == 0) continue;
+      const VF vd = hn::Set(df, d), vdm = hn::Set(df, dmin_all * static_cast<float>(sc[g] >> 4));
+      for (size_t i = 0; i < kGroupSize; i += N) {
+        const VF xv = hn::LoadU(df, x + kGroupSize * g + i);
+        const VI l = Clamp(di, NearestInt(df, hn::Div(hn::Add(xv, vdm), vd)), 0, 3);
+        hn::StoreU(hn::DemoteTo(du8, l), du8, L + kGroupSize * g + i);
+      }
+    }
+    pack_q2_k_quants(L, out);
+  }
+}
+
+// ---- Q3_K: quant/q3_k.cpp with make_q3_quants(16, 4, x, L, true) (k_quants_common.cpp) ----
+
+// One make_q3_quants(n = 16, nmax = 4, do_rmse = true) per lane on N groups of 16 (xt
+// transposed). Writes each lane's scale and its quants in [0, 8) (Lt transposed, int32).
+// The coordinate descent stops per group when a sweep changes nothing; a lane that has
+// stopped while others go on repeats that sweep on the same state, which again changes
+// nothing, so running the sweeps until every lane has stopped gives each lane its own result.
+void Q3Search(const float* HWY_RESTRICT xt, float* scale_out, int32_t* HWY_RESTRICT Lt) {
+  constexpr int n = 16, nmax = 4;
+  const DF df;
+  const DI di;
+  const size_t N = hn::Lanes(df);
+  const VF zero = hn::Zero(df);
+
+  VF amax = zero, max = zero;  // signed_absmax
+  for (int i = 0; i < n; ++i) {
+    const VF x = hn::Load(df, xt + i * N);
+    const VF a = hn::Abs(x);
+    const auto larger = hn::Lt(amax, a);
+    amax = hn::IfThenElse(larger, a, amax);
+    max = hn::IfThenElse(larger, x, max);
+  }
+  const auto all_zero = hn::Lt(hn::Abs(max), hn::Set(df, kGroupMaxEps));
+
+  const VF iscale = hn::Div(hn::Set(df, static_cast<float>(-nmax)), max);
+  VF sumlx = zero, suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    const VF x = hn::Load(df, xt + i * N);
+    const VI l = Clamp(di, NearestInt(df, hn::Mul(iscale, x)), -nmax, nmax - 1);
+    hn::Store(l, di, Lt + i * N);
+    const VF w = hn::Mul(x, x);
+    const VF fl = hn::ConvertTo(df, l);
+    sumlx = hn::Add(sumlx, hn::Mul(hn::Mul(w, x), fl));
+    suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w, fl), fl));
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    auto changed = hn::Lt(zero, zero);  // all false
+    for (int i = 0; i < n; ++i) {
+      const VF x = hn::Load(df, xt + i * N);
+      const VF w = hn::Mul(x, x);
+      const VI Li = hn::Load(di, Lt + i * N);
+      const VF li = hn::ConvertTo(df, Li);
+      const VF slx_without = hn::Sub(sumlx, hn::Mul(hn::Mul(w, x), li));
+      const VF sl2_without = hn::Sub(suml2, hn::Mul(hn::Mul(w, li), li));
+      const VI new_l = Clamp(di, NearestInt(df, hn::Div(hn::Mul(x, sl2_without), slx_without)), -nmax, nmax - 1);
+      const VF fl = hn::ConvertTo(df, new_l);
+      const VF slx = hn::Add(slx_without, hn::Mul(hn::Mul(w, x), fl));
+      const VF sl2 = hn::Add(sl2_without, hn::Mul(hn::Mul(w, fl), fl));
+      // if (slx_without > 0 && new_l != L[i] && sl2 > 0 && slx*slx*suml2 > sumlx*sumlx*sl2) take it
+      const auto take = hn::And(
+          hn::And(hn::Gt(slx_without, zero), hn::RebindMask(df, hn::Not(hn::Eq(new_l, Li)))),
+          hn::And(hn::Gt(sl2, zero),
+                  hn::Gt(hn::Mul(hn::Mul(slx, slx), suml2), hn::Mul(hn::Mul(sumlx, sumlx), sl2))));
+      hn::Store(hn::IfThenElse(hn::RebindMask(di, take), new_l, Li), di, Lt + i * N);
+      sumlx = hn::IfThenElse(take, slx, sumlx);
+      suml2 = hn::IfThenElse(take, sl2, suml2);
+      changed = hn::Or(changed, take);
+    }
+    if (hn::AllFalse(df, changed)) break;
+  }
+  const auto zero_i = hn::RebindMask(di, all_zero);
+  for (int i = 0; i < n; ++i)
+    hn::Store(hn::IfThenZeroElse(zero_i, hn::Add(hn::Load(di, Lt + i * N), hn::Set(di, nmax))), di, Lt + i * N);
+  const VF scale = hn::IfThenElse(hn::Gt(suml2, zero), hn::Div(sumlx, suml2), zero);
+  hn::StoreU(hn::IfThenZeroElse(all_zero, scale), df, scale_out);
+}
+
+void QuantizeRowQ3K(const float* x, uint8_t* out, size_t n) {
+  if (!AllFinite(x, n)) return quantize_row_q3_k(x, out, n);
+  constexpr size_t kGroups = 16, kGroupSize = 16, kScales = 96, kD = 108;
+  const DF df;
+  const DI di;
+  const hn::Rebind<uint8_t, DF> du8;
+  const size_t N = hn::Lanes(df);
+  HWY_ALIGN float xt[kGroupSize * kMaxLanes];
+  HWY_ALIGN int32_t Lt[kGroupSize * kMaxLanes];
+  for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ3_KBlockBytes) {
+    float scales[kGroups];
+    uint8_t L[kQK_K];
+    for (size_t g0 = 0; g0 < kGroups; g0 += N) {
+      Transpose<kGroupSize>(x + kGroupSize * g0, N, N, xt);
+      Q3Search(xt, scales + g0, Lt);
+      for (size_t lane = 0; lane < N; ++lane)
+        for (size_t i = 0; i < kGroupSize; ++i) L[kGroupSize * (g0 + lane) + i] = static_cast<uint8_t>(Lt[i * N + lane]);
+    }
+    float max_scale = 0, amax = 0;
+    for (size_t g = 0; g < kGroups; ++g) {
+      const float scale = std::fabs(scales[g]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[g];
+      }
+    }
+    uint8_t* s = out + kScales;
+    std::memset(s, 0, 12);
+    int stored[kGroups] = {};  // each group's scale as stored, unbiased
+    if (max_scale != 0) {
+      const float iscale = -32.f / max_scale;
+      for (size_t g = 0; g < kGroups; ++g) {
+        auto l = static_cast<int8_t>(nearest_int(iscale * scales[g]));
+        l = static_cast<int8_t>(std::max(-32, std::min(31, static_cast<int>(l))) + 32);
+        if (g < 8) {
+          s[g] = static_cast<uint8_t>(l & 0xF);
+        } else {
+          s[g - 8] = static_cast<uint8_t>(s[g - 8] | (l & 0xF) << 4);
+        }
+        s[g % 4 + 8] = static_cast<uint8_t>(s[g % 4 + 8] | (l >> 4) << (2 * (g / 4)));
+        stored[g] = l - 32;
+      }
+      store_f16(out + kD, 1 / iscale);
+    } else {
+      store_f16(out + kD, 0.f);
+    }
+    const float d_all = load_f16(out + kD);
+    for (size_t g = 0; g < kGroups; ++g) {
+      const float d = d_all * static_cast<float>(stored[g]);
+      if (d == 0) continue;
+      const VF vd = hn::Set(df, d);
+      for (size_t i = 0; i < kGroupSize; i += N) {
+        const VI l = Clamp(di, NearestInt(df, hn::Div(hn::LoadU(df, x + kGroupSize * g + i), vd)), -4, 3);
+        hn::StoreU(hn::DemoteTo(du8, hn::Add(l, hn::Set(di, 4))), du8, L + kGroupSize * g + i);
+      }
+    }
+    pack_q3_k_quants(L, out);
+  }
+}
+
 // ---- Q8_0 and Q4_0: quant/ggml_blocks.cpp, elementwise along each 32-element block ----
 
 void QuantizeRowQ8_0(const float* x, uint8_t* out, size_t n) {
@@ -437,6 +642,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace lmforge {
 
+HWY_EXPORT(QuantizeRowQ2K);
+HWY_EXPORT(QuantizeRowQ3K);
 HWY_EXPORT(QuantizeRowQ4K);
 HWY_EXPORT(QuantizeRowQ5K);
 HWY_EXPORT(QuantizeRowQ6K);
@@ -445,6 +652,8 @@ HWY_EXPORT(QuantizeRowQ4_0);
 
 bool has_fast_encoder(DType t) {
   switch (t) {
+    case DType::Q2_K:
+    case DType::Q3_K:
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
@@ -458,6 +667,10 @@ bool has_fast_encoder(DType t) {
 
 void encode_row_fast(DType t, const float* in, uint8_t* out, size_t n) {
   switch (t) {
+    case DType::Q2_K:
+      return HWY_DYNAMIC_DISPATCH(QuantizeRowQ2K)(in, out, n);
+    case DType::Q3_K:
+      return HWY_DYNAMIC_DISPATCH(QuantizeRowQ3K)(in, out, n);
     case DType::Q4_K:
       return HWY_DYNAMIC_DISPATCH(QuantizeRowQ4K)(in, out, n);
     case DType::Q5_K:

@@ -105,12 +105,12 @@ void expect_same_bytes(DType type, const std::vector<float>& x, const std::strin
   ASSERT_EQ(fast, ref) << dtype_name(type) << " " << what << " n=" << x.size();
 }
 
-const std::vector<DType> kFastTypes = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_0, DType::Q4_0};
+const std::vector<DType> kFastTypes = {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_0, DType::Q4_0};
 
 TEST(QuantizeRowsTest, FastTypesAreTheListedOnes) {
   for (DType t : kFastTypes) EXPECT_TRUE(has_fast_encoder(t)) << dtype_name(t);
   EXPECT_FALSE(has_fast_encoder(DType::F16));
-  EXPECT_FALSE(has_fast_encoder(DType::Q2_K));
+  EXPECT_FALSE(has_fast_encoder(DType::Q4_1));
 }
 
 // 256 (one super-block: half an AVX-512 batch of Q4_K groups), 768 (odd count), 2304.
