@@ -25,13 +25,14 @@ namespace lmforge {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-using DF = hn::ScalableTag<float>;
+// At most 16 float lanes (AVX-512's): the stack buffers are sized for that, and 4, 8 or 16
+// lanes always divide the 16 groups of a Q2_K/Q3_K/Q6_K super-block.
+constexpr size_t kMaxLanes = 16;
+using DF = hn::CappedTag<float, kMaxLanes>;
 using DI = hn::RebindToSigned<DF>;
 using VF = hn::Vec<DF>;
 using VI = hn::Vec<DI>;
 
-// The widest vector here (AVX-512) has 16 float lanes; the stack buffers are sized for it.
-constexpr size_t kMaxLanes = 16;
 
 // ggml's nearest_int per lane: add 1.5 * 2^23 and read the low mantissa bits.
 HWY_INLINE VI NearestInt(DF df, VF v) {
