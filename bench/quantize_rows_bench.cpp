@@ -1,7 +1,7 @@
 // Single-thread speed of the row encoders: the reference (quant/type_traits encode_row, the
 // scalar twin) and the SIMD encoder (kernels/quantize_rows encode_row_fast) on the same 512 x
 // 2048 f16-rounded normal floats, in Melem/s, plus a byte comparison of their outputs. Also the
-// F16 -> F32 row decode that feeds them. Usage: lmforge_quantize_rows_bench [reps]
+// F16 -> F32 row decode that feeds them. Usage: lmforge_quantize_rows_bench [reps [TYPE]]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/half.h"
+#include "kernels/decode_rows.h"
 #include "kernels/quantize_rows.h"
 #include "quant/type_traits.h"
 
@@ -47,10 +48,15 @@ int main(int argc, char** argv) {
   const double f16 = melem_per_s(n, reps, [&] {
     for (size_t r = 0; r < rows; ++r) decode_row(DType::F16, reinterpret_cast<const uint8_t*>(&h[r * cols]), y.data(), cols);
   });
-  std::printf("F16 decode %8.1f Melem/s\n", f16);
+  const double f16_fast = melem_per_s(n, reps, [&] {
+    for (size_t r = 0; r < rows; ++r) decode_row_fast(DType::F16, reinterpret_cast<const uint8_t*>(&h[r * cols]), y.data(), cols);
+  });
+  std::printf("F16 decode: reference %8.1f Melem/s, fast %8.1f Melem/s\n", f16, f16_fast);
+  const auto only = argc > 2 ? dtype_from_name(argv[2]) : std::nullopt;
   std::printf("%-5s %10s %10s %8s %s\n", "type", "reference", "fast", "speedup", "bytes");
   for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q5_K, DType::Q8_0, DType::Q4_0, DType::Q2_K, DType::Q3_K,
                   DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
+    if (only && *only != t) continue;
     const size_t row_bytes = *dtype_nbytes(t, cols);
     const double r = melem_per_s(n, reps, [&] {
       for (size_t i = 0; i < rows; ++i) encode_row(t, &x[i * cols], ref.data() + i * row_bytes, cols);

@@ -19,10 +19,13 @@ void pack_q2_k_quants(const uint8_t* L, uint8_t* block) { pack_two_bit(L, block 
 
 void pack_q3_k_quants(const uint8_t* L, uint8_t* block) {
   // The third bit of element j goes to hmask byte j % 32, bit j / 32; the low two to qs.
+  // Branch-free, byte by byte (a branch per element cost as much as the scale search).
   uint8_t* hmask = block;
-  std::memset(hmask, 0, 32);
-  for (size_t j = 0; j < 256; ++j)
-    if (L[j] > 3) hmask[j % 32] = static_cast<uint8_t>(hmask[j % 32] | 1u << (j / 32));
+  for (size_t l = 0; l < 32; ++l) {
+    unsigned bits = 0;
+    for (size_t k = 0; k < 8; ++k) bits |= static_cast<unsigned>(L[32 * k + l] > 3) << k;
+    hmask[l] = static_cast<uint8_t>(bits);
+  }
   pack_two_bit(L, block + 32);
 }
 
