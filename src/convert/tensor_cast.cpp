@@ -7,6 +7,8 @@
 
 #include "core/checked_math.h"
 #include "core/error.h"
+#include "kernels/decode_rows.h"
+#include "kernels/quantize_rows.h"
 #include "quant/weighted_quantize.h"
 
 namespace lmforge {
@@ -36,8 +38,11 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
       if (from == to) {
         std::memcpy(o, in, *in_row);
       } else {
-        decode_row(from, in, scratch.data(), row_len);
-        encode_row_weighted(to, scratch.data(), o, row_len, importance);
+        decode_row_fast(from, in, scratch.data(), row_len);  // SIMD F16/BF16, same floats
+        if (importance)
+          encode_row_weighted(to, scratch.data(), o, row_len, importance);
+        else
+          encode_row_fast(to, scratch.data(), o, row_len);  // SIMD where it exists, same bytes
       }
     }
   };
