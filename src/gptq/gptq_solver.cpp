@@ -154,17 +154,22 @@ QuantizedMatrix rtn_quantize(const float* w, uint64_t rows, uint64_t cols, const
 }
 
 double relative_reconstruction_error(const float* w, const float* q, uint64_t rows, uint64_t cols, const float* h) {
-  // [W; W - Q] H, then the traces tr(W H W^T) and tr(D H D^T) as sums of elementwise products.
-  std::vector<float> stacked(2 * rows * cols), prod(2 * rows * cols);
-  for (uint64_t i = 0; i < rows * cols; ++i) {
-    stacked[i] = w[i];
-    stacked[rows * cols + i] = w[i] - q[i];
-  }
-  gemm_nn(2 * rows, cols, cols, 1.0f, stacked.data(), cols, h, cols, 0.0f, prod.data(), cols);
+  // [W; W - Q] H for a band of rows at a time (bounded scratch), then tr(W H W^T) and
+  // tr(D H D^T) as sums of elementwise products.
+  const uint64_t band = std::max<uint64_t>(1, std::min<uint64_t>(rows, (uint64_t{1} << 22) / std::max<uint64_t>(cols, 1)));
+  std::vector<float> stacked(2 * band * cols), prod(2 * band * cols);
   double whw = 0, dhd = 0;
-  for (uint64_t i = 0; i < rows * cols; ++i) {
-    whw += double{stacked[i]} * prod[i];
-    dhd += double{stacked[rows * cols + i]} * prod[rows * cols + i];
+  for (uint64_t r0 = 0; r0 < rows; r0 += band) {
+    const uint64_t n = std::min(band, rows - r0), len = n * cols;
+    for (uint64_t i = 0; i < len; ++i) {
+      stacked[i] = w[r0 * cols + i];
+      stacked[len + i] = w[r0 * cols + i] - q[r0 * cols + i];
+    }
+    gemm_nn(2 * n, cols, cols, 1.0f, stacked.data(), cols, h, cols, 0.0f, prod.data(), cols);
+    for (uint64_t i = 0; i < len; ++i) {
+      whw += double{stacked[i]} * prod[i];
+      dhd += double{stacked[len + i]} * prod[len + i];
+    }
   }
   if (whw <= 0) return dhd <= 0 ? 0.0 : INFINITY;
   return std::sqrt(std::max(0.0, dhd) / whw);
