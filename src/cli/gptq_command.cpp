@@ -174,11 +174,8 @@ int run_gptq_layer(const LayerOptions& o) {
   const uint64_t tokens = fsize / (4 * o.cols);
   const std::vector<float> w = read_f32(o.weights, o.rows * o.cols);
   const std::vector<float> x = read_f32(o.inputs, tokens * o.cols);
-  std::vector<float> h(o.cols * o.cols, 0.0f);
   blas_set_threads(1);
-  syrk_add_upper(o.cols, tokens, x.data(), h.data());
-  symmetrize_from_upper(h.data(), o.cols);
-  for (float& v : h) v *= 2.0f / static_cast<float>(o.samples);
+  const std::vector<float> h = hessian_from_inputs(x.data(), tokens, o.cols, o.samples);
   ThreadPool pool(1);
   const QuantizedMatrix q = o.rtn ? rtn_quantize(w.data(), o.rows, o.cols, o.settings, pool)
                                   : gptq_quantize(w.data(), o.rows, o.cols, h.data(), o.settings, pool);

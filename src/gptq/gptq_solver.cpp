@@ -16,6 +16,15 @@ uint64_t gptq_group_count(uint64_t cols, int64_t group_size) {
   return (cols + g - 1) / g;
 }
 
+std::vector<float> hessian_from_inputs(const float* x, uint64_t tokens, uint64_t cols, uint64_t n_samples) {
+  std::vector<float> h(cols * cols, 0.0f);
+  syrk_add_upper(cols, tokens, x, h.data());
+  symmetrize_from_upper(h.data(), cols);
+  const float f = 2.0f / static_cast<float>(n_samples);
+  for (float& v : h) v *= f;
+  return h;
+}
+
 namespace {
 
 // The processing order: identity, or descending diag(H) with ties by column index.

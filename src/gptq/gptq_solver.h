@@ -55,6 +55,10 @@ QuantizedMatrix rtn_quantize(const float* w, uint64_t rows, uint64_t cols, const
 // ||(W - Q) X|| / ||W X|| from the Hessian: sqrt(tr(D H D^T) / tr(W H W^T)), D = W - Q.
 double relative_reconstruction_error(const float* w, const float* q, uint64_t rows, uint64_t cols, const float* h);
 
+// H = 2 X^T X / n_samples for inputs X [tokens x cols] (AutoGPTQ counts sequences, not tokens),
+// accumulated in float32 like the whole-model walk does it.
+std::vector<float> hessian_from_inputs(const float* x, uint64_t tokens, uint64_t cols, uint64_t n_samples);
+
 // The group count a column count and group size give (group size -1: 1).
 uint64_t gptq_group_count(uint64_t cols, int64_t group_size);
 
