@@ -19,5 +19,7 @@ Action& register_bench(CLI::App& app);
 Action& register_formats(CLI::App& app);
 Action& register_quantize(CLI::App& app);
 Action& register_imatrix(CLI::App& app);
+Action& register_gptq(CLI::App& app);
+Action& register_gptq_layer(CLI::App& app);
 
 }  // namespace lmforge::cli

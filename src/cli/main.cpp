@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   actions.emplace_back("formats", &lmforge::cli::register_formats(app));
   actions.emplace_back("quantize", &lmforge::cli::register_quantize(app));
   actions.emplace_back("imatrix", &lmforge::cli::register_imatrix(app));
+  actions.emplace_back("gptq", &lmforge::cli::register_gptq(app));
+  actions.emplace_back("gptq-layer", &lmforge::cli::register_gptq_layer(app));
 
   try {
     app.parse(argc, argv);
