@@ -10,10 +10,13 @@
 #include <filesystem>
 
 #include "convert/sinks/gguf_sink.h"
+#include "arch/llama/llama_tensors.h"
+#include "convert/sources/gptq_llama_source.h"
 #include "convert/sources/open_llama_model_source.h"
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/detect/sniff.h"
+#include "kernels/gptq_form.h"
 
 namespace lmforge {
 
@@ -53,13 +56,25 @@ std::optional<DType> kept_matrix_type(const LlamaModelSource& m) {
   return seen.value_or(DType::F32);
 }
 
-LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::string& path) {
+LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::string& path, const GptqForms* gptq = nullptr) {
   LoadedModel out;
   out.gguf = gguf;
-  out.model = LlamaModel::from_gguf(gguf, path);
+  out.model = LlamaModel::from_gguf(gguf, path, gptq);
   out.vocab = vocab_from_gguf(*gguf, path);
   if (const GgufValue* t = gguf->find_kv("tokenizer.chat_template"); t && t->type == GgufType::STRING) out.chat_template = t->s;
   return out;
+}
+
+// A GPTQ folder's quantized linears in the kernels' form (no float copy), by GGUF name.
+GptqForms gptq_forms(const GptqLlamaFolder& folder) {
+  GptqForms forms;
+  for (uint32_t l = 0; l < folder.config.num_hidden_layers; ++l) {
+    for (const auto& row : llama_tensor_table()) {
+      if (!row.per_layer || row.shape == LlamaShape::kEmbd || !folder.quantized(row.id, l)) continue;
+      forms[gguf_weight_name(row.id, l)] = std::make_shared<const GptqForm>(folder.linear(row.id, l));
+    }
+  }
+  return forms;
 }
 
 }  // namespace
@@ -67,9 +82,17 @@ LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::strin
 LoadedModel load_model_for_inference(const std::string& path) {
   if (sniff_format(path) == FileFormat::kGguf) return from_reader(GgufReader::open(path), path);
 
-  LlamaModelSource source = open_llama_model_source(path);
+  std::shared_ptr<const GptqLlamaFolder> gptq_folder;
+  LlamaModelSource source = is_gptq_folder(path) ? llama_source_from_gptq_folder(path, &gptq_folder) : open_llama_model_source(path);
   ConvertOptions opt;
-  opt.outtype = kept_matrix_type(source);
+  GptqForms forms;
+  if (gptq_folder) {
+    // The linears go straight into the kernels' form; the GGUF holds the rest, floats as F16.
+    forms = gptq_forms(*gptq_folder);
+    for (const auto& [name, form] : forms) opt.provided_elsewhere.insert(name);
+  } else {
+    opt.outtype = kept_matrix_type(source);
+  }
   opt.quiet = true;
   FdGuard file{anonymous_file(path)};
   opt.output_fd = file.fd;
@@ -77,7 +100,7 @@ LoadedModel load_model_for_inference(const std::string& path) {
   // Map it through /proc: the mapping and the reader's own descriptor keep the file alive
   // after ours is closed.
   auto gguf = GgufReader::open("/proc/self/fd/" + std::to_string(file.fd));
-  LoadedModel out = from_reader(std::move(gguf), path);
+  LoadedModel out = from_reader(std::move(gguf), path, gptq_folder ? &forms : nullptr);
   out.converted = true;
   return out;
 }

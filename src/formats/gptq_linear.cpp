@@ -155,3 +155,16 @@ GptqMatrix read_gptq_linear(const TensorSource& src, const std::string& prefix, 
 }
 
 }  // namespace lmforge
+
+namespace lmforge {
+
+std::optional<std::string> gptq_tensor_module(const std::string& name) {
+  for (const char* suffix : {".qweight", ".qzeros", ".scales", ".g_idx"}) {
+    const std::string s = suffix;
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+      return name.substr(0, name.size() - s.size());
+  }
+  return std::nullopt;
+}
+
+}  // namespace lmforge

@@ -6,6 +6,7 @@
 // and the tensor.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/tensor.h"
@@ -21,5 +22,13 @@ bool has_gptq_linear(const TensorSource& src, const std::string& prefix);
 // it is stored. `where` names the folder when a tensor has no file of its own.
 GptqMatrix read_gptq_linear(const TensorSource& src, const std::string& prefix, uint64_t out, uint64_t in,
                             const GptqConfig& cfg, const std::string& where);
+
+}  // namespace lmforge
+
+namespace lmforge {
+
+// "model.layers.0.self_attn.q_proj" for "model.layers.0.self_attn.q_proj.qweight" (or .qzeros,
+// .scales, .g_idx): the module a GPTQ tensor belongs to; nullopt for other names.
+std::optional<std::string> gptq_tensor_module(const std::string& tensor_name);
 
 }  // namespace lmforge
