@@ -81,6 +81,11 @@ GptqForm::GptqForm(const GptqMatrix& m)
   for (size_t j = 0; j < x_map_.size() && !gathers_; ++j) gathers_ = x_map_[j] != static_cast<int32_t>(j);
 }
 
+uint64_t GptqForm::bytes() const {
+  return core_.groups() * core_.blocks_per_row() * core_.block_group_bytes() + offsets_.size() * sizeof(float) +
+         x_map_.size() * sizeof(int32_t);
+}
+
 void GptqForm::dequantize_padded_row(uint64_t r, float* out) const {
   uint8_t blk[2 + kQK];
   const uint64_t nb = padded_cols() / kQK;

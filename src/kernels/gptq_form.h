@@ -50,6 +50,9 @@ class GptqForm {
   const std::vector<int32_t>& x_map() const { return x_map_; }
   const float* offsets(uint64_t r) const { return offsets_.data() + r * groups_; }
 
+  // Memory held: blocks, offsets and the input order.
+  uint64_t bytes() const;
+
   // Row r's weights in the padded order as floats (padded_cols() values; padding is 0).
   void dequantize_padded_row(uint64_t r, float* out) const;
 
