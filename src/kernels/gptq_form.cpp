@@ -77,6 +77,9 @@ GptqForm::GptqForm(const GptqMatrix& m)
       x_map_(padded_order(m, &blocks_per_group_)),
       core_(make_core(m, x_map_, blocks_per_group_, offsets_)) {
   blocks_per_group_ /= kQK;  // padded_order gave inputs per group, a multiple of 32
+  bool any_offset = false;
+  for (float o : offsets_) any_offset = any_offset || o != 0.0f;
+  if (!any_offset) std::vector<float>().swap(offsets_);
   gathers_ = x_map_.size() != cols_;
   for (size_t j = 0; j < x_map_.size() && !gathers_; ++j) gathers_ = x_map_[j] != static_cast<int32_t>(j);
 }
@@ -92,7 +95,7 @@ void GptqForm::dequantize_padded_row(uint64_t r, float* out) const {
   for (uint64_t b = 0; b < nb; ++b) {
     core_.original_block(r, b, blk);
     decode_row(core_.type(), blk, out + b * kQK, kQK);
-    const float off = offsets(r)[b / blocks_per_group_];
+    const float off = has_offsets() ? offsets(r)[b / blocks_per_group_] : 0.0f;
     for (size_t j = 0; j < kQK; ++j) {
       const bool pad = x_map_[b * kQK + j] < 0;
       out[b * kQK + j] = pad ? 0.0f : out[b * kQK + j] + off;
@@ -123,6 +126,7 @@ void gptq_group_sums(const GptqForm& w, const PackedActivations& x, size_t t, fl
 
 void matmul_gptq_scalar(const GptqForm& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   matmul_interleaved_scalar(w.core(), x, y, ldy, r0, r1);
+  if (!w.has_offsets()) return;
   std::vector<float> sums(w.groups());
   for (size_t t = 0; t < x.n(); ++t) {
     gptq_group_sums(w, x, t, sums.data());

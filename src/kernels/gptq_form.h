@@ -10,12 +10,13 @@
 //   2, 3, 4 bits: Q4_0 blocks, nibble = code, d = scale (fp16, exact for fp16 checkpoints)
 //   8 bits:       Q8_0 blocks, byte = code - 128, d = scale
 // so scale * (code - zero) = d * (nibble - 8) + offset with offset = d * (8 - zero) (8 bits:
-// d * (byte) + d * (128 - zero)). The blocks are kept as an InterleavedMatrix and multiplied by
+// d * (byte) + d * (128 - zero)). Symmetric 4-bit checkpoints have zero 8 everywhere, so
+// their offsets vanish and the form is exactly Q4_0's size. The blocks are kept as an InterleavedMatrix and multiplied by
 // its integer kernels against 8-bit activation blocks; the offsets (one float per output and
 // group) add sum_g offset[r][g] * X_g, where X_g is the sum of group g's (quantized)
 // activations, computed once per token. The result is exactly the dequantized weights times
-// the 8-bit activations, as for Q4_0 (same tolerance); 4 bits at group size 128 costs 4.75
-// bits per weight (Q4_0: 4.5).
+// the 8-bit activations, as for Q4_0 (same tolerance); 4 bits at group size 128 costs 4.5
+// bits per weight (sym, as Q4_0) or 4.75 (asym: the offsets).
 #pragma once
 
 #include <cstddef>
@@ -48,7 +49,11 @@ class GptqForm {
   bool gathers() const { return gathers_; }
   // x_map()[j]: the input at padded position j, or -1 for padding.
   const std::vector<int32_t>& x_map() const { return x_map_; }
-  const float* offsets(uint64_t r) const { return offsets_.data() + r * groups_; }
+  // Offsets of row r (groups() floats). When every offset is 0 (symmetric checkpoints: zero
+  // 8 = 2^bits / 2 for 4 bits) none is stored and the products skip them: has_offsets() false,
+  // offsets() null.
+  bool has_offsets() const { return !offsets_.empty(); }
+  const float* offsets(uint64_t r) const { return offsets_.empty() ? nullptr : offsets_.data() + r * groups_; }
 
   // Memory held: blocks, offsets and the input order.
   uint64_t bytes() const;

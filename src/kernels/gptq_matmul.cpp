@@ -44,6 +44,7 @@ HWY_EXPORT(AddGroupOffsets);
 
 void matmul_gptq(const GptqForm& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   matmul_interleaved(w.core(), x, y, ldy, r0, r1);
+  if (!w.has_offsets()) return;
   // The group sums are a few floats per token; each thread computes its own copy.
   thread_local std::vector<float> sums;
   sums.resize(x.n() * w.groups());

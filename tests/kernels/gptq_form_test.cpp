@@ -107,9 +107,11 @@ PackedActivations pack(const GptqForm& f, const std::vector<float>& x, size_t n)
   return p;
 }
 
-void expect_products(const Case& c, size_t n, uint32_t seed, bool dispatched) {
-  SCOPED_TRACE(label(c) + " n " + std::to_string(n));
-  const GptqMatrix m = random_gptq(c.bits, c.out, c.in, c.group_size, c.act_order, seed);
+// sym: every zero point 2^bits / 2 (no offsets for 4 bits).
+void expect_products(const Case& c, size_t n, uint32_t seed, bool dispatched, bool sym = false) {
+  SCOPED_TRACE(label(c) + " n " + std::to_string(n) + (sym ? " sym" : ""));
+  GptqMatrix m = random_gptq(c.bits, c.out, c.in, c.group_size, c.act_order, seed);
+  if (sym) std::fill(m.zeros.begin(), m.zeros.end(), static_cast<uint16_t>(1 << (c.bits - 1)));
   const GptqForm f(m);
   const std::vector<float> x = random_floats(n * c.in, seed + 7);
   const PackedActivations p = pack(f, x, n);
@@ -128,7 +130,7 @@ void expect_products(const Case& c, size_t n, uint32_t seed, bool dispatched) {
       for (size_t j = 0; j < w.size(); ++j) {
         const double a = double{p.block_scales(t)[j / 32]} * p.quants(t)[j];
         exact += w[j] * a;
-        mag += std::fabs(w[j] * a) + std::fabs(f.offsets(r)[j / 32 / f.blocks_per_group()] * a);
+        mag += std::fabs(w[j] * a) + (f.has_offsets() ? std::fabs(f.offsets(r)[j / 32 / f.blocks_per_group()] * a) : 0.0);
       }
       const double bound = 4.0 * f.padded_cols() * kUnitRoundoff * mag + 1e-30;
       ASSERT_NEAR(twin[t * ldy + r], exact, bound) << "twin t " << t << " r " << r;
@@ -151,6 +153,28 @@ TEST(GptqFormTest, DispatchedMatchesScalarTwin) {
     uint32_t seed = 200;
     for (const Case& c : cases())
       for (size_t n : {1u, 2u, 5u, 17u}) expect_products(c, n, ++seed, true);
+  });
+}
+
+// Symmetric 4-bit (every zero 8): no offsets stored, the same products.
+TEST(GptqFormTest, SymmetricFourBitHasNoOffsets) {
+  GptqMatrix m = random_gptq(4, 16, 256, 64, true, 11);
+  std::fill(m.zeros.begin(), m.zeros.end(), uint16_t{8});
+  const GptqForm f(m);
+  EXPECT_FALSE(f.has_offsets());
+  std::vector<float> padded(f.padded_cols()), want(m.in);
+  for (uint64_t r = 0; r < m.out; ++r) {
+    f.dequantize_padded_row(r, padded.data());
+    m.dequantize_row(r, want.data());
+    for (size_t j = 0; j < padded.size(); ++j)
+      if (f.x_map()[j] >= 0) {
+        ASSERT_EQ(padded[j], want[f.x_map()[j]]);
+      }
+  }
+  EXPECT_TRUE(GptqForm(random_gptq(4, 16, 256, 64, true, 12)).has_offsets());
+  for_each_target([&](const std::string&) {
+    expect_products({4, 16, 256, 64, true}, 3, 13, true, true);
+    expect_products({4, 11, 2048, 128, false}, 1, 14, true, true);
   });
 }
 
