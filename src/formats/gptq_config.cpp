@@ -69,6 +69,26 @@ GptqConfig gptq_config_from_json(const nlohmann::json& j, const std::string& fil
   return c;
 }
 
+std::optional<std::string> autogptq_weight_file(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path qc = fs::path(dir) / "quantize_config.json";
+  if (!fs::is_regular_file(qc)) return std::nullopt;
+  const nlohmann::json j = read_json_file(qc.string(), 1u << 20);
+  if (!j.is_object()) return std::nullopt;
+  std::vector<std::string> names;
+  if (auto it = j.find("model_file_base_name"); it != j.end() && it->is_string()) names.push_back(it->get<std::string>() + ".safetensors");
+  auto bits = j.find("bits");
+  auto gs = j.find("group_size");
+  if (bits != j.end() && bits->is_number_integer() && gs != j.end() && gs->is_number_integer())
+    names.push_back("gptq_model-" + std::to_string(bits->get<int64_t>()) + "bit-" + std::to_string(gs->get<int64_t>()) + "g.safetensors");
+  for (const auto& n : names) {
+    // A plain file name inside the folder, nothing else.
+    if (n.find('/') != std::string::npos || n.find('\\') != std::string::npos || n.starts_with(".")) continue;
+    if (fs::is_regular_file(fs::path(dir) / n)) return n;
+  }
+  return std::nullopt;
+}
+
 std::optional<GptqConfig> read_gptq_config(const std::string& dir, const nlohmann::json* config_json) {
   namespace fs = std::filesystem;
   for (const char* name : {"quantize_config.json", "quant_config.json"}) {

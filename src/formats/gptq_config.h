@@ -35,6 +35,11 @@ struct GptqConfig {
 // already parsed it (may be null).
 std::optional<GptqConfig> read_gptq_config(const std::string& dir, const nlohmann::json* config_json = nullptr);
 
+// AutoGPTQ's own weight file name when a folder has none of the usual ones: quantize_config.json's
+// model_file_base_name + ".safetensors" (a plain file name), else its default
+// gptq_model-<bits>bit-<group_size>g.safetensors; nullopt when no such file exists.
+std::optional<std::string> autogptq_weight_file(const std::string& dir);
+
 // The settings inside one JSON object (exposed for tests); `file` names it in errors.
 GptqConfig gptq_config_from_json(const nlohmann::json& j, const std::string& file);
 

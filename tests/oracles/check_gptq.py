@@ -3,7 +3,8 @@
 (gptq_writer.py, numpy, from the format notes), PyTorch float64 and llama.cpp.
 
 Per variant (bits 2/3/4/8, group sizes 32/64/-1, act-order permutations, sym/asym, v1/v2 zero
-points, the config in quantize_config.json / quant_config.json / config.json), written from a
+points, the config in quantize_config.json / quant_config.json / config.json, weights in
+model.safetensors or AutoGPTQ's gptq_model-4bit-64g.safetensors), written from a
 fixture model by gptq_writer.py together with the folder of the weights a reader must see:
   1. `lmforge logits --reference` on the GPTQ folder vs torch_reference.py on the dequantized
      folder: max |dp| <= --tol-ref (float32 vs float64 only: the weights are exact);
@@ -47,7 +48,8 @@ VARIANTS = [
     ("b4-g32-sym-v1", "mha-safetensors", ["--bits", "4", "--group-size", "32"], "Q4_1"),
     ("b4-g32-asym-actorder-v1", "gqa-safetensors-sharded",
      ["--bits", "4", "--group-size", "32", "--asym", "--act-order"], "F16"),
-    ("b4-g64-asym-v1", "tied-bin", ["--bits", "4", "--group-size", "64", "--asym"], "Q4_1"),
+    ("b4-g64-asym-v1-autogptq-name", "tied-bin",
+     ["--bits", "4", "--group-size", "64", "--asym", "--autogptq-name"], "Q4_1"),
     ("b4-rowwise-sym-v2-configjson", "gqa-bin-sharded",
      ["--bits", "4", "--group-size", "-1", "--format", "gptq_v2", "--config", "config"], "Q4_1"),
     ("b3-g32-asym-v2", "gqa-safetensors-sharded",

@@ -4,7 +4,7 @@ notes in shared/reference/gptq.md section 2, not from lmforge's C++).
 
     gptq_writer.py SRC_HF_FOLDER OUT_FOLDER [--bits 4] [--group-size 32] [--act-order]
                    [--asym] [--format gptq|gptq_v2] [--config quantize_config|config|quant_config]
-                   [--dequantized DIR] [--seed 0] [--random-codes]
+                   [--dequantized DIR] [--seed 0] [--random-codes] [--autogptq-name]
 
 Every decoder linear (q, k, v, o, gate, up, down) of SRC is quantized round-to-nearest per
 group with GPTQ's min/max quantizer (range always holds 0; --asym: zero = round(-min/scale),
@@ -135,6 +135,8 @@ def main():
     ap.add_argument("--dequantized", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--random-codes", action="store_true")
+    ap.add_argument("--autogptq-name", action="store_true",
+                    help="name the weights gptq_model-<bits>bit-<group_size>g.safetensors, as AutoGPTQ does")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     bits, v2 = args.bits, args.format == "gptq_v2"
@@ -182,12 +184,13 @@ def main():
         out.append((module + ".scales", scales))
         out.append((module + ".g_idx", g_idx.astype(np.int32)))
 
+    base = "gptq_model-%dbit-%dg" % (bits, args.group_size) if args.autogptq_name else "model"
     qc = {"bits": bits, "group_size": args.group_size, "damp_percent": 0.01,
           "desc_act": bool(args.act_order), "static_groups": False, "sym": not args.asym,
           "true_sequential": True, "model_name_or_path": None,
-          "model_file_base_name": "model", "quant_method": "gptq",
+          "model_file_base_name": base, "quant_method": "gptq",
           "checkpoint_format": args.format}
-    write_safetensors(os.path.join(args.out, "model.safetensors"), out, {"format": "pt"})
+    write_safetensors(os.path.join(args.out, base + ".safetensors"), out, {"format": "pt"})
     for f in os.listdir(args.src):
         if f.endswith((".safetensors", ".bin", ".index.json")) or f == "config.json":
             continue
