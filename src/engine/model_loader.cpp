@@ -7,13 +7,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <thread>
 
 #include "convert/sinks/gguf_sink.h"
 #include "arch/llama/llama_tensors.h"
 #include "convert/sources/gptq_llama_source.h"
 #include "convert/sources/open_llama_model_source.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/detect/sniff.h"
 #include "kernels/gptq_form.h"
@@ -65,15 +68,35 @@ LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::strin
   return out;
 }
 
-// A GPTQ folder's quantized linears in the kernels' form (no float copy), by GGUF name.
+// A GPTQ folder's quantized linears in the kernels' form (no float copy), by GGUF name. Built
+// on every core, linears dealt round-robin; the first error (in layer order of the dealing) is
+// rethrown once all threads have stopped.
 GptqForms gptq_forms(const GptqLlamaFolder& folder) {
-  GptqForms forms;
-  for (uint32_t l = 0; l < folder.config.num_hidden_layers; ++l) {
-    for (const auto& row : llama_tensor_table()) {
-      if (!row.per_layer || row.shape == LlamaShape::kEmbd || !folder.quantized(row.id, l)) continue;
-      forms[gguf_weight_name(row.id, l)] = std::make_shared<const GptqForm>(folder.linear(row.id, l));
+  struct Job {
+    LlamaTensor id;
+    uint32_t layer;
+    std::string name;
+    std::shared_ptr<const GptqForm> form;
+  };
+  std::vector<Job> jobs;
+  for (uint32_t l = 0; l < folder.config.num_hidden_layers; ++l)
+    for (const auto& row : llama_tensor_table())
+      if (row.per_layer && row.shape != LlamaShape::kEmbd && folder.quantized(row.id, l))
+        jobs.push_back({row.id, l, gguf_weight_name(row.id, l), nullptr});
+  ThreadPool pool(std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 16)));
+  std::vector<std::exception_ptr> errors(pool.size());
+  pool.run([&](unsigned t) {
+    try {
+      for (size_t i = t; i < jobs.size(); i += pool.size())
+        jobs[i].form = std::make_shared<const GptqForm>(folder.linear(jobs[i].id, jobs[i].layer));
+    } catch (...) {
+      errors[t] = std::current_exception();
     }
-  }
+  });
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  GptqForms forms;
+  for (auto& j : jobs) forms[j.name] = std::move(j.form);
   return forms;
 }
 

@@ -92,11 +92,25 @@ GptqMatrix read_gptq_linear(const TensorSource& src, const std::string& prefix, 
   {
     const TensorBytes qw = t.read(iq, {DType::I32, DType::U32}, {gptq_packed_words(in, bits), out}, from_cfg);
     const std::vector<uint32_t> words = words_of(qw);
-    std::vector<uint8_t> kn(in * out);
-    gptq_unpack_columns(words.data(), in, out, bits, kn.data());
     m.codes.resize(in * out);
-    for (uint64_t k = 0; k < in; ++k)
-      for (uint64_t n = 0; n < out; ++n) m.codes[n * in + k] = kn[k * out + n];
+    if (32 % bits == 0) {
+      // 2, 4, 8 bits: no code crosses a word; unpack and transpose in one pass (the load of a
+      // 1B-parameter folder spends most of its time here).
+      const uint64_t per = 32 / static_cast<uint64_t>(bits);
+      const uint32_t mask = (1u << bits) - 1;
+      for (uint64_t w = 0; w < in / per; ++w) {
+        const uint32_t* row = words.data() + w * out;
+        for (uint64_t n = 0; n < out; ++n) {
+          uint8_t* dst = m.codes.data() + n * in + w * per;
+          for (uint64_t j = 0; j < per; ++j) dst[j] = static_cast<uint8_t>((row[n] >> (bits * j)) & mask);
+        }
+      }
+    } else {
+      std::vector<uint8_t> kn(in * out);
+      gptq_unpack_columns(words.data(), in, out, bits, kn.data());
+      for (uint64_t k = 0; k < in; ++k)
+        for (uint64_t n = 0; n < out; ++n) m.codes[n * in + k] = kn[k * out + n];
+    }
   }
   // Zero points: qzeros [groups, out * bits / 32], packed along the rows.
   {

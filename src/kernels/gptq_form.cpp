@@ -38,6 +38,8 @@ MatrixView blocks_view(const GptqMatrix& m, const std::vector<int32_t>& map, uin
   buf.assign(m.out * nb * block_bytes, 0);
   offsets.assign(m.out * m.groups, 0.0f);
   uint8_t c[kQK];
+  bool in_order = padded == m.in;  // every position j holds input j: copy codes as they are
+  for (uint64_t j = 0; j < padded && in_order; ++j) in_order = map[j] == static_cast<int32_t>(j);
   for (uint64_t r = 0; r < m.out; ++r) {
     uint8_t* row = buf.data() + r * nb * block_bytes;
     for (uint32_t g = 0; g < m.groups; ++g) {
@@ -46,9 +48,13 @@ MatrixView blocks_view(const GptqMatrix& m, const std::vector<int32_t>& map, uin
       for (uint64_t b = g * bpg; b < (g + 1) * bpg; ++b) {
         uint8_t* blk = row + b * block_bytes;
         std::memcpy(blk, &d, 2);
-        for (size_t j = 0; j < kQK; ++j) {
-          const int32_t i = map[b * kQK + j];
-          c[j] = i >= 0 ? m.code(r, static_cast<uint64_t>(i)) : static_cast<uint8_t>(bias);
+        if (in_order) {
+          std::memcpy(c, &m.codes[r * m.in + b * kQK], kQK);
+        } else {
+          for (size_t j = 0; j < kQK; ++j) {
+            const int32_t i = map[b * kQK + j];
+            c[j] = i >= 0 ? m.code(r, static_cast<uint64_t>(i)) : static_cast<uint8_t>(bias);
+          }
         }
         if (q8) {
           for (size_t j = 0; j < kQK; ++j) blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(int{c[j]} - 128));
