@@ -1,5 +1,6 @@
 #include "formats/gptq_linear.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -119,6 +120,16 @@ GptqMatrix read_gptq_linear(const TensorSource& src, const std::string& prefix, 
     const std::vector<uint32_t> words = words_of(qz);
     std::vector<uint8_t> fields(groups * out);
     gptq_unpack_rows(words.data(), groups, out, bits, fields.data());
+    // A symmetric checkpoint stores one zero point, 2^(bits-1): as 2^(bits-1) - 1 in v1 and as
+    // is in v2. Every field holding the other format's value means a mislabelled checkpoint
+    // (seen in the wild: v2 zeros under "gptq"), which would shift every weight by one scale.
+    if (cfg.sym && !fields.empty()) {
+      const int half = 1 << (bits - 1), wrong = cfg.v2 ? half - 1 : half;
+      if (std::all_of(fields.begin(), fields.end(), [&](uint8_t f) { return f == wrong; }))
+        t.bad(iz, "stores every zero point as " + std::to_string(wrong) + ", which is the " + (cfg.v2 ? "v1 (gptq)" : "gptq_v2") +
+                      " form of a symmetric " + b + " checkpoint, but " + cfg.file + " says " + cfg.checkpoint_format +
+                      "; set \"checkpoint_format\": \"" + (cfg.v2 ? "gptq" : "gptq_v2") + "\" there if the file is right");
+    }
     m.zeros.resize(fields.size());
     for (size_t i = 0; i < fields.size(); ++i)
       m.zeros[i] = static_cast<uint16_t>(cfg.v2 ? int{fields[i]} : gptq_v1_zero_from_field(fields[i]));

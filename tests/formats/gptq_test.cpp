@@ -178,6 +178,26 @@ TEST(GptqLinearTest, OneErrorPerInconsistency) {
   EXPECT_TRUE(has(err([](MemorySource&) {}), "expected [9, 64] for 3-bit"));
 }
 
+// A symmetric checkpoint whose zero points are in the other format's form is refused by name.
+TEST(GptqLinearTest, MislabelledZeroPointFormat) {
+  Linear l(4);
+  GptqConfig c;
+  c.bits = 4;
+  c.group_size = 32;
+  c.file = "quantize_config.json";
+  std::fill(l.zero_field.begin(), l.zero_field.end(), uint8_t{8});  // v2's 8 under a v1 label
+  std::string e = error_of([&] { read_gptq_linear(l.source(), "l", l.out, l.in, c, "dir"); });
+  EXPECT_NE(e.find("gptq_v2 form of a symmetric 4-bit checkpoint"), std::string::npos) << e;
+  c.v2 = true;
+  c.checkpoint_format = "gptq_v2";
+  EXPECT_EQ(error_of([&] { read_gptq_linear(l.source(), "l", l.out, l.in, c, "dir"); }), "");
+  std::fill(l.zero_field.begin(), l.zero_field.end(), uint8_t{7});  // v1's 7 under a v2 label
+  e = error_of([&] { read_gptq_linear(l.source(), "l", l.out, l.in, c, "dir"); });
+  EXPECT_NE(e.find("v1 (gptq) form"), std::string::npos) << e;
+  c.sym = false;  // asymmetric: any zero point may be anything
+  EXPECT_EQ(error_of([&] { read_gptq_linear(l.source(), "l", l.out, l.in, c, "dir"); }), "");
+}
+
 TEST(GptqLinearTest, ModuleOfTensorNames) {
   EXPECT_EQ(gptq_tensor_module("model.layers.0.mlp.up_proj.qweight").value_or(""), "model.layers.0.mlp.up_proj");
   EXPECT_EQ(gptq_tensor_module("a.g_idx").value_or(""), "a");

@@ -17,10 +17,12 @@ fixture model by gptq_writer.py together with the folder of the weights a reader
      of the largest weight) or of each F16 weight (2^-11); llama.cpp's probabilities on that
      GGUF vs the float64 reference: max |dp| <= --tol-llama (Q4_1: llama.cpp rounds the
      activations to 8 bits) or --tol-llama-f16, top-1 >= 90 %.
-Self-test: the comparison of (1) must FAIL for a v1 folder read as v2 (zero points off by one)
+Self-test: the comparison of (1) must FAIL for an asymmetric v1 folder read as v2 (zero points
+off by one; a symmetric one is refused: every stored zero is the other format's)
 and for an act-order folder whose g_idx is replaced by consecutive groups.
 Bad folders (one per defect: wrong dtypes and shapes, g_idx out of range or overfull groups,
-NaN scales, truncated safetensors, unknown bits or format, a non-zero bias, a missing tensor):
+NaN scales, truncated safetensors, unknown bits or format, a non-zero bias, a missing tensor,
+symmetric v1 zero points under a gptq_v2 label):
 `lmforge logits` and `lmforge convert` exit 1 with one `lmforge: error:` line that names the
 problem, and convert leaves no output file.
 """
@@ -253,6 +255,7 @@ def bad_folders(lmforge, work, good):
         ("nonzero-bias", tensors(add_bias), "bias"),
         ("qzeros-missing", tensors(lambda t: t.pop(q + ".qzeros")), "qzeros"),
         ("qzeros-wrong-groups", tensors(set_(q + ".qzeros", lambda z: z[:1].copy())), "qzeros"),
+        ("sym-v1-labelled-v2", cfg(checkpoint_format="gptq_v2"), "v1 (gptq) form of a symmetric 4-bit"),
     ]
     for name, damage, words in cases:
         d = os.path.join(work, "bad-" + name)
@@ -298,7 +301,8 @@ def main():
     check(not failures, "%d variants failed:\n  %s" % (len(failures), "\n  ".join(failures)))
     if "b4-g32-sym-v1" in done and "b4-g32-asym-actorder-v1" in done:
         v1, act = done["b4-g32-sym-v1"], done["b4-g32-asym-actorder-v1"]
-        self_test(a, a.lmforge, work, sp_ids, vocab, v1[0], v1[2], act[0], act[2])
+        # The asymmetric v1 folder read as v2 (a symmetric one is refused outright, see below).
+        self_test(a, a.lmforge, work, sp_ids, vocab, act[0], act[2], act[0], act[2])
         bad_folders(a.lmforge, work, v1[0])
 
 
