@@ -23,6 +23,8 @@
 #include "core/stats.h"
 #include "engine/llama_forward.h"
 #include "engine/llama_model.h"
+#include "kernels/gptq_form.h"
+#include "engine/model_loader.h"
 
 namespace lmforge::cli {
 
@@ -79,7 +81,16 @@ Rep run_once(const LlamaModel& model, const std::vector<int32_t>& prompt, uint32
 // norms are F32).
 std::pair<uint64_t, std::string> weight_bytes(const LlamaModel& model) {
   uint64_t per_type[static_cast<size_t>(DType::kCount)] = {};
-  auto add = [&](const LlamaWeight& w) { per_type[static_cast<size_t>(w.m.type)] += w.m.rows * w.m.row_bytes; };
+  uint64_t gptq_bytes = 0;
+  int gptq_bits = 0;
+  auto add = [&](const LlamaWeight& w) {
+    if (w.gptq) {
+      gptq_bytes += w.gptq->bytes();
+      gptq_bits = w.gptq->bits();
+    } else {
+      per_type[static_cast<size_t>(w.m.type)] += w.m.rows * w.m.row_bytes;
+    }
+  };
   add(model.tok_embd);
   for (const LlamaLayer& l : model.layers)
     for (const LlamaWeight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*w);
@@ -90,6 +101,8 @@ std::pair<uint64_t, std::string> weight_bytes(const LlamaModel& model) {
     total += per_type[t];
     if (per_type[t] > per_type[main_type]) main_type = t;
   }
+  if (gptq_bytes > per_type[main_type]) return {total + gptq_bytes, "GPTQ-" + std::to_string(gptq_bits) + "bit"};
+  total += gptq_bytes;
   return {total, std::string(dtype_name(static_cast<DType>(main_type)))};
 }
 
@@ -106,7 +119,9 @@ int run_bench(const BenchOptions& o, bool threads_given) {
   if (o.reps < 1 || o.reps > kMaxReps) throw UsageError("bench: -r must be between 1 and " + std::to_string(kMaxReps));
   if (o.warmup > kMaxReps) throw UsageError("bench: --warmup must be at most " + std::to_string(kMaxReps));
 
-  const auto model = LlamaModel::open(o.model);
+  // GGUF or any folder `run` reads (a GPTQ folder's linears go straight to their kernels).
+  const LoadedModel loaded = load_model_for_inference(o.model);
+  const auto& model = loaded.model;
   const auto [bytes, type] = weight_bytes(*model);
   std::mt19937 rng(kPromptSeed);
   std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model->n_vocab()) - 1);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "convert/sources/gptq_llama_source.h"
 #include "convert/sources/open_model.h"
 #include "core/checked_math.h"
 #include "core/text_checks.h"
@@ -86,11 +87,25 @@ int run_inspect(const std::string& path, bool json) {
     out["data_offset"] = g->data_start();
   }
 
+  // A GPTQ folder: its quantization settings, and how many linears are stored quantized.
+  std::string gptq_line;
+  if (fmt == FileFormat::kHfFolder && is_gptq_folder(path)) {
+    const auto folder = open_gptq_llama_folder(path);
+    const GptqConfig& g = folder->gptq;
+    size_t quantized = 0;
+    for (const auto& t : src->tensors()) quantized += t.name.size() > 8 && t.name.ends_with(".qweight");
+    out["gptq"] = {{"bits", g.bits}, {"group_size", g.group_size}, {"desc_act", g.desc_act}, {"sym", g.sym},
+                   {"static_groups", g.static_groups}, {"checkpoint_format", g.checkpoint_format},
+                   {"config_file", g.file}, {"quantized_linears", quantized}};
+    gptq_line = folder->summary() + "; " + std::to_string(quantized) + " linears quantized (settings from " + g.file + ")";
+  }
+
   if (json) {
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("file:    %s\nformat:  %s\n", path.c_str(), out["description"].get<std::string>().c_str());
+  if (!gptq_line.empty()) std::printf("gptq:    %s\n", gptq_line.c_str());
   const auto& meta = out["metadata"];
   if (const auto* g = dynamic_cast<const GgufReader*>(src.get())) {
     std::printf("\nmetadata (%zu keys, file order):\n", g->kvs().size());

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "engine/llama_forward.h"
 #include "engine/llama_model.h"
+#include "engine/model_loader.h"
 
 namespace lmforge::cli {
 
@@ -43,7 +44,9 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 int run_logits(const std::string& model_path, const std::string& ids_text, bool all, bool reference, int threads) {
   if (threads < 0) throw UsageError("logits: -t must be 0 (all cores) or more");
   const std::vector<int32_t> ids = parse_ids(ids_text);
-  const auto model = LlamaModel::open(model_path);
+  // GGUF or any folder `run` reads (a GPTQ folder's linears go straight to their kernels).
+  const LoadedModel loaded = load_model_for_inference(model_path);
+  const auto& model = loaded.model;
   LlamaContext ctx(*model, LlamaContextOptions{.n_ctx = static_cast<uint32_t>(ids.size()),
                                                .n_threads = static_cast<uint32_t>(threads),
                                                .reference = reference});

@@ -16,6 +16,7 @@
 #include "generate/perplexity.h"
 #include "engine/llama_forward.h"
 #include "engine/llama_model.h"
+#include "engine/model_loader.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -54,7 +55,9 @@ int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_gi
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const std::string text = read_text(o.file);
-  const auto model = LlamaModel::open(o.model);
+  // GGUF or any folder `run` reads (a GPTQ folder's linears go straight to their kernels).
+  const LoadedModel loaded = load_model_for_inference(o.model);
+  const auto& model = loaded.model;
   SpmTokenizer tok(load_vocab(o.model));
   const PerplexityInput input = perplexity_input(tok, text);
   const std::vector<int32_t>& tokens = input.tokens;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/dtype.h"
@@ -19,6 +20,9 @@ struct ConvertOptions {
   // `lmforge run` maps) instead of creating the destination; the destination is then a label.
   int output_fd = -1;
   unsigned threads = 0;  // threads that quantize a big tensor's rows (0: one per available core)
+  // GGUF output only: tensors (GGUF names) the caller supplies itself and the file leaves out,
+  // neither written nor required (the engine loads a GPTQ folder's linears in its own form).
+  std::set<std::string> provided_elsewhere;
 };
 
 struct ConvertReport {

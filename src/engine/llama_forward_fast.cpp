@@ -22,6 +22,7 @@
 #include "core/thread_pool.h"
 #include "engine/llama_engine.h"
 #include "kernels/attention.h"
+#include "kernels/gptq_form.h"
 #include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_ref.h"
@@ -41,11 +42,20 @@ constexpr size_t kRowGrain = 16;
 // add scale * B (A x): A x (rank r, cheap) computed once per packed input before the threads
 // split the rows, then rows [r0, r1) of B times it added to y. Not built yet.
 void linear(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
-  if (w.interleaved) {
+  if (w.gptq) {
+    matmul_gptq(*w.gptq, x, y, ldy, r0, r1);
+  } else if (w.interleaved) {
     matmul_interleaved(*w.interleaved, x, y, ldy, r0, r1);
   } else {
     matmul_packed(w.m, x, y, ldy, r0, r1);
   }
+}
+
+// Whether two weights read the same packed input: the same type, and for GPTQ linears the same
+// input order (act-order linears of one input usually share it).
+bool same_packing(const LlamaWeight& a, const LlamaWeight& b) {
+  if (a.m.type != b.m.type || bool(a.gptq) != bool(b.gptq)) return false;
+  return !a.gptq || a.gptq == b.gptq || (a.gptq->padded_cols() == b.gptq->padded_cols() && a.gptq->x_map() == b.gptq->x_map());
 }
 
 // The entries [begin, begin + n) of a batch that one pass through the layers computes, and
@@ -75,6 +85,8 @@ class FastEngine final : public LlamaEngine {
     if (observer_)
       for (const LlamaWeight* w : weights) observer_->observe(w->name, x, ld, n, cols);
   }
+  // Packs for weight `w`: as pack() for its type, gathered into its input order for GPTQ.
+  void pack_for(PackedActivations& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols);
   // y[t * ldy + r] = W x[t] for all rows of `w`, split over threads by rows.
   void product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy);
 
@@ -86,6 +98,7 @@ class FastEngine final : public LlamaEngine {
   // Activations of the chunk, token-major: [n_batch][dim].
   std::vector<float> x_, xn_, q_, att_, proj_, gate_, up_;
   std::vector<float> k_new_, v_new_;         // [n_batch][kv_dim], only for scattered cells
+  std::vector<float> gathered_;              // [n][padded cols]: inputs in a GPTQ linear's order
   std::vector<size_t> out_rows_;             // the chunk's tokens that want logits
   std::vector<std::vector<float>> scores_;   // per thread, one per visible cell
   std::vector<float> rope_cos_, rope_sin_;   // [n_batch][head_dim / 2]
@@ -130,6 +143,19 @@ void FastEngine::compute(KvCache& cache, const LlamaBatch& batch, const KvPlacem
 void FastEngine::pack(PackedActivations& p, DType type, const float* x, size_t ld, size_t n, uint64_t cols) {
   p.reset(type, n, cols);
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.pack_rows(x, ld, b, e); });
+}
+
+void FastEngine::pack_for(PackedActivations& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols) {
+  if (!w.gptq) return pack(p, w.m.type, x, ld, n, cols);
+  const GptqForm& g = *w.gptq;
+  if (!g.gathers()) return pack(p, g.activation_type(), x, ld, n, cols);
+  const size_t pc = g.padded_cols();
+  gathered_.resize(n * pc);
+  p.reset(g.activation_type(), n, pc);
+  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
+    gptq_gather_rows(g, x, ld, b, e, &gathered_[b * pc]);
+    p.pack_rows(gathered_.data(), pc, b, e);
+  });
 }
 
 void FastEngine::product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy) {
@@ -192,16 +218,16 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   // Q, K and V usually share a type and so one packed input; a file that mixes types gets one
   // packing per type.
   observe({&L.wq, &L.wk, &L.wv}, xn_.data(), embd, n, embd);
-  pack(packed_a_, L.wq.m.type, xn_.data(), embd, n, embd);
+  pack_for(packed_a_, L.wq, xn_.data(), embd, n, embd);
   const PackedActivations* for_k = &packed_a_;
-  if (L.wk.m.type != L.wq.m.type) {
-    pack(packed_b_, L.wk.m.type, xn_.data(), embd, n, embd);
+  if (!same_packing(L.wk, L.wq)) {
+    pack_for(packed_b_, L.wk, xn_.data(), embd, n, embd);
     for_k = &packed_b_;
   }
-  const PackedActivations* for_v = L.wv.m.type == L.wq.m.type ? &packed_a_ : nullptr;
-  if (!for_v && L.wv.m.type == L.wk.m.type) for_v = for_k;
+  const PackedActivations* for_v = same_packing(L.wv, L.wq) ? &packed_a_ : nullptr;
+  if (!for_v && same_packing(L.wv, L.wk)) for_v = for_k;
   if (!for_v) {
-    pack(packed_c_, L.wv.m.type, xn_.data(), embd, n, embd);
+    pack_for(packed_c_, L.wv, xn_.data(), embd, n, embd);
     for_v = &packed_c_;
   }
   pool_.run([&](unsigned t) {
@@ -226,7 +252,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   });
   attention(cache, l, chunk);
   observe({&L.wo}, att_.data(), q_dim_, n, q_dim_);
-  pack(packed_a_, L.wo.m.type, att_.data(), q_dim_, n, q_dim_);
+  pack_for(packed_a_, L.wo, att_.data(), q_dim_, n, q_dim_);
   product(L.wo, packed_a_, proj_.data(), embd);
 
   // Feed-forward block: residual, norm, gate and up products, SwiGLU, down product, residual.
@@ -237,10 +263,10 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     }
   });
   observe({&L.w_gate, &L.w_up}, xn_.data(), embd, n, embd);
-  pack(packed_a_, L.w_gate.m.type, xn_.data(), embd, n, embd);
+  pack_for(packed_a_, L.w_gate, xn_.data(), embd, n, embd);
   const PackedActivations* for_up = &packed_a_;
-  if (L.w_up.m.type != L.w_gate.m.type) {
-    pack(packed_b_, L.w_up.m.type, xn_.data(), embd, n, embd);
+  if (!same_packing(L.w_up, L.w_gate)) {
+    pack_for(packed_b_, L.w_up, xn_.data(), embd, n, embd);
     for_up = &packed_b_;
   }
   pool_.run([&](unsigned t) {
@@ -252,7 +278,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
   });
   observe({&L.w_down}, gate_.data(), ff, n, ff);
-  pack(packed_a_, L.w_down.m.type, gate_.data(), ff, n, ff);
+  pack_for(packed_a_, L.w_down, gate_.data(), ff, n, ff);
   product(L.w_down, packed_a_, proj_.data(), embd);
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) add_f32(&proj_[t * embd], &x_[t * embd], embd);

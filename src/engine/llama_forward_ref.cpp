@@ -12,6 +12,7 @@
 
 #include "engine/llama_engine.h"
 #include "kernels/attention.h"
+#include "kernels/gptq_form.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/ops_ref.h"
 #include "kernels/rope.h"
@@ -22,7 +23,13 @@ namespace {
 
 // y = W x. Every weight product of the forward pass goes through here, so this is the one
 // place where a LoRA adapter will add scale * B (A x). Not built yet.
-void linear(const LlamaWeight& w, const float* x, float* y) { matmul_ref(w.m, x, y); }
+void linear(const LlamaWeight& w, const float* x, float* y) {
+  if (w.gptq) {
+    matmul_gptq_ref(*w.gptq, x, y);  // dequantized rows, as exact as matmul_ref
+  } else {
+    matmul_ref(w.m, x, y);
+  }
+}
 
 class ReferenceEngine final : public LlamaEngine {
  public:

@@ -7,6 +7,7 @@
 #include "quant/type_traits.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
+#include "kernels/gptq_form.h"
 #include "kernels/interleaved.h"
 #include "kernels/kquant_blocks.h"
 #include "kernels/matmul_kquants.h"
@@ -18,11 +19,12 @@ namespace {
 
 class Loader {
  public:
-  Loader(const GgufReader& g, const std::string& path) : g_(g), path_(path) {}
+  Loader(const GgufReader& g, const std::string& path, const GptqForms* gptq) : g_(g), path_(path), gptq_(gptq) {}
 
   // The tensor `name` with row-major shape `shape`; throws naming it when it is missing, has
   // another shape or a type the kernels cannot read.
   LlamaWeight matrix(const std::string& name, std::vector<uint64_t> shape) const {
+    if (gptq_ && gptq_->count(name)) return gptq_matrix(name, gptq_->at(name), shape);
     const size_t i = index(name);
     const TensorInfo& t = g_.tensors()[i];
     if (t.shape != shape)
@@ -84,6 +86,16 @@ class Loader {
   bool has(const std::string& name) const { return g_.find(name) >= 0; }
 
  private:
+  LlamaWeight gptq_matrix(const std::string& name, std::shared_ptr<const GptqForm> f, const std::vector<uint64_t>& shape) const {
+    if (std::vector<uint64_t>{f->rows(), f->cols()} != shape)
+      fail(path_, "GPTQ linear for " + quoted_for_message(name) + " has shape " + shape_text({f->rows(), f->cols()}) + ", expected " + shape_text(shape) + " from the hyperparameters");
+    LlamaWeight w;
+    w.name = name;
+    w.m = MatrixView{f->activation_type(), nullptr, f->rows(), f->cols(), 0};
+    w.gptq = std::move(f);
+    return w;
+  }
+
   size_t index(const std::string& name) const {
     const ptrdiff_t i = g_.find(name);
     if (i < 0) fail(path_, "tensor " + quoted_for_message(name) + " is missing");
@@ -92,6 +104,7 @@ class Loader {
 
   const GgufReader& g_;
   const std::string& path_;
+  const GptqForms* gptq_;
 };
 
 }  // namespace
@@ -100,7 +113,8 @@ std::unique_ptr<LlamaModel> LlamaModel::open(const std::string& path) {
   return from_gguf(GgufReader::open(path), path);
 }
 
-std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufReader> gguf, const std::string& path) {
+std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufReader> gguf, const std::string& path,
+                                                  const GptqForms* gptq) {
   std::unique_ptr<LlamaModel> m(new LlamaModel);
   m->path_ = path;
   m->gguf_ = gguf;
@@ -110,7 +124,7 @@ std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufRead
     fail(path, "the llama hyperparameters describe an empty model");
   if (c.head_dim % 2 != 0) fail(path, "llama.attention.key_length " + std::to_string(c.head_dim) + " is odd; RoPE rotates pairs");
 
-  const Loader l(*gguf, path);
+  const Loader l(*gguf, path, gptq);
   const uint64_t embd = c.hidden_size, ff = c.intermediate_size;
   const uint64_t q_dim = uint64_t{c.num_attention_heads} * c.head_dim;
   const uint64_t kv_dim = uint64_t{c.num_key_value_heads} * c.head_dim;

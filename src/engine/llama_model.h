@@ -6,6 +6,7 @@
 // load with the tensor's name instead of reading out of bounds later.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 namespace lmforge {
 
 class GgufReader;
+class GptqForm;
 class InterleavedMatrix;
 
 // One weight matrix: the view the kernels read, plus the bytes that keep it alive.
@@ -29,7 +31,13 @@ struct LlamaWeight {
   // Once it exists the mapped pages behind `m` are released: `m` stays valid (the reference
   // engine reads it) and pages come back from the file if it does.
   std::shared_ptr<const InterleavedMatrix> interleaved;
+  // A GPTQ linear (kernels/gptq_form.h), loaded from a GPTQ folder instead of the GGUF: `m`
+  // then has its type, rows and columns but no data, and every product goes through this.
+  std::shared_ptr<const GptqForm> gptq;
 };
+
+// GPTQ linears by GGUF name, for the weights a GGUF built from a GPTQ folder leaves out.
+using GptqForms = std::map<std::string, std::shared_ptr<const GptqForm>>;
 
 struct LlamaLayer {
   std::vector<float> attn_norm, ffn_norm;  // decoded once: tiny, and read at every token
@@ -42,7 +50,9 @@ class LlamaModel {
   // Opens a GGUF file; throws lmforge::Error naming the file (and tensor) when it is not a
   // llama model lmforge can run.
   static std::unique_ptr<LlamaModel> open(const std::string& path);
-  static std::unique_ptr<LlamaModel> from_gguf(std::shared_ptr<const GgufReader> gguf, const std::string& path);
+  // `gptq`: weight matrices missing from the GGUF, by name (a GPTQ folder's linears).
+  static std::unique_ptr<LlamaModel> from_gguf(std::shared_ptr<const GgufReader> gguf, const std::string& path,
+                                               const GptqForms* gptq = nullptr);
 
   const std::string& path() const { return path_; }
   const LlamaConfig& config() const { return config_; }

@@ -7,13 +7,19 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <thread>
 
 #include "convert/sinks/gguf_sink.h"
+#include "arch/llama/llama_tensors.h"
+#include "convert/sources/gptq_llama_source.h"
 #include "convert/sources/open_llama_model_source.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/detect/sniff.h"
+#include "kernels/gptq_form.h"
 
 namespace lmforge {
 
@@ -53,13 +59,45 @@ std::optional<DType> kept_matrix_type(const LlamaModelSource& m) {
   return seen.value_or(DType::F32);
 }
 
-LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::string& path) {
+LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::string& path, const GptqForms* gptq = nullptr) {
   LoadedModel out;
   out.gguf = gguf;
-  out.model = LlamaModel::from_gguf(gguf, path);
+  out.model = LlamaModel::from_gguf(gguf, path, gptq);
   out.vocab = vocab_from_gguf(*gguf, path);
   if (const GgufValue* t = gguf->find_kv("tokenizer.chat_template"); t && t->type == GgufType::STRING) out.chat_template = t->s;
   return out;
+}
+
+// A GPTQ folder's quantized linears in the kernels' form (no float copy), by GGUF name. Built
+// on every core, linears dealt round-robin; the first error (in layer order of the dealing) is
+// rethrown once all threads have stopped.
+GptqForms gptq_forms(const GptqLlamaFolder& folder) {
+  struct Job {
+    LlamaTensor id;
+    uint32_t layer;
+    std::string name;
+    std::shared_ptr<const GptqForm> form;
+  };
+  std::vector<Job> jobs;
+  for (uint32_t l = 0; l < folder.config.num_hidden_layers; ++l)
+    for (const auto& row : llama_tensor_table())
+      if (row.per_layer && row.shape != LlamaShape::kEmbd && folder.quantized(row.id, l))
+        jobs.push_back({row.id, l, gguf_weight_name(row.id, l), nullptr});
+  ThreadPool pool(std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 16)));
+  std::vector<std::exception_ptr> errors(pool.size());
+  pool.run([&](unsigned t) {
+    try {
+      for (size_t i = t; i < jobs.size(); i += pool.size())
+        jobs[i].form = std::make_shared<const GptqForm>(folder.linear(jobs[i].id, jobs[i].layer));
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  });
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  GptqForms forms;
+  for (auto& j : jobs) forms[j.name] = std::move(j.form);
+  return forms;
 }
 
 }  // namespace
@@ -67,9 +105,17 @@ LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::strin
 LoadedModel load_model_for_inference(const std::string& path) {
   if (sniff_format(path) == FileFormat::kGguf) return from_reader(GgufReader::open(path), path);
 
-  LlamaModelSource source = open_llama_model_source(path);
+  std::shared_ptr<const GptqLlamaFolder> gptq_folder;
+  LlamaModelSource source = is_gptq_folder(path) ? llama_source_from_gptq_folder(path, &gptq_folder) : open_llama_model_source(path);
   ConvertOptions opt;
-  opt.outtype = kept_matrix_type(source);
+  GptqForms forms;
+  if (gptq_folder) {
+    // The linears go straight into the kernels' form; the GGUF holds the rest, floats as F16.
+    forms = gptq_forms(*gptq_folder);
+    for (const auto& [name, form] : forms) opt.provided_elsewhere.insert(name);
+  } else {
+    opt.outtype = kept_matrix_type(source);
+  }
   opt.quiet = true;
   FdGuard file{anonymous_file(path)};
   opt.output_fd = file.fd;
@@ -77,7 +123,7 @@ LoadedModel load_model_for_inference(const std::string& path) {
   // Map it through /proc: the mapping and the reader's own descriptor keep the file alive
   // after ours is closed.
   auto gguf = GgufReader::open("/proc/self/fd/" + std::to_string(file.fd));
-  LoadedModel out = from_reader(std::move(gguf), path);
+  LoadedModel out = from_reader(std::move(gguf), path, gptq_folder ? &forms : nullptr);
   out.converted = true;
   return out;
 }

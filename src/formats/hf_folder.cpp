@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "formats/gptq_config.h"
 #include "formats/json_strict.h"
 #include "formats/pytorch_reader.h"
 #include "formats/safetensors_reader.h"
@@ -140,6 +141,12 @@ Weights open_weights(const std::string& dir, std::vector<std::string>& warnings)
     w.files.push_back(c[0]);
     return w;
   }
+  if (const auto gptq = autogptq_weight_file(dir)) {  // AutoGPTQ's single file
+    Weights w;
+    w.source = open_weight_file(join(dir, *gptq));
+    w.files.push_back(*gptq);
+    return w;
+  }
   fail(dir,
        "no weights found (expected model.safetensors, model.safetensors.index.json, "
        "pytorch_model.bin or pytorch_model.bin.index.json)");
@@ -167,7 +174,7 @@ bool is_documentation(const std::string& name) {
 bool hf_folder_has_weights(const std::string& dir) {
   for (const auto& c : kWeightFiles)
     if (is_file(join(dir, c[0]))) return true;
-  return false;
+  return autogptq_weight_file(dir).has_value();
 }
 
 void read_hf_tokenizer_files(const std::string& dir, HfModel& m) {

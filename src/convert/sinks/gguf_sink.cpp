@@ -69,6 +69,7 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
     const auto llama_name = llama_name_of(model, t);
     if (!llama_name) continue;
     const std::string name = *spell_llama_tensor(*llama_name, LlamaSpelling::kGguf);
+    if (opt.provided_elsewhere.count(name)) continue;
     const auto expect = llama_tensor_shape(*llama_name, c);
     if (expect && *expect != t.shape)
       fail(t.file, "tensor " + quoted_for_message(t.name) + " has shape " + shape_text(t.shape) + " but the model's hyperparameters imply " + shape_text(*expect));
@@ -103,7 +104,7 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
     for (const auto& row : llama_tensor_table()) {
       if (!row.per_layer) continue;
       const std::string n = gguf_weight_name(row.id, l);
-      if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
+      if (!opt.provided_elsewhere.count(n) && std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
         fail(src_dir, "missing tensor for " + n + " (the hyperparameters say " + std::to_string(c.num_hidden_layers) + " layers)");
     }
   }

@@ -5,6 +5,7 @@
 #include "arch/llama/llama_config_json.h"
 #include "arch/llama/llama_names.h"
 #include "convert/gguf_vocab.h"
+#include "formats/gptq_linear.h"
 
 namespace lmforge {
 
@@ -15,6 +16,11 @@ std::vector<std::string> check_llama_hf_tensors(const std::vector<TensorInfo>& t
   for (const auto& t : tensors) {
     present.insert(t.name);
     if (is_ignored_hf_tensor(t.name)) continue;  // buffers, dropped on conversion
+    // A GPTQ linear's tensors stand for its weight (their shapes: formats/gptq_linear).
+    if (const auto module = gptq_tensor_module(t.name); module && hf_to_gguf_name(*module + ".weight")) {
+      present.insert(*module + ".weight");
+      continue;
+    }
     const auto gguf = hf_to_gguf_name(t.name);
     const auto want = gguf ? llama_tensor_shape(*gguf, c) : std::nullopt;
     if (!want) {
