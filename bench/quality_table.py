@@ -6,9 +6,10 @@
                      [--chunks-bytes 100000] [--threads 2] [--json]
 
 Rows (issue 10): F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M, Q2_K written by
-`lmforge quantize`, then GPTQ at 4 and 3 bits (group size 128, with and without --act-order)
-and round-to-nearest with the same groups (`lmforge gptq --rtn`), written as AutoGPTQ folders
-and run directly. Perplexity is `lmforge perplexity -c CTX` (llama.cpp's method) on the first
+`lmforge quantize`, then GPTQ at 4 and 3 bits (with and without --act-order) and
+round-to-nearest with the same groups (`lmforge gptq --rtn`), written as AutoGPTQ folders and
+run directly. The group size is --group-size (default 64: the demo model's feed-forward width,
+704, is not a multiple of 128, and `gptq` refuses groups that do not divide the rows). Perplexity is `lmforge perplexity -c CTX` (llama.cpp's method) on the first
 --chunks-bytes bytes of the held-out text (default: Brown files the demo model never saw,
 from tools/brown_text.py --split heldout); GPTQ calibrates on the training split
 (tools/brown_text.py --split train), so calibration and evaluation text never overlap.
@@ -25,12 +26,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 TYPES = ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
-GPTQ = [("RTN 4-bit g128", ["--bits", "4", "--rtn"]),
-        ("GPTQ 4-bit g128", ["--bits", "4"]),
-        ("GPTQ 4-bit g128 act-order", ["--bits", "4", "--act-order"]),
-        ("RTN 3-bit g128", ["--bits", "3", "--rtn"]),
-        ("GPTQ 3-bit g128", ["--bits", "3"]),
-        ("GPTQ 3-bit g128 act-order", ["--bits", "3", "--act-order"])]
+GPTQ = [("RTN 4-bit", ["--bits", "4", "--rtn"]),
+        ("GPTQ 4-bit", ["--bits", "4"]),
+        ("GPTQ 4-bit act-order", ["--bits", "4", "--act-order"]),
+        ("RTN 3-bit", ["--bits", "3", "--rtn"]),
+        ("GPTQ 3-bit", ["--bits", "3"]),
+        ("GPTQ 3-bit act-order", ["--bits", "3", "--act-order"])]
 
 
 def log(msg):
@@ -75,9 +76,11 @@ def main():
     ap.add_argument("--chunks-bytes", type=int, default=100000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--nsamples", type=int, default=128)
+    ap.add_argument("--group-size", type=int, default=64)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
+    GPTQ[:] = [("%s g%d" % (label, a.group_size), flags) for label, flags in GPTQ]
     held = a.heldout or text_file(a, "heldout", os.path.join(a.workdir, "heldout.txt"), a.chunks_bytes)
     calib = a.calib or text_file(a, "train", os.path.join(a.workdir, "calib.txt"), 400000)
 
@@ -93,7 +96,7 @@ def main():
         log("%s: %s" % (t, rows[-1]))
     for label, flags in GPTQ:
         out = os.path.join(a.workdir, "demo-" + label.lower().replace(" ", "-"))
-        cmd = [a.lmforge, "gptq", "-m", a.model, "--calib", calib, "-o", out, "--group-size", "128",
+        cmd = [a.lmforge, "gptq", "-m", a.model, "--calib", calib, "-o", out, "--group-size", str(a.group_size),
                "--seqlen", str(a.ctx), "--nsamples", str(a.nsamples), "-t", str(a.threads), "--force", "-q"] + flags
         r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
