@@ -2,7 +2,10 @@
 //  [--sym] [--damp 0.01] [--nsamples 128] [--seqlen 512] [--rtn] [-t N] [--json] [-q] [--force]`
 //
 // GPTQ (src/gptq/) of every decoder linear of a llama model with calibration text, written as
-// an AutoGPTQ folder. One line per layer (seconds, relative reconstruction error of each
+// an AutoGPTQ folder, or with OUT ending in .gguf as a GGUF: the folder is written to a
+// temporary folder beside OUT and converted as `lmforge convert` converts GPTQ folders (4-bit
+// groups of whole 32-blocks in input order become Q4_1 blocks; anything else is dequantized to
+// F16), then removed; the command says which mapping it took and the error it adds. One line per layer (seconds, relative reconstruction error of each
 // linear on its calibration inputs), then a summary; --json prints the same as one object.
 //
 // Also the hidden `lmforge gptq-layer`, the test suite's entry to the solver alone: a weight
@@ -13,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -21,7 +25,10 @@
 #include "core/mapped_file.h"
 #include "core/text_checks.h"
 #include "core/thread_pool.h"
+#include "convert/sinks/gguf_sink.h"
+#include "convert/sources/open_llama_model_source.h"
 #include "engine/model_loader.h"
+#include "formats/gguf/gguf_reader.h"
 #include "generate/perplexity.h"
 #include "gptq/blas.h"
 #include "gptq/calibration_windows.h"
@@ -56,11 +63,40 @@ nlohmann::json layer_json(const QuantizedLayer& q) {
   return {{"layer", q.index}, {"seconds", q.seconds}, {"linears", lin}};
 }
 
+bool ends_with_gguf(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
+}
+
+// Removes the temporary GPTQ folder of a .gguf output however the command ends.
+struct TemporaryFolder {
+  std::string path;
+  ~TemporaryFolder() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+// What the GGUF of a GPTQ folder holds for the decoder linears, and the error that adds: the
+// converter's choice, read back from the written file.
+std::string gguf_mapping_note(const std::string& gguf) {
+  const auto reader = GgufReader::open(gguf);
+  size_t q4_1 = 0, other = 0;
+  for (const auto& t : reader->tensors()) {
+    if (t.name.rfind("blk.", 0) != 0 || t.shape.size() != 2) continue;
+    (t.dtype == DType::Q4_1 ? q4_1 : other) += 1;
+  }
+  if (other == 0)
+    return "the " + std::to_string(q4_1) + " GPTQ linears map onto Q4_1 blocks (d = scale exactly; m = -scale * zero "
+           "rounded to fp16, the only error: at most 2^-11 |m| per weight)";
+  return "no llama.cpp block type holds these groups exactly (Q4_1 needs 4 bits, no act-order, whole 32-column "
+         "groups): " + std::to_string(other) + " linears dequantized to F16 (each weight rounded to f16: at most 2^-11 "
+         "relative)";
+}
+
 int run_gptq(GptqOptions o) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  if (o.out.size() >= 5 && o.out.compare(o.out.size() - 5, 5, ".gguf") == 0)
-    throw UsageError("gptq: GGUF output is not written yet; give a folder for -o (lmforge convert turns it into GGUF)");
+  const bool to_gguf = ends_with_gguf(o.out);
   if (o.nsamples < 1) throw UsageError("gptq: --nsamples must be at least 1");
   if (o.seqlen < 2 || o.seqlen > (1u << 20)) throw UsageError("gptq: --seqlen must be between 2 and 1048576");
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -69,6 +105,12 @@ int run_gptq(GptqOptions o) {
     throw UsageError("--bits " + std::to_string(o.settings.bits) + " is not a GPTQ width; use 2, 3, 4 or 8");
   check_output_path(o.out, o.force);
   const bool chatty = !o.json && !o.quiet;
+  TemporaryFolder folder_for_gguf;
+  const std::string gguf_out = o.out;
+  if (to_gguf) {  // the folder first, beside the GGUF (same file system), named for this process
+    folder_for_gguf.path = o.out + ".gptq-folder." + std::to_string(::getpid());
+    o.out = folder_for_gguf.path;
+  }
 
   const std::string text = read_text(o.calib);
   LoadedModel loaded = load_model_for_inference(o.model);
@@ -119,6 +161,16 @@ int run_gptq(GptqOptions o) {
       std::fprintf(stderr, "[%3u/%3u] blk.%-3u %7.2f s  error%s\n", q.index + 1, n_layers, q.index, q.seconds, line.c_str());
   };
   const GptqFolderSummary sum = write_gptq_folder(loaded, quantizer, o.out, fo, on_layer);
+  std::string mapping;
+  if (to_gguf) {
+    LlamaModelSource folder = open_llama_model_source(o.out);
+    ConvertOptions co;
+    co.overwrite = o.force;
+    co.quiet = true;
+    write_llama_gguf(folder, gguf_out, co);
+    mapping = gguf_mapping_note(gguf_out);
+    o.out = gguf_out;
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double err_mean = err_count ? err_sum / static_cast<double>(err_count) : 0;
   if (sum.unrepresentable_zeros > 0 && !o.json)
@@ -127,7 +179,7 @@ int run_gptq(GptqOptions o) {
                  "(read back as %d, as AutoGPTQ writes them); --sym avoids them\n",
                  static_cast<unsigned long long>(sum.unrepresentable_zeros), 1 << o.settings.bits);
   if (o.json) {
-    const nlohmann::json j = {{"method", o.rtn ? "rtn" : "gptq"},
+    nlohmann::json j = {{"method", o.rtn ? "rtn" : "gptq"},
                               {"bits", o.settings.bits},
                               {"group_size", o.settings.group_size},
                               {"act_order", o.settings.act_order},
@@ -143,10 +195,13 @@ int run_gptq(GptqOptions o) {
                               {"max_relative_error", err_max},
                               {"layers", layers},
                               {"output", o.out}};
+    if (to_gguf) j["gguf_mapping"] = mapping;
     std::printf("%s\n", j.dump().c_str());
   } else if (!o.quiet) {
+    if (to_gguf) std::fprintf(stderr, "GGUF: %s\n", mapping.c_str());
     std::fprintf(stderr, "wrote %s (%.2f MiB of tensors) in %.1f s; relative error mean %.4f, max %.4f\n", o.out.c_str(),
-                 static_cast<double>(sum.bytes) / 1048576.0, seconds, err_mean, err_max);
+                 static_cast<double>(to_gguf ? std::filesystem::file_size(o.out) : sum.bytes) / 1048576.0, seconds,
+                 err_mean, err_max);
   }
   return 0;
 }
@@ -203,7 +258,7 @@ Action& register_gptq(CLI::App& app) {
   auto* sub = app.add_subcommand("gptq", "Quantize a llama model with GPTQ (or RTN) and calibration text into an AutoGPTQ folder");
   sub->add_option("-m,--model", o.model, "Input: a whole llama model (GGUF, Hugging Face or Meta folder, ...)")->required();
   sub->add_option("--calib", o.calib, "Calibration text (UTF-8)")->required();
-  sub->add_option("-o,--out", o.out, "Output folder (AutoGPTQ layout)")->required();
+  sub->add_option("-o,--out", o.out, "Output folder (AutoGPTQ layout), or a .gguf file (Q4_1 where exact, else F16)")->required();
   sub->add_option("--bits", o.settings.bits, "Bits per weight: 2, 3, 4 or 8 (default 4)");
   sub->add_option("--group-size", o.settings.group_size, "Columns per group (default 128); -1: one group per row");
   sub->add_flag("--act-order", o.settings.act_order, "Process columns by descending Hessian diagonal (desc_act; writes g_idx)");

@@ -15,7 +15,10 @@
 - act-order: g_idx is a grouping of the columns into equal groups, not the trivial one;
 - bad input: a calibration text shorter than one window, --bits 5, a --group-size that does
   not divide the rows, a model with a NaN weight, an existing output: one error line each,
-  nothing left behind.
+  nothing left behind;
+- `-o X.gguf`: 4-bit g64 gives Q4_1 linears holding the folder's weights (decoded here from
+  the Q4_1 layout; only m's fp16 rounding differs), the summary names the mapping, no temporary
+  folder is left; 3-bit gives F16 linears.
 """
 
 import json
@@ -274,6 +277,50 @@ def main():
             zf = dequantize(sd, name[:-len("g_idx")], 2)["zfield"]
             check((zf == 1).all(), "%s: symmetric 2-bit zero points must be stored as 1 (zero 2, minus one)" % name)
     check_bad_inputs(args, work)
+    check_gguf_output(args, work, runs["gptq4"][1])
+
+
+def q4_1_rows(data, rows, cols):
+    """Q4_1 blocks (f16 d, f16 m, 16 bytes: element j low nibble of byte j, j + 16 high) as floats."""
+    blocks = np.frombuffer(data, dtype=np.uint8).reshape(rows, cols // 32, 20)
+    d = blocks[:, :, 0:2].copy().view(np.float16).astype(np.float64)
+    m = blocks[:, :, 2:4].copy().view(np.float16).astype(np.float64)
+    qs = blocks[:, :, 4:]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=2).astype(np.float64)
+    return (d * q + m).reshape(rows, cols)
+
+
+def check_gguf_output(args, work, folder_sd):
+    """-o X.gguf: 4-bit g64 maps onto Q4_1 blocks that hold the folder's weights (up to m's fp16
+    rounding), the summary says so, and no temporary folder is left; 3-bit goes to F16."""
+    out = os.path.join(work, "gptq4.gguf")
+    if os.path.exists(out):
+        os.remove(out)
+    rep = run_gptq(args, out, ["--bits", "4", "--group-size", "64"])
+    check("Q4_1" in rep.get("gguf_mapping", ""), "gguf_mapping: %r" % rep.get("gguf_mapping"))
+    left = [f for f in os.listdir(work) if ".gptq-folder." in f]
+    check(not left, "temporary folders left behind: %s" % left)
+    info = common.lmforge_inspect(args.lmforge, out)
+    tensors = {t["name"]: t for t in info["tensors"]}
+    for name, t in tensors.items():
+        if name.startswith("blk.") and len(t["shape"]) == 2:
+            check(t["dtype"] == "Q4_1", "%s is %s in the GGUF, expected Q4_1" % (name, t["dtype"]))
+    t = tensors["blk.1.ffn_down.weight"]
+    rows, cols = t["shape"]
+    with open(out, "rb") as f:
+        f.seek(t["offset"])
+        w = q4_1_rows(f.read(t["bytes"]), rows, cols)
+    ref = dequantize(folder_sd, "model.layers.1.mlp.down_proj.", 4)["w"]
+    worst = float(np.abs(w - ref).max())
+    check(worst <= 2e-3 * float(np.abs(ref).max()), "blk.1.ffn_down in the GGUF differs from the folder's weights by %g" % worst)
+    print("gguf output: every linear Q4_1; blk.1.ffn_down within %.2g of the folder's dequantized weights" % worst, flush=True)
+    out3 = os.path.join(work, "gptq3.gguf")
+    if os.path.exists(out3):
+        os.remove(out3)
+    rep = run_gptq(args, out3, ["--bits", "3", "--group-size", "64"])
+    check("F16" in rep.get("gguf_mapping", ""), "3-bit gguf_mapping: %r" % rep.get("gguf_mapping"))
+    types = {t["dtype"] for t in common.lmforge_inspect(args.lmforge, out3)["tensors"] if t["name"].startswith("blk.") and len(t["shape"]) == 2}
+    check(types == {"F16"}, "3-bit GGUF linears are %s, expected F16" % types)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #include "convert/sources/gptq_llama_source.h"
 
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "arch/llama/llama_names.h"
@@ -8,6 +9,7 @@
 #include "convert/sources/hf_llama_source.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "core/text_checks.h"
 #include "formats/gptq_linear.h"
 #include "quant/ggml_blocks.h"
 
@@ -189,7 +191,10 @@ LlamaModelSource llama_source_from_gptq_folder(const std::string& dir, std::shar
   m.name = folder_model_name(dir, hf.files.config_json);
   m.tokenizer_kvs = gguf_vocab_from_hf(hf.files, hf.config, hf.config.vocab_size);
   m.spm = hf.files.tokenizer;
-  m.warnings = hf.files.warnings;
+  // The folder reader does not know the GPTQ settings file; it was read here, so it is not unused.
+  const std::string settings_file = "unused file " + quoted_for_message(std::filesystem::path(f->gptq.file).filename().string());
+  for (const auto& w : hf.files.warnings)
+    if (w != settings_file) m.warnings.push_back(w);
   m.weights = std::make_unique<GptqWeightSource>(f);
   if (folder_out) *folder_out = f;
   return m;
