@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "core/half.h"
-#include "kernels/k_quant_pack.h"
+#include "quant/k_quant_pack.h"
 #include "kernels/quantize_rows.h"
 #include "quant/ggml_blocks.h"
 #include "quant/k_quants.h"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "quant/k_quants.h"
+#include "quant/k_quant_pack.h"
 
 namespace lmforge {
 
@@ -56,11 +57,7 @@ void quantize_row_q2_k(const float* x, uint8_t* out, size_t n) {
         L[16 * g + i] = static_cast<uint8_t>(std::max(0, std::min(3, l)));
       }
     }
-    // Per 128 elements: qs byte l holds elements l, l + 32, l + 64, l + 96 in bits 0-1 .. 6-7.
-    uint8_t* qs = out + kQs;
-    for (size_t h = 0; h < kQK_K; h += 128, qs += 32)
-      for (size_t l = 0; l < 32; ++l)
-        qs[l] = static_cast<uint8_t>(L[h + l] | L[h + l + 32] << 2 | L[h + l + 64] << 4 | L[h + l + 96] << 6);
+    pack_q2_k_quants(L, out);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "quant/k_quants.h"
+#include "quant/k_quant_pack.h"
 
 namespace lmforge {
 
@@ -63,20 +64,7 @@ void quantize_row_q3_k(const float* x, uint8_t* out, size_t n) {
         L[16 * g + i] = static_cast<int8_t>(l + 4);
       }
     }
-    // The third bit of element j goes to hmask byte j % 32, bit j / 32.
-    uint8_t* hmask = out + kHmask;
-    std::memset(hmask, 0, 32);
-    for (size_t j = 0; j < kQK_K; ++j) {
-      if (L[j] > 3) {
-        hmask[j % 32] = static_cast<uint8_t>(hmask[j % 32] | 1u << (j / 32));
-        L[j] = static_cast<int8_t>(L[j] - 4);
-      }
-    }
-    // Per 128 elements: qs byte l holds elements l, l + 32, l + 64, l + 96 in bits 0-1 .. 6-7.
-    uint8_t* qs = out + kQs;
-    for (size_t h = 0; h < kQK_K; h += 128, qs += 32)
-      for (size_t l = 0; l < 32; ++l)
-        qs[l] = static_cast<uint8_t>(L[h + l] | L[h + l + 32] << 2 | L[h + l + 64] << 4 | L[h + l + 96] << 6);
+    pack_q3_k_quants(reinterpret_cast<const uint8_t*>(L), out);  // L in [0, 7]
   }
 }
 

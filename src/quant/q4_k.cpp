@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "quant/k_quants.h"
+#include "quant/k_quant_pack.h"
 #include "quant/k_quants_scale_min.h"
 
 namespace lmforge {
@@ -14,10 +15,7 @@ void quantize_row_q4_k(const float* x, uint8_t* out, size_t n) {
   for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ4_KBlockBytes) {
     uint8_t L[kQK_K];
     quantize_scale_min_k4(x, 15, -1.f, 20, out, L);
-    // Per 64 elements: byte l holds element l (low nibble) and l + 32 (high nibble).
-    uint8_t* q = out + kQs;
-    for (size_t h = 0; h < kQK_K; h += 64, q += 32)
-      for (size_t l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[h + l] | L[h + l + 32] << 4);
+    pack_q4_k_quants(L, out);
   }
 }
 

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "quant/k_quants.h"
+#include "quant/k_quant_pack.h"
 #include "quant/k_quants_scale_min.h"
 
 namespace lmforge {
@@ -14,26 +15,7 @@ void quantize_row_q5_k(const float* x, uint8_t* out, size_t n) {
   for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, out += kQ5_KBlockBytes) {
     uint8_t L[kQK_K];
     quantize_scale_min_k4(x, 31, -0.5f, 15, out, L);
-    // Per 64 elements (pair p = 0..3): qs byte l holds the low nibbles of elements l and l + 32;
-    // their fifth bits are bits 2p and 2p + 1 of qh byte l.
-    uint8_t* qh = out + kQh;
-    uint8_t* ql = out + kQs;
-    std::memset(qh, 0, 32);
-    uint8_t m1 = 1, m2 = 2;
-    for (size_t h = 0; h < kQK_K; h += 64, ql += 32, m1 <<= 2, m2 <<= 2) {
-      for (size_t l = 0; l < 32; ++l) {
-        int l1 = L[h + l], l2 = L[h + l + 32];
-        if (l1 > 15) {
-          l1 -= 16;
-          qh[l] |= m1;
-        }
-        if (l2 > 15) {
-          l2 -= 16;
-          qh[l] |= m2;
-        }
-        ql[l] = static_cast<uint8_t>(l1 | l2 << 4);
-      }
-    }
+    pack_q5_k_quants(L, out);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "quant/k_quants.h"
+#include "quant/k_quant_pack.h"
 
 namespace lmforge {
 
@@ -49,19 +50,7 @@ void quantize_row_q6_k_weighted(const float* x, uint8_t* out, size_t n, const fl
         L[16 * g + i] = static_cast<int8_t>(l + 32);
       }
     }
-    // Per 128 elements: ql byte l holds elements l (low) and l + 64 (high), byte l + 32 holds
-    // l + 32 and l + 96; qh byte l holds the top two bits of l, l + 32, l + 64, l + 96.
-    uint8_t* ql = out + kQl;
-    uint8_t* qh = out + kQh;
-    for (size_t h = 0; h < kQK_K; h += 128, ql += 64, qh += 32) {
-      for (size_t l = 0; l < 32; ++l) {
-        const auto q1 = static_cast<uint8_t>(L[h + l]), q2 = static_cast<uint8_t>(L[h + l + 32]),
-                   q3 = static_cast<uint8_t>(L[h + l + 64]), q4 = static_cast<uint8_t>(L[h + l + 96]);
-        ql[l] = static_cast<uint8_t>((q1 & 0xF) | (q3 & 0xF) << 4);
-        ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | (q4 & 0xF) << 4);
-        qh[l] = static_cast<uint8_t>((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
-      }
-    }
+    pack_q6_k_quants(reinterpret_cast<const uint8_t*>(L), out);  // L in [0, 63]
   }
 }
 

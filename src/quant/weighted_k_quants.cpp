@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "quant/k_quants.h"
+#include "quant/k_quant_pack.h"
 
 namespace lmforge {
 
@@ -60,18 +61,10 @@ void weighted_scale_min_k4(const float* x, const float* qw, int nmax, uint8_t* b
   }
 }
 
-// Per 128 elements: byte l holds elements l, l + 32, l + 64, l + 96 in bits 0-1 .. 6-7.
-template <typename T>
-void pack_2bit(const T* L, uint8_t* qs) {
-  for (size_t h = 0; h < kQK_K; h += 128, qs += 32)
-    for (size_t l = 0; l < 32; ++l)
-      qs[l] = static_cast<uint8_t>(L[h + l] | L[h + l + 32] << 2 | L[h + l + 64] << 4 | L[h + l + 96] << 6);
-}
-
 }  // namespace
 
 void quantize_row_q2_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw) {
-  constexpr size_t kScales = 0, kQs = 16, kD = 80, kDmin = 82;
+  constexpr size_t kScales = 0, kD = 80, kDmin = 82;
   for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, qw += kQK_K, out += kQ2_KBlockBytes) {
     const float sigma2 = sum_squares(x) / static_cast<float>(kQK_K);
     uint8_t L[kQK_K], Laux[16], Ls[16], Lm[16];
@@ -92,12 +85,12 @@ void quantize_row_q2_k_weighted(const float* x, uint8_t* out, size_t n, const fl
       for (int i = 0; i < 16; ++i)
         L[16 * j + i] = static_cast<uint8_t>(std::max(0, std::min(3, nearest_int((x[16 * j + i] + m) / d))));
     }
-    pack_2bit(L, out + kQs);
+    pack_q2_k_quants(L, out);
   }
 }
 
 void quantize_row_q3_k_weighted(const float* x, uint8_t* out, size_t n, const float* qw) {
-  constexpr size_t kHmask = 0, kQs = 32, kScales = 96, kD = 108;
+  constexpr size_t kScales = 96, kD = 108;
   for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, qw += kQK_K, out += kQ3_KBlockBytes) {
     const float sigma2 = 2 * sum_squares(x) / static_cast<float>(kQK_K);
     int8_t L[kQK_K], Ls[16];
@@ -130,16 +123,7 @@ void quantize_row_q3_k_weighted(const float* x, uint8_t* out, size_t n, const fl
       for (int i = 0; i < 16; ++i)
         L[16 * j + i] = static_cast<int8_t>(std::max(-4, std::min(3, nearest_int(x[16 * j + i] / d))) + 4);
     }
-    // The third bit of element j goes to hmask byte j % 32, bit j / 32.
-    uint8_t* hmask = out + kHmask;
-    std::memset(hmask, 0, 32);
-    for (size_t j = 0; j < kQK_K; ++j) {
-      if (L[j] > 3) {
-        hmask[j % 32] = static_cast<uint8_t>(hmask[j % 32] | 1u << (j / 32));
-        L[j] = static_cast<int8_t>(L[j] - 4);
-      }
-    }
-    pack_2bit(L, out + kQs);
+    pack_q3_k_quants(reinterpret_cast<const uint8_t*>(L), out);  // L in [0, 7]
   }
 }
 
@@ -147,10 +131,7 @@ void quantize_row_q4_k_weighted(const float* x, uint8_t* out, size_t n, const fl
   for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, qw += kQK_K, out += kQ4_KBlockBytes) {
     uint8_t L[kQK_K];
     weighted_scale_min_k4(x, qw, 15, out, L);
-    // Per 64 elements: byte l holds element l (low nibble) and l + 32 (high nibble).
-    uint8_t* q = out + 16;
-    for (size_t h = 0; h < kQK_K; h += 64, q += 32)
-      for (size_t l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[h + l] | L[h + l + 32] << 4);
+    pack_q4_k_quants(L, out);
   }
 }
 
@@ -158,26 +139,7 @@ void quantize_row_q5_k_weighted(const float* x, uint8_t* out, size_t n, const fl
   for (size_t b = 0; b < n / kQK_K; ++b, x += kQK_K, qw += kQK_K, out += kQ5_KBlockBytes) {
     uint8_t L[kQK_K];
     weighted_scale_min_k4(x, qw, 31, out, L);
-    // Per 64 elements (pair p = 0..3): qs byte l holds the low nibbles of elements l and l + 32;
-    // their fifth bits are bits 2p and 2p + 1 of qh byte l.
-    uint8_t* qh = out + 16;
-    uint8_t* ql = out + 48;
-    std::memset(qh, 0, 32);
-    uint8_t m1 = 1, m2 = 2;
-    for (size_t h = 0; h < kQK_K; h += 64, ql += 32, m1 = static_cast<uint8_t>(m1 << 2), m2 = static_cast<uint8_t>(m2 << 2)) {
-      for (size_t l = 0; l < 32; ++l) {
-        int l1 = L[h + l], l2 = L[h + l + 32];
-        if (l1 > 15) {
-          l1 -= 16;
-          qh[l] |= m1;
-        }
-        if (l2 > 15) {
-          l2 -= 16;
-          qh[l] |= m2;
-        }
-        ql[l] = static_cast<uint8_t>(l1 | l2 << 4);
-      }
-    }
+    pack_q5_k_quants(L, out);
   }
 }
 

@@ -1,4 +1,4 @@
-#include "kernels/k_quant_pack.h"
+#include "quant/k_quant_pack.h"
 
 #include <cstddef>
 #include <cstring>

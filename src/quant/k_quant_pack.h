@@ -1,8 +1,8 @@
-// Bit packing of the K-quant blocks the fast encoders (kernels/quantize_rows.h) write: given a
-// super-block's 256 quants, one per byte, lay them out as ggml's block formats do (see the byte
-// layouts in quant/k_quants.h). Scalar: a few hundred byte operations per super-block, noise
-// next to the scale searches. The reference encoders in quant/ pack inline and are the
-// specification; tests/kernels/quantize_rows_test.cpp holds these to their bytes.
+// Bit packing of the K-quant blocks: given a super-block's 256 quants, one per byte, lay them
+// out as ggml's block formats do (the byte layouts are in quant/k_quants.h). One packer per type,
+// shared by every encoder that writes these blocks: the reference quantizers (q2_k ... q6_k),
+// the importance-weighted ones (weighted_k_quants) and the SIMD encoders
+// (kernels/quantize_rows.h), so the three can differ only in how they choose the quants.
 #pragma once
 
 #include <cstdint>
