@@ -116,7 +116,10 @@ GptqFolderSummary write_gptq_folder(const LoadedModel& loaded, ModelQuantizer& q
     const std::string p = "model.layers." + std::to_string(l) + ".";
     for (int si = 0; si < kSlotCount; ++si) {
       const LinearSlot slot = static_cast<LinearSlot>(si);
-      const auto [n_out, k_in] = linear_shape(c, slot);
+      // Plain names, not a structured binding: the lambdas below capture them (C++20 forbids
+      // capturing bindings, and Clang enforces it).
+      const std::pair<uint64_t, uint64_t> shape = linear_shape(c, slot);
+      const uint64_t n_out = shape.first, k_in = shape.second;
       const uint64_t g = gptq_group_count(k_in, s.group_size);
       const std::string m = p + slot_hf_module(slot) + ".";
       add(info(m + "qweight", DType::I32, {gptq_packed_words(k_in, bits), n_out}), [=] {

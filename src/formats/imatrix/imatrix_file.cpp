@@ -166,7 +166,10 @@ void write_imatrix_gguf(const ImatrixData& data, const std::string& path, bool o
   w.set("imatrix.datasets", GgufValue::string_array(data.datasets));
   w.set("imatrix.chunk_count", GgufValue::u32(data.chunk_count));
   w.set("imatrix.chunk_size", GgufValue::u32(data.chunk_size));
-  for (const auto& [name, e] : data.entries) {  // std::map: sorted by name, as llama-imatrix writes
+  for (const auto& entry : data.entries) {  // std::map: sorted by name, as llama-imatrix writes
+    // A named reference, not a structured binding: lambdas may not capture bindings in C++20.
+    const std::string& name = entry.first;
+    const auto& e = entry.second;
     const uint64_t n_mat = e.counts.size(), cols = e.columns();
     // ggml drops trailing dimensions of 1 when it writes: one matrix is a 1-D in_sum2.
     using Shape = std::vector<uint64_t>;
