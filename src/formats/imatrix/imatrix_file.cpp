@@ -38,8 +38,8 @@ uint32_t u32_key(const GgufReader& g, const std::string& path, const char* key) 
   return static_cast<uint32_t>(v->u);
 }
 
-ImatrixData read_gguf(const std::string& path) {
-  const auto g = GgufReader::open(path);
+ImatrixData read_gguf(const std::string& path, std::span<const uint8_t> bytes, std::shared_ptr<const void> keep_alive) {
+  const auto g = GgufReader::parse(bytes, path, std::move(keep_alive));
   ImatrixData out;
   const GgufValue* ds = g->find_kv("imatrix.datasets");
   if (!ds) fail(path, "missing imatrix metadata: no imatrix.datasets key (llama-quantize refuses such a file too)");
@@ -151,12 +151,16 @@ void put_i32(std::vector<uint8_t>& b, int32_t v) {
 
 }  // namespace
 
+ImatrixData parse_imatrix(std::span<const uint8_t> bytes, const std::string& label, std::shared_ptr<const void> keep_alive) {
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) return read_gguf(label, bytes, std::move(keep_alive));
+  if (bytes.size() < 4) fail(label, "too short for an imatrix file (" + std::to_string(bytes.size()) + " bytes)");
+  return read_dat(label, bytes);
+}
+
 ImatrixData read_imatrix_file(const std::string& path) {
-  const auto file = MappedFile::open(path);
+  std::shared_ptr<const MappedFile> file = MappedFile::open(path);
   const auto bytes = file->bytes();
-  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) return read_gguf(path);
-  if (bytes.size() < 4) fail(path, "too short for an imatrix file (" + std::to_string(bytes.size()) + " bytes)");
-  return read_dat(path, bytes);
+  return parse_imatrix(bytes, path, file);
 }
 
 void write_imatrix_gguf(const ImatrixData& data, const std::string& path, bool overwrite) {

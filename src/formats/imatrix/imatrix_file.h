@@ -16,6 +16,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,9 @@ struct ImatrixData {
 
 // Reads either layout (GGUF by its magic, else .dat).
 ImatrixData read_imatrix_file(const std::string& path);
+// The same for bytes already in memory (the fuzz harness); `label` names them in errors and
+// `keep_alive` owns them.
+ImatrixData parse_imatrix(std::span<const uint8_t> bytes, const std::string& label, std::shared_ptr<const void> keep_alive);
 
 // Writes `data` (raw sums and counts, legacy == false) in either layout; the file appears only
 // when complete. The .dat layout needs data.chunk_size > 0 (its ncall is counts / chunk size).
