@@ -13,6 +13,7 @@
 #include "kernels/quantize_rows.h"
 #include "quant/ggml_blocks.h"
 #include "quant/k_quants.h"
+#include "quant/k_quants_scale_min.h"
 #include "quant/type_traits.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -184,21 +185,7 @@ void ScaleMinSearch(const float* HWY_RESTRICT xt, int nmax, float rmin, int nste
 void FinishScaleMinK4(const float* x, const float* scales, const float* mins, int nmax, uint8_t* block,
                       uint8_t* L) {
   constexpr int kGroups = 8, kGroupSize = 32;
-  float max_scale = 0, max_min = 0;
-  for (int g = 0; g < kGroups; ++g) {
-    if (scales[g] > max_scale) max_scale = scales[g];
-    if (mins[g] > max_min) max_min = mins[g];
-  }
-  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  uint8_t ls[kGroups], lm[kGroups];
-  for (int g = 0; g < kGroups; ++g) {
-    ls[g] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[g])));
-    lm[g] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[g])));
-  }
-  store_f16(block, max_scale / 63.f);
-  store_f16(block + 2, max_min / 63.f);
-  put_scale_min_k4(ls, lm, block + 4);
+  store_scales_mins_k4(scales, mins, block);
 
   const DF df;
   const DI di;

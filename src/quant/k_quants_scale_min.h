@@ -13,4 +13,10 @@ namespace lmforge {
 void quantize_scale_min_k4(const float* x, int nmax, float rmin, int nstep, uint8_t* block,
                            uint8_t* L);
 
+// The 6-bit stage alone: the eight groups' fitted scales and mins quantized under d and dmin
+// (the largest of each / 63), written as bytes 0..15 of the block (d, dmin as f16, then the
+// packed scales and mins). Shared with the SIMD encoders (kernels/quantize_rows), which fit the
+// groups their own way and must store them exactly so.
+void store_scales_mins_k4(const float* scales, const float* mins, uint8_t* block);
+
 }  // namespace lmforge
