@@ -316,12 +316,32 @@ void QxSearch(const float* HWY_RESTRICT xt, float* scale_out, int32_t* HWY_RESTR
   hn::StoreU(hn::IfThenZeroElse(all_zero, scale), df, scale_out);
 }
 
+// The last step of Q6_K and Q3_K: every element of the sixteen groups of 16 requantized against
+// its group's stored signed scale d_all * stored[g], as round(x / d) clamped to [-offset,
+// offset - 1] and stored plus offset; a group whose scale is 0 keeps the quants it has (as the
+// reference's `continue`).
+template <typename Scale>
+void RequantizeSigned16(const float* x, float d_all, const Scale* stored, int offset, uint8_t* L) {
+  constexpr size_t kGroups = 16, kGroupSize = 16;
+  const DF df;
+  const DI di;
+  const hn::Rebind<uint8_t, DF> du8;
+  const size_t N = hn::Lanes(df);
+  for (size_t g = 0; g < kGroups; ++g) {
+    const float d = d_all * static_cast<float>(stored[g]);
+    if (d == 0) continue;
+    const VF vd = hn::Set(df, d);
+    for (size_t i = 0; i < kGroupSize; i += N) {
+      const VI l = Clamp(di, NearestInt(df, hn::Div(hn::LoadU(df, x + kGroupSize * g + i), vd)), -offset, offset - 1);
+      hn::StoreU(hn::DemoteTo(du8, hn::Add(l, hn::Set(di, offset))), du8, L + kGroupSize * g + i);
+    }
+  }
+}
+
 void QuantizeRowQ6K(const float* x, uint8_t* out, size_t n) {
   if (!AllFinite(x, n)) return quantize_row_q6_k(x, out, n);
   constexpr size_t kGroups = 16, kGroupSize = 16, kD = 208, kScales = 192;
   const DF df;
-  const DI di;
-  const hn::Rebind<uint8_t, DF> du8;
   const size_t N = hn::Lanes(df);  // 4, 8 or 16: always divides the 16 groups
   HWY_ALIGN float xt[kGroupSize * kMaxLanes];
   HWY_ALIGN int32_t Lt[kGroupSize * kMaxLanes];
@@ -349,16 +369,7 @@ void QuantizeRowQ6K(const float* x, uint8_t* out, size_t n) {
     store_f16(out + kD, 1 / iscale);
     auto* sc = reinterpret_cast<int8_t*>(out + kScales);
     for (size_t g = 0; g < kGroups; ++g) sc[g] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[g])));
-    const float d_all = load_f16(out + kD);
-    for (size_t g = 0; g < kGroups; ++g) {
-      const float d = d_all * static_cast<float>(sc[g]);
-      if (d == 0) continue;
-      const VF vd = hn::Set(df, d);
-      for (size_t i = 0; i < kGroupSize; i += N) {
-        const VI l = Clamp(di, NearestInt(df, hn::Div(hn::LoadU(df, x + kGroupSize * g + i), vd)), -32, 31);
-        hn::StoreU(hn::DemoteTo(du8, hn::Add(l, hn::Set(di, 32))), du8, L + kGroupSize * g + i);
-      }
-    }
+    RequantizeSigned16(x, load_f16(out + kD), sc, 32, L);
     pack_q6_k_quants(L, out);
   }
 }
@@ -491,8 +502,6 @@ void QuantizeRowQ3K(const float* x, uint8_t* out, size_t n) {
   if (!AllFinite(x, n)) return quantize_row_q3_k(x, out, n);
   constexpr size_t kGroups = 16, kGroupSize = 16, kScales = 96, kD = 108;
   const DF df;
-  const DI di;
-  const hn::Rebind<uint8_t, DF> du8;
   const size_t N = hn::Lanes(df);
   HWY_ALIGN float xt[kGroupSize * kMaxLanes];
   HWY_ALIGN int32_t Lt[kGroupSize * kMaxLanes];
@@ -533,16 +542,7 @@ void QuantizeRowQ3K(const float* x, uint8_t* out, size_t n) {
     } else {
       store_f16(out + kD, 0.f);
     }
-    const float d_all = load_f16(out + kD);
-    for (size_t g = 0; g < kGroups; ++g) {
-      const float d = d_all * static_cast<float>(stored[g]);
-      if (d == 0) continue;
-      const VF vd = hn::Set(df, d);
-      for (size_t i = 0; i < kGroupSize; i += N) {
-        const VI l = Clamp(di, NearestInt(df, hn::Div(hn::LoadU(df, x + kGroupSize * g + i), vd)), -4, 3);
-        hn::StoreU(hn::DemoteTo(du8, hn::Add(l, hn::Set(di, 4))), du8, L + kGroupSize * g + i);
-      }
-    }
+    RequantizeSigned16(x, load_f16(out + kD), stored, 4, L);
     pack_q3_k_quants(L, out);
   }
 }
