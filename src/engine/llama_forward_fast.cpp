@@ -12,6 +12,10 @@
 // When the cache gives a chunk consecutive cells (always, for one sequence evaluated alone),
 // the K and V products write straight into the cache; otherwise into a staging buffer that is
 // then copied to the chunk's cells.
+//
+// Chunks of at least kAmxMinTokens tokens multiply on AMX tiles in bf16 when the CPU has them
+// (kernels/amx_matmul.h; LMFORGE_NO_AMX=1 turns that off): the choice is made per product when
+// its input is packed, and the packed input says which kernel reads it.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -21,6 +25,8 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/llama_engine.h"
+#include "kernels/amx_matmul.h"
+#include "kernels/amx_support.h"
 #include "kernels/attention.h"
 #include "kernels/gptq_form.h"
 #include "kernels/interleaved.h"
@@ -37,12 +43,35 @@ namespace {
 // row tiles, small enough that 2-16 threads get balanced shares of a 2048-row matrix.
 constexpr size_t kRowGrain = 16;
 
+// The input of one or more products: 8-bit blocks or floats for the integer/float kernels, or
+// bf16 tiles for the AMX product (amx true).
+struct ProductInput {
+  PackedActivations packed;
+  AmxActivations bf16;
+  bool amx = false;
+};
+
+AmxWeights amx_weights(const LlamaWeight& w) {
+  AmxWeights a;
+  if (w.gptq) {
+    a.gptq = w.gptq.get();
+  } else if (w.interleaved) {
+    a.interleaved = w.interleaved.get();
+  } else {
+    a.matrix = &w.m;
+  }
+  return a;
+}
+
 // Rows [r0, r1) of y = W x (y[t * ldy + r] for every packed row t of x). Every weight product
 // of the forward pass goes through here, so this is the one place where a LoRA adapter will
 // add scale * B (A x): A x (rank r, cheap) computed once per packed input before the threads
 // split the rows, then rows [r0, r1) of B times it added to y. Not built yet.
-void linear(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
-  if (w.gptq) {
+void linear(const LlamaWeight& w, const ProductInput& in, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  const PackedActivations& x = in.packed;
+  if (in.amx) {
+    matmul_amx(amx_weights(w), in.bf16, y, ldy, r0, r1);
+  } else if (w.gptq) {
     matmul_gptq(*w.gptq, x, y, ldy, r0, r1);
   } else if (w.interleaved) {
     matmul_interleaved(*w.interleaved, x, y, ldy, r0, r1);
@@ -85,10 +114,15 @@ class FastEngine final : public LlamaEngine {
     if (observer_)
       for (const LlamaWeight* w : weights) observer_->observe(w->name, x, ld, n, cols);
   }
-  // Packs for weight `w`: as pack() for its type, gathered into its input order for GPTQ.
-  void pack_for(PackedActivations& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols);
+  // Packs for weight `w`: as pack() for its type, gathered into its input order for GPTQ; in
+  // bf16 tiles instead when use_amx(w, n).
+  void pack_for(ProductInput& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols);
   // y[t * ldy + r] = W x[t] for all rows of `w`, split over threads by rows.
-  void product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy);
+  void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy);
+  // Whether the product by `w` of n tokens runs on AMX tiles.
+  bool use_amx(const LlamaWeight& w, size_t n) const {
+    return amx_ && n >= kAmxMinTokens && (w.gptq || w.interleaved || amx_supports(w.m.type));
+  }
 
   const LlamaConfig& c_;
   uint32_t n_batch_;
@@ -102,7 +136,8 @@ class FastEngine final : public LlamaEngine {
   std::vector<size_t> out_rows_;             // the chunk's tokens that want logits
   std::vector<std::vector<float>> scores_;   // per thread, one per visible cell
   std::vector<float> rope_cos_, rope_sin_;   // [n_batch][head_dim / 2]
-  PackedActivations packed_a_, packed_b_, packed_c_;
+  ProductInput packed_a_, packed_b_, packed_c_;
+  bool amx_ = amx_enabled();
 };
 
 FastEngine::FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch)
@@ -145,20 +180,35 @@ void FastEngine::pack(PackedActivations& p, DType type, const float* x, size_t l
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.pack_rows(x, ld, b, e); });
 }
 
-void FastEngine::pack_for(PackedActivations& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols) {
+void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols) {
+  in.amx = use_amx(w, n);
+  if (in.amx && !(w.gptq && w.gptq->gathers())) {
+    in.bf16.reset(n, cols);
+    pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.bf16.pack_rows(x, ld, b, e); });
+    return;
+  }
+  PackedActivations& p = in.packed;
   if (!w.gptq) return pack(p, w.m.type, x, ld, n, cols);
   const GptqForm& g = *w.gptq;
   if (!g.gathers()) return pack(p, g.activation_type(), x, ld, n, cols);
   const size_t pc = g.padded_cols();
   gathered_.resize(n * pc);
-  p.reset(g.activation_type(), n, pc);
+  if (in.amx) {
+    in.bf16.reset(n, pc);
+  } else {
+    p.reset(g.activation_type(), n, pc);
+  }
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     gptq_gather_rows(g, x, ld, b, e, &gathered_[b * pc]);
-    p.pack_rows(gathered_.data(), pc, b, e);
+    if (in.amx) {
+      in.bf16.pack_rows(gathered_.data(), pc, b, e);
+    } else {
+      p.pack_rows(gathered_.data(), pc, b, e);
+    }
   });
 }
 
-void FastEngine::product(const LlamaWeight& w, const PackedActivations& x, float* y, size_t ldy) {
+void FastEngine::product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy) {
   pool_.run([&](unsigned t) {
     const auto [b, e] = pool_.split(w.m.rows, kRowGrain, t);
     if (b < e) linear(w, x, y, ldy, b, e);
@@ -194,7 +244,7 @@ void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
       rms_norm_f32(&x_[out_rows_[r] * embd], model_.output_norm.data(), &xn_[r * embd], embd, c_.rms_norm_eps);
   });
   observe({&model_.output}, xn_.data(), embd, m, embd);
-  pack(packed_a_, model_.output.m.type, xn_.data(), embd, m, embd);
+  pack_for(packed_a_, model_.output, xn_.data(), embd, m, embd);
   product(model_.output, packed_a_, logits, model_.n_vocab());
 }
 
@@ -219,12 +269,12 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   // packing per type.
   observe({&L.wq, &L.wk, &L.wv}, xn_.data(), embd, n, embd);
   pack_for(packed_a_, L.wq, xn_.data(), embd, n, embd);
-  const PackedActivations* for_k = &packed_a_;
+  const ProductInput* for_k = &packed_a_;
   if (!same_packing(L.wk, L.wq)) {
     pack_for(packed_b_, L.wk, xn_.data(), embd, n, embd);
     for_k = &packed_b_;
   }
-  const PackedActivations* for_v = same_packing(L.wv, L.wq) ? &packed_a_ : nullptr;
+  const ProductInput* for_v = same_packing(L.wv, L.wq) ? &packed_a_ : nullptr;
   if (!for_v && same_packing(L.wv, L.wk)) for_v = for_k;
   if (!for_v) {
     pack_for(packed_c_, L.wv, xn_.data(), embd, n, embd);
@@ -264,7 +314,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   });
   observe({&L.w_gate, &L.w_up}, xn_.data(), embd, n, embd);
   pack_for(packed_a_, L.w_gate, xn_.data(), embd, n, embd);
-  const PackedActivations* for_up = &packed_a_;
+  const ProductInput* for_up = &packed_a_;
   if (!same_packing(L.w_up, L.w_gate)) {
     pack_for(packed_b_, L.w_up, xn_.data(), embd, n, embd);
     for_up = &packed_b_;

@@ -1,0 +1,107 @@
+// The AMX product's driver (kernels/amx_matmul.h): activation packing, row decoding into the
+// panel and the loop over a thread's rows; the tile code itself is in amx_tiles.cpp.
+#include "kernels/amx_matmul.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/amx_tiles.h"
+#include "kernels/decode_rows.h"
+#include "kernels/weight_types.h"
+
+namespace lmforge {
+
+uint64_t AmxWeights::rows() const {
+  return matrix ? matrix->rows : interleaved ? interleaved->rows() : gptq->rows();
+}
+
+uint64_t AmxWeights::cols() const {
+  return matrix ? matrix->cols : interleaved ? interleaved->cols() : gptq->padded_cols();
+}
+
+bool amx_supports(DType t) { return kernel_weight_type(t) != nullptr; }
+
+uint16_t bf16_round(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u | 0x400000u) >> 16);  // quiet NaN
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+void AmxActivations::reset(size_t n, uint64_t cols) {
+  n_ = n;
+  cols_ = cols;
+  steps_ = (cols + kStepInputs - 1) / kStepInputs;
+  tiles_ = (n + 2 * kTileTokens - 1) / (2 * kTileTokens) * 2;
+  data_.resize(tiles_ * steps_ * 512);
+  // Padding tokens of the last tile pair must be finite (their sums are computed, never
+  // stored): zero them, and only them, not the whole buffer.
+  for (size_t t = n; t < tiles_ * kTileTokens; ++t)
+    for (uint64_t s = 0; s < steps_; ++s)
+      for (size_t p = 0; p < 16; ++p) {
+        uint16_t* pair = data_.data() + ((t / kTileTokens) * steps_ + s) * 512 + p * 32 + (t % kTileTokens) * 2;
+        pair[0] = pair[1] = 0;
+      }
+}
+
+void AmxActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1) {
+  for (size_t t = t0; t < t1; ++t) {
+    const float* row = x + t * ldx;
+    uint16_t* tile_base = data_.data() + (t / kTileTokens) * steps_ * 512 + (t % kTileTokens) * 2;
+    for (uint64_t s = 0; s < steps_; ++s) {
+      uint16_t* tile = tile_base + s * 512;
+      for (size_t p = 0; p < 16; ++p) {
+        const uint64_t k = s * kStepInputs + 2 * p;
+        tile[p * 32] = k < cols_ ? bf16_round(row[k]) : 0;
+        tile[p * 32 + 1] = k + 1 < cols_ ? bf16_round(row[k + 1]) : 0;
+      }
+    }
+  }
+}
+
+uint16_t AmxActivations::at(size_t t, uint64_t k) const {
+  return data_[((t / kTileTokens) * steps_ + k / kStepInputs) * 512 + (k % kStepInputs) / 2 * 32 +
+               (t % kTileTokens) * 2 + k % 2];
+}
+
+#ifdef LMFORGE_AMX_COMPILED
+void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  const uint64_t steps = x.steps();
+  // Per thread, reused across products: the bf16 panel and one decoded float row.
+  thread_local std::vector<uint16_t> panel;
+  thread_local std::vector<float> row;
+  panel.resize(steps * amx_tiles::kStepElems);
+  row.assign(steps * AmxActivations::kStepInputs, 0.0f);  // inputs past cols stay 0
+  for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
+    const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
+    for (size_t i = 0; i < amx_tiles::kPanelRows; ++i) {
+      if (i >= rows) {
+        if (rows <= 16) break;  // the second weight tile is skipped altogether
+        for (uint64_t s = 0; s < steps; ++s) std::memset(&panel[s * amx_tiles::kStepElems + i * 32], 0, 64);
+        continue;
+      }
+      const uint64_t wr = r + i;
+      if (w.interleaved) {
+        const InterleavedMatrix& il = *w.interleaved;
+        amx_tiles::interleaved_row_to_panel(il.group(wr / InterleavedMatrix::kGroupRows), il.block_group_bytes(),
+                                            wr % InterleavedMatrix::kGroupRows, il.blocks_per_row(),
+                                            il.type() == DType::Q8_0, panel.data(), i);
+        continue;
+      }
+      if (w.gptq) {
+        w.gptq->dequantize_padded_row(wr, row.data());
+      } else {
+        decode_row_fast(w.matrix->type, w.matrix->row(wr), row.data(), w.matrix->cols);
+      }
+      amx_tiles::floats_to_panel_row(row.data(), steps, panel.data(), i);
+    }
+    amx_tiles::panel_product(panel.data(), x.tile(0, 0), steps, x.token_tiles(), x.n(), rows, y + r, ldy);
+  }
+}
+#else
+void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  matmul_amx_scalar(w, x, y, ldy, r0, r1);  // never reached: amx_usable() is false
+}
+#endif
+
+}  // namespace lmforge

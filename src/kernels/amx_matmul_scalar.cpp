@@ -1,0 +1,47 @@
+// matmul_amx_scalar (kernels/amx_matmul.h): the AMX product's arithmetic in plain C++, with
+// weights decoded by the quant layer's reference decoders, for the tests to compare against.
+#include <cstring>
+#include <vector>
+
+#include "kernels/amx_matmul.h"
+#include "quant/type_traits.h"
+
+namespace lmforge {
+
+namespace {
+
+double bf16_value(uint16_t b) {
+  const uint32_t u = uint32_t{b} << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Row r of w as floats, cols() values, through the reference decoders.
+void reference_row(const AmxWeights& w, uint64_t r, float* out) {
+  if (w.gptq) return w.gptq->dequantize_padded_row(r, out);
+  if (w.matrix) return decode_row(w.matrix->type, w.matrix->row(r), out, w.matrix->cols);
+  const InterleavedMatrix& il = *w.interleaved;
+  std::vector<uint8_t> block(2 + il.quant_bytes());
+  for (uint64_t b = 0; b < il.blocks_per_row(); ++b) {
+    il.original_block(r, b, block.data());
+    decode_row(il.type(), block.data(), out + 32 * b, 32);
+  }
+}
+
+}  // namespace
+
+void matmul_amx_scalar(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  const uint64_t cols = w.cols();
+  std::vector<float> row(cols);
+  for (uint64_t r = r0; r < r1; ++r) {
+    reference_row(w, r, row.data());
+    for (size_t t = 0; t < x.n(); ++t) {
+      double sum = 0;
+      for (uint64_t c = 0; c < cols; ++c) sum += bf16_value(bf16_round(row[c])) * bf16_value(x.at(t, c));
+      y[t * ldy + r] = static_cast<float>(sum);
+    }
+  }
+}
+
+}  // namespace lmforge

@@ -1,0 +1,18 @@
+// Whether this process may use Intel AMX tiles (the BF16 tile products of kernels/amx_matmul.h).
+//
+// Three things must hold: the CPU has the AMX-TILE and AMX-BF16 features (CPUID leaf 7), the OS
+// saves tile state on context switches (XCR0 bits 17-18), and, on Linux, the kernel granted this
+// process the large tile state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once; a refusal just
+// means no AMX). Nothing here executes an AMX instruction.
+#pragma once
+
+namespace lmforge {
+
+// True when the CPU, the OS and the compiler allow AMX-BF16 tile products here. Computed once.
+bool amx_usable();
+
+// amx_usable(), unless the environment variable LMFORGE_NO_AMX is set to anything but "" or
+// "0" (read once): the switch the engine asks, so the other products can be compared and tested.
+bool amx_enabled();
+
+}  // namespace lmforge

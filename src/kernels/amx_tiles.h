@@ -1,0 +1,33 @@
+// The AMX and AVX-512 code of kernels/amx_matmul.h, kept in its own translation unit: only
+// amx_tiles.cpp is compiled with -mamx-* -mavx512*, so nothing else can pick up those
+// instructions, and it is only entered after amx_usable(). Raw pointers only: no inline
+// function or template of another header is instantiated with those flags.
+//
+// Panel layout (32 decoded weight rows of `steps` x 32 inputs): step s is 32 rows x 32 bf16
+// at panel + s * 1024, row i at + i * 32; rows 0-15 are one A tile, rows 16-31 the next.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lmforge::amx_tiles {
+
+constexpr size_t kPanelRows = 32;
+constexpr size_t kStepElems = 32 * 32;  // bf16 per panel step
+
+// Rounds steps * 32 floats (the caller zero-pads past the row's inputs) to bf16, into panel
+// row `row`.
+void floats_to_panel_row(const float* in, uint64_t steps, uint16_t* panel, size_t row);
+
+// Decodes row `index` (0-7) of an interleaved Q4_0 (q8 false) or Q8_0 (q8 true) group: nb block
+// groups of block_group_bytes from `group`, into panel row `row`. kernels/interleaved.h layout.
+void interleaved_row_to_panel(const uint8_t* group, size_t block_group_bytes, size_t index, uint64_t nb, bool q8,
+                              uint16_t* panel, size_t row);
+
+// y[t * ldy + i] = sum over the panel's inputs of panel row i times token t, for i < rows
+// (1..32) and t < n; acts points at token tile 0, step 0 (kernels/amx_matmul.h AmxActivations),
+// token_tiles is even.
+void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
+                   size_t rows, float* y, size_t ldy);
+
+}  // namespace lmforge::amx_tiles

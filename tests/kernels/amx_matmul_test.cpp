@@ -1,0 +1,221 @@
+// The AMX-BF16 product: bf16 rounding, the activation tile layout, the scalar twin against the
+// float product (within bf16 rounding), and the AMX tiles against the twin on every weight
+// form the engine holds (MatrixView of every runnable type, interleaved Q4_0/Q8_0, GPTQ), with
+// row counts, token counts and input counts that are not multiples of the tile sizes. The AMX
+// comparisons skip on CPUs (or kernels) without AMX.
+#include "kernels/amx_matmul.h"
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "kernel_test_util.h"
+#include "kernels/amx_support.h"
+
+namespace lmforge {
+namespace {
+
+using test::make_matrix;
+using test::random_floats;
+
+float bf16_float(uint16_t b) {
+  const uint32_t u = uint32_t{b} << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+TEST(AmxMatmulTest, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(bf16_round(1.0f), 0x3F80);
+  EXPECT_EQ(bf16_round(-2.0f), 0xC000);
+  EXPECT_EQ(bf16_round(1.0f + 0x1p-8f), 0x3F80) << "tie goes to the even mantissa";
+  EXPECT_EQ(bf16_round(1.0f + 3 * 0x1p-8f), 0x3F82) << "tie goes to the even mantissa";
+  EXPECT_EQ(bf16_round(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81) << "above the tie rounds up";
+  EXPECT_EQ(bf16_round(std::numeric_limits<float>::infinity()), 0x7F80);
+  EXPECT_TRUE(std::isnan(bf16_float(bf16_round(std::numeric_limits<float>::quiet_NaN()))));
+  uint32_t low_payload_nan = 0x7F800001u;
+  float f;
+  std::memcpy(&f, &low_payload_nan, 4);
+  EXPECT_TRUE(std::isnan(bf16_float(bf16_round(f)))) << "a NaN whose payload is all in the dropped bits";
+}
+
+TEST(AmxMatmulTest, ActivationsHoldTheRoundedInputsAndZeroPadding) {
+  const size_t n = 37;
+  const uint64_t cols = 80;  // 3 steps of 32, the last half padding
+  const std::vector<float> x = random_floats(n * 100, 3);
+  AmxActivations a;
+  a.reset(n, cols);
+  a.pack_rows(x.data(), 100, 0, 20);
+  a.pack_rows(x.data(), 100, 20, n);
+  EXPECT_EQ(a.steps(), 3u);
+  EXPECT_EQ(a.token_tiles(), 4u);
+  for (size_t t = 0; t < 64; ++t)
+    for (uint64_t k = 0; k < 96; ++k)
+      ASSERT_EQ(a.at(t, k), t < n && k < cols ? bf16_round(x[t * 100 + k]) : 0) << "token " << t << " input " << k;
+  // The B tile layout the hardware reads: row p of tile (j, s) is input pair p, 16 tokens x 2.
+  EXPECT_EQ(a.tile(1, 2)[3 * 32 + 5 * 2 + 1], bf16_round(x[(16 + 5) * 100 + 64 + 7]));
+}
+
+// A random GPTQ linear (codes, zeros, fp16 scales; act-order shuffles the group of each input).
+GptqMatrix random_gptq(int bits, uint64_t out, uint64_t in, uint64_t group_size, bool act_order, uint32_t seed) {
+  std::mt19937 rng(seed);
+  GptqMatrix m;
+  m.out = out;
+  m.in = in;
+  m.bits = bits;
+  m.groups = static_cast<uint32_t>((in + group_size - 1) / group_size);
+  std::uniform_int_distribution<int> code(0, (1 << bits) - 1), zero(0, 1 << bits);
+  std::normal_distribution<float> scale(0.01f, 0.003f);
+  m.codes.resize(out * in);
+  for (auto& c : m.codes) c = static_cast<uint8_t>(code(rng));
+  m.zeros.resize(m.groups * out);
+  for (auto& z : m.zeros) z = static_cast<uint16_t>(zero(rng));
+  m.scales.resize(m.groups * out);
+  for (auto& s : m.scales) s = fp16_to_fp32(fp32_to_fp16(scale(rng)));
+  std::vector<uint32_t> order(in);
+  std::iota(order.begin(), order.end(), 0u);
+  if (act_order) std::shuffle(order.begin(), order.end(), rng);
+  m.g_idx.resize(in);
+  for (uint64_t p = 0; p < in; ++p) m.g_idx[order[p]] = static_cast<uint32_t>(p / group_size);
+  return m;
+}
+
+// sum_c |bf16(W[r][c]) * bf16(x[t][c])|, the scale of the summation error, from the twin's own
+// arithmetic on |W| and |x|.
+double abs_dot(const std::vector<float>& w_row, const AmxActivations& x, size_t t) {
+  double s = 0;
+  for (uint64_t c = 0; c < x.cols(); ++c) s += std::fabs(double{bf16_float(bf16_round(w_row[c]))} * bf16_float(x.at(t, c)));
+  return s;
+}
+
+// Runs the AMX product and the twin on rows [r0, r1) of `w` (float rows `dense` for the error
+// scale) and compares them; rows outside the range must stay untouched.
+void expect_amx_matches_twin(const AmxWeights& w, const std::vector<float>& dense, size_t n, uint64_t r0, uint64_t r1,
+                             uint32_t seed) {
+  const uint64_t cols = w.cols();
+  SCOPED_TRACE("rows " + std::to_string(w.rows()) + " cols " + std::to_string(cols) + " n " + std::to_string(n) +
+               " r0 " + std::to_string(r0) + " r1 " + std::to_string(r1));
+  const size_t ldx = cols + 3;
+  const std::vector<float> x = random_floats(n * ldx, seed);
+  AmxActivations a;
+  a.reset(n, cols);
+  a.pack_rows(x.data(), ldx, 0, n);
+  const size_t ldy = w.rows() + 5;
+  const float sentinel = 12345.0f;
+  std::vector<float> want(n * ldy, sentinel), got(n * ldy, sentinel);
+  matmul_amx_scalar(w, a, want.data(), ldy, r0, r1);
+  matmul_amx(w, a, got.data(), ldy, r0, r1);
+  for (size_t t = 0; t < n; ++t) {
+    for (uint64_t r = 0; r < ldy; ++r) {
+      const size_t i = t * ldy + r;
+      if (r < r0 || r >= r1) {
+        ASSERT_EQ(got[i], sentinel) << "wrote outside its rows: token " << t << " row " << r;
+        continue;
+      }
+      const std::vector<float> row(dense.begin() + static_cast<ptrdiff_t>(r * cols),
+                                   dense.begin() + static_cast<ptrdiff_t>((r + 1) * cols));
+      const double bound = (static_cast<double>(cols) + 4) * 0x1p-24 * abs_dot(row, a, t) + 1e-30;
+      ASSERT_LE(std::fabs(double{got[i]} - want[i]), bound) << "token " << t << " row " << r;
+    }
+  }
+}
+
+std::vector<float> dense_rows(const AmxWeights& w) {
+  std::vector<float> d(w.rows() * w.cols());
+  for (uint64_t r = 0; r < w.rows(); ++r) {
+    if (w.gptq) {
+      w.gptq->dequantize_padded_row(r, &d[r * w.cols()]);
+    } else {
+      decode_row(w.matrix->type, w.matrix->row(r), &d[r * w.cols()], w.cols());
+    }
+  }
+  return d;
+}
+
+std::vector<DType> all_types() {
+  std::vector<DType> t = test::kernel_types();
+  for (DType k : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) t.push_back(k);
+  return t;
+}
+
+uint64_t test_cols(DType t) {
+  if (t == DType::F32 || t == DType::F16 || t == DType::BF16) return 72;  // not a multiple of 32
+  return dtype_info(t).block_size == 256 ? 512 : 96;  // 96: an odd number of 32-input steps
+}
+
+TEST(AmxMatmulTest, TwinIsTheFloatProductWithinBf16Rounding) {
+  for (DType type : all_types()) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    const uint64_t cols = test_cols(type), rows = 5;
+    auto m = make_matrix(type, rows, cols, 21);
+    const size_t n = 3;
+    const std::vector<float> x = random_floats(n * cols, 22);
+    AmxActivations a;
+    a.reset(n, cols);
+    a.pack_rows(x.data(), cols, 0, n);
+    std::vector<float> y(n * rows), ref(rows), row(cols);
+    matmul_amx_scalar(AmxWeights{&m.view}, a, y.data(), rows, 0, rows);
+    for (size_t t = 0; t < n; ++t) {
+      matmul_ref(m.view, &x[t * cols], ref.data());
+      for (uint64_t r = 0; r < rows; ++r) {
+        decode_row(type, m.view.row(r), row.data(), cols);
+        double abs = 0;
+        for (uint64_t c = 0; c < cols; ++c) abs += std::fabs(double{row[c]} * x[t * cols + c]);
+        // Each operand is off by at most 2^-9 relative, so each product by about 2^-8.
+        EXPECT_NEAR(y[t * rows + r], ref[r], 0x1p-8 * abs + 1e-6) << "token " << t << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(AmxMatmulTest, TilesMatchTwinOnEveryType) {
+  if (!amx_usable()) GTEST_SKIP() << "this CPU or kernel does not offer AMX-BF16";
+  uint32_t seed = 100;
+  for (DType type : all_types()) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    auto m = make_matrix(type, 45, test_cols(type), ++seed);
+    const AmxWeights w{&m.view};
+    const std::vector<float> dense = dense_rows(w);
+    expect_amx_matches_twin(w, dense, 16, 0, 45, ++seed);
+    expect_amx_matches_twin(w, dense, 37, 0, 45, ++seed);
+    expect_amx_matches_twin(w, dense, 50, 16, 45, ++seed);  // a 29-row range: two tiles, one partial
+    expect_amx_matches_twin(w, dense, 21, 3, 14, ++seed);   // one partial tile, unaligned
+  }
+}
+
+TEST(AmxMatmulTest, TilesMatchTwinOnInterleavedWeights) {
+  if (!amx_usable()) GTEST_SKIP() << "this CPU or kernel does not offer AMX-BF16";
+  uint32_t seed = 200;
+  for (DType type : {DType::Q4_0, DType::Q8_0}) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    auto m = make_matrix(type, 45, 160, ++seed);
+    const InterleavedMatrix il(m.view);
+    AmxWeights w;
+    w.interleaved = &il;
+    const std::vector<float> dense = dense_rows(AmxWeights{&m.view});
+    expect_amx_matches_twin(w, dense, 33, 0, 45, ++seed);
+    expect_amx_matches_twin(w, dense, 17, 8, 40, ++seed);
+    expect_amx_matches_twin(w, dense, 40, 13, 19, ++seed);  // rows inside one group of 8
+  }
+}
+
+TEST(AmxMatmulTest, TilesMatchTwinOnGptqWeights) {
+  if (!amx_usable()) GTEST_SKIP() << "this CPU or kernel does not offer AMX-BF16";
+  uint32_t seed = 300;
+  for (int bits : {4, 8, 3}) {
+    for (bool act_order : {false, true}) {
+      SCOPED_TRACE(std::to_string(bits) + " bits" + (act_order ? " act-order" : ""));
+      const GptqMatrix g = random_gptq(bits, 37, 192, 48, act_order, ++seed);
+      const GptqForm form(g);
+      AmxWeights w;
+      w.gptq = &form;
+      const std::vector<float> dense = dense_rows(w);
+      expect_amx_matches_twin(w, dense, 19, 0, 37, ++seed);
+      expect_amx_matches_twin(w, dense, 48, 32, 37, ++seed);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lmforge
