@@ -5,11 +5,21 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/amx_support.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/decode_rows.h"
 #include "kernels/weight_types.h"
 
 namespace lmforge {
+
+namespace {
+
+template <typename T>
+T* aligned64(T* p) {
+  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
+}
+
+}  // namespace
 
 uint64_t AmxWeights::rows() const {
   return matrix ? matrix->rows : interleaved ? interleaved->rows() : gptq->rows();
@@ -33,13 +43,14 @@ void AmxActivations::reset(size_t n, uint64_t cols) {
   cols_ = cols;
   steps_ = (cols + kStepInputs - 1) / kStepInputs;
   tiles_ = (n + 2 * kTileTokens - 1) / (2 * kTileTokens) * 2;
-  data_.resize(tiles_ * steps_ * 512);
+  data_.resize(tiles_ * steps_ * 512 + 32);
+  base_ = aligned64(data_.data());
   // Padding tokens of the last tile pair must be finite (their sums are computed, never
   // stored): zero them, and only them, not the whole buffer.
   for (size_t t = n; t < tiles_ * kTileTokens; ++t)
     for (uint64_t s = 0; s < steps_; ++s)
       for (size_t p = 0; p < 16; ++p) {
-        uint16_t* pair = data_.data() + ((t / kTileTokens) * steps_ + s) * 512 + p * 32 + (t % kTileTokens) * 2;
+        uint16_t* pair = base_ + ((t / kTileTokens) * steps_ + s) * 512 + p * 32 + (t % kTileTokens) * 2;
         pair[0] = pair[1] = 0;
       }
 }
@@ -47,7 +58,7 @@ void AmxActivations::reset(size_t n, uint64_t cols) {
 void AmxActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1) {
   for (size_t t = t0; t < t1; ++t) {
     const float* row = x + t * ldx;
-    uint16_t* tile_base = data_.data() + (t / kTileTokens) * steps_ * 512 + (t % kTileTokens) * 2;
+    uint16_t* tile_base = base_ + (t / kTileTokens) * steps_ * 512 + (t % kTileTokens) * 2;
     for (uint64_t s = 0; s < steps_; ++s) {
       uint16_t* tile = tile_base + s * 512;
       for (size_t p = 0; p < 16; ++p) {
@@ -60,32 +71,47 @@ void AmxActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1)
 }
 
 uint16_t AmxActivations::at(size_t t, uint64_t k) const {
-  return data_[((t / kTileTokens) * steps_ + k / kStepInputs) * 512 + (k % kStepInputs) / 2 * 32 +
+  return base_[((t / kTileTokens) * steps_ + k / kStepInputs) * 512 + (k % kStepInputs) / 2 * 32 +
                (t % kTileTokens) * 2 + k % 2];
 }
 
 #ifdef LMFORGE_AMX_COMPILED
 void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  // amx_usable() also asks the kernel for the tile state, without which the first tile
+  // instruction faults; it is computed once, so asking here costs a load.
+  if (!amx_usable()) return matmul_amx_scalar(w, x, y, ldy, r0, r1);
   const uint64_t steps = x.steps();
   // Per thread, reused across products: the bf16 panel and one decoded float row.
-  thread_local std::vector<uint16_t> panel;
-  thread_local std::vector<float> row;
-  panel.resize(steps * amx_tiles::kStepElems);
+  thread_local std::vector<uint16_t> panel_storage;
+  thread_local std::vector<float> row, acc_storage;
+  acc_storage.resize(x.token_tiles() * 512 + 16);
+  float* acc = aligned64(acc_storage.data());
+  panel_storage.resize(steps * amx_tiles::kStepElems + 32);
+  uint16_t* panel = aligned64(panel_storage.data());  // whole cache lines per tile row
   row.assign(steps * AmxActivations::kStepInputs, 0.0f);  // inputs past cols stay 0
+  const InterleavedMatrix* il = w.interleaved;
   for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
-    for (size_t i = 0; i < amx_tiles::kPanelRows; ++i) {
+    const size_t used = rows <= 16 ? 16 : 32;  // panel rows the tiles read
+    size_t i = 0;
+    if (il && r % InterleavedMatrix::kGroupRows == 0) {
+      // Whole groups, block by block: the fast way, for ranges that start at a group.
+      const size_t n_groups = (rows + InterleavedMatrix::kGroupRows - 1) / InterleavedMatrix::kGroupRows;
+      amx_tiles::interleaved_groups_to_panel(il->group(r / InterleavedMatrix::kGroupRows),
+                                             il->blocks_per_row() * il->block_group_bytes(), il->block_group_bytes(),
+                                             il->blocks_per_row(), il->type() == DType::Q8_0, n_groups, panel);
+      i = std::min(used, n_groups * InterleavedMatrix::kGroupRows);
+    }
+    for (; i < used; ++i) {
       if (i >= rows) {
-        if (rows <= 16) break;  // the second weight tile is skipped altogether
-        for (uint64_t s = 0; s < steps; ++s) std::memset(&panel[s * amx_tiles::kStepElems + i * 32], 0, 64);
+        for (uint64_t s = 0; s < steps; ++s) std::memset(panel + s * amx_tiles::kStepElems + i * 32, 0, 64);
         continue;
       }
       const uint64_t wr = r + i;
-      if (w.interleaved) {
-        const InterleavedMatrix& il = *w.interleaved;
-        amx_tiles::interleaved_row_to_panel(il.group(wr / InterleavedMatrix::kGroupRows), il.block_group_bytes(),
-                                            wr % InterleavedMatrix::kGroupRows, il.blocks_per_row(),
-                                            il.type() == DType::Q8_0, panel.data(), i);
+      if (il) {
+        amx_tiles::interleaved_row_to_panel(il->group(wr / InterleavedMatrix::kGroupRows), il->block_group_bytes(),
+                                            wr % InterleavedMatrix::kGroupRows, il->blocks_per_row(),
+                                            il->type() == DType::Q8_0, panel, i);
         continue;
       }
       if (w.gptq) {
@@ -93,9 +119,9 @@ void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t l
       } else {
         decode_row_fast(w.matrix->type, w.matrix->row(wr), row.data(), w.matrix->cols);
       }
-      amx_tiles::floats_to_panel_row(row.data(), steps, panel.data(), i);
+      amx_tiles::floats_to_panel_row(row.data(), steps, panel, i);
     }
-    amx_tiles::panel_product(panel.data(), x.tile(0, 0), steps, x.token_tiles(), x.n(), rows, y + r, ldy);
+    amx_tiles::panel_product(panel, x.tile(0, 0), steps, x.token_tiles(), x.n(), rows, y + r, ldy, acc);
   }
 }
 #else

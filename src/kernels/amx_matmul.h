@@ -17,7 +17,8 @@
 //
 // matmul_amx_scalar() is the plain C++ twin: the same bf16 rounding, summed in double; it
 // decodes the weights through the quant layer's reference decoders, not through the fast ones.
-// Only call matmul_amx() when amx_usable() (kernels/amx_support.h) is true.
+// matmul_amx() falls back to the twin where amx_usable() (kernels/amx_support.h) is false; the
+// engine asks amx_enabled() instead, so that it keeps its integer kernels there.
 #pragma once
 
 #include <cstddef>
@@ -59,6 +60,10 @@ class AmxActivations {
   static constexpr size_t kTileTokens = 16;
   static constexpr size_t kStepInputs = 32;  // inputs per tile step
 
+  AmxActivations() = default;
+  AmxActivations(const AmxActivations&) = delete;  // base_ points into data_
+  AmxActivations& operator=(const AmxActivations&) = delete;
+
   // Sizes the buffer for n rows of `cols` inputs; padding tokens (up to a multiple of 32) and
   // padding inputs (up to a multiple of 32) are zero. Reuses memory.
   void reset(size_t n, uint64_t cols);
@@ -70,7 +75,7 @@ class AmxActivations {
   uint64_t steps() const { return steps_; }          // ceil(cols / 32)
   size_t token_tiles() const { return tiles_; }      // ceil(n / 32) * 2: tiles go in pairs
   // Tile (token tile j, input step s): 16 rows (input pairs) x 16 tokens x 2 bf16, 1 KiB.
-  const uint16_t* tile(size_t j, uint64_t s) const { return data_.data() + (j * steps_ + s) * 512; }
+  const uint16_t* tile(size_t j, uint64_t s) const { return base_ + (j * steps_ + s) * 512; }
   // The bf16 of token t's input k (0 for padding), for tests and the twin.
   uint16_t at(size_t t, uint64_t k) const;
 
@@ -78,6 +83,7 @@ class AmxActivations {
   size_t n_ = 0, tiles_ = 0;
   uint64_t cols_ = 0, steps_ = 0;
   std::vector<uint16_t> data_;
+  uint16_t* base_ = nullptr;  // data_ rounded up to 64 bytes: a tile row is one cache line
 };
 
 // y[t * ldy + r] = sum_c bf16(W[r][c]) * bf16(x[t][c]) for rows r in [r0, r1) and every packed

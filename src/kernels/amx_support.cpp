@@ -24,12 +24,15 @@ bool probe() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   const bool amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1;
-  if (!amx_tile || !amx_bf16) return false;
+  const bool avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;  // the decoders around the tiles
+  if (!amx_tile || !amx_bf16 || !avx512f || !avx512bw) return false;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 5) & 1)) return false;  // AVX512_BF16
   // OSXSAVE (leaf 1 ECX bit 27) before reading XCR0.
   if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return false;
   unsigned lo = 0, hi = 0;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   if (((lo >> 17) & 3) != 3) return false;  // XTILECFG and XTILEDATA enabled by the OS
+  if (((lo >> 5) & 7) != 7) return false;    // opmask and ZMM state (AVX-512)
   // Linux hands out the tile data state only on request (kernel 5.16+); 0 is granted.
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }

@@ -1,7 +1,8 @@
 // Whether this process may use Intel AMX tiles (the BF16 tile products of kernels/amx_matmul.h).
 //
-// Three things must hold: the CPU has the AMX-TILE and AMX-BF16 features (CPUID leaf 7), the OS
-// saves tile state on context switches (XCR0 bits 17-18), and, on Linux, the kernel granted this
+// Three things must hold: the CPU has the AMX-TILE and AMX-BF16 features (CPUID leaf 7; and the
+// AVX-512 F, BW and BF16 the code around the tiles uses), the OS saves tile and AVX-512 state on
+// context switches (XCR0 bits 17-18, 5-7), and, on Linux, the kernel granted this
 // process the large tile state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once; a refusal just
 // means no AMX). Nothing here executes an AMX instruction.
 #pragma once

@@ -21,18 +21,11 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
 };
 
-// Two vectors of 16 floats to 32 bf16 at dst, rounded to nearest even; NaN stays a quiet NaN
-// (as bf16_round in amx_matmul.cpp).
+// Two vectors of 16 floats to 32 bf16 at dst (lo first), rounded to nearest even, NaN to a quiet
+// NaN, as bf16_round in amx_matmul.cpp does; unlike it, VCVTNE2PS2BF16 reads float denormals
+// (below 1.2e-38) as zero, which TDPBF16PS would do with their bf16 anyway.
 inline void store_bf16(__m512 lo, __m512 hi, uint16_t* dst) {
-  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF), quiet = _mm512_set1_epi32(0x400000);
-  for (int half = 0; half < 2; ++half) {
-    const __m512 v = half ? hi : lo;
-    __m512i u = _mm512_castps_si512(v);
-    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(u, bias), _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
-    u = _mm512_mask_or_epi32(rounded, nan, u, quiet);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 16 * half), _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
-  }
+  _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
 }
 
 // Writes an accumulator tile, stored at c (16 rows x 16 tokens of fp32), to y[t * ldy + i] for
@@ -47,46 +40,68 @@ inline void store_transposed(const float* c, float* y, size_t ldy, size_t rows, 
   }
 }
 
-// One panel against every token-tile pair: 2 weight tiles (kTwoRowTiles) or 1 by 2 token tiles.
+// One panel against every token-tile pair: 2 weight tiles (kTwoRowTiles) or 1, by 2 token
+// tiles. The inputs go in slices of kSliceSteps steps, all token pairs per slice, so that the
+// panel's slice (32 rows x 256 bf16, 16 KiB) stays in L1 while the activations stream from L2;
+// the accumulators wait in `acc` between slices.
+constexpr uint64_t kSliceSteps = 8;
+
 template <bool kTwoRowTiles>
 void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n, size_t rows,
-             float* y, size_t ldy) {
-  for (size_t j = 0; j < token_tiles; j += 2) {
-    const uint16_t* b0 = acts + j * steps * 512;
-    const uint16_t* b1 = b0 + steps * 512;
-    _tile_zero(0);
-    _tile_zero(1);
-    if (kTwoRowTiles) {
-      _tile_zero(2);
-      _tile_zero(3);
-    }
-    for (uint64_t s = 0; s < steps; ++s) {
-      const uint16_t* a = panel + s * kStepElems;
-      _tile_loadd(4, a, 64);
-      _tile_loadd(6, b0 + s * 512, 64);
-      _tile_loadd(7, b1 + s * 512, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
+             float* y, size_t ldy, float* acc) {
+  for (uint64_t s0 = 0; s0 < steps; s0 += kSliceSteps) {
+    const uint64_t s1 = s0 + kSliceSteps < steps ? s0 + kSliceSteps : steps;
+    for (size_t j = 0; j < token_tiles; j += 2) {
+      const uint16_t* b0 = acts + j * steps * 512;
+      const uint16_t* b1 = b0 + steps * 512;
+      float* c = acc + j / 2 * 4 * 256;  // this pair's 4 accumulator tiles
+      if (s0 == 0) {
+        _tile_zero(0);
+        _tile_zero(1);
+        if (kTwoRowTiles) {
+          _tile_zero(2);
+          _tile_zero(3);
+        }
+      } else {
+        _tile_loadd(0, c, 64);
+        _tile_loadd(1, c + 256, 64);
+        if (kTwoRowTiles) {
+          _tile_loadd(2, c + 512, 64);
+          _tile_loadd(3, c + 768, 64);
+        }
+      }
+      for (uint64_t s = s0; s < s1; ++s) {
+        const uint16_t* a = panel + s * kStepElems;
+        _tile_loadd(4, a, 64);
+        _tile_loadd(6, b0 + s * 512, 64);
+        _tile_loadd(7, b1 + s * 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (kTwoRowTiles) {
+          _tile_loadd(5, a + 512, 64);
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+        }
+      }
+      // The tile numbers are assembler operands: literals, one statement each.
+      _tile_stored(0, c, 64);
+      _tile_stored(1, c + 256, 64);
       if (kTwoRowTiles) {
-        _tile_loadd(5, a + 512, 64);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
+        _tile_stored(2, c + 512, 64);
+        _tile_stored(3, c + 768, 64);
       }
     }
+  }
+  for (size_t j = 0; j < token_tiles; j += 2) {
+    const float* c = acc + j / 2 * 4 * 256;
     const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
     const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
     const size_t rows0 = rows < 16 ? rows : 16;
-    // The tile numbers are assembler operands: literals, one statement each.
-    alignas(64) float c[16 * 16];
-    _tile_stored(0, c, 64);
     store_transposed(c, y + t0 * ldy, ldy, rows0, n0);
-    _tile_stored(1, c, 64);
-    store_transposed(c, y + (t0 + 16) * ldy, ldy, rows0, n1);
+    store_transposed(c + 256, y + (t0 + 16) * ldy, ldy, rows0, n1);
     if (kTwoRowTiles) {
-      _tile_stored(2, c, 64);
-      store_transposed(c, y + t0 * ldy + 16, ldy, rows - 16, n0);
-      _tile_stored(3, c, 64);
-      store_transposed(c, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
+      store_transposed(c + 512, y + t0 * ldy + 16, ldy, rows - 16, n0);
+      store_transposed(c + 768, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
     }
   }
 }
@@ -126,14 +141,74 @@ void interleaved_row_to_panel(const uint8_t* group, size_t block_group_bytes, si
   }
 }
 
+namespace {
+
+// Q4_0: 16 quant bytes of one row (byte j: element j low nibble, j + 16 high) times d.
+inline void q4_0_to_bf16(__m128i q, float d, uint16_t* dst) {
+  const __m512i bytes = _mm512_cvtepu8_epi32(q), eight = _mm512_set1_epi32(8);
+  const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(bytes, _mm512_set1_epi32(15)), eight));
+  const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight));
+  const __m512 vd = _mm512_set1_ps(d);
+  store_bf16(_mm512_mul_ps(lo, vd), _mm512_mul_ps(hi, vd), dst);
+}
+
+// Q8_0: 32 int8 of one row (elements 0-15 in lo, 16-31 in hi) times d.
+inline void q8_0_to_bf16(__m128i lo, __m128i hi, float d, uint16_t* dst) {
+  const __m512 vd = _mm512_set1_ps(d);
+  store_bf16(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), vd),
+             _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), vd), dst);
+}
+
+// The four 128-bit lanes of v (the lane index is an immediate).
+inline void lanes(__m512i v, __m128i out[4]) {
+  out[0] = _mm512_extracti32x4_epi32(v, 0);
+  out[1] = _mm512_extracti32x4_epi32(v, 1);
+  out[2] = _mm512_extracti32x4_epi32(v, 2);
+  out[3] = _mm512_extracti32x4_epi32(v, 3);
+}
+
+// One block group (8 rows' block b) into panel rows 0-7 at dst (32 bf16 apart). The quant
+// dwords sit at index 8k + i (chunk k, row i); a two-source permute gathers rows 0-3 (then
+// 4-7) so that each 128-bit lane holds one row's 4 consecutive chunks.
+void block_group_to_bf16(const uint8_t* bg, bool q8, uint16_t* dst) {
+  alignas(32) float d[8];
+  _mm256_store_ps(d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bg))));
+  const uint8_t* q = bg + 16;
+  const __m512i z0 = _mm512_loadu_si512(q), z1 = _mm512_loadu_si512(q + 64);
+  for (int half = 0; half < 2; ++half) {
+    const int h = 4 * half;
+    const __m512i idx = _mm512_set_epi32(h + 27, h + 19, h + 11, h + 3, h + 26, h + 18, h + 10, h + 2, h + 25, h + 17,
+                                         h + 9, h + 1, h + 24, h + 16, h + 8, h + 0);
+    __m128i first[4];
+    lanes(_mm512_permutex2var_epi32(z0, idx, z1), first);  // Q4_0: whole rows; Q8_0: chunks 0-3
+    if (!q8) {
+      for (int i = 0; i < 4; ++i) q4_0_to_bf16(first[i], d[h + i], dst + (h + i) * 32);
+      continue;
+    }
+    const __m512i z2 = _mm512_loadu_si512(q + 128), z3 = _mm512_loadu_si512(q + 192);
+    __m128i second[4];
+    lanes(_mm512_permutex2var_epi32(z2, idx, z3), second);  // chunks 4-7
+    for (int i = 0; i < 4; ++i) q8_0_to_bf16(first[i], second[i], d[h + i], dst + (h + i) * 32);
+  }
+}
+
+}  // namespace
+
+void interleaved_groups_to_panel(const uint8_t* first_group, size_t group_bytes, size_t block_group_bytes,
+                                 uint64_t nb, bool q8, size_t n_groups, uint16_t* panel) {
+  for (uint64_t b = 0; b < nb; ++b)
+    for (size_t g = 0; g < n_groups; ++g)
+      block_group_to_bf16(first_group + g * group_bytes + b * block_group_bytes, q8, panel + b * kStepElems + g * 8 * 32);
+}
+
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
-                   size_t rows, float* y, size_t ldy) {
+                   size_t rows, float* y, size_t ldy, float* acc) {
   static const TileConfig config;
   _tile_loadconfig(&config);
   if (rows > 16) {
-    product<true>(panel, acts, steps, token_tiles, n, rows, y, ldy);
+    product<true>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc);
   } else {
-    product<false>(panel, acts, steps, token_tiles, n, rows, y, ldy);
+    product<false>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc);
   }
   _tile_release();
 }

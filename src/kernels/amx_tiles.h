@@ -24,10 +24,18 @@ void floats_to_panel_row(const float* in, uint64_t steps, uint16_t* panel, size_
 void interleaved_row_to_panel(const uint8_t* group, size_t block_group_bytes, size_t index, uint64_t nb, bool q8,
                               uint16_t* panel, size_t row);
 
+// Decodes n_groups (1-4) consecutive interleaved groups, starting at first_group (groups
+// group_bytes apart), into panel rows 0 .. 8 * n_groups - 1, block by block (the panel is
+// written in order, the groups read in order). Rows past the matrix come out as zeros, as
+// InterleavedMatrix pads them.
+void interleaved_groups_to_panel(const uint8_t* first_group, size_t group_bytes, size_t block_group_bytes,
+                                 uint64_t nb, bool q8, size_t n_groups, uint16_t* panel);
+
 // y[t * ldy + i] = sum over the panel's inputs of panel row i times token t, for i < rows
 // (1..32) and t < n; acts points at token tile 0, step 0 (kernels/amx_matmul.h AmxActivations),
-// token_tiles is even.
+// token_tiles is even. acc: scratch for the accumulators, token_tiles * 512 floats, 64-byte
+// aligned.
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
-                   size_t rows, float* y, size_t ldy);
+                   size_t rows, float* y, size_t ldy, float* acc);
 
 }  // namespace lmforge::amx_tiles
