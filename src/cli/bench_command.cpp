@@ -23,7 +23,9 @@
 #include "core/stats.h"
 #include "engine/llama_forward.h"
 #include "engine/llama_model.h"
+#include "kernels/amx_support.h"
 #include "kernels/gptq_form.h"
+#include "kernels/matmul.h"
 #include "engine/model_loader.h"
 
 namespace lmforge::cli {
@@ -146,6 +148,8 @@ int run_bench(const BenchOptions& o, bool threads_given) {
                         {"n_prompt", o.n_prompt},
                         {"n_gen", o.n_gen},
                         {"reps", o.reps},
+                        {"simd", matmul_target_name()},
+                        {"amx", amx_enabled()},  // prompt chunks on AMX tiles (kernels/amx_matmul.h)
                         {"pp_tokens_per_s", pps.median},
                         {"tg_tokens_per_s", tgs.median},
                         {"pp", summary_json(pps)},
@@ -154,8 +158,9 @@ int run_bench(const BenchOptions& o, bool threads_given) {
                         {"tg_runs", tg}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("model: %s (%s, %.1f MiB of weights), %u threads, %u repetitions\n", o.model.c_str(), type.c_str(),
-                static_cast<double>(bytes) / (1024.0 * 1024.0), threads, o.reps);
+    std::printf("model: %s (%s, %.1f MiB of weights), %u threads, %u repetitions, %s%s\n", o.model.c_str(),
+                type.c_str(), static_cast<double>(bytes) / (1024.0 * 1024.0), threads, o.reps, matmul_target_name(),
+                amx_enabled() ? " + AMX" : "");
     std::printf("| test  | tokens/s (median) | min      | max      | stddev   |\n");
     std::printf("|-------|------------------:|---------:|---------:|---------:|\n");
     if (o.n_prompt)
