@@ -43,8 +43,8 @@ namespace {
 // row tiles, small enough that 2-16 threads get balanced shares of a 2048-row matrix.
 constexpr size_t kRowGrain = 16;
 
-// The input of one or more products: 8-bit blocks or floats for the integer/float kernels, or
-// bf16 tiles for the AMX product (amx true).
+// The input of one or more products: 8-bit blocks or floats for the integer/float kernels, and
+// the same values in bf16 tiles for the AMX product when amx is true.
 struct ProductInput {
   PackedActivations packed;
   AmxActivations bf16;
@@ -114,8 +114,8 @@ class FastEngine final : public LlamaEngine {
     if (observer_)
       for (const LlamaWeight* w : weights) observer_->observe(w->name, x, ld, n, cols);
   }
-  // Packs for weight `w`: as pack() for its type, gathered into its input order for GPTQ; in
-  // bf16 tiles instead when use_amx(w, n).
+  // Packs for weight `w`: as pack() for its type, gathered into its input order for GPTQ; then
+  // into bf16 tiles too when use_amx(w, n).
   void pack_for(ProductInput& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols);
   // y[t * ldy + r] = W x[t] for all rows of `w`, split over threads by rows.
   void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy);
@@ -181,31 +181,26 @@ void FastEngine::pack(PackedActivations& p, DType type, const float* x, size_t l
 }
 
 void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols) {
-  in.amx = use_amx(w, n);
-  if (in.amx && !(w.gptq && w.gptq->gathers())) {
-    in.bf16.reset(n, cols);
-    pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.bf16.pack_rows(x, ld, b, e); });
-    return;
-  }
   PackedActivations& p = in.packed;
-  if (!w.gptq) return pack(p, w.m.type, x, ld, n, cols);
-  const GptqForm& g = *w.gptq;
-  if (!g.gathers()) return pack(p, g.activation_type(), x, ld, n, cols);
-  const size_t pc = g.padded_cols();
-  gathered_.resize(n * pc);
-  if (in.amx) {
-    in.bf16.reset(n, pc);
+  in.amx = use_amx(w, n);
+  if (!w.gptq) {
+    pack(p, w.m.type, x, ld, n, cols);
+  } else if (!w.gptq->gathers()) {
+    pack(p, w.gptq->activation_type(), x, ld, n, cols);
   } else {
+    const GptqForm& g = *w.gptq;
+    const size_t pc = g.padded_cols();
+    gathered_.resize(n * pc);
     p.reset(g.activation_type(), n, pc);
-  }
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    gptq_gather_rows(g, x, ld, b, e, &gathered_[b * pc]);
-    if (in.amx) {
-      in.bf16.pack_rows(gathered_.data(), pc, b, e);
-    } else {
+    pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
+      gptq_gather_rows(g, x, ld, b, e, &gathered_[b * pc]);
       p.pack_rows(gathered_.data(), pc, b, e);
-    }
-  });
+    });
+  }
+  if (!in.amx) return;
+  // The AMX product reads the same rounded activations, in bf16 pairs.
+  in.bf16.reset(n, p.cols());
+  pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.bf16.pack_from(p, b, e); });
 }
 
 void FastEngine::product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy) {

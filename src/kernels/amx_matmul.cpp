@@ -29,7 +29,13 @@ uint64_t AmxWeights::cols() const {
   return matrix ? matrix->cols : interleaved ? interleaved->cols() : gptq->padded_cols();
 }
 
-bool amx_supports(DType t) { return kernel_weight_type(t) != nullptr; }
+bool amx_supports(DType t) {
+  const KernelWeightType* k = kernel_weight_type(t);
+  // F32: the split keeps 16 of its 24 bits, not the float product its files are for. Q4_1/Q5_1:
+  // their minimum multiplies llama.cpp's fp16-rounded block sums, which a plain product of the
+  // decoded weights cannot round the same way.
+  return k && t != DType::F32 && k->activations != ActivationForm::kInt8BlocksScaledSums;
+}
 
 uint16_t bf16_round(float x) {
   uint32_t u;
@@ -38,41 +44,85 @@ uint16_t bf16_round(float x) {
   return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
+float bf16_to_float(uint16_t b) {
+  const uint32_t u = uint32_t{b} << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+Bf16Pair split_bf16(float x) {
+  const uint16_t hi = bf16_round(x);
+  return {hi, bf16_round(x - bf16_to_float(hi))};
+}
+
 void AmxActivations::reset(size_t n, uint64_t cols) {
   n_ = n;
   cols_ = cols;
   steps_ = (cols + kStepInputs - 1) / kStepInputs;
   tiles_ = (n + 2 * kTileTokens - 1) / (2 * kTileTokens) * 2;
-  data_.resize(tiles_ * steps_ * 512 + 32);
+  data_.resize(tiles_ * steps_ * amx_tiles::kActStepElems + 32);
   base_ = aligned64(data_.data());
   // Padding tokens of the last tile pair must be finite (their sums are computed, never
   // stored): zero them, and only them, not the whole buffer.
   for (size_t t = n; t < tiles_ * kTileTokens; ++t)
     for (uint64_t s = 0; s < steps_; ++s)
-      for (size_t p = 0; p < 16; ++p) {
-        uint16_t* pair = base_ + ((t / kTileTokens) * steps_ + s) * 512 + p * 32 + (t % kTileTokens) * 2;
+      for (size_t p = 0; p < 32; ++p) {  // 16 pairs of the high parts, then of the low ones
+        uint16_t* pair = base_ + ((t / kTileTokens) * steps_ + s) * amx_tiles::kActStepElems + p * 32 +
+                         (t % kTileTokens) * 2;
         pair[0] = pair[1] = 0;
       }
 }
 
+uint16_t* AmxActivations::column(size_t t) {
+  return base_ + (t / kTileTokens) * steps_ * amx_tiles::kActStepElems + (t % kTileTokens) * 2;
+}
+
 void AmxActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1) {
+  thread_local std::vector<float> row;
+  row.assign(steps_ * kStepInputs, 0.0f);
   for (size_t t = t0; t < t1; ++t) {
-    const float* row = x + t * ldx;
-    uint16_t* tile_base = base_ + (t / kTileTokens) * steps_ * 512 + (t % kTileTokens) * 2;
-    for (uint64_t s = 0; s < steps_; ++s) {
-      uint16_t* tile = tile_base + s * 512;
-      for (size_t p = 0; p < 16; ++p) {
-        const uint64_t k = s * kStepInputs + 2 * p;
-        tile[p * 32] = k < cols_ ? bf16_round(row[k]) : 0;
-        tile[p * 32 + 1] = k + 1 < cols_ ? bf16_round(row[k + 1]) : 0;
-      }
-    }
+    std::memcpy(row.data(), x + t * ldx, cols_ * sizeof(float));
+    store_column(row.data(), t);
   }
 }
 
-uint16_t AmxActivations::at(size_t t, uint64_t k) const {
-  return base_[((t / kTileTokens) * steps_ + k / kStepInputs) * 512 + (k % kStepInputs) / 2 * 32 +
-               (t % kTileTokens) * 2 + k % 2];
+void AmxActivations::pack_from(const PackedActivations& p, size_t t0, size_t t1) {
+  thread_local std::vector<float> row;
+  row.assign(steps_ * kStepInputs, 0.0f);
+  const uint64_t block = p.is_super_blocks() ? 256 : 32;
+  for (size_t t = t0; t < t1; ++t) {
+    if (!p.is_quantized()) {
+      std::memcpy(row.data(), p.floats(t), cols_ * sizeof(float));
+    } else {
+      // The 8-bit codes times their block scale: exactly the activations the integer kernels
+      // multiply (codes of 7 bits times an fp16 scale are exact floats; Q8_K's float scale
+      // rounds once).
+      const int8_t* q = p.quants(t);
+      const float* d = p.block_scales(t);
+      for (uint64_t k = 0; k < cols_; ++k) row[k] = static_cast<float>(q[k]) * d[k / block];
+    }
+    store_column(row.data(), t);
+  }
+}
+
+void AmxActivations::store_column(const float* row, size_t t) {
+#ifdef LMFORGE_AMX_COMPILED
+  if (amx_usable()) return amx_tiles::floats_to_token_column(row, steps_, column(t));
+#endif
+  uint16_t* col = column(t);
+  for (uint64_t k = 0; k < steps_ * kStepInputs; ++k) {
+    const Bf16Pair v = split_bf16(row[k]);
+    const size_t at = (k / kStepInputs) * amx_tiles::kActStepElems + (k % kStepInputs) / 2 * 32 + k % 2;
+    col[at] = v.hi;
+    col[at + amx_tiles::kActPart] = v.lo;
+  }
+}
+
+Bf16Pair AmxActivations::at(size_t t, uint64_t k) const {
+  const uint16_t* v = base_ + ((t / kTileTokens) * steps_ + k / kStepInputs) * amx_tiles::kActStepElems +
+                      (k % kStepInputs) / 2 * 32 + (t % kTileTokens) * 2 + k % 2;
+  return {v[0], v[amx_tiles::kActPart]};
 }
 
 #ifdef LMFORGE_AMX_COMPILED
@@ -104,7 +154,10 @@ void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t l
     }
     for (; i < used; ++i) {
       if (i >= rows) {
-        for (uint64_t s = 0; s < steps; ++s) std::memset(panel + s * amx_tiles::kStepElems + i * 32, 0, 64);
+        for (uint64_t s = 0; s < steps; ++s) {
+          std::memset(panel + s * amx_tiles::kStepElems + i * 32, 0, 64);
+          std::memset(panel + s * amx_tiles::kStepElems + amx_tiles::kPanelPart + i * 32, 0, 64);
+        }
         continue;
       }
       const uint64_t wr = r + i;

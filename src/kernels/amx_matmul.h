@@ -10,12 +10,15 @@
 // enter the inner loop; each accumulator is stored once, at the end. Decoding is once per
 // (rows, product) and is amortised over all the chunk's tokens.
 //
-// Numerics: weights and activations are each rounded to bf16 (round to nearest even; 8
-// significant bits), products are exact in fp32 and summed in fp32. That is not the integer
-// arithmetic of matmul_packed() (8-bit activation blocks); the engine only takes this path
-// for chunks of at least kAmxMinTokens tokens, and the oracles measure the difference.
+// Numerics: a single bf16 (8 significant bits) per value would move the results away from
+// llama.cpp's further than the probability oracles allow, so every value w is split into
+// hi = bf16(w) and lo = bf16(w - hi) and a product takes w_hi x_hi + w_hi x_lo + w_lo x_hi
+// (three tile products per step; the dropped w_lo x_lo is below 2^-16 of it). The activations
+// are the ones the integer kernels read (pack_from: llama.cpp's 8-bit blocks times their
+// scales), so the arithmetic is matmul_packed()'s to about 2^-16 relative per term, summed in
+// fp32 in another order.
 //
-// matmul_amx_scalar() is the plain C++ twin: the same bf16 rounding, summed in double; it
+// matmul_amx_scalar() is the plain C++ twin: the same split and products, summed in double; it
 // decodes the weights through the quant layer's reference decoders, not through the fast ones.
 // matmul_amx() falls back to the twin where amx_usable() (kernels/amx_support.h) is false; the
 // engine asks amx_enabled() instead, so that it keeps its integer kernels there.
@@ -28,6 +31,7 @@
 #include "core/dtype.h"
 #include "kernels/gptq_form.h"
 #include "kernels/interleaved.h"
+#include "kernels/matmul.h"
 #include "kernels/matmul_ref.h"
 
 namespace lmforge {
@@ -48,13 +52,21 @@ struct AmxWeights {
   uint64_t cols() const;
 };
 
-// Whether matmul_amx() can multiply weights of type `t` held as a MatrixView.
+// Whether matmul_amx() can multiply weights of type `t` held as a MatrixView, with the
+// arithmetic of matmul_packed() (every runnable type but F32, Q4_1 and Q5_1).
 bool amx_supports(DType t);
 
-// bf16 of x, rounded to nearest even (NaN stays NaN), as the products round every operand.
+// bf16 of x, rounded to nearest even (NaN stays NaN), and back.
 uint16_t bf16_round(float x);
+float bf16_to_float(uint16_t b);
 
-// n activation rows of `cols` floats in bf16 pair layout for the B operand of the tiles.
+// x as hi + lo: hi = bf16_round(x), lo = bf16_round(x - hi); 16 significant bits together.
+struct Bf16Pair {
+  uint16_t hi, lo;
+};
+Bf16Pair split_bf16(float x);
+
+// n activation rows of `cols` values as bf16 pairs in the tiles' B layout (amx_tiles.h).
 class AmxActivations {
  public:
   static constexpr size_t kTileTokens = 16;
@@ -67,27 +79,34 @@ class AmxActivations {
   // Sizes the buffer for n rows of `cols` inputs; padding tokens (up to a multiple of 32) and
   // padding inputs (up to a multiple of 32) are zero. Reuses memory.
   void reset(size_t n, uint64_t cols);
-  // Packs rows [t0, t1) of x (row t at x + t * ldx). Threads may pack disjoint ranges.
+  // Rows [t0, t1) of x (row t at x + t * ldx), split as they are. Threads may pack disjoint
+  // ranges.
   void pack_rows(const float* x, size_t ldx, size_t t0, size_t t1);
+  // Rows [t0, t1) of a packed input of the same n and cols: the values the integer kernels
+  // multiply (8-bit codes times their block scale), or its floats for F16/BF16 weights.
+  void pack_from(const PackedActivations& p, size_t t0, size_t t1);
 
   size_t n() const { return n_; }
   uint64_t cols() const { return cols_; }
-  uint64_t steps() const { return steps_; }          // ceil(cols / 32)
-  size_t token_tiles() const { return tiles_; }      // ceil(n / 32) * 2: tiles go in pairs
-  // Tile (token tile j, input step s): 16 rows (input pairs) x 16 tokens x 2 bf16, 1 KiB.
-  const uint16_t* tile(size_t j, uint64_t s) const { return base_ + (j * steps_ + s) * 512; }
-  // The bf16 of token t's input k (0 for padding), for tests and the twin.
-  uint16_t at(size_t t, uint64_t k) const;
+  uint64_t steps() const { return steps_; }      // ceil(cols / 32)
+  size_t token_tiles() const { return tiles_; }  // ceil(n / 32) * 2: tiles go in pairs
+  // Tile (token tile j, input step s): high parts (512 bf16), then low parts.
+  const uint16_t* tile(size_t j, uint64_t s) const { return base_ + (j * steps_ + s) * 1024; }
+  // Token t's input k (zeros for padding), for tests and the twin.
+  Bf16Pair at(size_t t, uint64_t k) const;
 
  private:
+  uint16_t* column(size_t t);
+  void store_column(const float* row, size_t t);  // row: steps * 32 floats, zero-padded
+
   size_t n_ = 0, tiles_ = 0;
   uint64_t cols_ = 0, steps_ = 0;
   std::vector<uint16_t> data_;
   uint16_t* base_ = nullptr;  // data_ rounded up to 64 bytes: a tile row is one cache line
 };
 
-// y[t * ldy + r] = sum_c bf16(W[r][c]) * bf16(x[t][c]) for rows r in [r0, r1) and every packed
-// row t. x.cols() must equal w.cols(). Threads may compute disjoint row ranges concurrently;
+// y[t * ldy + r] = sum_c (w_hi x_hi + w_hi x_lo + w_lo x_hi) over the pairs of W[r][c] and
+// x[t][c], for rows r in [r0, r1) and every packed row t. x.cols() must equal w.cols(). Threads may compute disjoint row ranges concurrently;
 // ranges starting at multiples of 32 decode no row twice.
 void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1);
 void matmul_amx_scalar(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1);

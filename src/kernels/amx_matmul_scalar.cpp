@@ -1,6 +1,5 @@
 // matmul_amx_scalar (kernels/amx_matmul.h): the AMX product's arithmetic in plain C++, with
 // weights decoded by the quant layer's reference decoders, for the tests to compare against.
-#include <cstring>
 #include <vector>
 
 #include "kernels/amx_matmul.h"
@@ -9,13 +8,6 @@
 namespace lmforge {
 
 namespace {
-
-double bf16_value(uint16_t b) {
-  const uint32_t u = uint32_t{b} << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 // Row r of w as floats, cols() values, through the reference decoders.
 void reference_row(const AmxWeights& w, uint64_t r, float* out) {
@@ -34,11 +26,20 @@ void reference_row(const AmxWeights& w, uint64_t r, float* out) {
 void matmul_amx_scalar(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   const uint64_t cols = w.cols();
   std::vector<float> row(cols);
+  std::vector<double> hi(cols), lo(cols);
   for (uint64_t r = r0; r < r1; ++r) {
     reference_row(w, r, row.data());
+    for (uint64_t c = 0; c < cols; ++c) {
+      const Bf16Pair p = split_bf16(row[c]);
+      hi[c] = bf16_to_float(p.hi);
+      lo[c] = bf16_to_float(p.lo);
+    }
     for (size_t t = 0; t < x.n(); ++t) {
       double sum = 0;
-      for (uint64_t c = 0; c < cols; ++c) sum += bf16_value(bf16_round(row[c])) * bf16_value(x.at(t, c));
+      for (uint64_t c = 0; c < cols; ++c) {
+        const Bf16Pair v = x.at(t, c);
+        sum += hi[c] * (double{bf16_to_float(v.hi)} + bf16_to_float(v.lo)) + lo[c] * bf16_to_float(v.hi);
+      }
       y[t * ldy + r] = static_cast<float>(sum);
     }
   }

@@ -21,11 +21,21 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
 };
 
-// Two vectors of 16 floats to 32 bf16 at dst (lo first), rounded to nearest even, NaN to a quiet
-// NaN, as bf16_round in amx_matmul.cpp does; unlike it, VCVTNE2PS2BF16 reads float denormals
-// (below 1.2e-38) as zero, which TDPBF16PS would do with their bf16 anyway.
-inline void store_bf16(__m512 lo, __m512 hi, uint16_t* dst) {
-  _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+// The bf16 pair (hi, lo) of 16 floats: hi = bf16(x) and lo = bf16(x - hi), both rounded to
+// nearest even, as split_bf16 in amx_matmul.cpp (NaN aside, which only matters for its own
+// sake). hi carries 8 significant bits and lo the next 8 (and the sign of the rest).
+inline __m512 high_part(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
+                                           _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
+  return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+}
+
+// 32 floats (x0: 0-15, x1: 16-31) as 32 bf16 high parts at hi and 32 low parts at lo.
+inline void store_split(__m512 x0, __m512 x1, uint16_t* hi, uint16_t* lo) {
+  const __m512 h0 = high_part(x0), h1 = high_part(x1);
+  _mm512_storeu_si512(hi, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(h1, h0)));
+  _mm512_storeu_si512(lo, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, h1), _mm512_sub_ps(x0, h0))));
 }
 
 // Writes an accumulator tile, stored at c (16 rows x 16 tokens of fp32), to y[t * ldy + i] for
@@ -52,8 +62,8 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
   for (uint64_t s0 = 0; s0 < steps; s0 += kSliceSteps) {
     const uint64_t s1 = s0 + kSliceSteps < steps ? s0 + kSliceSteps : steps;
     for (size_t j = 0; j < token_tiles; j += 2) {
-      const uint16_t* b0 = acts + j * steps * 512;
-      const uint16_t* b1 = b0 + steps * 512;
+      const uint16_t* b0 = acts + j * steps * kActStepElems;
+      const uint16_t* b1 = b0 + steps * kActStepElems;
       float* c = acc + j / 2 * 4 * 256;  // this pair's 4 accumulator tiles
       if (s0 == 0) {
         _tile_zero(0);
@@ -71,14 +81,35 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
         }
       }
       for (uint64_t s = s0; s < s1; ++s) {
+        // w x ~ w_hi x_hi + w_hi x_lo + w_lo x_hi (w_lo x_lo is below 2^-16 of the product).
         const uint16_t* a = panel + s * kStepElems;
+        const uint16_t* x0 = b0 + s * kActStepElems;
+        const uint16_t* x1 = b1 + s * kActStepElems;
         _tile_loadd(4, a, 64);
-        _tile_loadd(6, b0 + s * 512, 64);
-        _tile_loadd(7, b1 + s * 512, 64);
+        if (kTwoRowTiles) _tile_loadd(5, a + 512, 64);
+        _tile_loadd(6, x0, 64);
+        _tile_loadd(7, x1, 64);
         _tile_dpbf16ps(0, 4, 6);
         _tile_dpbf16ps(1, 4, 7);
         if (kTwoRowTiles) {
-          _tile_loadd(5, a + 512, 64);
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_loadd(6, x0 + 512, 64);
+        _tile_loadd(7, x1 + 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (kTwoRowTiles) {
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_loadd(4, a + 1024, 64);
+        if (kTwoRowTiles) _tile_loadd(5, a + 1024 + 512, 64);
+        _tile_loadd(6, x0, 64);
+        _tile_loadd(7, x1, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (kTwoRowTiles) {
           _tile_dpbf16ps(2, 5, 6);
           _tile_dpbf16ps(3, 5, 7);
         }
@@ -109,8 +140,10 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
 }  // namespace
 
 void floats_to_panel_row(const float* in, uint64_t steps, uint16_t* panel, size_t row) {
-  for (uint64_t s = 0; s < steps; ++s)
-    store_bf16(_mm512_loadu_ps(in + 32 * s), _mm512_loadu_ps(in + 32 * s + 16), panel + s * kStepElems + row * 32);
+  for (uint64_t s = 0; s < steps; ++s) {
+    uint16_t* hi = panel + s * kStepElems + row * 32;
+    store_split(_mm512_loadu_ps(in + 32 * s), _mm512_loadu_ps(in + 32 * s + 16), hi, hi + kPanelPart);
+  }
 }
 
 void interleaved_row_to_panel(const uint8_t* group, size_t block_group_bytes, size_t index, uint64_t nb, bool q8,
@@ -128,7 +161,7 @@ void interleaved_row_to_panel(const uint8_t* group, size_t block_group_bytes, si
       const __m256i q = _mm256_i32gather_epi32(quants, chunk_offsets, 1);
       const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
       const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
-      store_bf16(_mm512_mul_ps(lo, d), _mm512_mul_ps(hi, d), dst);
+      store_split(_mm512_mul_ps(lo, d), _mm512_mul_ps(hi, d), dst, dst + kPanelPart);
     } else {
       // Byte j holds element j (low nibble) and element j + 16 (high nibble); code - 8.
       const __m128i q = _mm_i32gather_epi32(quants, _mm256_castsi256_si128(chunk_offsets), 1);
@@ -136,7 +169,7 @@ void interleaved_row_to_panel(const uint8_t* group, size_t block_group_bytes, si
       const __m512i low = _mm512_and_si512(bytes, _mm512_set1_epi32(15)), eight = _mm512_set1_epi32(8);
       const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(low, eight));
       const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight));
-      store_bf16(_mm512_mul_ps(lo, d), _mm512_mul_ps(hi, d), dst);
+      store_split(_mm512_mul_ps(lo, d), _mm512_mul_ps(hi, d), dst, dst + kPanelPart);
     }
   }
 }
@@ -149,14 +182,14 @@ inline void q4_0_to_bf16(__m128i q, float d, uint16_t* dst) {
   const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(bytes, _mm512_set1_epi32(15)), eight));
   const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight));
   const __m512 vd = _mm512_set1_ps(d);
-  store_bf16(_mm512_mul_ps(lo, vd), _mm512_mul_ps(hi, vd), dst);
+  store_split(_mm512_mul_ps(lo, vd), _mm512_mul_ps(hi, vd), dst, dst + kPanelPart);
 }
 
 // Q8_0: 32 int8 of one row (elements 0-15 in lo, 16-31 in hi) times d.
 inline void q8_0_to_bf16(__m128i lo, __m128i hi, float d, uint16_t* dst) {
   const __m512 vd = _mm512_set1_ps(d);
-  store_bf16(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), vd),
-             _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), vd), dst);
+  store_split(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), vd),
+              _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), vd), dst, dst + kPanelPart);
 }
 
 // The four 128-bit lanes of v (the lane index is an immediate).
@@ -199,6 +232,20 @@ void interleaved_groups_to_panel(const uint8_t* first_group, size_t group_bytes,
   for (uint64_t b = 0; b < nb; ++b)
     for (size_t g = 0; g < n_groups; ++g)
       block_group_to_bf16(first_group + g * group_bytes + b * block_group_bytes, q8, panel + b * kStepElems + g * 8 * 32);
+}
+
+void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
+  // Pair p of a step's 32 inputs is dword p of the packed vector; it goes to row p of the tile,
+  // 64 bytes apart.
+  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(64));
+  alignas(64) uint16_t hi[32], lo[32];
+  for (uint64_t s = 0; s < steps; ++s) {
+    store_split(_mm512_loadu_ps(in + 32 * s), _mm512_loadu_ps(in + 32 * s + 16), hi, lo);
+    uint16_t* dst = column + s * kActStepElems;
+    _mm512_i32scatter_epi32(dst, rows, _mm512_load_si512(hi), 1);
+    _mm512_i32scatter_epi32(dst + kActPart, rows, _mm512_load_si512(lo), 1);
+  }
 }
 
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,

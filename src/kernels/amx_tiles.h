@@ -3,8 +3,15 @@
 // instructions, and it is only entered after amx_usable(). Raw pointers only: no inline
 // function or template of another header is instantiated with those flags.
 //
-// Panel layout (32 decoded weight rows of `steps` x 32 inputs): step s is 32 rows x 32 bf16
-// at panel + s * 1024, row i at + i * 32; rows 0-15 are one A tile, rows 16-31 the next.
+// Every value w is held as two bf16, hi = bf16(w) and lo = bf16(w - hi) (16 significant bits
+// together); products take w_hi x_hi + w_hi x_lo + w_lo x_hi.
+//
+// Panel layout (32 decoded weight rows of `steps` x 32 inputs): step s at panel + s * 2048 is
+// the high parts, 32 rows x 32 bf16 (row i at + i * 32; rows 0-15 are one A tile, rows 16-31
+// the next), then the low parts (+ 1024) in the same layout.
+//
+// Activation layout (AmxActivations): tile (token tile j, step s) at (j * steps + s) * 1024 is
+// the high parts, 16 input pairs x 16 tokens x 2 bf16, then the low parts (+ 512).
 #pragma once
 
 #include <cstddef>
@@ -13,10 +20,16 @@
 namespace lmforge::amx_tiles {
 
 constexpr size_t kPanelRows = 32;
-constexpr size_t kStepElems = 32 * 32;  // bf16 per panel step
+constexpr size_t kPanelPart = 32 * 32;        // bf16 of one part (hi or lo) of a panel step
+constexpr size_t kStepElems = 2 * kPanelPart;  // bf16 per panel step
+constexpr size_t kActPart = 16 * 32;           // bf16 of one part of an activation tile
+constexpr size_t kActStepElems = 2 * kActPart;
 
-// Rounds steps * 32 floats (the caller zero-pads past the row's inputs) to bf16, into panel
-// row `row`.
+// Splits steps * 32 floats (zero-padded by the caller) into one token's column of the
+// activation tiles: column = tile(j, 0) + 2 * (token % 16).
+void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column);
+
+// Splits steps * 32 floats (the caller zero-pads past the row's inputs) into panel row `row`.
 void floats_to_panel_row(const float* in, uint64_t steps, uint16_t* panel, size_t row);
 
 // Decodes row `index` (0-7) of an interleaved Q4_0 (q8 false) or Q8_0 (q8 true) group: nb block

@@ -19,12 +19,9 @@ namespace {
 using test::make_matrix;
 using test::random_floats;
 
-float bf16_float(uint16_t b) {
-  const uint32_t u = uint32_t{b} << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+float bf16_float(uint16_t b) { return bf16_to_float(b); }
+
+double pair_value(Bf16Pair p) { return double{bf16_float(p.hi)} + bf16_float(p.lo); }
 
 TEST(AmxMatmulTest, Bf16RoundsToNearestEven) {
   EXPECT_EQ(bf16_round(1.0f), 0x3F80);
@@ -40,6 +37,21 @@ TEST(AmxMatmulTest, Bf16RoundsToNearestEven) {
   EXPECT_TRUE(std::isnan(bf16_float(bf16_round(f)))) << "a NaN whose payload is all in the dropped bits";
 }
 
+TEST(AmxMatmulTest, SplitKeepsSixteenBits) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (int i = 0; i < 10000; ++i) {
+    const float x = dist(rng);
+    const Bf16Pair p = split_bf16(x);
+    EXPECT_EQ(p.hi, bf16_round(x));
+    ASSERT_LE(std::fabs(pair_value(p) - x), 0x1p-16 * std::fabs(x)) << x;
+  }
+  // A Q4_0 weight (fp16 scale times a code of -8..7) or a Q8_0 activation (fp16 scale times a
+  // code of 7 bits) has at most 15 or 18 significant bits; the first is exact.
+  const float d = fp16_to_fp32(fp32_to_fp16(0.0123f));
+  for (int code = -8; code < 8; ++code) EXPECT_EQ(pair_value(split_bf16(d * code)), double{d * code}) << code;
+}
+
 TEST(AmxMatmulTest, ActivationsHoldTheRoundedInputsAndZeroPadding) {
   const size_t n = 37;
   const uint64_t cols = 80;  // 3 steps of 32, the last half padding
@@ -52,9 +64,39 @@ TEST(AmxMatmulTest, ActivationsHoldTheRoundedInputsAndZeroPadding) {
   EXPECT_EQ(a.token_tiles(), 4u);
   for (size_t t = 0; t < 64; ++t)
     for (uint64_t k = 0; k < 96; ++k)
-      ASSERT_EQ(a.at(t, k), t < n && k < cols ? bf16_round(x[t * 100 + k]) : 0) << "token " << t << " input " << k;
-  // The B tile layout the hardware reads: row p of tile (j, s) is input pair p, 16 tokens x 2.
-  EXPECT_EQ(a.tile(1, 2)[3 * 32 + 5 * 2 + 1], bf16_round(x[(16 + 5) * 100 + 64 + 7]));
+    for (uint64_t k = 0; k < 96; ++k) {
+      const Bf16Pair want = t < n && k < cols ? split_bf16(x[t * 100 + k]) : Bf16Pair{0, 0};
+      ASSERT_EQ(a.at(t, k).hi, want.hi) << "token " << t << " input " << k;
+      ASSERT_EQ(a.at(t, k).lo, want.lo) << "token " << t << " input " << k;
+    }
+  // The B tile layout the hardware reads: row p of tile (j, s) is input pair p, 16 tokens x 2,
+  // high parts, then the low parts 512 bf16 further.
+  EXPECT_EQ(a.tile(1, 2)[3 * 32 + 5 * 2 + 1], split_bf16(x[(16 + 5) * 100 + 64 + 7]).hi);
+  EXPECT_EQ(a.tile(1, 2)[512 + 3 * 32 + 5 * 2 + 1], split_bf16(x[(16 + 5) * 100 + 64 + 7]).lo);
+}
+
+TEST(AmxMatmulTest, PackedActivationsGiveTheCodesTimesTheirScales) {
+  for (DType type : {DType::Q8_0, DType::Q4_K, DType::F16}) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    const size_t n = 19;
+    const uint64_t cols = 512;
+    const std::vector<float> x = random_floats(n * cols, 8);
+    PackedActivations p;
+    p.reset(type, n, cols);
+    p.pack_rows_scalar(x.data(), cols, 0, n);
+    AmxActivations a;
+    a.reset(n, cols);
+    a.pack_from(p, 0, 7);
+    a.pack_from(p, 7, n);
+    for (size_t t = 0; t < n; ++t)
+      for (uint64_t k = 0; k < cols; ++k) {
+        const float want = !p.is_quantized() ? p.floats(t)[k]
+                           : p.is_super_blocks() ? p.quants(t)[k] * p.block_scales(t)[k / 256]
+                                                 : p.quants(t)[k] * p.block_scales(t)[k / 32];
+        ASSERT_EQ(a.at(t, k).hi, split_bf16(want).hi) << "token " << t << " input " << k;
+        ASSERT_EQ(a.at(t, k).lo, split_bf16(want).lo) << "token " << t << " input " << k;
+      }
+  }
 }
 
 // A random GPTQ linear (codes, zeros, fp16 scales; act-order shuffles the group of each input).
@@ -85,7 +127,7 @@ GptqMatrix random_gptq(int bits, uint64_t out, uint64_t in, uint64_t group_size,
 // arithmetic on |W| and |x|.
 double abs_dot(const std::vector<float>& w_row, const AmxActivations& x, size_t t) {
   double s = 0;
-  for (uint64_t c = 0; c < x.cols(); ++c) s += std::fabs(double{bf16_float(bf16_round(w_row[c]))} * bf16_float(x.at(t, c)));
+  for (uint64_t c = 0; c < x.cols(); ++c) s += std::fabs(pair_value(split_bf16(w_row[c])) * pair_value(x.at(t, c)));
   return s;
 }
 
@@ -115,7 +157,8 @@ void expect_amx_matches_twin(const AmxWeights& w, const std::vector<float>& dens
       }
       const std::vector<float> row(dense.begin() + static_cast<ptrdiff_t>(r * cols),
                                    dense.begin() + static_cast<ptrdiff_t>((r + 1) * cols));
-      const double bound = (static_cast<double>(cols) + 4) * 0x1p-24 * abs_dot(row, a, t) + 1e-30;
+      // fp32 sums of 3 * cols exact products (in another order), plus the dropped lo * lo terms.
+      const double bound = (3 * static_cast<double>(cols) + 4) * 0x1p-24 * abs_dot(row, a, t) + 1e-30;
       ASSERT_LE(std::fabs(double{got[i]} - want[i]), bound) << "token " << t << " row " << r;
     }
   }
@@ -144,29 +187,37 @@ uint64_t test_cols(DType t) {
   return dtype_info(t).block_size == 256 ? 512 : 96;  // 96: an odd number of 32-input steps
 }
 
-TEST(AmxMatmulTest, TwinIsTheFloatProductWithinBf16Rounding) {
+// The point of the split: on the activations the integer kernels read, the twin gives
+// matmul_packed()'s results to about 2^-16 of the terms' magnitude, for every type the engine
+// sends to AMX.
+TEST(AmxMatmulTest, TwinIsThePackedProduct) {
   for (DType type : all_types()) {
+    if (!amx_supports(type)) continue;
     SCOPED_TRACE(std::string(dtype_name(type)));
-    const uint64_t cols = test_cols(type), rows = 5;
+    const uint64_t cols = test_cols(type) == 72 ? 96 : test_cols(type), rows = 5;
     auto m = make_matrix(type, rows, cols, 21);
     const size_t n = 3;
     const std::vector<float> x = random_floats(n * cols, 22);
+    PackedActivations p;
+    p.reset(type, n, cols);
+    p.pack_rows_scalar(x.data(), cols, 0, n);
     AmxActivations a;
     a.reset(n, cols);
-    a.pack_rows(x.data(), cols, 0, n);
-    std::vector<float> y(n * rows), ref(rows), row(cols);
-    matmul_amx_scalar(AmxWeights{&m.view}, a, y.data(), rows, 0, rows);
+    a.pack_from(p, 0, n);
+    std::vector<float> got(n * rows), want(n * rows), row(cols);
+    matmul_amx_scalar(AmxWeights{&m.view}, a, got.data(), rows, 0, rows);
+    matmul_packed_scalar(m.view, p, want.data(), rows, 0, rows);
     for (size_t t = 0; t < n; ++t) {
-      matmul_ref(m.view, &x[t * cols], ref.data());
       for (uint64_t r = 0; r < rows; ++r) {
         decode_row(type, m.view.row(r), row.data(), cols);
-        double abs = 0;
-        for (uint64_t c = 0; c < cols; ++c) abs += std::fabs(double{row[c]} * x[t * cols + c]);
-        // Each operand is off by at most 2^-9 relative, so each product by about 2^-8.
-        EXPECT_NEAR(y[t * rows + r], ref[r], 0x1p-8 * abs + 1e-6) << "token " << t << " row " << r;
+        const double abs = abs_dot(row, a, t);
+        EXPECT_NEAR(got[t * rows + r], want[t * rows + r], 0x1p-15 * abs) << "token " << t << " row " << r;
       }
     }
   }
+  EXPECT_FALSE(amx_supports(DType::F32));
+  EXPECT_FALSE(amx_supports(DType::Q4_1));
+  EXPECT_TRUE(amx_supports(DType::Q4_K));
 }
 
 TEST(AmxMatmulTest, TilesMatchTwinOnEveryType) {
