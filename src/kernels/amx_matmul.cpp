@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/half.h"
 #include "kernels/amx_support.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/decode_rows.h"
@@ -56,11 +57,20 @@ Bf16Pair split_bf16(float x) {
   return {hi, bf16_round(x - bf16_to_float(hi))};
 }
 
-void AmxActivations::reset(size_t n, uint64_t cols) {
+void AmxActivations::reset(size_t n, uint64_t cols, bool int8) {
   n_ = n;
   cols_ = cols;
+  int8_ = int8;
   steps_ = (cols + kStepInputs - 1) / kStepInputs;
   tiles_ = (n + 2 * kTileTokens - 1) / (2 * kTileTokens) * 2;
+  if (int8) {
+    // Codes: 32 bytes per (token, block), in uint16 units; scales one float each. Padding
+    // tokens: zero codes and scales.
+    data_.assign(tiles_ * kTileTokens * steps_ * 16 + 32, 0);
+    base_ = aligned64(data_.data());
+    scales_.assign(tiles_ * kTileTokens * steps_, 0.0f);
+    return;
+  }
   data_.resize(tiles_ * steps_ * amx_tiles::kActStepElems + 32);
   base_ = aligned64(data_.data());
   // Padding tokens of the last tile pair must be finite (their sums are computed, never
@@ -88,6 +98,21 @@ void AmxActivations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1)
 }
 
 void AmxActivations::pack_from(const PackedActivations& p, size_t t0, size_t t1) {
+  if (int8_) {
+    // Token t, block b, group g (inputs 4g..4g+3) -> row g of the B tile of (t / 16, b).
+    int8_t* codes = reinterpret_cast<int8_t*>(base_);
+    for (size_t t = t0; t < t1; ++t) {
+      const int8_t* q = p.quants(t);
+      const float* d = p.block_scales(t);
+      const size_t j = t / kTileTokens, tt = t % kTileTokens;
+      for (uint64_t b = 0; b < steps_; ++b) {
+        int8_t* blk = codes + (j * steps_ + b) * amx_tiles::kInt8ActBlock + tt * 4;
+        for (size_t g = 0; g < 8; ++g) std::memcpy(blk + g * 64, q + b * 32 + g * 4, 4);
+        scales_[(j * steps_ + b) * kTileTokens + tt] = d[b];
+      }
+    }
+    return;
+  }
   thread_local std::vector<float> row;
   row.assign(steps_ * kStepInputs, 0.0f);
   const uint64_t block = p.is_super_blocks() ? 256 : 32;
@@ -119,6 +144,16 @@ void AmxActivations::store_column(const float* row, size_t t) {
   }
 }
 
+int8_t AmxActivations::int8_code(size_t t, uint64_t k) const {
+  const size_t j = t / kTileTokens, tt = t % kTileTokens;
+  const uint64_t b = k / 32, g = (k % 32) / 4;
+  return int8_codes()[(j * steps_ + b) * amx_tiles::kInt8ActBlock + g * 64 + tt * 4 + k % 4];
+}
+
+float AmxActivations::int8_scale(size_t t, uint64_t b) const {
+  return scales_[(t / kTileTokens * steps_ + b) * kTileTokens + t % kTileTokens];
+}
+
 Bf16Pair AmxActivations::at(size_t t, uint64_t k) const {
   const uint16_t* v = base_ + ((t / kTileTokens) * steps_ + k / kStepInputs) * amx_tiles::kActStepElems +
                       (k % kStepInputs) / 2 * 32 + (t % kTileTokens) * 2 + k % 2;
@@ -126,6 +161,58 @@ Bf16Pair AmxActivations::at(size_t t, uint64_t k) const {
 }
 
 #ifdef LMFORGE_AMX_COMPILED
+namespace {
+
+// Interleaved Q4_0/Q8_0 rows [r0, r1) on INT8 tiles (x in its int8 form).
+void int8_product(const InterleavedMatrix& il, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1,
+                  float* acc) {
+  const uint64_t nb = il.blocks_per_row();
+  thread_local std::vector<int8_t> code_storage;
+  thread_local std::vector<float> scales;
+  code_storage.resize(nb * amx_tiles::kInt8PanelBlock + 64);
+  scales.resize(nb * 32);
+  int8_t* codes = aligned64(code_storage.data());
+  const bool q8 = il.type() == DType::Q8_0;
+  std::vector<uint8_t> block(2 + il.quant_bytes());
+  for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
+    const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
+    const size_t used = rows <= 16 ? 16 : 32;
+    size_t i = 0;
+    if (r % InterleavedMatrix::kGroupRows == 0) {
+      const size_t n_groups = std::min((rows + InterleavedMatrix::kGroupRows - 1) / InterleavedMatrix::kGroupRows,
+                                       static_cast<size_t>(il.groups() - r / InterleavedMatrix::kGroupRows));
+      amx_tiles::interleaved_groups_to_int8_panel(il.group(r / InterleavedMatrix::kGroupRows),
+                                                  nb * il.block_group_bytes(), il.block_group_bytes(), nb, q8,
+                                                  n_groups, codes, scales.data());
+      i = std::min(used, n_groups * InterleavedMatrix::kGroupRows);
+    }
+    // Rows that do not start a group (ranges cut inside one), and padding: one block at a time
+    // from the original blocks.
+    for (; i < used; ++i) {
+      for (uint64_t b = 0; b < nb; ++b) {
+        int8_t* dst = codes + b * amx_tiles::kInt8PanelBlock + i * 32;
+        float& d = scales[b * 32 + i];
+        if (i >= rows) {
+          std::memset(dst, 0, 32);
+          d = 0.0f;
+          continue;
+        }
+        il.original_block(r + i, b, block.data());
+        uint16_t h;
+        std::memcpy(&h, block.data(), 2);
+        d = fp16_to_fp32(h);
+        for (size_t k = 0; k < 32; ++k)
+          dst[k] = q8 ? static_cast<int8_t>(block[2 + k])
+                      : static_cast<int8_t>(((k < 16 ? block[2 + k] : block[2 + k - 16] >> 4) & 15) - 8);
+      }
+    }
+    amx_tiles::int8_panel_product(codes, scales.data(), x.int8_codes(), x.int8_scales(), nb, x.token_tiles(), x.n(),
+                                  rows, y + r, ldy, acc);
+  }
+}
+
+}  // namespace
+
 void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   // amx_usable() also asks the kernel for the tile state, without which the first tile
   // instruction faults; it is computed once, so asking here costs a load.
@@ -140,6 +227,7 @@ void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t l
   uint16_t* panel = aligned64(panel_storage.data());  // whole cache lines per tile row
   row.assign(steps * AmxActivations::kStepInputs, 0.0f);  // inputs past cols stay 0
   const InterleavedMatrix* il = w.interleaved;
+  if (il && x.int8()) return int8_product(*il, x, y, ldy, r0, r1, acc);
   for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
     const size_t used = rows <= 16 ? 16 : 32;  // panel rows the tiles read

@@ -41,7 +41,9 @@ namespace lmforge {
 // docs/benchmarks.md.
 constexpr size_t kAmxMinTokens = 16;
 
-// A weight matrix in one of the forms the engine holds: exactly one pointer is set.
+// A weight matrix in one of the forms the engine holds: exactly one pointer is set. Interleaved
+// weights multiply the int8 form of the activations (the integer kernels' arithmetic exactly),
+// the others the bf16 pairs.
 struct AmxWeights {
   const MatrixView* matrix = nullptr;           // in place in the file, any type decode_row reads
   const InterleavedMatrix* interleaved = nullptr;  // Q4_0/Q8_0 regrouped by 8 rows
@@ -77,8 +79,9 @@ class AmxActivations {
   AmxActivations& operator=(const AmxActivations&) = delete;
 
   // Sizes the buffer for n rows of `cols` inputs; padding tokens (up to a multiple of 32) and
-  // padding inputs (up to a multiple of 32) are zero. Reuses memory.
-  void reset(size_t n, uint64_t cols);
+  // padding inputs (up to a multiple of 32) are zero. Reuses memory. int8: the form for
+  // interleaved Q4_0/Q8_0 weights instead (only pack_from, from their 8-bit blocks).
+  void reset(size_t n, uint64_t cols, bool int8 = false);
   // Rows [t0, t1) of x (row t at x + t * ldx), split as they are. Threads may pack disjoint
   // ranges.
   void pack_rows(const float* x, size_t ldx, size_t t0, size_t t1);
@@ -86,14 +89,21 @@ class AmxActivations {
   // multiply (8-bit codes times their block scale), or its floats for F16/BF16 weights.
   void pack_from(const PackedActivations& p, size_t t0, size_t t1);
 
+  bool int8() const { return int8_; }
+  // The int8 form (amx_tiles.h): codes and their scales.
+  const int8_t* int8_codes() const { return reinterpret_cast<const int8_t*>(base_); }
+  const float* int8_scales() const { return scales_.data(); }
   size_t n() const { return n_; }
   uint64_t cols() const { return cols_; }
   uint64_t steps() const { return steps_; }      // ceil(cols / 32)
   size_t token_tiles() const { return tiles_; }  // ceil(n / 32) * 2: tiles go in pairs
   // Tile (token tile j, input step s): high parts (512 bf16), then low parts.
   const uint16_t* tile(size_t j, uint64_t s) const { return base_ + (j * steps_ + s) * 1024; }
-  // Token t's input k (zeros for padding), for tests and the twin.
+  // Token t's input k (zeros for padding), for tests and the twin: bf16 pair form, or the
+  // int8 form's code and block scale.
   Bf16Pair at(size_t t, uint64_t k) const;
+  int8_t int8_code(size_t t, uint64_t k) const;
+  float int8_scale(size_t t, uint64_t block) const;
 
  private:
   uint16_t* column(size_t t);
@@ -101,6 +111,8 @@ class AmxActivations {
 
   size_t n_ = 0, tiles_ = 0;
   uint64_t cols_ = 0, steps_ = 0;
+  bool int8_ = false;
+  std::vector<float> scales_;  // int8 form only
   std::vector<uint16_t> data_;
   uint16_t* base_ = nullptr;  // data_ rounded up to 64 bytes: a tile row is one cache line
 };

@@ -1,6 +1,10 @@
 // matmul_amx_scalar (kernels/amx_matmul.h): the AMX product's arithmetic in plain C++, with
 // weights decoded by the quant layer's reference decoders, for the tests to compare against.
+#include <cmath>
+#include <cstring>
 #include <vector>
+
+#include "core/half.h"
 
 #include "kernels/amx_matmul.h"
 #include "quant/type_traits.h"
@@ -21,9 +25,35 @@ void reference_row(const AmxWeights& w, uint64_t r, float* out) {
   }
 }
 
+// Interleaved Q4_0/Q8_0 on the int8 form: per block an exact integer dot, then
+// acc = fma(float(dot), d_w * d_x, acc), blocks in order, as the integer kernels do.
+void int8_product_scalar(const InterleavedMatrix& il, const AmxActivations& x, float* y, size_t ldy, uint64_t r0,
+                         uint64_t r1) {
+  std::vector<uint8_t> block(2 + il.quant_bytes());
+  const bool q8 = il.type() == DType::Q8_0;
+  for (uint64_t r = r0; r < r1; ++r) {
+    for (size_t t = 0; t < x.n(); ++t) {
+      float acc = 0.0f;
+      for (uint64_t b = 0; b < il.blocks_per_row(); ++b) {
+        il.original_block(r, b, block.data());
+        uint16_t h;
+        std::memcpy(&h, block.data(), 2);
+        int32_t dot = 0;
+        for (size_t k = 0; k < 32; ++k) {
+          const int code = q8 ? static_cast<int8_t>(block[2 + k]) : ((k < 16 ? block[2 + k] : block[2 + k - 16] >> 4) & 15) - 8;
+          dot += code * x.int8_code(t, b * 32 + k);
+        }
+        acc = std::fma(static_cast<float>(dot), fp16_to_fp32(h) * x.int8_scale(t, b), acc);
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
 }  // namespace
 
 void matmul_amx_scalar(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (w.interleaved && x.int8()) return int8_product_scalar(*w.interleaved, x, y, ldy, r0, r1);
   const uint64_t cols = w.cols();
   std::vector<float> row(cols);
   std::vector<double> hi(cols), lo(cols);

@@ -23,9 +23,9 @@ constexpr unsigned kXfeatureXtiledata = 18;     // the 8 KB tile data state comp
 bool probe() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1;
+  const bool amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
   const bool avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;  // the decoders around the tiles
-  if (!amx_tile || !amx_bf16 || !avx512f || !avx512bw) return false;
+  if (!amx_tile || !amx_bf16 || !amx_int8 || !avx512f || !avx512bw) return false;
   if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 5) & 1)) return false;  // AVX512_BF16
   // OSXSAVE (leaf 1 ECX bit 27) before reading XCR0.
   if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return false;

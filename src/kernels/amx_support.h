@@ -1,6 +1,6 @@
 // Whether this process may use Intel AMX tiles (the BF16 tile products of kernels/amx_matmul.h).
 //
-// Three things must hold: the CPU has the AMX-TILE and AMX-BF16 features (CPUID leaf 7; and the
+// Three things must hold: the CPU has the AMX-TILE, AMX-BF16 and AMX-INT8 features (CPUID leaf 7; and the
 // AVX-512 F, BW and BF16 the code around the tiles uses), the OS saves tile and AVX-512 state on
 // context switches (XCR0 bits 17-18, 5-7), and, on Linux, the kernel granted this
 // process the large tile state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once; a refusal just
@@ -9,7 +9,7 @@
 
 namespace lmforge {
 
-// True when the CPU, the OS and the compiler allow AMX-BF16 tile products here. Computed once.
+// True when the CPU, the OS and the compiler allow AMX tile products here. Computed once.
 bool amx_usable();
 
 // amx_usable(), unless the environment variable LMFORGE_NO_AMX is set to anything but "" or

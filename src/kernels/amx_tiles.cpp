@@ -248,6 +248,137 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
   }
 }
 
+// ---- INT8: interleaved Q4_0/Q8_0 weights against the 8-bit activation blocks ----
+
+namespace {
+
+// Tiles 0-3: int32 accumulators 16 rows x 16 tokens; 4-5: weight codes 16 rows x 32 int8 (one
+// block); 6-7: activation codes 8 rows (groups of 4 inputs) x 16 tokens x 4 int8.
+struct alignas(64) Int8TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {64, 64, 64, 64, 32, 32, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 8, 8};
+};
+
+// acc[i][t] = fma(float(c[i][t]), d_w[i] * d_x[t], acc[i][t]) for a 16 x 16 tile: the integer
+// kernels' per-block step (interleaved_matmul.cpp), one row of 16 tokens at a time.
+inline void scale_into(const int32_t* c, const float* dw, __m512 dx, float* acc) {
+  for (int i = 0; i < 16; ++i) {
+    const __m512 f = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * i));
+    const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(dw[i]), dx);
+    _mm512_store_ps(acc + 16 * i, _mm512_fmadd_ps(f, scale, _mm512_load_ps(acc + 16 * i)));
+  }
+}
+
+template <bool kTwoRowTiles>
+void int8_product(const int8_t* codes, const float* dw, const int8_t* xq, const float* xd, uint64_t nb,
+                  size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy, float* acc) {
+  alignas(64) int32_t c[4][256];
+  for (size_t j = 0; j < token_tiles; j += 2) {
+    float* a = acc + j / 2 * 4 * 256;
+    for (size_t e = 0; e < 4 * 256; e += 16) _mm512_store_ps(a + e, _mm512_setzero_ps());
+    const int8_t* x0 = xq + j * nb * kInt8ActBlock;
+    const int8_t* x1 = x0 + nb * kInt8ActBlock;
+    const float* d0 = xd + j * nb * 16;
+    const float* d1 = d0 + nb * 16;
+    for (uint64_t b = 0; b < nb; ++b) {
+      const int8_t* wb = codes + b * kInt8PanelBlock;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_loadd(4, wb, 32);
+      _tile_loadd(6, x0 + b * kInt8ActBlock, 64);
+      _tile_loadd(7, x1 + b * kInt8ActBlock, 64);
+      _tile_dpbssd(0, 4, 6);
+      _tile_dpbssd(1, 4, 7);
+      _tile_stored(0, c[0], 64);
+      _tile_stored(1, c[1], 64);
+      if (kTwoRowTiles) {
+        _tile_zero(2);
+        _tile_zero(3);
+        _tile_loadd(5, wb + 512, 32);
+        _tile_dpbssd(2, 5, 6);
+        _tile_dpbssd(3, 5, 7);
+        _tile_stored(2, c[2], 64);
+        _tile_stored(3, c[3], 64);
+      }
+      const __m512 dx0 = _mm512_loadu_ps(d0 + b * 16), dx1 = _mm512_loadu_ps(d1 + b * 16);
+      const float* w = dw + b * 32;
+      scale_into(c[0], w, dx0, a);
+      scale_into(c[1], w, dx1, a + 256);
+      if (kTwoRowTiles) {
+        scale_into(c[2], w + 16, dx0, a + 512);
+        scale_into(c[3], w + 16, dx1, a + 768);
+      }
+    }
+    const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
+    const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
+    const size_t rows0 = rows < 16 ? rows : 16;
+    store_transposed(a, y + t0 * ldy, ldy, rows0, n0);
+    store_transposed(a + 256, y + (t0 + 16) * ldy, ldy, rows0, n1);
+    if (kTwoRowTiles) {
+      store_transposed(a + 512, y + t0 * ldy + 16, ldy, rows - 16, n0);
+      store_transposed(a + 768, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
+    }
+  }
+}
+
+// One block group (8 rows' block b) as codes (Q4_0: nibble - 8) at codes (32 bytes per row)
+// and scales at dw.
+void block_group_to_int8(const uint8_t* bg, bool q8, int8_t* codes, float* dw) {
+  _mm256_storeu_ps(dw, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bg))));
+  const uint8_t* q = bg + 16;
+  const __m512i z0 = _mm512_loadu_si512(q), z1 = _mm512_loadu_si512(q + 64);
+  for (int half = 0; half < 2; ++half) {
+    const int h = 4 * half;
+    const __m512i idx = _mm512_set_epi32(h + 27, h + 19, h + 11, h + 3, h + 26, h + 18, h + 10, h + 2, h + 25, h + 17,
+                                         h + 9, h + 1, h + 24, h + 16, h + 8, h + 0);
+    __m128i first[4];
+    lanes(_mm512_permutex2var_epi32(z0, idx, z1), first);
+    if (!q8) {
+      const __m128i mask = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+      for (int i = 0; i < 4; ++i) {
+        int8_t* row = codes + (h + i) * 32;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(row), _mm_sub_epi8(_mm_and_si128(first[i], mask), eight));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(row + 16),
+                         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(first[i], 4), mask), eight));
+      }
+      continue;
+    }
+    const __m512i z2 = _mm512_loadu_si512(q + 128), z3 = _mm512_loadu_si512(q + 192);
+    __m128i second[4];
+    lanes(_mm512_permutex2var_epi32(z2, idx, z3), second);
+    for (int i = 0; i < 4; ++i) {
+      int8_t* row = codes + (h + i) * 32;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(row), first[i]);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(row + 16), second[i]);
+    }
+  }
+}
+
+}  // namespace
+
+void interleaved_groups_to_int8_panel(const uint8_t* first_group, size_t group_bytes, size_t block_group_bytes,
+                                      uint64_t nb, bool q8, size_t n_groups, int8_t* codes, float* dw) {
+  for (uint64_t b = 0; b < nb; ++b)
+    for (size_t g = 0; g < n_groups; ++g)
+      block_group_to_int8(first_group + g * group_bytes + b * block_group_bytes, q8,
+                          codes + b * kInt8PanelBlock + g * 8 * 32, dw + b * 32 + g * 8);
+}
+
+void int8_panel_product(const int8_t* codes, const float* dw, const int8_t* xq, const float* xd, uint64_t nb,
+                        size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy, float* acc) {
+  static const Int8TileConfig config;
+  _tile_loadconfig(&config);
+  if (rows > 16) {
+    int8_product<true>(codes, dw, xq, xd, nb, token_tiles, n, rows, y, ldy, acc);
+  } else {
+    int8_product<false>(codes, dw, xq, xd, nb, token_tiles, n, rows, y, ldy, acc);
+  }
+  _tile_release();
+}
+
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
                    size_t rows, float* y, size_t ldy, float* acc) {
   static const TileConfig config;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "kernel_test_util.h"
 #include "kernels/amx_support.h"
@@ -249,6 +250,48 @@ TEST(AmxMatmulTest, TilesMatchTwinOnInterleavedWeights) {
     expect_amx_matches_twin(w, dense, 17, 8, 40, ++seed);
     expect_amx_matches_twin(w, dense, 40, 13, 19, ++seed);  // rows inside one group of 8
   }
+}
+
+// Interleaved Q4_0/Q8_0 on the int8 form: the tiles give the twin's floats bit for bit (same
+// exact block dots, same float steps in the same order), and the twin is the integer kernels'
+// product (within their own float reordering).
+TEST(AmxMatmulTest, Int8TilesAreTheIntegerKernelsProduct) {
+  uint32_t seed = 400;
+  for (DType type : {DType::Q4_0, DType::Q8_0}) {
+    for (const auto& [n, r0, r1] : std::vector<std::tuple<size_t, uint64_t, uint64_t>>{
+             {16, 0, 45}, {37, 0, 45}, {50, 16, 45}, {21, 3, 14}, {33, 8, 40}, {18, 13, 19}}) {
+      SCOPED_TRACE(std::string(dtype_name(type)) + " n " + std::to_string(n) + " rows " + std::to_string(r0) + ".." +
+                   std::to_string(r1));
+      const uint64_t rows = 45, cols = 160;
+      auto m = make_matrix(type, rows, cols, ++seed);
+      const InterleavedMatrix il(m.view);
+      const std::vector<float> x = random_floats(n * cols, ++seed);
+      PackedActivations p;
+      p.reset(type, n, cols);
+      p.pack_rows_scalar(x.data(), cols, 0, n);
+      AmxActivations a;
+      a.reset(n, cols, true);
+      a.pack_from(p, 0, n / 2);
+      a.pack_from(p, n / 2, n);
+      AmxWeights w;
+      w.interleaved = &il;
+      const size_t ldy = rows + 3;
+      std::vector<float> twin(n * ldy, -1.0f), packed(n * ldy, -1.0f), tiles(n * ldy, -1.0f);
+      matmul_amx_scalar(w, a, twin.data(), ldy, r0, r1);
+      matmul_interleaved_scalar(il, p, packed.data(), ldy, r0, r1);
+      const bool amx = amx_usable();
+      if (amx) matmul_amx(w, a, tiles.data(), ldy, r0, r1);
+      for (size_t t = 0; t < n; ++t)
+        for (uint64_t r = 0; r < ldy; ++r) {
+          const size_t i = t * ldy + r;
+          if (amx) {
+            ASSERT_EQ(tiles[i], twin[i]) << "token " << t << " row " << r;
+          }
+          ASSERT_NEAR(twin[i], packed[i], 1e-5 * (1 + std::fabs(packed[i]))) << "token " << t << " row " << r;
+        }
+    }
+  }
+  if (!amx_usable()) GTEST_SKIP() << "twin checked; this CPU or kernel does not offer AMX for the tiles";
 }
 
 TEST(AmxMatmulTest, TilesMatchTwinOnGptqWeights) {
