@@ -12,7 +12,7 @@ namespace lmforge {
 std::unique_ptr<LlamaEngine> LlamaEngine::create(const LlamaModel& model, const LlamaEngineOptions& o) {
   if (o.reference) return make_reference_engine(model);
   const uint32_t threads = o.n_threads ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
-  return make_fast_engine(model, threads, std::max(1u, o.n_batch));
+  return make_fast_engine(model, threads, std::max(1u, o.n_batch), o.amx);
 }
 
 std::vector<float> LlamaEngine::eval(KvCache& cache, const LlamaBatch& batch) {

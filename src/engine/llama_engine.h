@@ -26,6 +26,9 @@ struct LlamaEngineOptions {
   uint32_t n_threads = 0;  // 0: one per available core (the reference engine uses one)
   uint32_t n_batch = 512;  // most tokens computed together (bounds the activation buffers)
   bool reference = false;  // the scalar reference engine instead of the fast one
+  // Prompt chunks on AMX tiles where the CPU has them (kernels/amx_matmul.h); the environment
+  // variable LMFORGE_NO_AMX=1 turns them off too.
+  bool amx = true;
 };
 
 // Sees the float input of every weight product of the fast engine (before it is packed for
@@ -74,6 +77,7 @@ class LlamaEngine {
 
 // The two implementations behind LlamaEngine::create. n_threads >= 1, n_batch >= 1.
 std::unique_ptr<LlamaEngine> make_reference_engine(const LlamaModel& model);
-std::unique_ptr<LlamaEngine> make_fast_engine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch);
+std::unique_ptr<LlamaEngine> make_fast_engine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch,
+                                              bool amx = true);
 
 }  // namespace lmforge

@@ -98,7 +98,7 @@ struct Chunk {
 
 class FastEngine final : public LlamaEngine {
  public:
-  FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch);
+  FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch, bool amx);
 
  protected:
   void compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) override;
@@ -137,11 +137,11 @@ class FastEngine final : public LlamaEngine {
   std::vector<std::vector<float>> scores_;   // per thread, one per visible cell
   std::vector<float> rope_cos_, rope_sin_;   // [n_batch][head_dim / 2]
   ProductInput packed_a_, packed_b_, packed_c_;
-  bool amx_ = amx_enabled();
+  bool amx_;
 };
 
-FastEngine::FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch)
-    : LlamaEngine(model), c_(model.config()), n_batch_(n_batch), pool_(n_threads) {
+FastEngine::FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch, bool amx)
+    : LlamaEngine(model), c_(model.config()), n_batch_(n_batch), pool_(n_threads), amx_(amx && amx_enabled()) {
   kv_dim_ = size_t{c_.num_key_value_heads} * c_.head_dim;
   q_dim_ = size_t{c_.num_attention_heads} * c_.head_dim;
   shape_ = attention_shape(c_);
@@ -352,8 +352,8 @@ void FastEngine::attention(KvCache& cache, uint32_t l, const Chunk& chunk) {
 
 }  // namespace
 
-std::unique_ptr<LlamaEngine> make_fast_engine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch) {
-  return std::make_unique<FastEngine>(model, n_threads, n_batch);
+std::unique_ptr<LlamaEngine> make_fast_engine(const LlamaModel& model, uint32_t n_threads, uint32_t n_batch, bool amx) {
+  return std::make_unique<FastEngine>(model, n_threads, n_batch, amx);
 }
 
 }  // namespace lmforge

@@ -125,7 +125,10 @@ void AmxActivations::pack_from(const PackedActivations& p, size_t t0, size_t t1)
       // rounds once).
       const int8_t* q = p.quants(t);
       const float* d = p.block_scales(t);
-      for (uint64_t k = 0; k < cols_; ++k) row[k] = static_cast<float>(q[k]) * d[k / block];
+      for (uint64_t k0 = 0; k0 < cols_; k0 += block) {
+        const float scale = d[k0 / block];
+        for (uint64_t k = k0; k < k0 + block; ++k) row[k] = static_cast<float>(q[k]) * scale;
+      }
     }
     store_column(row.data(), t);
   }
