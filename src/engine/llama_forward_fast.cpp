@@ -13,7 +13,7 @@
 // the K and V products write straight into the cache; otherwise into a staging buffer that is
 // then copied to the chunk's cells.
 //
-// Chunks of at least kAmxMinTokens tokens multiply on AMX tiles in bf16 when the CPU has them
+// Chunks of at least amx_min_tokens() tokens multiply on AMX tiles when the CPU has them
 // (kernels/amx_matmul.h; LMFORGE_NO_AMX=1 turns that off): the choice is made per product when
 // its input is packed, and the packed input says which kernel reads it.
 #include <algorithm>
@@ -121,7 +121,7 @@ class FastEngine final : public LlamaEngine {
   void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy);
   // Whether the product by `w` of n tokens runs on AMX tiles.
   bool use_amx(const LlamaWeight& w, size_t n) const {
-    return amx_ && n >= kAmxMinTokens && (w.gptq || w.interleaved || amx_supports(w.m.type));
+    return amx_ && (w.gptq || w.interleaved || amx_supports(w.m.type)) && n >= amx_min_tokens(amx_weights(w));
   }
 
   const LlamaConfig& c_;

@@ -3,6 +3,7 @@
 #include "kernels/amx_matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/half.h"
@@ -30,12 +31,24 @@ uint64_t AmxWeights::cols() const {
   return matrix ? matrix->cols : interleaved ? interleaved->cols() : gptq->padded_cols();
 }
 
+size_t amx_min_tokens(const AmxWeights& w) {
+  static const long forced = [] {
+    const char* v = std::getenv("LMFORGE_AMX_MIN_TOKENS");
+    return v && *v ? std::max(1L, std::strtol(v, nullptr, 10)) : 0L;
+  }();
+  if (forced > 0) return static_cast<size_t>(forced);
+  if (w.interleaved) return 16;
+  if (w.matrix && has_fast_decoder(w.matrix->type)) return 32;
+  return 96;
+}
+
 bool amx_supports(DType t) {
   const KernelWeightType* k = kernel_weight_type(t);
-  // F32: the split keeps 16 of its 24 bits, not the float product its files are for. Q4_1/Q5_1:
-  // their minimum multiplies llama.cpp's fp16-rounded block sums, which a plain product of the
-  // decoded weights cannot round the same way.
-  return k && t != DType::F32 && k->activations != ActivationForm::kInt8BlocksScaledSums;
+  // F32 and F16 read float activations, of which the split keeps 16 of 24 bits: 1e-4 off the
+  // float product in oracle.forward, its limit for F16. Q4_1/Q5_1: their minimum multiplies
+  // llama.cpp's fp16-rounded block sums, which a plain product of the decoded weights cannot
+  // round the same way.
+  return k && t != DType::F32 && t != DType::F16 && k->activations != ActivationForm::kInt8BlocksScaledSums;
 }
 
 uint16_t bf16_round(float x) {

@@ -36,11 +36,6 @@
 
 namespace lmforge {
 
-// Chunks with fewer tokens keep the integer kernels (generation is one token; a product needs
-// a few token tiles before decoding the weights to bf16 pays off). Chosen from measurements,
-// docs/benchmarks.md.
-constexpr size_t kAmxMinTokens = 16;
-
 // A weight matrix in one of the forms the engine holds: exactly one pointer is set. Interleaved
 // weights multiply the int8 form of the activations (the integer kernels' arithmetic exactly),
 // the others the bf16 pairs.
@@ -54,8 +49,16 @@ struct AmxWeights {
   uint64_t cols() const;
 };
 
+// The fewest tokens for which matmul_amx() beats the kernels of matmul.h on `w`: decoding the
+// weights into tiles costs once per product, so it pays off above a few token tiles. 16 for
+// interleaved Q4_0/Q8_0 (INT8, decoded with AVX-512 here); 32 for types with a SIMD decoder
+// (decode_rows.h); 96 for the others (the reference decoder: ~1 ns per weight). Measured per
+// 2048 x 2048 product on one thread, docs/benchmarks.md. The environment variable
+// LMFORGE_AMX_MIN_TOKENS=N (read once) replaces all three, for tests and measurements.
+size_t amx_min_tokens(const AmxWeights& w);
+
 // Whether matmul_amx() can multiply weights of type `t` held as a MatrixView, with the
-// arithmetic of matmul_packed() (every runnable type but F32, Q4_1 and Q5_1).
+// arithmetic of matmul_packed() (every runnable type but F32, F16, Q4_1 and Q5_1).
 bool amx_supports(DType t);
 
 // bf16 of x, rounded to nearest even (NaN stays NaN), and back.
