@@ -14,4 +14,4 @@ else
     npm install --omit=optional --ignore-scripts --no-audit --no-fund
 fi
 # Fail now rather than in ctest if the prebuilt binary for this platform did not arrive.
-node -e 'import("node-llama-cpp").then(() => import("@huggingface/gguf")).then(() => console.log("oracles installed in " + process.cwd() + "/node_modules"))'
+node -e 'import("node-llama-cpp").then(() => import("@huggingface/gguf")).then(() => import("@huggingface/tokenizers")).then(() => console.log("oracles installed in " + process.cwd() + "/node_modules"))'
