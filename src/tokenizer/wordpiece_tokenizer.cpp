@@ -1,5 +1,7 @@
 #include "tokenizer/wordpiece_tokenizer.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "tokenizer/wordpiece_basic.h"
 #include "tokenizer/wordpiece_unicode.h"
@@ -35,7 +37,10 @@ void clean_up_tokenization(std::string& s) {
 
 WordPieceTokenizer::WordPieceTokenizer(WordPieceVocab vocab) : vocab_(std::move(vocab)) {
   ids_.reserve(vocab_.tokens.size());
-  for (size_t i = 0; i < vocab_.tokens.size(); ++i) ids_.emplace(vocab_.tokens[i], static_cast<int32_t>(i));
+  for (size_t i = 0; i < vocab_.tokens.size(); ++i) {
+    ids_.emplace(vocab_.tokens[i], static_cast<int32_t>(i));
+    longest_token_ = std::max(longest_token_, vocab_.tokens[i].size());
+  }
   special_.assign(vocab_.tokens.size(), false);
   for (const auto& a : vocab_.added) {
     added_text_.push_back(wu::decode_utf8(a.text));
@@ -84,7 +89,15 @@ void WordPieceTokenizer::encode_word(std::u32string_view word, std::vector<int32
   std::string candidate;
   for (size_t start = 0; start < word.size();) {
     int32_t found = -1;
-    size_t end = word.size();
+    // Candidates longer than the longest token cannot match; skipping them keeps a long word
+    // (a hostile max_input_chars_per_word) linear in its length.
+    const size_t extra = start > 0 ? vocab_.settings.continuing_prefix.size() : 0;
+    size_t end = start;
+    if (longest_token_ >= extra) {
+      const size_t limit = offset[start] + (longest_token_ - extra);
+      end = static_cast<size_t>(std::upper_bound(offset.begin() + static_cast<std::ptrdiff_t>(start), offset.end(), limit) -
+                                offset.begin()) - 1;
+    }
     for (; end > start; --end) {
       candidate.clear();
       if (start > 0) candidate += vocab_.settings.continuing_prefix;

@@ -62,6 +62,7 @@ class WordPieceTokenizer {
   std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
   std::vector<std::u32string> added_text_;  // vocab_.added[i].text as code points
   std::vector<bool> special_;               // per id: an added special token
+  size_t longest_token_ = 0;                // bytes
 };
 
 }  // namespace lmforge

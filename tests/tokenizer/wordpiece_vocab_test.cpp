@@ -197,6 +197,21 @@ TEST_F(WordPieceFolder, EncodesWithTheModelLimit) {
   EXPECT_THROW(tok.decode(std::vector<int32_t>{-1}), Error);
 }
 
+TEST_F(WordPieceFolder, VeryLongWordsWhenTheModelAllowsThem) {
+  // Candidates are bounded by the longest token, so a 200000-character word costs
+  // 200000 short look-ups, not 200000^2 / 2.
+  std::string model = vocab_json();
+  model.replace(model.find("100"), 3, "1048576");
+  write("tokenizer.json", tokenizer_json(model));
+  const WordPieceTokenizer tok(load_wordpiece_vocab(dir_.string()));
+  const auto ids = tok.encode("hello" + std::string(200000, 's') + " world");
+  ASSERT_EQ(ids.size(), 200002u);
+  EXPECT_EQ(ids.front(), 5);
+  EXPECT_EQ(ids[1], 7);
+  EXPECT_EQ(ids[200000], 7);
+  EXPECT_EQ(ids.back(), 6);
+}
+
 TEST_F(WordPieceFolder, AddedTokensSwallowWhitespaceWhenTheySaySo) {
   write("tokenizer.json",
         tokenizer_json(vocab_json(), R"(, "added_tokens": [{"id": 4, "content": "[MASK]", "special": true, "lstrip": true, "rstrip": true}])"));
