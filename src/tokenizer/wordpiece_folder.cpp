@@ -58,10 +58,15 @@ WordPieceVocab assemble_wordpiece_vocab(const WordPieceFolderFiles& f) {
       s.tokenize_chinese_chars = tj->handle_chinese_chars;
     }
   }
-  // tokenizer_config.json overrides the normalizer, as BertTokenizerFast does when it loads.
-  if (cfg.do_lower_case) s.lowercase = *cfg.do_lower_case;
-  if (cfg.strip_accents) s.strip_accents = *cfg.strip_accents;
-  if (cfg.tokenize_chinese_chars) s.tokenize_chinese_chars = *cfg.tokenize_chinese_chars;
+  // BertTokenizerFast (and its DistilBERT/ELECTRA/... twins) rebuilds the normalizer from its
+  // own arguments when they differ from tokenizer.json's: tokenizer_config.json's values, else
+  // its defaults (lower-case, strip_accents None, CJK split). Only the generic
+  // PreTrainedTokenizerFast keeps tokenizer.json's normalizer as it is.
+  if (!tj || !tj->has_normalizer || cfg.tokenizer_class.value_or("") != "PreTrainedTokenizerFast") {
+    s.lowercase = cfg.do_lower_case.value_or(true);
+    s.strip_accents = cfg.strip_accents.value_or(std::nullopt);
+    s.tokenize_chinese_chars = cfg.tokenize_chinese_chars.value_or(true);
+  }
   if (cfg.model_max_length) s.model_max_length = *cfg.model_max_length;
   s.clean_up_tokenization_spaces = cfg.clean_up_tokenization_spaces.value_or(true);
   s.decoder_cleanup = tj ? tj->decoder_cleanup.value_or(true) : true;

@@ -1,6 +1,7 @@
 // The rules that combine a BERT tokenizer folder's parsed files into one WordPieceVocab:
-// tokenizer.json's vocabulary wins and vocab.txt must agree with it; tokenizer_config.json
-// overrides the normalizer; [UNK], [CLS] and [SEP] must exist; added tokens must be the
+// tokenizer.json's vocabulary wins and vocab.txt must agree with it; tokenizer_config.json's
+// do_lower_case, strip_accents and tokenize_chinese_chars (or BertTokenizerFast's defaults for
+// them) override tokenizer.json's normalizer unless tokenizer_class is PreTrainedTokenizerFast; [UNK], [CLS] and [SEP] must exist; added tokens must be the
 // vocabulary's own. Kept apart from the file reading so that the fuzzer can drive it.
 #pragma once
 

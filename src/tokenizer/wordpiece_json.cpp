@@ -102,6 +102,7 @@ WordPieceConfigFile parse_wordpiece_config(const json& j, const std::string& fil
   }
   c.tokenize_chinese_chars = optional_bool(j, "tokenize_chinese_chars", file);
   c.clean_up_tokenization_spaces = optional_bool(j, "clean_up_tokenization_spaces", file);
+  c.tokenizer_class = optional_string(j, "tokenizer_class", file);
   if (const json* v = member(j, "model_max_length"); v && !v->is_null()) {
     if (!v->is_number()) fail(file, "\"model_max_length\" must be a number");
     const double d = v->get<double>();

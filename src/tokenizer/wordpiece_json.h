@@ -2,7 +2,7 @@
 // optional, types checked); load_wordpiece_vocab decides which file wins.
 //
 // tokenizer_config.json: do_lower_case, strip_accents (null or bool), tokenize_chinese_chars,
-// model_max_length, clean_up_tokenization_spaces, the special tokens (a string or an
+// model_max_length, clean_up_tokenization_spaces, tokenizer_class, the special tokens (a string or an
 // AddedToken object), never_split, additional_special_tokens and added_tokens_decoder.
 // tokenizer.json: "model" must be WordPiece (vocab, unk_token, continuing_subword_prefix,
 // max_input_chars_per_word); the normalizer, when there is one, BertNormalizer; the
@@ -26,6 +26,7 @@ struct WordPieceConfigFile {
   std::optional<bool> tokenize_chinese_chars;
   std::optional<size_t> model_max_length;  // absent when missing or Hugging Face's "unlimited"
   std::optional<bool> clean_up_tokenization_spaces;
+  std::optional<std::string> tokenizer_class;  // "BertTokenizer", "PreTrainedTokenizerFast", ...
   std::optional<std::string> unk_token, cls_token, sep_token, pad_token, mask_token;
   std::vector<std::string> never_split;
   std::vector<std::string> additional_special_tokens;

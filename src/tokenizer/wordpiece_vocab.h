@@ -4,8 +4,9 @@
 //
 // Which file wins: the vocabulary comes from tokenizer.json when it has one (it is what the
 // fast tokenizer loads), else from vocab.txt, and both must agree when both exist;
-// tokenizer_config.json's do_lower_case, strip_accents and tokenize_chinese_chars override
-// tokenizer.json's BertNormalizer, as BertTokenizerFast does on loading.
+// tokenizer_config.json's do_lower_case, strip_accents and tokenize_chinese_chars (absent:
+// true, null, true) override tokenizer.json's BertNormalizer, as BertTokenizerFast does on
+// loading, unless tokenizer_class is the generic PreTrainedTokenizerFast.
 #pragma once
 
 #include <cstddef>

@@ -20,6 +20,9 @@ texts, for every stress case and Brown line:
   cased-strip      no lower-casing, strip_accents true
   no-cjk-split     tokenize_chinese_chars false
   short-words      max_input_chars_per_word 12, model_max_length 64
+  generic-cased    tokenizer_class PreTrainedTokenizerFast and no case settings in
+                   tokenizer_config.json: tokenizer.json's cased normalizer is kept (any BERT
+                   tokenizer class would lower-case, as BertTokenizerFast does; unit-tested)
 
 Self-tests: the reference with lower-casing switched on for the cased folder, and with the
 piece "##ly" renamed (all other ids unchanged), must each disagree with lmforge somewhere.
@@ -169,7 +172,9 @@ def tokenizer_json(vocab, lowercase, strip_accents, chinese, max_chars):
     }
 
 
-def tokenizer_config(lowercase, strip_accents, chinese, max_len):
+def tokenizer_config(lowercase, strip_accents, chinese, max_len, generic=False):
+    if generic:
+        return {"model_max_length": max_len, "tokenizer_class": "PreTrainedTokenizerFast"}
     return {"do_lower_case": lowercase, "strip_accents": strip_accents, "tokenize_chinese_chars": chinese,
             "model_max_length": max_len, "clean_up_tokenization_spaces": True, "unk_token": "[UNK]",
             "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]",
@@ -184,7 +189,9 @@ SETTINGS = {
     "cased-strip": (False, True, True, 100, 512),
     "no-cjk-split": (True, None, False, 100, 512),
     "short-words": (True, None, True, 12, 64),
+    "generic-cased": (False, None, True, 100, 512),
 }
+GENERIC = {"generic-cased"}
 
 
 def write_json(path, value):
@@ -192,7 +199,7 @@ def write_json(path, value):
         json.dump(value, f, ensure_ascii=False)
 
 
-def write_folder(path, vocab, setting, with_json):
+def write_folder(path, vocab, setting, with_json, generic=False):
     lowercase, strip, chinese, max_chars, max_len = setting
     os.makedirs(path, exist_ok=True)
     for name in ("tokenizer.json",):
@@ -200,12 +207,12 @@ def write_folder(path, vocab, setting, with_json):
             os.remove(os.path.join(path, name))
     with open(os.path.join(path, "vocab.txt"), "w", encoding="utf-8", newline="\n") as f:
         f.write("".join(t + "\n" for t in vocab))
-    write_json(os.path.join(path, "tokenizer_config.json"), tokenizer_config(lowercase, strip, chinese, max_len))
+    write_json(os.path.join(path, "tokenizer_config.json"), tokenizer_config(lowercase, strip, chinese, max_len, generic))
     if with_json:
         tj = tokenizer_json(vocab, lowercase, strip, chinese, max_chars)
         write_json(os.path.join(path, "tokenizer.json"), tj)
-    elif max_chars != 100:
-        return False  # vocab.txt alone cannot say max_input_chars_per_word
+    elif max_chars != 100 or generic:
+        return False  # vocab.txt alone cannot say max_input_chars_per_word or keep a normalizer
     return True
 
 
@@ -252,13 +259,13 @@ def main():
     runs, ours = [], {}
     for name, setting in SETTINGS.items():
         folder = os.path.join(args.workdir, name)
-        write_folder(folder, vocab, setting, with_json=True)
+        write_folder(folder, vocab, setting, with_json=True, generic=name in GENERIC)
         runs.append({"name": name, "tokenizer_json": os.path.join(folder, "tokenizer.json"),
                      "tokenizer_config": os.path.join(folder, "tokenizer_config.json"),
                      "texts": texts_path, "model_max_length": setting[4]})
         ours[name] = lmforge_results(args.tool, folder, texts_path)
         txt_folder = os.path.join(args.workdir, name + "-vocab-txt")
-        if write_folder(txt_folder, vocab, setting, with_json=False):
+        if write_folder(txt_folder, vocab, setting, with_json=False, generic=name in GENERIC):
             ours[name + " (vocab.txt)"] = lmforge_results(args.tool, txt_folder, texts_path)
 
     # Self-test folders, read by the reference only.

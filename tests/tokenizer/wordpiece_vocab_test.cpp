@@ -104,6 +104,16 @@ TEST_F(WordPieceFolder, ConfigOverridesTheNormalizer) {
   EXPECT_FALSE(v.settings.strips_accents());
 }
 
+TEST_F(WordPieceFolder, MissingSettingsTakeBertTokenizerFastDefaults) {
+  // tokenizer.json says cased; BertTokenizerFast's do_lower_case=True default wins over it.
+  write("tokenizer.json", tokenizer_json(vocab_json()));
+  EXPECT_TRUE(load_wordpiece_vocab(dir_.string()).settings.lowercase);
+  write("tokenizer_config.json", R"({"tokenizer_class": "BertTokenizer"})");
+  EXPECT_TRUE(load_wordpiece_vocab(dir_.string()).settings.lowercase);
+  write("tokenizer_config.json", R"({"tokenizer_class": "PreTrainedTokenizerFast"})");
+  EXPECT_FALSE(load_wordpiece_vocab(dir_.string()).settings.lowercase);
+}
+
 TEST_F(WordPieceFolder, RefusesMissingFilesAndTokens) {
   EXPECT_NE(load_error().message().find("no vocab.txt"), std::string::npos);
   write("vocab.txt", "[PAD]\n[CLS]\n[SEP]\nhello\n");
