@@ -72,7 +72,7 @@ void DecodeRowQ2_K(const uint8_t* in, float* y, size_t n) {
 void DecodeRowQ3_K(const uint8_t* in, float* y, size_t n) {
   const DecodeTagI32 di;
   const size_t N = hn::Lanes(di);
-  const auto three = hn::Set(di, 3), one = hn::Set(di, 1), four = hn::Set(di, 4);
+  const auto three = hn::Set(di, 3), four = hn::Set(di, 4);
   for (size_t b = 0; b < n / kQK_K; ++b, in += kQ3_KBlockBytes, y += kQK_K) {
     float d;
     if (!LoadFiniteF16(in + 108, &d)) {
@@ -90,8 +90,8 @@ void DecodeRowQ3_K(const uint8_t* in, float* y, size_t n) {
         for (int s = 0; s < 4; ++s) {
           const size_t j = 128 * h + 32 * s + l;
           const auto low = hn::And(hn::ShiftRightSame(bytes, 2 * s), three);
-          const auto third = hn::And(hn::ShiftRightSame(hmask, static_cast<int>(4 * h) + s), one);
-          const auto q = hn::Sub(hn::Add(low, hn::ShiftLeft<2>(third)), four);
+          const auto third = hn::TestBit(hmask, hn::Set(di, 1 << (4 * h + s)));
+          const auto q = hn::Sub(low, hn::IfThenZeroElse(third, four));
           StoreScaled(q, dl[j / 16], y + j);
         }
       }
@@ -129,7 +129,7 @@ void DecodeRowQ4_K(const uint8_t* in, float* y, size_t n) {
 void DecodeRowQ5_K(const uint8_t* in, float* y, size_t n) {
   const DecodeTagI32 di;
   const size_t N = hn::Lanes(di);
-  const auto low4 = hn::Set(di, 0xF), one = hn::Set(di, 1);
+  const auto low4 = hn::Set(di, 0xF), sixteen = hn::Set(di, 16);
   for (size_t b = 0; b < n / kQK_K; ++b, in += kQ5_KBlockBytes, y += kQK_K) {
     float d, min;
     if (!LoadFiniteF16(in, &d) || !LoadFiniteF16(in + 2, &min)) {
@@ -141,11 +141,12 @@ void DecodeRowQ5_K(const uint8_t* in, float* y, size_t n) {
     for (size_t p = 0; p < 4; ++p) {
       const float d1 = d * static_cast<float>(sc[2 * p]), m1 = min * static_cast<float>(mn[2 * p]);
       const float d2 = d * static_cast<float>(sc[2 * p + 1]), m2 = min * static_cast<float>(mn[2 * p + 1]);
+      const auto bit1 = hn::Set(di, 1 << (2 * p)), bit2 = hn::Set(di, 2 << (2 * p));
       for (size_t l = 0; l < 32; l += N) {
         const auto bytes = LoadU8AsI32(in + 48 + 32 * p + l);
         const auto high = LoadU8AsI32(in + 16 + l);
-        const auto fifth1 = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(high, static_cast<int>(2 * p)), one));
-        const auto fifth2 = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(high, static_cast<int>(2 * p + 1)), one));
+        const auto fifth1 = hn::IfThenElseZero(hn::TestBit(high, bit1), sixteen);
+        const auto fifth2 = hn::IfThenElseZero(hn::TestBit(high, bit2), sixteen);
         StoreScaledMinus(hn::Or(hn::And(bytes, low4), fifth1), d1, m1, y + 64 * p + l);
         StoreScaledMinus(hn::Or(hn::ShiftRight<4>(bytes), fifth2), d2, m2, y + 64 * p + 32 + l);
       }
