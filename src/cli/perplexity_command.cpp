@@ -55,7 +55,7 @@ std::string read_text(const std::string& path) {
   return text;
 }
 
-int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_given) {
+int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_given, bool ctx_given) {
   if (o.n_ctx < 8 || o.n_ctx > kMaxContext)
     throw UsageError("perplexity: -c must be between 8 and " + std::to_string(kMaxContext) + ", got " +
                      std::to_string(o.n_ctx));
@@ -67,6 +67,9 @@ int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_gi
     if (o.kld_base.empty()) throw UsageError("perplexity: --kl-divergence needs --kl-divergence-base FILE");
     if (!o.file.empty())
       std::fprintf(stderr, "lmforge: warning: -f %s is not read: the tokens come from %s\n", o.file.c_str(),
+                   o.kld_base.c_str());
+    if (ctx_given)
+      std::fprintf(stderr, "lmforge: warning: -c is not used: the chunk size is the one %s was made with\n",
                    o.kld_base.c_str());
     return run_kl_divergence({o.model, o.kld_base, o.n_threads, o.n_batch, o.json});
   }
@@ -145,7 +148,7 @@ Action& register_perplexity(CLI::App& app) {
   auto* sub = app.add_subcommand("perplexity", "Perplexity of a text file (llama.cpp's method)");
   sub->add_option("-m,--model", o.model, "GGUF model file")->required();
   sub->add_option("-f,--file", o.file, "UTF-8 text file (not with --kl-divergence: the tokens come from the base file)");
-  sub->add_option("-c,--ctx-size", o.n_ctx, "Tokens per chunk; the second half of each is scored (default 512)");
+  auto* c = sub->add_option("-c,--ctx-size", o.n_ctx, "Tokens per chunk; the second half of each is scored (default 512)");
   auto* t = sub->add_option("-t,--threads", o.n_threads, "Threads (default: one per core)");
   auto* b = sub->add_option("-b,--batch-size", o.n_batch, "Tokens per evaluation (default: the whole chunk)");
   sub->add_flag("--json", o.json, "Print one JSON object instead of the running values");
@@ -156,7 +159,7 @@ Action& register_perplexity(CLI::App& app) {
                 "Compare the model with the base model of --kl-divergence-base FILE over FILE's tokens: "
                 "KL divergence, PPL ratio, delta p, same top token (as llama-perplexity)");
   sub->add_flag("--force", o.force, "Overwrite an existing --kl-divergence-base file");
-  action = [t, b] { return run_perplexity(o, t->count() > 0, b->count() > 0); };
+  action = [t, b, c] { return run_perplexity(o, t->count() > 0, b->count() > 0, c->count() > 0); };
   return action;
 }
 
