@@ -14,7 +14,8 @@ scored positions: llama.cpp prints its final statistics from 100 on).
       on A must agree: PPL(base) within 1e-4 (both decode the same file), PPL(Q) within 1 %
       (the engines' arithmetic differs; oracle.perplexity's tolerance), mean KLD within 5 %,
       median and 99 % KLD within 10 %, RMS delta p within 10 %, same-top within 1.5 points
-      (a few positions of 500 whose two best tokens are nearly tied can flip).
+      (a few positions of 500 whose two best tokens are nearly tied can flip); lmforge with
+      -b 16 (16 tokens per evaluation) gives the mean KLD of whole chunks within 1e-4.
   (b) lmforge writes the base file B from F16: the same header and tokens as A, and rows that
       decode to nearly the same distributions (|mean KL(A||B)| below FILE_KLD_TOL and every
       log-probability within FILE_LOGP_TOL: only the two engines' rounding); llama-perplexity reads B (--kl-divergence with Q4_0) and agrees with
@@ -109,9 +110,9 @@ def lmforge_base(lmforge, gguf, text, base):
     return j
 
 
-def lmforge_kld(lmforge, gguf, base):
+def lmforge_kld(lmforge, gguf, base, *extra):
     j = json.loads(run([lmforge, "perplexity", "-m", gguf, "-t", "2", "--kl-divergence-base", base,
-                        "--kl-divergence", "--json"], timeout=600).stdout)
+                        "--kl-divergence", "--json"] + list(extra), timeout=600).stdout)
     return {"ppl": j["ppl"]["value"], "ppl_base": j["ppl_base"]["value"], "kld": j["kld"]["value"],
             "kld_median": j["kld_percentiles"]["median"], "kld_99": j["kld_percentiles"]["99"],
             "p_diff_rms": j["p_diff_rms"]["value"], "same_top": j["same_top"]["value"],
@@ -250,6 +251,9 @@ def main():
           % (ours_a["count"], ours_a["n_chunks"], ours_a, theirs_a), flush=True)
     check(ours_a["count"] >= 100, "only %d positions: too few for llama.cpp's statistics" % ours_a["count"])
     failures += compare("(a) base by llama.cpp", ours_a, theirs_a)
+    batched = lmforge_kld(args.lmforge, q4, a_path, "-b", "16")
+    if abs(batched["kld"] - ours_a["kld"]) > 1e-4 * ours_a["kld"]:
+        failures.append("(a) -b 16 gives mean KLD %.8g, the whole chunk at once %.8g" % (batched["kld"], ours_a["kld"]))
 
     # (b) lmforge's base file: the same contents, and llama.cpp reads it
     j = lmforge_base(args.lmforge, f16, text, b_path)
