@@ -1,9 +1,10 @@
-// Single-thread generation micro-benchmark: one token through every linear of the TinyLlama-1.1B
-// shape (22 layers of q, k, v, o, gate, up, down; 968 M weights, more than the caches hold), as
-// interleaved Q4_0 (the Q4_0 GGUF's form) and as the grouped GPTQ 4-bit g128 form, passes
-// alternating. Reports per pass the median wall and thread CPU time and the weight bytes
+// Single-thread micro-benchmark of the TinyLlama-1.1B shape's linears (22 layers of q, k, v, o,
+// gate, up, down; 968 M weights, more than the caches hold) as interleaved Q4_0 (the Q4_0
+// GGUF's form) and as the grouped GPTQ 4-bit g128 form, passes alternating: one token
+// (generation, memory-bound) by default, or a batch of `tokens` (prompt, compute-bound; use
+// fewer layers). Reports per pass the median wall and thread CPU time and the weight bytes
 // streamed per second; CPU time is the steadier number on a loaded machine.
-//   build/bench/lmforge_gptq_grouped_bench [passes] [layers]
+//   build/bench/lmforge_gptq_grouped_bench [passes] [layers] [tokens]
 #include <time.h>
 
 #include <algorithm>
@@ -88,7 +89,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-int run(int passes, int layers) {
+int run(int passes, int layers, size_t n) {
   const std::vector<Shape> shapes = tinyllama_linears(layers);
   std::mt19937 rng(1);
   std::vector<std::unique_ptr<InterleavedMatrix>> q4;
@@ -102,22 +103,22 @@ int run(int passes, int layers) {
     max_cols = std::max(max_cols, s.cols);
     max_rows = std::max(max_rows, s.rows);
   }
-  std::vector<float> x(max_cols), y(max_rows);
+  std::vector<float> x(n * max_cols), y(n * max_rows);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   for (auto& v : x) v = dist(rng);
   PackedActivations p2048, p5632;
-  p2048.reset(DType::Q4_0, 1, 2048);
-  p2048.pack_rows(x.data(), 2048, 0, 1);
-  p5632.reset(DType::Q4_0, 1, 5632);
-  p5632.pack_rows(x.data(), 5632, 0, 1);
+  p2048.reset(DType::Q4_0, n, 2048);
+  p2048.pack_rows(x.data(), 2048, 0, n);
+  p5632.reset(DType::Q4_0, n, 5632);
+  p5632.pack_rows(x.data(), 5632, 0, n);
   auto packed = [&](uint64_t cols) -> const PackedActivations& { return cols == 2048 ? p2048 : p5632; };
   std::vector<double> qw, qc, gw, gc;
   for (int pass = 0; pass <= passes; ++pass) {  // pass 0 warms up
     const Pass a = timed([&] {
-      for (size_t i = 0; i < shapes.size(); ++i) matmul_interleaved(*q4[i], packed(shapes[i].cols), y.data(), 0, 0, shapes[i].rows);
+      for (size_t i = 0; i < shapes.size(); ++i) matmul_interleaved(*q4[i], packed(shapes[i].cols), y.data(), max_rows, 0, shapes[i].rows);
     });
     const Pass b = timed([&] {
-      for (size_t i = 0; i < shapes.size(); ++i) matmul_gptq_grouped(*gg[i], packed(shapes[i].cols), y.data(), 0, 0, shapes[i].rows);
+      for (size_t i = 0; i < shapes.size(); ++i) matmul_gptq_grouped(*gg[i], packed(shapes[i].cols), y.data(), max_rows, 0, shapes[i].rows);
     });
     if (pass == 0) continue;
     qw.push_back(a.wall), qc.push_back(a.cpu), gw.push_back(b.wall), gc.push_back(b.cpu);
@@ -138,5 +139,6 @@ int run(int passes, int layers) {
 int main(int argc, char** argv) {
   const int passes = argc > 1 ? std::atoi(argv[1]) : 9;
   const int layers = argc > 2 ? std::atoi(argv[2]) : 22;
-  return lmforge::run(passes, layers);
+  const size_t tokens = argc > 3 ? static_cast<size_t>(std::atoi(argv[3])) : 1;
+  return lmforge::run(passes, layers, tokens);
 }
