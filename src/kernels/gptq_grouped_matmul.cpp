@@ -45,9 +45,10 @@ namespace HWY_NAMESPACE {
 #endif
 
 using Grouped = GptqGroupedMatrix;
-constexpr uint64_t kRows = Grouped::kGroupRows;
 
 #if LMFORGE_X86_GPTQ_GROUPED
+
+constexpr uint64_t kRows = Grouped::kGroupRows;
 
 // Generation streams the thread's row groups as one contiguous run; the hardware prefetcher
 // alone keeps too few lines in flight (as for the interleaved Q4_0 kernel), so every line is
