@@ -25,12 +25,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/dtype.h"
 #include "hwy/aligned_allocator.h"
-#include <memory>
-
 #include "kernels/gptq_grouped.h"
 #include "kernels/interleaved.h"
 #include "kernels/matmul.h"
