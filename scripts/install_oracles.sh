@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the JavaScript oracles (llama.cpp through node-llama-cpp's prebuilt CPU binaries,
-# and @huggingface/gguf) into tests/oracles/node_modules, which git ignores.
+# @huggingface/gguf, and tokenizers.js (@huggingface/tokenizers, pure JavaScript, no install
+# script) for the WordPiece check) into tests/oracles/node_modules, which git ignores.
 # Needs Node >= 20 and access to the npm registry; nothing is compiled and no model is fetched:
 # NODE_LLAMA_CPP_SKIP_DOWNLOAD stops node-llama-cpp's postinstall from downloading llama.cpp
 # sources, and --ignore-scripts skips every install script.
@@ -14,4 +15,4 @@ else
     npm install --omit=optional --ignore-scripts --no-audit --no-fund
 fi
 # Fail now rather than in ctest if the prebuilt binary for this platform did not arrive.
-node -e 'import("node-llama-cpp").then(() => import("@huggingface/gguf")).then(() => console.log("oracles installed in " + process.cwd() + "/node_modules"))'
+node -e 'import("node-llama-cpp").then(() => import("@huggingface/gguf")).then(() => import("@huggingface/tokenizers")).then(() => console.log("oracles installed in " + process.cwd() + "/node_modules"))'

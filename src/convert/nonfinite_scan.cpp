@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/decode_rows.h"
 #include "quant/type_traits.h"
 
 namespace lmforge {
@@ -18,7 +19,7 @@ std::optional<uint64_t> find_nonfinite_value(const TensorBytes& bytes, DType t, 
     if (t == DType::F32) {
       std::memcpy(row.data(), in, row_len * sizeof(float));  // unaligned-safe
     } else {
-      decode_row(t, in, row.data(), row_len);
+      decode_row_fast(t, in, row.data(), row_len);  // SIMD for F16/BF16 and the block types
     }
     for (uint64_t i = 0; i < row_len; ++i)
       if (!std::isfinite(row[i])) return r * row_len + i;

@@ -38,7 +38,7 @@ TensorBytes cast_rows(const TensorBytes& src, DType from, DType to, uint64_t row
       if (from == to) {
         std::memcpy(o, in, *in_row);
       } else {
-        decode_row_fast(from, in, scratch.data(), row_len);  // SIMD F16/BF16, same floats
+        decode_row_fast(from, in, scratch.data(), row_len);  // SIMD, same floats
         if (importance)
           encode_row_weighted(to, scratch.data(), o, row_len, importance);
         else

@@ -49,15 +49,36 @@ PerplexityPlan plan_perplexity(size_t n_tokens, uint32_t n_ctx) {
   return plan;
 }
 
+void score_chunk(LlamaContext& ctx, std::span<const int32_t> chunk, uint32_t first, uint32_t n_batch,
+                 const ScoredRowSink& on_row) {
+  const auto n_ctx = static_cast<uint32_t>(chunk.size());
+  if (n_batch == 0 || n_batch > n_ctx) n_batch = n_ctx;
+  ctx.reset();
+  // Logits of chunk positions [first, n_ctx - 1): only the pieces that reach them ask for
+  // every position's logits.
+  for (uint32_t at = 0; at < n_ctx; at += n_batch) {
+    const uint32_t n = std::min(n_batch, n_ctx - at);
+    const bool scored = at + n > first;
+    const std::vector<float> logits = ctx.eval(chunk.subspan(at, n), scored);
+    if (!scored) continue;
+    const size_t n_vocab = logits.size() / n;
+    for (uint32_t k = 0; k < n; ++k) {
+      const uint32_t j = at + k;
+      if (j < first || j + 1 >= n_ctx) continue;
+      on_row(std::span<const float>(logits.data() + k * n_vocab, n_vocab), chunk[j + 1]);
+    }
+  }
+}
+
 PerplexityResult compute_perplexity(LlamaContext& ctx, std::span<const int32_t> tokens, int32_t bos_id, uint32_t n_ctx,
-                                    uint32_t n_batch, const std::function<void(size_t, double)>& on_chunk) {
+                                    uint32_t n_batch, const std::function<void(size_t, double)>& on_chunk,
+                                    const ScoredRowSink& on_row) {
   PerplexityResult result;
   result.plan = plan_perplexity(tokens.size(), n_ctx);
   const PerplexityPlan& plan = result.plan;
   if (ctx.n_ctx() < n_ctx)
     throw UsageError("perplexity: the context holds " + std::to_string(ctx.n_ctx()) + " positions, fewer than " +
                      std::to_string(n_ctx));
-  if (n_batch == 0 || n_batch > n_ctx) n_batch = n_ctx;
 
   NllAccumulator acc;
   std::vector<int32_t> chunk(n_ctx);
@@ -65,23 +86,10 @@ PerplexityResult compute_perplexity(LlamaContext& ctx, std::span<const int32_t> 
     const auto begin = tokens.begin() + static_cast<std::ptrdiff_t>(c * n_ctx);
     std::copy(begin, begin + n_ctx, chunk.begin());
     if (bos_id >= 0) chunk[0] = bos_id;
-
-    ctx.reset();
-    // Logits of chunk positions [first, n_ctx - 1): only the pieces that reach them ask for
-    // every position's logits.
-    for (uint32_t at = 0; at < n_ctx; at += n_batch) {
-      const uint32_t n = std::min(n_batch, n_ctx - at);
-      const std::span<const int32_t> piece(chunk.data() + at, n);
-      const bool scored = at + n > plan.first;
-      const std::vector<float> logits = ctx.eval(piece, scored);
-      if (!scored) continue;
-      const size_t n_vocab = logits.size() / n;
-      for (uint32_t k = 0; k < n; ++k) {
-        const uint32_t j = at + k;
-        if (j < plan.first || j + 1 >= n_ctx) continue;
-        acc.add(token_nll(std::span<const float>(logits.data() + k * n_vocab, n_vocab), chunk[j + 1]));
-      }
-    }
+    score_chunk(ctx, chunk, plan.first, n_batch, [&](std::span<const float> logits, int32_t target) {
+      acc.add(token_nll(logits, target));
+      if (on_row) on_row(logits, target);
+    });
     result.running_ppl.push_back(acc.ppl());
     if (on_chunk) on_chunk(c, acc.ppl());
   }

@@ -72,12 +72,24 @@ struct PerplexityResult {
   std::vector<double> running_ppl;  // after each chunk
 };
 
+// Receives each scored position's logits (n_vocab floats) and the token that follows it, in
+// text order.
+using ScoredRowSink = std::function<void(std::span<const float> logits, int32_t target)>;
+
+// Evaluates one chunk from an empty cache (`chunk`: n_ctx tokens, its first already replaced by
+// BOS where the method does that), `n_batch` tokens at a time (0: all at once), and hands the
+// logits of chunk positions first .. n_ctx-2 to `on_row` with the token after each.
+void score_chunk(LlamaContext& ctx, std::span<const int32_t> chunk, uint32_t first, uint32_t n_batch,
+                 const ScoredRowSink& on_row);
+
 // Scores `tokens` (the tokenized text, BOS included) with `ctx`, whose context must hold n_ctx
 // positions. `bos_id` < 0: the chunks keep their first token. Each chunk is evaluated `n_batch`
 // tokens at a time (0: the whole chunk at once). `on_chunk(i, running_ppl)` is called after
-// chunk i (0-based), e.g. to print progress.
+// chunk i (0-based), e.g. to print progress; `on_row`, when given, sees every scored row (the
+// KL-divergence base file is written from it).
 PerplexityResult compute_perplexity(LlamaContext& ctx, std::span<const int32_t> tokens, int32_t bos_id, uint32_t n_ctx,
                                     uint32_t n_batch,
-                                    const std::function<void(size_t, double)>& on_chunk = {});
+                                    const std::function<void(size_t, double)>& on_chunk = {},
+                                    const ScoredRowSink& on_row = {});
 
 }  // namespace lmforge

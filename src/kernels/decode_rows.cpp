@@ -1,9 +1,12 @@
 // Highway versions of the F16/BF16 row decoders, compiled once per SIMD target
-// (foreach_target.h) and picked at run time (HWY_DYNAMIC_DISPATCH). See decode_rows.h.
+// (foreach_target.h) and picked at run time (HWY_DYNAMIC_DISPATCH), and decode_row_fast, which
+// sends the block types to decode_rows_blocks32.cpp and decode_rows_kquants.cpp. See
+// decode_rows.h.
 
 #include <cstring>
 
 #include "kernels/decode_rows.h"
+#include "kernels/decode_rows_dispatch.h"
 #include "quant/type_traits.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -57,7 +60,16 @@ namespace lmforge {
 HWY_EXPORT(DecodeRowF16);
 HWY_EXPORT(DecodeRowBF16);
 
-bool has_fast_decoder(DType t) { return t == DType::F16 || t == DType::BF16; }
+bool has_fast_decoder(DType t) {
+  switch (t) {
+    case DType::F16: case DType::BF16:
+    case DType::Q8_0: case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1:
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
 
 void decode_row_fast(DType t, const uint8_t* in, float* out, size_t n) {
   switch (t) {
@@ -66,6 +78,7 @@ void decode_row_fast(DType t, const uint8_t* in, float* out, size_t n) {
     case DType::BF16:
       return HWY_DYNAMIC_DISPATCH(DecodeRowBF16)(in, out, n);
     default:
+      if (decode_blocks32_fast(t, in, out, n) || decode_kquants_fast(t, in, out, n)) return;
       return decode_row(t, in, out, n);
   }
 }

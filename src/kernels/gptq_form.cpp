@@ -67,40 +67,41 @@ MatrixView blocks_view(const GptqMatrix& m, const std::vector<int32_t>& map, uin
   return MatrixView{q8 ? DType::Q8_0 : DType::Q4_0, buf.data(), m.out, padded, nb * block_bytes};
 }
 
-// Builds the interleaved core from a temporary row-major block buffer (freed right after).
-InterleavedMatrix make_core(const GptqMatrix& m, const std::vector<int32_t>& map, uint64_t per_group,
-                            std::vector<float>& offsets) {
-  std::vector<uint8_t> buf;
-  return InterleavedMatrix(blocks_view(m, map, per_group, buf, offsets));
-}
-
 }  // namespace
 
 GptqForm::GptqForm(const GptqMatrix& m)
-    : cols_(m.in),
-      bits_(m.bits),
-      groups_(m.groups),
-      x_map_(padded_order(m, &blocks_per_group_)),
-      core_(make_core(m, x_map_, blocks_per_group_, offsets_)) {
-  blocks_per_group_ /= kQK;  // padded_order gave inputs per group, a multiple of 32
+    : rows_(m.out), cols_(m.in), bits_(m.bits), groups_(m.groups), x_map_(padded_order(m, &blocks_per_group_)) {
+  const uint64_t per_group = blocks_per_group_;  // padded_order gave inputs per group, a multiple of 32
+  blocks_per_group_ /= kQK;
+  gathers_ = x_map_.size() != cols_;
+  for (size_t j = 0; j < x_map_.size() && !gathers_; ++j) gathers_ = x_map_[j] != static_cast<int32_t>(j);
+  if (GptqGroupedMatrix::supports(m)) {
+    grouped_ = std::make_unique<const GptqGroupedMatrix>(m);
+    return;
+  }
+  // The row-major blocks are a temporary, freed once regrouped.
+  std::vector<uint8_t> buf;
+  const MatrixView blocks = blocks_view(m, x_map_, per_group, buf, offsets_);
+  activation_type_ = blocks.type;
+  core_ = std::make_unique<const InterleavedMatrix>(blocks);
   bool any_offset = false;
   for (float o : offsets_) any_offset = any_offset || o != 0.0f;
   if (!any_offset) std::vector<float>().swap(offsets_);
-  gathers_ = x_map_.size() != cols_;
-  for (size_t j = 0; j < x_map_.size() && !gathers_; ++j) gathers_ = x_map_[j] != static_cast<int32_t>(j);
 }
 
 uint64_t GptqForm::bytes() const {
-  return core_.groups() * core_.blocks_per_row() * core_.block_group_bytes() + offsets_.size() * sizeof(float) +
-         x_map_.size() * sizeof(int32_t);
+  const uint64_t weights = grouped_ ? grouped_->bytes()
+                                    : core_->groups() * core_->blocks_per_row() * core_->block_group_bytes();
+  return weights + offsets_.size() * sizeof(float) + x_map_.size() * sizeof(int32_t);
 }
 
 void GptqForm::dequantize_padded_row(uint64_t r, float* out) const {
+  if (grouped_) return grouped_->dequantize_row(r, out);  // no padding: the model's own order
   uint8_t blk[2 + kQK];
   const uint64_t nb = padded_cols() / kQK;
   for (uint64_t b = 0; b < nb; ++b) {
-    core_.original_block(r, b, blk);
-    decode_row(core_.type(), blk, out + b * kQK, kQK);
+    core_->original_block(r, b, blk);
+    decode_row(core_->type(), blk, out + b * kQK, kQK);
     const float off = has_offsets() ? offsets(r)[b / blocks_per_group_] : 0.0f;
     for (size_t j = 0; j < kQK; ++j) {
       const bool pad = x_map_[b * kQK + j] < 0;
@@ -131,6 +132,7 @@ void gptq_group_sums(const GptqForm& w, const PackedActivations& x, size_t t, fl
 }
 
 void matmul_gptq_scalar(const GptqForm& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (w.grouped()) return matmul_gptq_grouped_scalar(w.grouped_matrix(), x, y, ldy, r0, r1);
   matmul_interleaved_scalar(w.core(), x, y, ldy, r0, r1);
   if (!w.has_offsets()) return;
   std::vector<float> sums(w.groups());

@@ -11,20 +11,26 @@
 //   8 bits:       Q8_0 blocks, byte = code - 128, d = scale
 // so scale * (code - zero) = d * (nibble - 8) + offset with offset = d * (8 - zero) (8 bits:
 // d * (byte) + d * (128 - zero)). Symmetric 4-bit checkpoints have zero 8 everywhere, so
-// their offsets vanish and the form is exactly Q4_0's size. The blocks are kept as an InterleavedMatrix and multiplied by
-// its integer kernels against 8-bit activation blocks; the offsets (one float per output and
-// group) add sum_g offset[r][g] * X_g, where X_g is the sum of group g's (quantized)
-// activations, computed once per token. The result is exactly the dequantized weights times
-// the 8-bit activations, as for Q4_0 (same tolerance); 4 bits at group size 128 costs 4.5
-// bits per weight (sym, as Q4_0) or 4.75 (asym: the offsets).
+// their offsets vanish and the form is exactly Q4_0's size. The blocks are kept as an
+// InterleavedMatrix and multiplied by its integer kernels against 8-bit activation blocks; the
+// offsets (one float per output and group) add sum_g offset[r][g] * X_g, where X_g is the sum
+// of group g's (quantized) activations, computed once per token. The result is exactly the
+// dequantized weights times the 8-bit activations, as for Q4_0 (same tolerance).
+//
+// The common case, 4 bits with groups of whole blocks in input order (no gather), instead gets
+// the grouped form of kernels/gptq_grouped.h: the codes, one fp16 scale and one zero per (row,
+// group), 4.19 bits per weight at group size 128 where the blocks above cost 4.5 (sym) or 4.75
+// (asym). grouped() says which; every accessor below works for both.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/dtype.h"
 #include "hwy/aligned_allocator.h"
+#include "kernels/gptq_grouped.h"
 #include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "quant/gptq_matrix.h"
@@ -35,41 +41,46 @@ class GptqForm {
  public:
   explicit GptqForm(const GptqMatrix& m);
 
-  uint64_t rows() const { return core_.rows(); }
+  uint64_t rows() const { return rows_; }
   uint64_t cols() const { return cols_; }                  // inputs as the model has them
-  uint64_t padded_cols() const { return core_.cols(); }    // inputs in the sorted, padded order
+  uint64_t padded_cols() const { return x_map_.size(); }  // inputs in the sorted, padded order
   int bits() const { return bits_; }
   uint32_t groups() const { return groups_; }
   uint64_t blocks_per_group() const { return blocks_per_group_; }
   // The type the activations are packed for (Q4_0 or Q8_0: both read 8-bit blocks).
-  DType activation_type() const { return core_.type(); }
-  const InterleavedMatrix& core() const { return core_; }
+  DType activation_type() const { return activation_type_; }
+  // The grouped 4-bit form (grouped_matrix()), or Q4_0/Q8_0 blocks plus offsets (core()).
+  bool grouped() const { return grouped_ != nullptr; }
+  const GptqGroupedMatrix& grouped_matrix() const { return *grouped_; }
+  const InterleavedMatrix& core() const { return *core_; }
   // False when the padded order is the model's own (no act-order, groups of whole blocks):
   // the activations are packed as they are.
   bool gathers() const { return gathers_; }
   // x_map()[j]: the input at padded position j, or -1 for padding.
   const std::vector<int32_t>& x_map() const { return x_map_; }
-  // Offsets of row r (groups() floats). When every offset is 0 (symmetric checkpoints: zero
-  // 8 = 2^bits / 2 for 4 bits) none is stored and the products skip them: has_offsets() false,
-  // offsets() null.
+  // Offsets of row r (groups() floats) of the block form. When every offset is 0 (symmetric
+  // checkpoints: zero 8 = 2^bits / 2 for 4 bits) or the form is grouped (its zeros are its
+  // own) none is stored and the products skip them: has_offsets() false, offsets() null.
   bool has_offsets() const { return !offsets_.empty(); }
   const float* offsets(uint64_t r) const { return offsets_.empty() ? nullptr : offsets_.data() + r * groups_; }
 
-  // Memory held: blocks, offsets and the input order.
+  // Memory held: blocks (or the grouped form), offsets and the input order.
   uint64_t bytes() const;
 
   // Row r's weights in the padded order as floats (padded_cols() values; padding is 0).
   void dequantize_padded_row(uint64_t r, float* out) const;
 
  private:
-  uint64_t cols_ = 0;
+  uint64_t rows_ = 0, cols_ = 0;
   int bits_ = 4;
+  DType activation_type_ = DType::Q4_0;
   uint32_t groups_ = 0;
   uint64_t blocks_per_group_ = 0;
   bool gathers_ = false;
   std::vector<int32_t> x_map_;
   std::vector<float> offsets_;  // [rows][groups]
-  InterleavedMatrix core_;
+  std::unique_ptr<const InterleavedMatrix> core_;       // null when grouped
+  std::unique_ptr<const GptqGroupedMatrix> grouped_;   // null otherwise
 };
 
 // out[(t - t0) * padded_cols + j] = x[t * ldx + x_map[j]] (0 for padding), rows t in [t0, t1).

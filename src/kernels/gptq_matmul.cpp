@@ -1,6 +1,7 @@
-// The dispatched GPTQ product: the interleaved integer kernels for the blocks, then the
-// group offsets added with a Highway dot product per output row (compiled per SIMD target,
-// picked at run time; matmul_gptq_scalar in gptq_form.cpp is its twin).
+// The dispatched GPTQ product: the grouped 4-bit kernels (gptq_grouped_matmul.cpp), or the
+// interleaved integer kernels for the blocks, then the group offsets added with a Highway dot
+// product per output row (compiled per SIMD target, picked at run time; matmul_gptq_scalar in
+// gptq_form.cpp is its twin).
 #include <vector>
 
 #include "kernels/gptq_form.h"
@@ -43,6 +44,7 @@ namespace lmforge {
 HWY_EXPORT(AddGroupOffsets);
 
 void matmul_gptq(const GptqForm& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  if (w.grouped()) return matmul_gptq_grouped(w.grouped_matrix(), x, y, ldy, r0, r1);
   matmul_interleaved(w.core(), x, y, ldy, r0, r1);
   if (!w.has_offsets()) return;
   // The group sums are a few floats per token; each thread computes its own copy.

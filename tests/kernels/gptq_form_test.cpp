@@ -130,7 +130,12 @@ void expect_products(const Case& c, size_t n, uint32_t seed, bool dispatched, bo
       for (size_t j = 0; j < w.size(); ++j) {
         const double a = double{p.block_scales(t)[j / 32]} * p.quants(t)[j];
         exact += w[j] * a;
-        mag += std::fabs(w[j] * a) + (f.has_offsets() ? std::fabs(f.offsets(r)[j / 32 / f.blocks_per_group()] * a) : 0.0);
+        const uint32_t g = static_cast<uint32_t>(j / 32 / f.blocks_per_group());
+        // The block form adds offset * a, the grouped form subtracts scale * zero * a.
+        const double shift = f.has_offsets() ? f.offsets(r)[g]
+                             : f.grouped()   ? double{f.grouped_matrix().scale(r, g)} * f.grouped_matrix().zero(r, g)
+                                             : 0.0;
+        mag += std::fabs(w[j] * a) + std::fabs(shift * a);
       }
       const double bound = 4.0 * f.padded_cols() * kUnitRoundoff * mag + 1e-30;
       ASSERT_NEAR(twin[t * ldy + r], exact, bound) << "twin t " << t << " r " << r;
