@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/aligned_allocator.h"
+#include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "kernels/vec_ops.h"
 #include "quant/ggml_blocks.h"
@@ -65,6 +67,51 @@ void run_matmul(benchmark::State& state, DType type, uint64_t rows, uint64_t col
   state.SetLabel(matmul_target_name());
 }
 
+// Generation as the engine sees it: one token against a model-sized set of weights (640 MB,
+// more than the caches), so every byte comes from memory. The matrices are copies of one
+// 5632 x 2048 matrix (interleaved at load for the types that have that form, as the engine
+// does); the rate is of weights streamed per second of this thread's CPU time (Google
+// Benchmark's default), which a loaded machine disturbs less than wall time.
+void run_stream(benchmark::State& state, DType type) {
+  constexpr uint64_t rows = 5632, cols = 2048;
+  const Weights w = make_weights(type, rows, cols);
+  const size_t copies = (size_t{640} << 20) / (rows * w.view.row_bytes) + 1;
+  std::vector<std::unique_ptr<InterleavedMatrix>> il;
+  std::vector<hwy::AlignedFreeUniquePtr<uint8_t[]>> plain;
+  for (size_t i = 0; i < copies; ++i) {
+    if (InterleavedMatrix::supports(type)) {
+      il.push_back(std::make_unique<InterleavedMatrix>(w.view));
+    } else {
+      plain.push_back(hwy::AllocateAligned<uint8_t>(rows * w.view.row_bytes));
+      std::memcpy(plain.back().get(), w.bytes.get(), rows * w.view.row_bytes);
+    }
+  }
+  std::vector<float> x(cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  PackedActivations p;
+  p.reset(type, 1, cols);
+  p.pack_rows(x.data(), cols, 0, 1);
+  std::vector<float> y(rows);
+  for (auto _ : state) {
+    for (size_t i = 0; i < copies; ++i) {
+      if (!il.empty()) {
+        matmul_interleaved(*il[i], p, y.data(), rows, 0, rows);
+      } else {
+        MatrixView v = w.view;
+        v.data = plain[i].get();
+        matmul_packed(v, p, y.data(), rows, 0, rows);
+      }
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  const double bytes = static_cast<double>(copies) * rows * w.view.row_bytes;
+  state.counters["GB/s"] = benchmark::Counter(state.iterations() * bytes / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(matmul_target_name());
+}
+
 void run_pack(benchmark::State& state, DType type, uint64_t cols, size_t n) {
   std::vector<float> x(n * cols, 0.5f);
   PackedActivations p;
@@ -96,6 +143,11 @@ void register_all() {
     }
     benchmark::RegisterBenchmark(("gemm512/" + name + "/2048x2048").c_str(),
                                  [=](benchmark::State& s) { run_matmul(s, t, 2048, 2048, 512); })
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (DType t : types) {
+    benchmark::RegisterBenchmark(("gen_stream/" + std::string(dtype_name(t)) + "/640MB").c_str(),
+                                 [=](benchmark::State& s) { run_stream(s, t); })
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("pack512/Q8_0/2048", [](benchmark::State& s) { run_pack(s, DType::Q8_0, 2048, 512); })

@@ -130,6 +130,26 @@ TEST(InterleavedTest, DispatchedMatchesScalarTwin) {
   });
 }
 
+// Generation (1-3 tokens) takes several groups at once on AVX-512 (8, then 2, then 1): row
+// counts and ranges that leave every kind of remainder, on every target and, separately, under
+// normal dispatch, which on AVX-512 VNNI CPUs picks a target for_each_target does not list
+// (interleaved_matmul.cpp alone compiles AVX3_DL).
+TEST(InterleavedTest, GenerationOverManyGroups) {
+  auto cases = [](bool) {
+    for (DType type : interleaved_types()) {
+      uint32_t seed = 300;
+      for (size_t n : {1u, 2u, 3u}) {
+        expect_interleaved_matches(type, 203, 256, n, 0, 203, ++seed, true);   // 25 groups + 3 rows
+        expect_interleaved_matches(type, 203, 256, n, 5, 197, ++seed, true);   // both ends cut
+        expect_interleaved_matches(type, 160, 96, n, 16, 160, ++seed, true);   // 18 groups
+        expect_interleaved_matches(type, 88, 2048, n, 8, 88, ++seed, true);    // 10 groups
+      }
+    }
+  };
+  for_each_target([&](const std::string&) { cases(true); });
+  cases(false);
+}
+
 // Q8_0 files may hold -128: the sign trick must stay exact.
 TEST(InterleavedTest, Q8_0WeightMinus128) {
   const uint64_t rows = 10, cols = 256;

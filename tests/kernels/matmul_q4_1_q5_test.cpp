@@ -186,6 +186,9 @@ TEST(MatmulQ41Q5Test, DispatchedMatchesScalarOnRandomBlocks) {
       auto m = make_matrix(type, 19, 512, 40 + static_cast<uint32_t>(n));
       expect_dispatched_matches_scalar(m.view, packed(type, n, 512, 41));
     }
+    // Generation reads rows in 8 strided streams plus a remainder: 67 = 8 * 8 + 3 rows.
+    auto m = make_matrix(type, 67, 256, 50);
+    expect_dispatched_matches_scalar(m.view, packed(type, 1, 256, 51));
   }
 }
 
