@@ -38,6 +38,10 @@ size_t amx_min_tokens(const AmxWeights& w) {
   }();
   if (forced > 0) return static_cast<size_t>(forced);
   if (w.interleaved) return 16;
+  // GPTQ rows are decoded by the scalar dequantize_padded_row: TinyLlama-shape pp128 measured
+  // 120 t/s on the tiles against 171 t/s through the grouped integer kernel, about equal at 512
+  // (docs/benchmarks.md). Past any chunk the engine makes, until the form has a SIMD decoder.
+  if (w.gptq) return 1024;
   if (w.matrix && has_fast_decoder(w.matrix->type)) return 32;
   return 96;
 }

@@ -149,6 +149,111 @@ HWY_NOINLINE void RowGroupTile(const Grouped& w, uint64_t rg, const PackedActiva
   }
 }
 
+// Stores a row group's 8 results for one token, only its rows inside [r0, r1).
+HWY_INLINE void StoreRowGroup(__m256 v8, uint64_t rg, float* out, uint64_t r0, uint64_t r1) {
+  const uint64_t row0 = rg * kRows;
+  if (row0 >= r0 && row0 + kRows <= r1) {
+    _mm256_storeu_ps(out + row0, v8);
+    return;
+  }
+  alignas(32) float v[kRows];
+  _mm256_store_ps(v, v8);
+  for (uint64_t i = 0; i < kRows; ++i)
+    if (row0 + i >= r0 && row0 + i < r1) out[row0 + i] = v[i];
+}
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// Generation on AVX-512 hosts: one token against S row groups far apart in the thread's range,
+// block by block in lock-step. One contiguous run is one stream for the hardware prefetchers,
+// which on the Sapphire Rapids host keeps a core well under its bandwidth; S runs (plus a
+// software prefetch a few lines ahead in each) keep more lines in flight, as the interleaved
+// Q4_0 kernel does (interleaved_matmul.cpp). The activation bytes of a block are broadcast once
+// for all S row groups. Same arithmetic, in the same order per row, as RowGroupTile<1>.
+#ifndef LMFORGE_GG_STREAMS
+#define LMFORGE_GG_STREAMS 8
+#endif
+constexpr size_t kStreams = LMFORGE_GG_STREAMS;
+#ifndef LMFORGE_GG_STREAM_PREFETCH
+#define LMFORGE_GG_STREAM_PREFETCH 512
+#endif
+constexpr size_t kStreamPrefetch = LMFORGE_GG_STREAM_PREFETCH;
+
+// The row groups rgs[0 .. ns) (ns <= kStreams), token t.
+HWY_NOINLINE void RowGroupStreams(const Grouped& w, const uint64_t* rgs, size_t ns, const PackedActivations& x,
+                                  const float* sums, size_t t, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  const size_t G = w.groups();
+  const uint64_t bpg = w.blocks_per_group();
+  const int8_t* xq = x.quants(t);
+  const float* xd = x.block_scales(t);
+  const float* xs = sums + t * G;
+  const uint8_t* prm[kStreams];
+  const uint8_t* blk[kStreams];
+  __m256 acc[kStreams];
+  for (size_t k = 0; k < kStreams; ++k) {
+    const uint64_t rg = rgs[k < ns ? k : 0];  // missing streams repeat the first (not stored)
+    prm[k] = w.params(rg);
+    blk[k] = w.blocks(rg);
+    acc[k] = _mm256_setzero_ps();
+  }
+  uint64_t b = 0;
+  for (size_t g = 0; g < G; ++g) {
+    __m256 part[kStreams];
+    LMFORGE_GG_UNROLL
+    for (size_t k = 0; k < kStreams; ++k) part[k] = _mm256_setzero_ps();
+    for (const uint64_t end = b + bpg; b < end; ++b) {
+      const int8_t* q = xq + b * kQK;
+      __m256i xb[8];
+      LMFORGE_GG_UNROLL
+      for (size_t i = 0; i < 4; ++i) {
+        xb[i] = Broadcast4(q + 4 * i);
+        xb[4 + i] = Broadcast4(q + 16 + 4 * i);
+      }
+      const __m256 d = _mm256_broadcast_ss(xd + b);
+      LMFORGE_GG_UNROLL
+      for (size_t k = 0; k < kStreams; ++k) {
+        hwy::Prefetch(blk[k] + kStreamPrefetch);
+        hwy::Prefetch(blk[k] + kStreamPrefetch + 64);
+        Codes c;
+        Decode(blk[k], c);
+        __m256i s16 = _mm256_maddubs_epi16(c.lo[0], xb[0]);
+        LMFORGE_GG_UNROLL
+        for (size_t i = 1; i < 4; ++i) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c.lo[i], xb[i]));
+        LMFORGE_GG_UNROLL
+        for (size_t i = 0; i < 4; ++i) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c.hi[i], xb[4 + i]));
+        const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+        part[k] = _mm256_fmadd_ps(dot, d, part[k]);
+        blk[k] += Grouped::kBlockBytes;
+      }
+    }
+    const __m256 xg = _mm256_broadcast_ss(xs + g);
+    LMFORGE_GG_UNROLL
+    for (size_t k = 0; k < kStreams; ++k) {
+      const __m256 sc = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(prm[k])));
+      const __m256 z =
+          _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(prm[k] + 2 * kRows))));
+      acc[k] = _mm256_fmadd_ps(sc, _mm256_fnmadd_ps(z, xg, part[k]), acc[k]);
+      prm[k] += Grouped::kParamBytes;
+    }
+  }
+  for (size_t k = 0; k < ns; ++k) StoreRowGroup(acc[k], rgs[k], y + t * ldy, r0, r1);
+}
+
+// One token over row groups [rg0, rg1): the range cut into kStreams parts walked side by side.
+void GenerateStreams(const Grouped& w, const PackedActivations& x, const float* sums, size_t t, float* y,
+                     size_t ldy, uint64_t r0, uint64_t r1, uint64_t rg0, uint64_t rg1) {
+  const uint64_t len = (rg1 - rg0 + kStreams - 1) / kStreams;
+  for (uint64_t i = 0; i < len; ++i) {
+    uint64_t rgs[kStreams];
+    size_t ns = 0;
+    for (size_t k = 0; k < kStreams; ++k) {
+      const uint64_t rg = rg0 + k * len + i;
+      if (rg < rg1) rgs[ns++] = rg;
+    }
+    RowGroupStreams(w, rgs, ns, x, sums, t, y, ldy, r0, r1);
+  }
+}
+#endif  // AVX-512
+
 // Activation rows per tile: 8 code registers + 2 RN accumulators + temporaries; AVX-512's 32
 // registers hold them all for RN = 4 (AVX2 spills a few, still ahead of RN = 1 for prompts).
 #ifndef LMFORGE_GG_TILE_TOKENS
@@ -163,6 +268,9 @@ void MatmulGptqGrouped(const Grouped& w, const PackedActivations& x, const float
   const size_t n = x.n();
   if (r0 >= r1 || n == 0) return;
   const uint64_t rg0 = r0 / kRows, rg1 = (r1 + kRows - 1) / kRows;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if (n == 1) return GenerateStreams(w, x, sums, 0, y, ldy, r0, r1, rg0, rg1);
+#endif
   const size_t x_bytes = w.cols() + w.blocks_per_row() * 2 * sizeof(float);  // a token's quants, scales, sums
   size_t tb = (size_t{256} << 10) / x_bytes;
   tb = tb < kTileTokens ? kTileTokens : tb / kTileTokens * kTileTokens;

@@ -117,6 +117,8 @@ std::vector<Case> cases() {
       {11, 2048, 128, &kAsym, 0, 0},   // TinyLlama's group size, 16 groups
       {24, 2048, 128, &kSym, 8, 24},   // symmetric, a range of whole row groups
       {9, 320, 320, &kAsym, 0, 0},     // one group per row (group size -1)
+      {203, 256, 128, &kAsym, 5, 203}, // 26 row groups: several lock-step rounds of the
+                                       // AVX-512 generation streams, the last one partial
   };
 }
 
