@@ -121,14 +121,7 @@ void gptq_gather_rows(const GptqForm& w, const float* x, size_t ldx, size_t t0, 
 }
 
 void gptq_group_sums(const GptqForm& w, const PackedActivations& x, size_t t, float* sums) {
-  const float* d = x.block_scales(t);
-  const float* s = x.block_sums(t);
-  const uint64_t bpg = w.blocks_per_group();
-  for (uint32_t g = 0; g < w.groups(); ++g) {
-    float acc = 0.0f;
-    for (uint64_t b = g * bpg; b < (g + 1) * bpg; ++b) acc += d[b] * s[b];
-    sums[g] = acc;
-  }
+  gptq_block_group_sums(w.groups(), w.blocks_per_group(), x, t, sums);
 }
 
 void matmul_gptq_scalar(const GptqForm& w, const PackedActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1) {

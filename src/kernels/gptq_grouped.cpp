@@ -88,11 +88,10 @@ void GptqGroupedMatrix::dequantize_row(uint64_t r, float* out) const {
   }
 }
 
-void gptq_grouped_sums(const GptqGroupedMatrix& w, const PackedActivations& x, size_t t, float* sums) {
+void gptq_block_group_sums(uint32_t groups, uint64_t bpg, const PackedActivations& x, size_t t, float* sums) {
   const float* d = x.block_scales(t);
   const float* s = x.block_sums(t);
-  const uint64_t bpg = w.blocks_per_group();
-  for (uint32_t g = 0; g < w.groups(); ++g) {
+  for (uint32_t g = 0; g < groups; ++g) {
     float acc = 0.0f;
     for (uint64_t b = g * bpg; b < (g + 1) * bpg; ++b) acc += d[b] * s[b];
     sums[g] = acc;

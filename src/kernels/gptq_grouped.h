@@ -77,8 +77,14 @@ class GptqGroupedMatrix {
   hwy::AlignedFreeUniquePtr<uint8_t[]> data_;
 };
 
-// sums[g] = X_g of packed row t: the sum over group g's blocks b of d_x[b] * (sum of q in b).
-void gptq_grouped_sums(const GptqGroupedMatrix& w, const PackedActivations& x, size_t t, float* sums);
+// sums[g] = X_g of packed row t: the sum over group g's blocks b of d_x[b] * (sum of q in b),
+// for `groups` groups of `blocks_per_group` consecutive blocks. Both GPTQ forms' zero terms
+// multiply these (GptqForm through gptq_group_sums).
+void gptq_block_group_sums(uint32_t groups, uint64_t blocks_per_group, const PackedActivations& x, size_t t,
+                           float* sums);
+inline void gptq_grouped_sums(const GptqGroupedMatrix& w, const PackedActivations& x, size_t t, float* sums) {
+  gptq_block_group_sums(w.groups(), w.blocks_per_group(), x, t, sums);
+}
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t][c] for rows r in [r0, r1) and every packed row t; x is
 // packed for Q4_0 weights over w.cols() columns. Threads may compute disjoint row ranges

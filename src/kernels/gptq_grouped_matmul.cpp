@@ -80,14 +80,43 @@ HWY_INLINE void Decode(const uint8_t* blk, Codes& c) {
   }
 }
 
+// A block's 32 activation bytes, 4 at a time in every lane: xb[k] elements 4k .. 4k+3 (the low
+// nibbles' inputs), xb[4 + k] elements 16+4k .. (the high nibbles').
+struct Broadcasts {
+  __m256i xb[8];
+};
+
+HWY_INLINE Broadcasts BroadcastBlock(const int8_t* xq) {
+  Broadcasts b;
+  LMFORGE_GG_UNROLL
+  for (size_t k = 0; k < 4; ++k) {
+    b.xb[k] = Broadcast4(xq + 4 * k);
+    b.xb[4 + k] = Broadcast4(xq + 16 + 4 * k);
+  }
+  return b;
+}
+
 // The 8 rows' sums of code * q over one block, as floats (exact).
-HWY_INLINE __m256 IntDot(const Codes& c, const int8_t* xq) {
-  __m256i s = _mm256_maddubs_epi16(c.lo[0], Broadcast4(xq));
+HWY_INLINE __m256 IntDot(const Codes& c, const Broadcasts& x) {
+  __m256i s = _mm256_maddubs_epi16(c.lo[0], x.xb[0]);
   LMFORGE_GG_UNROLL
-  for (size_t k = 1; k < 4; ++k) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c.lo[k], Broadcast4(xq + 4 * k)));
+  for (size_t k = 1; k < 4; ++k) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c.lo[k], x.xb[k]));
   LMFORGE_GG_UNROLL
-  for (size_t k = 0; k < 4; ++k) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c.hi[k], Broadcast4(xq + 16 + 4 * k)));
+  for (size_t k = 0; k < 4; ++k) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c.hi[k], x.xb[4 + k]));
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+}
+
+// Stores a row group's 8 results for one token, only its rows inside [r0, r1).
+HWY_INLINE void StoreRowGroup(__m256 v8, uint64_t rg, float* out, uint64_t r0, uint64_t r1) {
+  const uint64_t row0 = rg * kRows;
+  if (row0 >= r0 && row0 + kRows <= r1) {
+    _mm256_storeu_ps(out + row0, v8);
+    return;
+  }
+  alignas(32) float v[kRows];
+  _mm256_store_ps(v, v8);
+  for (uint64_t i = 0; i < kRows; ++i)
+    if (row0 + i >= r0 && row0 + i < r1) out[row0 + i] = v[i];
 }
 
 // y[t + j][8 rg + i] for j < RN and the rows 8 rg + i inside [r0, r1); sums[t * G + g] = X_g.
@@ -122,7 +151,8 @@ HWY_NOINLINE void RowGroupTile(const Grouped& w, uint64_t rg, const PackedActiva
       Codes c;
       Decode(blk, c);
       LMFORGE_GG_UNROLL
-      for (size_t j = 0; j < RN; ++j) part[j] = _mm256_fmadd_ps(IntDot(c, xq[j] + b * kQK), _mm256_broadcast_ss(xd[j] + b), part[j]);
+      for (size_t j = 0; j < RN; ++j)
+        part[j] = _mm256_fmadd_ps(IntDot(c, BroadcastBlock(xq[j] + b * kQK)), _mm256_broadcast_ss(xd[j] + b), part[j]);
     }
     const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(prm)));
     const __m256 z = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(prm + 2 * kRows))));
@@ -131,35 +161,8 @@ HWY_NOINLINE void RowGroupTile(const Grouped& w, uint64_t rg, const PackedActiva
       acc[j] = _mm256_fmadd_ps(s, _mm256_fnmadd_ps(z, _mm256_broadcast_ss(xs[j] + g), part[j]), acc[j]);
     }
   }
-  const uint64_t row0 = rg * kRows;
-  const bool whole = row0 >= r0 && row0 + kRows <= r1;
   LMFORGE_GG_UNROLL
-  for (size_t j = 0; j < RN; ++j) {
-    float* out = y + (t + j) * ldy;
-    if (whole) {
-      _mm256_storeu_ps(out + row0, acc[j]);
-    } else {  // a row group cut by the range: only its rows inside [r0, r1)
-      alignas(32) float v[kRows];
-      _mm256_store_ps(v, acc[j]);
-      for (uint64_t i = 0; i < kRows; ++i) {
-        const uint64_t r = row0 + i;
-        if (r >= r0 && r < r1) out[r] = v[i];
-      }
-    }
-  }
-}
-
-// Stores a row group's 8 results for one token, only its rows inside [r0, r1).
-HWY_INLINE void StoreRowGroup(__m256 v8, uint64_t rg, float* out, uint64_t r0, uint64_t r1) {
-  const uint64_t row0 = rg * kRows;
-  if (row0 >= r0 && row0 + kRows <= r1) {
-    _mm256_storeu_ps(out + row0, v8);
-    return;
-  }
-  alignas(32) float v[kRows];
-  _mm256_store_ps(v, v8);
-  for (uint64_t i = 0; i < kRows; ++i)
-    if (row0 + i >= r0 && row0 + i < r1) out[row0 + i] = v[i];
+  for (size_t j = 0; j < RN; ++j) StoreRowGroup(acc[j], rg, y + (t + j) * ldy, r0, r1);
 }
 
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -201,13 +204,7 @@ HWY_NOINLINE void RowGroupStreams(const Grouped& w, const uint64_t* rgs, size_t 
     LMFORGE_GG_UNROLL
     for (size_t k = 0; k < kStreams; ++k) part[k] = _mm256_setzero_ps();
     for (const uint64_t end = b + bpg; b < end; ++b) {
-      const int8_t* q = xq + b * kQK;
-      __m256i xb[8];
-      LMFORGE_GG_UNROLL
-      for (size_t i = 0; i < 4; ++i) {
-        xb[i] = Broadcast4(q + 4 * i);
-        xb[4 + i] = Broadcast4(q + 16 + 4 * i);
-      }
+      const Broadcasts xb = BroadcastBlock(xq + b * kQK);
       const __m256 d = _mm256_broadcast_ss(xd + b);
       LMFORGE_GG_UNROLL
       for (size_t k = 0; k < kStreams; ++k) {
@@ -215,13 +212,7 @@ HWY_NOINLINE void RowGroupStreams(const Grouped& w, const uint64_t* rgs, size_t 
         hwy::Prefetch(blk[k] + kStreamPrefetch + 64);
         Codes c;
         Decode(blk[k], c);
-        __m256i s16 = _mm256_maddubs_epi16(c.lo[0], xb[0]);
-        LMFORGE_GG_UNROLL
-        for (size_t i = 1; i < 4; ++i) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c.lo[i], xb[i]));
-        LMFORGE_GG_UNROLL
-        for (size_t i = 0; i < 4; ++i) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c.hi[i], xb[4 + i]));
-        const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
-        part[k] = _mm256_fmadd_ps(dot, d, part[k]);
+        part[k] = _mm256_fmadd_ps(IntDot(c, xb), d, part[k]);
         blk[k] += Grouped::kBlockBytes;
       }
     }
