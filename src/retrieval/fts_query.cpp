@@ -1,5 +1,7 @@
 #include "retrieval/fts_query.h"
 
+#include <set>
+
 namespace lmforge::retrieval {
 namespace {
 
@@ -9,18 +11,24 @@ bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 
 std::string fts5_query_for(std::string_view text) {
   std::string query;
+  std::set<std::string> seen;  // ASCII-lower-cased words already in the query
   size_t i = 0;
-  while (i < text.size()) {
+  while (i < text.size() && seen.size() < kMaxQueryWords) {
     while (i < text.size() && is_ascii_space(text[i])) ++i;
     if (i == text.size()) break;
-    if (!query.empty()) query += " OR ";
-    query += '"';
+    std::string phrase = "\"";
+    std::string key;
     for (; i < text.size() && !is_ascii_space(text[i]); ++i) {
-      if (text[i] == '"') query += '"';
+      const char c = text[i];
+      if (c == '"') phrase += '"';
       // A NUL would end the query string inside SQLite's tokenizer; it separates words anyway.
-      query += text[i] == '\0' ? ' ' : text[i];
+      phrase += c == '\0' ? ' ' : c;
+      key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
-    query += '"';
+    phrase += '"';
+    if (!seen.insert(key).second) continue;
+    if (!query.empty()) query += " OR ";
+    query += phrase;
   }
   return query;
 }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/error.h"
@@ -29,6 +30,11 @@ TEST(FtsQueryTest, QuotesEveryWordAndJoinsWithOr) {
   EXPECT_EQ(fts5_query_for(" a  b "), "\"a\" OR \"b\"");
   EXPECT_EQ(fts5_query_for("say \"hi\""), "\"say\" OR \"\"\"hi\"\"\"");
   EXPECT_EQ(fts5_query_for("NEAR(x"), "\"NEAR(x\"");
+  EXPECT_EQ(fts5_query_for("Word word WORD other"), "\"Word\" OR \"other\"");
+  std::string many;
+  for (int i = 0; i < 500; ++i) many += "w" + std::to_string(i) + " ";
+  const std::string q = fts5_query_for(many);
+  EXPECT_EQ(std::count(q.begin(), q.end(), '"'), static_cast<std::ptrdiff_t>(2 * kMaxQueryWords));
 }
 
 TEST(RankFusionTest, SumsReciprocalRanksWithK60) {
