@@ -2,6 +2,7 @@
 // [-m CHAT_MODEL] [sampling flags]`: finds the chunks of an index that answer a question (BM25,
 // exact cosine search, or both fused) and either prints them or has a chat model answer from
 // them (LangChain RetrievalQA's "stuff" prompt), streamed, followed by the sources.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,12 +54,16 @@ void print_chunks_json(const AskOptions& o, retrieval::SearchMode mode,
 void print_chunks_text(const std::vector<retrieval::RetrievedChunk>& chunks) {
   for (const auto& c : chunks) {
     std::printf("[%zu] %s  (score %.4g)\n", c.rank, escaped_for_display(retrieval::source_label(c)).c_str(), c.score);
-    std::string indented = "    ";
-    for (char ch : c.text) {
-      indented += ch;
-      if (ch == '\n') indented += "    ";
+    // Line by line with control characters escaped: an indexed file must not be able to send
+    // escape sequences to the terminal.
+    std::string indented;
+    size_t at = 0;
+    while (at <= c.text.size()) {
+      const size_t nl = std::min(c.text.find('\n', at), c.text.size());
+      indented += "    " + escaped_for_display(std::string_view(c.text).substr(at, nl - at)) + "\n";
+      at = nl + 1;
     }
-    std::printf("%s\n\n", indented.c_str());
+    std::printf("%s\n", indented.c_str());
   }
 }
 

@@ -67,17 +67,31 @@ int64_t pragma_int(SqliteDatabase& db, const char* pragma) {
   return s.step() ? s.column_int(0) : 0;
 }
 
-// Refuses, before SQLite touches it, a file that is not an SQLite database at all: SQLite would
-// report it only at the first read, and a journal left beside it must not be created.
-void refuse_non_sqlite_file(const std::string& path) {
+// Refuses, from the file's first 100 bytes and before SQLite opens it, what cannot be ours: a
+// file that is not an SQLite database, one with another application id, and one in WAL mode
+// (we never use WAL; opening one would create -wal/-shm files beside it and checkpoint into
+// it). A database with application id 0 is looked at by SQLite next (ours when it has no
+// tables yet). An empty or missing file is a new index.
+void refuse_foreign_file(const std::string& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec || size == 0) return;
-  char header[16] = {};
+  unsigned char header[100] = {};
   std::ifstream in(path, std::ios::binary);
-  in.read(header, sizeof header);
+  in.read(reinterpret_cast<char*>(header), sizeof header);
   if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) {
     fail(path, "not an lmforge index (not an SQLite database); refusing to touch it");
+  }
+  const uint32_t app_id = (uint32_t{header[68]} << 24) | (uint32_t{header[69]} << 16) |
+                          (uint32_t{header[70]} << 8) | uint32_t{header[71]};
+  if (app_id != 0 && app_id != kIndexApplicationId) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", app_id);
+    fail(path, std::string("not an lmforge index (SQLite application_id ") + hex +
+                   ", expected 0x6c6d6669); refusing to touch it");
+  }
+  if (header[18] == 2 || header[19] == 2 || std::filesystem::exists(path + "-wal", ec)) {
+    fail(path, "not an lmforge index (an SQLite database in WAL mode); refusing to touch it");
   }
 }
 
@@ -96,6 +110,7 @@ class SqliteIndexStore : public IndexStore {
     const int64_t n_objects = objects.step() ? objects.column_int(0) : 0;
     if (app_id == 0 && n_objects == 0) {
       empty_ = true;
+      use_durable_journal(mode);
       return;
     }
     if (app_id != kIndexApplicationId) {
@@ -109,6 +124,7 @@ class SqliteIndexStore : public IndexStore {
       fail(path, "index schema version " + std::to_string(version) + ", this lmforge reads version " +
                      std::to_string(kIndexSchemaVersion) + (version > kIndexSchemaVersion ? " (made by a newer lmforge)" : ""));
     }
+    use_durable_journal(mode);
   }
 
   std::optional<IndexSettings> settings() override {
@@ -276,10 +292,17 @@ class SqliteIndexStore : public IndexStore {
   static int open_flags_for_reading(const std::string& path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) fail(path, "no such index (run `lmforge index --db " + path + " ...` first)");
-    refuse_non_sqlite_file(path);
+    refuse_foreign_file(path);
     // Read-write when allowed, so that SQLite can roll back a journal an interrupted `index`
     // left behind (a read-only connection cannot); nothing here writes otherwise.
     return ::access(path.c_str(), W_OK) == 0 ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+  }
+
+  // Said explicitly rather than left to how the library was compiled: the rollback journal (one
+  // file at rest) and an fsync at every commit. Only once the file is known to be ours: a
+  // journal mode change rewrites the header of a database in WAL mode.
+  void use_durable_journal(IndexOpenMode mode) {
+    if (mode == IndexOpenMode::kUpdate) db_.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL");
   }
 
   size_t meta_number(const std::map<std::string, std::string>& meta, const std::string& key) {
@@ -326,7 +349,7 @@ class SqliteIndexStore : public IndexStore {
 }  // namespace
 
 std::unique_ptr<IndexStore> open_sqlite_index(const std::string& path, IndexOpenMode mode) {
-  if (mode == IndexOpenMode::kUpdate) refuse_non_sqlite_file(path);
+  if (mode == IndexOpenMode::kUpdate) refuse_foreign_file(path);
   return std::make_unique<SqliteIndexStore>(path, mode);
 }
 

@@ -221,6 +221,19 @@ def check_bad_input(lm, work):
         r = run([lm] + cmd, expect_rc=1)
         check(b"not an lmforge index" in r.stderr, "%s: %r" % (cmd[0], r.stderr))
     check(read_bytes(theirs) == before and not os.path.exists(theirs + "-journal"), "someone else's database was touched")
+    wal = os.path.join(work, "theirs-wal.db")
+    for p in (wal, wal + "-wal", wal + "-shm"):
+        if os.path.exists(p):
+            os.remove(p)
+    con = sqlite3.connect(wal)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("CREATE TABLE notes(body TEXT)")
+    con.commit()
+    con.close()
+    before = read_bytes(wal)
+    run([lm, "index", "--db", wal, "--rebuild", docs], expect_rc=1)
+    run([lm, "ask", "--db", wal, "x", "--retrieve-only"], expect_rc=1)
+    check(read_bytes(wal) == before and not os.path.exists(wal + "-shm"), "a WAL-mode database was touched")
 
     # Not a database at all, and a corrupt index.
     text_db = os.path.join(work, "notes.db")

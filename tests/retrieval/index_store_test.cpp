@@ -165,6 +165,21 @@ TEST(IndexStoreTest, RefusesADatabaseThatIsNotOursAndLeavesItAlone) {
     sqlite3_close(h);
   }
   EXPECT_THROW(open_sqlite_index(other, IndexOpenMode::kUpdate), Error);
+
+  // A database in WAL mode: refused before SQLite opens it, so no -wal/-shm appear beside it.
+  const std::string wal = dir.file("wal.db");
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(wal.c_str(), &h), SQLITE_OK);
+    sqlite3_exec(h, "PRAGMA journal_mode = WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);", nullptr, nullptr, nullptr);
+    sqlite3_close(h);
+  }
+  const std::string wal_before = read_bytes(wal);
+  EXPECT_THROW(open_sqlite_index(wal, IndexOpenMode::kUpdate), Error);
+  EXPECT_THROW(open_sqlite_index(wal, IndexOpenMode::kRead), Error);
+  EXPECT_EQ(read_bytes(wal), wal_before);
+  EXPECT_FALSE(std::filesystem::exists(wal + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(wal + "-shm"));
 }
 
 TEST(IndexStoreTest, RefusesFilesThatAreNotSqliteOrAreCorrupt) {
