@@ -70,8 +70,8 @@ void interleaved_groups_to_int8_panel(const uint8_t* first_group, size_t group_b
 // Q4_1 (q5 false) or Q5_1 (q5 true) rows held in place, `rows` (1..32) of them row_bytes apart
 // from first_row, nb blocks each (quant/ggml_blocks.h, quant/q5.h layouts), into int8 panel
 // rows 0 .. rows - 1: the unsigned codes (0..15 or 0..31, which fit int8 as they are), the
-// scales dw[b * 32 + row] and the minimums mw[b * 32 + row], fp16 widened. Panel rows past
-// `rows` are the caller's.
+// scales dw[b * 32 + row] and the minimums mw[b * 32 + row], fp16 widened. Panel rows rows..31
+// come out as zeros. codes: 64-byte aligned.
 void min_blocks_to_int8_panel(const uint8_t* first_row, size_t row_bytes, size_t rows, uint64_t nb, bool q5,
                               int8_t* codes, float* dw, float* mw);
 
