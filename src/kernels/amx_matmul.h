@@ -57,9 +57,11 @@ struct AmxWeights {
 // LMFORGE_AMX_MIN_TOKENS=N (read once) replaces all three, for tests and measurements.
 size_t amx_min_tokens(const AmxWeights& w);
 
-// Whether matmul_amx() can multiply weights of type `t` held as a MatrixView, with the
-// arithmetic of matmul_packed() (every runnable type but F32 and F16; Q4_1 and Q5_1 only on the
-// int8 form of the activations).
+// Whether the engine should multiply weights of type `t` held as a MatrixView with
+// matmul_amx(), which then keeps the results of matmul_packed() within the probability
+// oracles: every runnable type but F32, F16 and Q5_1 (Q4_1 only on the int8 form of the
+// activations). matmul_amx() itself multiplies Q5_1 too (on the int8 form), for tests and
+// measurements; amx_matmul.cpp says why the engine does not ask it to.
 bool amx_supports(DType t);
 
 // Whether the product by `w` reads the int8 form of the activations (AmxActivations::reset's

@@ -222,6 +222,7 @@ TEST(AmxMatmulTest, TwinIsThePackedProduct) {
   EXPECT_FALSE(amx_supports(DType::F32));
   EXPECT_FALSE(amx_supports(DType::F16));
   EXPECT_TRUE(amx_supports(DType::Q4_1));
+  EXPECT_FALSE(amx_supports(DType::Q5_1));
   EXPECT_TRUE(amx_supports(DType::Q4_K));
 }
 
