@@ -18,8 +18,12 @@
 // scales), so the arithmetic is matmul_packed()'s to about 2^-16 relative per term, summed in
 // fp32 in another order.
 //
+// Interleaved Q4_0/Q8_0 and Q4_1 (Q5_1 on request) take INT8 tiles instead, on the int8 form of
+// the activations: the integer kernels' block arithmetic, exactly (amx_tiles.h).
+//
 // matmul_amx_scalar() is the plain C++ twin: the same split and products, summed in double; it
-// decodes the weights through the quant layer's reference decoders, not through the fast ones.
+// decodes the weights through the quant layer's reference decoders, not through the fast ones
+// (the INT8 forms: the codes straight from the block bytes, and the same float steps).
 // matmul_amx() falls back to the twin where amx_usable() (kernels/amx_support.h) is false; the
 // engine asks amx_enabled() instead, so that it keeps its integer kernels there.
 #pragma once

@@ -1,5 +1,6 @@
 // matmul_amx_scalar (kernels/amx_matmul.h): the AMX product's arithmetic in plain C++, with
-// weights decoded by the quant layer's reference decoders, for the tests to compare against.
+// weights decoded by the quant layer's reference decoders (the INT8 forms: codes read from the
+// block bytes here), for the tests to compare against.
 #include <cmath>
 #include <cstring>
 #include <vector>
