@@ -270,14 +270,6 @@ void min_blocks_int8_product(const MatrixView& m, const AmxActivations& x, float
   for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
     amx_tiles::min_blocks_to_int8_panel(m.row(r), m.row_bytes, rows, nb, q5, codes, scales.data(), minimums.data());
-    // The next panel's rows into L2 while the tiles work on this one: rows are short (1.3 KB
-    // for 2048 inputs), so the hardware prefetchers keep restarting, and the decoder above
-    // waited on memory for most of its time without this (perf, one thread).
-    if (r + amx_tiles::kPanelRows < r1) {
-      const uint8_t* next = m.row(r + amx_tiles::kPanelRows);
-      const size_t bytes = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r - amx_tiles::kPanelRows)) * m.row_bytes;
-      for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(next + o, 0, 2);
-    }
     amx_tiles::int8_panel_product(codes, scales.data(), minimums.data(), x.int8_codes(), x.int8_scales(),
                                   x.int8_sums(), nb, x.token_tiles(), x.n(), rows, y + r, ldy, acc);
   }
