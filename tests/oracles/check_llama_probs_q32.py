@@ -36,9 +36,9 @@ TYPES = ("q4_1", "q5_0", "q5_1")
 # q5_1 1.9e-6 / 3.6e-3 / 1.4e-2 (its integer kernel); with q4_1 on AMX INT8 tiles (prompts of
 # 16+ tokens; kernels/amx_matmul.h) q4_1 5.1e-3 / 1.9e-6 / 4.4e-6: the tiles add each block's
 # terms in order as llama.cpp's AMX kernel for Q4_1 does, where the integer kernel keeps 8
-# lanes as llama.cpp's vec_dot does, and one layer's matrix in mha (blk.1.attn_q) and one in
-# tied-bin (ffn_down) each agree with one order and not the other: llama.cpp seems not to take
-# its AMX path for every matrix here. Near-exact agreement needs the activations rounded as llama.cpp rounds
+# lanes as llama.cpp's vec_dot does, and a matrix in mha (attn_q of blk.1) and one in tied-bin
+# (ffn_down) each agree with one order and not the other: llama.cpp seems not to take its AMX
+# path for every matrix here (docs/benchmarks.md, "Q4_1 prompts on AMX INT8 tiles"). Near-exact agreement needs the activations rounded as llama.cpp rounds
 # them (Q8_1 sums for q4_1/q5_1: without that, 4e-2 .. 1e-1 and top-1 flips). gqa q5_0 is the
 # same outlier as gqa q8_0 in check_llama_probs.py (6e-2 there): llama.cpp multiplies both types
 # through llamafile's tinyBLAS for prompt batches, which rounds and orders differently, and this
