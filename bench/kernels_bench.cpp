@@ -1,5 +1,7 @@
 // Micro-benchmark of the Highway kernels, one thread: gemv (one activation row, memory-bound)
-// reported as GB/s of weights streamed, and the 512-row product (compute-bound) as GFLOP/s.
+// reported as GB/s of weights streamed, and the 512-row product (compute-bound) as GFLOP/s;
+// a prompt chunk's product (128 tokens) through the integer kernels and on AMX tiles, as the
+// engine would pick them (interleaved Q4_0/Q8_0, packed activations of the weights' type).
 //   build-x/lmforge_kernels_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -12,6 +14,8 @@
 #include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/aligned_allocator.h"
+#include "kernels/amx_matmul.h"
+#include "kernels/amx_support.h"
 #include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "kernels/vec_ops.h"
@@ -65,6 +69,50 @@ void run_matmul(benchmark::State& state, DType type, uint64_t rows, uint64_t col
     state.counters["GFLOP/s"] = benchmark::Counter(iters * 2.0 * rows * cols * n / 1e9, benchmark::Counter::kIsRate);
   }
   state.SetLabel(matmul_target_name());
+}
+
+// One product of n tokens (a prompt chunk) as the engine runs it: on AMX tiles (amx) from the
+// packed activations, or through the integer kernels; Q4_0/Q8_0 interleaved in both. Packing is
+// outside the timed loop (once per product in the engine, shared by several matrices).
+void run_chunk(benchmark::State& state, DType type, uint64_t rows, uint64_t cols, size_t n, bool amx) {
+  if (amx && !amx_usable()) {
+    state.SkipWithError("no AMX here");
+    return;
+  }
+  Weights w = make_weights(type, rows, cols);
+  std::unique_ptr<InterleavedMatrix> il;
+  if (InterleavedMatrix::supports(type)) il = std::make_unique<InterleavedMatrix>(w.view);
+  AmxWeights aw;
+  if (il) {
+    aw.interleaved = il.get();
+  } else {
+    aw.matrix = &w.view;
+  }
+  std::vector<float> x(n * cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  PackedActivations p;
+  p.reset(type, n, cols);
+  p.pack_rows(x.data(), cols, 0, n);
+  AmxActivations a;
+  a.reset(n, cols, amx_int8_form(aw));
+  a.pack_from(p, 0, n);
+  std::vector<float> y(n * rows);
+  for (auto _ : state) {
+    if (amx) {
+      matmul_amx(aw, a, y.data(), rows, 0, rows);
+    } else if (il) {
+      matmul_interleaved(*il, p, y.data(), rows, 0, rows);
+    } else {
+      matmul_packed(w.view, p, y.data(), rows, 0, rows);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(state.iterations() * 2.0 * rows * cols * n / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(amx ? "AMX" : matmul_target_name());
 }
 
 // Generation as the engine sees it: one token against a model-sized set of weights (640 MB,
@@ -144,6 +192,18 @@ void register_all() {
     benchmark::RegisterBenchmark(("gemm512/" + name + "/2048x2048").c_str(),
                                  [=](benchmark::State& s) { run_matmul(s, t, 2048, 2048, 512); })
         ->Unit(benchmark::kMillisecond);
+  }
+  // 128 tokens: a prompt chunk; 16 and 8: where amx_min_tokens() puts the switch for these.
+  for (size_t n : {128u, 16u, 8u}) {
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_1, DType::Q5_1}) {
+      for (bool amx : {false, true}) {
+        benchmark::RegisterBenchmark(("chunk" + std::to_string(n) + (amx ? "_amx/" : "_simd/") +
+                                      std::string(dtype_name(t)) + "/2048x2048")
+                                         .c_str(),
+                                     [=](benchmark::State& s) { run_chunk(s, t, 2048, 2048, n, amx); })
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
   }
   for (DType t : types) {
     benchmark::RegisterBenchmark(("gen_stream/" + std::string(dtype_name(t)) + "/640MB").c_str(),

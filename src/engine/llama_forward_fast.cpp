@@ -198,9 +198,9 @@ void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x
     });
   }
   if (!in.amx) return;
-  // The AMX product reads the same rounded activations: as 8-bit codes for interleaved weights,
-  // as bf16 pairs for the others.
-  in.bf16.reset(n, p.cols(), w.interleaved != nullptr);
+  // The AMX product reads the same rounded activations: as 8-bit codes for interleaved weights
+  // and Q4_1/Q5_1 (amx_int8_form), as bf16 pairs for the others.
+  in.bf16.reset(n, p.cols(), amx_int8_form(amx_weights(w)));
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.bf16.pack_from(p, b, e); });
 }
 
