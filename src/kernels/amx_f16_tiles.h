@@ -1,0 +1,35 @@
+// The AMX and AVX-512 code of kernels/amx_f16.h, in its own translation unit for the same reason
+// as amx_tiles.h: only the *_tiles.cpp files are compiled with -mamx-* -mavx512*, they are only
+// entered after amx_usable(), and raw pointers alone cross into them.
+//
+// Panel: amx_tiles.h's layout (step s at panel + s * 2048: 32 rows x 32 bf16 of w_hi, then the
+// same of w_lo). Activations: AmxF16Activations (tile (j, s) at (j * steps + s) * 1536: x_hi,
+// x_mid, x_lo, 512 bf16 each).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lmforge::amx_f16_tiles {
+
+constexpr size_t kPanelRows = 32;
+constexpr size_t kPanelPart = 32 * 32;         // bf16 of one part (hi or lo) of a panel step
+constexpr size_t kPanelStep = 2 * kPanelPart;  // bf16 per panel step
+constexpr size_t kActPart = 16 * 32;           // bf16 of one part of an activation tile
+constexpr size_t kActTile = 3 * kActPart;
+
+// Decodes one F16 row of `cols` values into panel row `row`: w_hi and w_lo per step, zeros past
+// cols up to steps * 32.
+void f16_row_to_panel(const uint16_t* in, uint64_t cols, uint64_t steps, uint16_t* panel, size_t row);
+
+// Splits steps * 32 floats (zero-padded by the caller) into one token's column of the
+// activation tiles: column = tile(j, 0) + 2 * (token % 16).
+void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column);
+
+// y[t * ldy + i] = sum over the panel's inputs of the five part products of panel row i and
+// token t, for i < rows (1..32) and t < n; acts points at token tile 0, step 0; token_tiles is
+// even. acc: scratch, token_tiles * 512 floats, 64-byte aligned.
+void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
+                   size_t rows, float* y, size_t ldy, float* acc);
+
+}  // namespace lmforge::amx_f16_tiles
