@@ -104,17 +104,10 @@ void matmul_amx_f16(const MatrixView& w, const AmxF16Activations& x, float* y, s
   for (uint64_t r = r0; r < r1; r += at::kPanelRows) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(at::kPanelRows, r1 - r));
     const size_t used = rows <= 16 ? 16 : 32;  // panel rows the tiles read
-    for (size_t i = 0; i < used; ++i) {
-      if (i < rows) {
-        at::f16_row_to_panel(reinterpret_cast<const uint16_t*>(w.row(r + i)), w.cols, steps, panel, i);
-        continue;
-      }
-      for (uint64_t s = 0; s < steps; ++s) {
-        std::memset(panel + s * at::kPanelStep + i * 32, 0, 64);
-        std::memset(panel + s * at::kPanelStep + at::kPanelPart + i * 32, 0, 64);
-      }
-    }
-    at::panel_product(panel, x.tile(0, 0), steps, x.token_tiles(), x.n(), rows, y + r, ldy, acc);
+    at::f16_rows_to_panel(w.row(r), w.row_bytes, rows, used, w.cols, steps, panel);
+    const uint64_t next_rows = r + rows < r1 ? std::min<uint64_t>(at::kPanelRows, r1 - r - rows) : 0;
+    at::panel_product(panel, x.tile(0, 0), steps, x.token_tiles(), x.n(), rows, y + r, ldy, acc,
+                      w.row(r + rows), static_cast<size_t>(next_rows * w.row_bytes));
   }
 }
 #else

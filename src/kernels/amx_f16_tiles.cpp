@@ -75,14 +75,21 @@ inline __attribute__((always_inline)) void load_tokens(const uint16_t* x0, const
   _tile_loadd(7, x1, 64);
 }
 
-// As amx_tiles.cpp's product: the inputs in slices of kSliceSteps steps (the panel's slice,
-// 32 KiB, stays in L1 while every token pair passes), the accumulators parked in `acc` between
-// slices, stored transposed once at the end.
-constexpr uint64_t kSliceSteps = 8;
+// As amx_tiles.cpp's product: the inputs in slices of kSliceSteps steps, the accumulators
+// parked in `acc` between slices, stored transposed once at the end. With five products per
+// step the accumulators' drain at each slice's end cost more than L1 reuse of a short slice
+// gained: one thread, 128 tokens, CPU time (load 4-5), 2048 x 2048 / 5632 x 2048 / 2048 x
+// 5632: 5.5 / 14 / 20 ms with 8-step slices, 4.9 / 11.4-13.4 / 18.3-18.9 ms with 64.
+constexpr uint64_t kSliceSteps = 64;
 
 template <bool kTwoRowTiles>
 void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n, size_t rows,
-             float* y, size_t ldy, float* acc) {
+             float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
+  // The next panel's F16 rows are fetched into L2 a few lines per step, spread over the whole
+  // product, so that decoding them reads L2 instead of waiting for memory.
+  const uint64_t visits = steps * (token_tiles / 2);
+  const size_t lines_per_visit = (ahead_bytes / 64 + visits) / (visits ? visits : 1);
+  const uint8_t* const ahead_end = ahead + ahead_bytes;
   for (uint64_t s0 = 0; s0 < steps; s0 += kSliceSteps) {
     const uint64_t s1 = s0 + kSliceSteps < steps ? s0 + kSliceSteps : steps;
     for (size_t j = 0; j < token_tiles; j += 2) {
@@ -105,6 +112,8 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
         }
       }
       for (uint64_t s = s0; s < s1; ++s) {
+        for (size_t l = 0; l < lines_per_visit && ahead < ahead_end; ++l, ahead += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
         const uint16_t* a = panel + s * kPanelStep;
         const uint16_t* x0 = b0 + s * kActTile;
         const uint16_t* x1 = b1 + s * kActTile;
@@ -153,17 +162,32 @@ inline void split_f16(__m256i h0, __m256i h1, uint16_t* hi) {
 
 }  // namespace
 
-void f16_row_to_panel(const uint16_t* in, uint64_t cols, uint64_t steps, uint16_t* panel, size_t row) {
+void f16_rows_to_panel(const uint8_t* first, size_t row_bytes, size_t rows, size_t used, uint64_t cols,
+                       uint64_t steps, uint16_t* panel) {
+  // Step by step, all rows of a step together: the panel is written in order (a row at a time,
+  // its lines would sit 4 KiB apart and fight over one L1 set), the rows read 64 bytes each.
   const uint64_t whole = cols / 32;
-  for (uint64_t s = 0; s < whole; ++s)
-    split_f16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + 32 * s)),
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + 32 * s + 16)),
-              panel + s * kPanelStep + row * 32);
-  if (whole == steps) return;
-  alignas(32) uint16_t tail[32] = {};  // +0 in F16: the padding inputs are zeros
-  __builtin_memcpy(tail, in + 32 * whole, (cols - 32 * whole) * 2);
-  split_f16(_mm256_load_si256(reinterpret_cast<const __m256i*>(tail)),
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(tail + 16)), panel + whole * kPanelStep + row * 32);
+  for (uint64_t s = 0; s < steps; ++s) {
+    uint16_t* dst = panel + s * kPanelStep;
+    for (size_t i = 0; i < used; ++i, dst += 32) {
+      if (i >= rows) {
+        const __m512i zero = _mm512_setzero_si512();
+        _mm512_storeu_si512(dst, zero);
+        _mm512_storeu_si512(dst + kPanelPart, zero);
+        continue;
+      }
+      const uint16_t* in = reinterpret_cast<const uint16_t*>(first + i * row_bytes) + 32 * s;
+      if (s < whole) {
+        split_f16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in)),
+                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + 16)), dst);
+        continue;
+      }
+      alignas(32) uint16_t tail[32] = {};  // +0 in F16: the padding inputs are zeros
+      __builtin_memcpy(tail, in, (cols - 32 * whole) * 2);
+      split_f16(_mm256_load_si256(reinterpret_cast<const __m256i*>(tail)),
+                _mm256_load_si256(reinterpret_cast<const __m256i*>(tail + 16)), dst);
+    }
+  }
 }
 
 void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
@@ -187,13 +211,13 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
 }
 
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
-                   size_t rows, float* y, size_t ldy, float* acc) {
+                   size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
   static const TileConfig config;
   _tile_loadconfig(&config);
   if (rows > 16) {
-    product<true>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc);
+    product<true>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc, ahead, ahead_bytes);
   } else {
-    product<false>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc);
+    product<false>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc, ahead, ahead_bytes);
   }
   _tile_release();
 }

@@ -18,9 +18,11 @@ constexpr size_t kPanelStep = 2 * kPanelPart;  // bf16 per panel step
 constexpr size_t kActPart = 16 * 32;           // bf16 of one part of an activation tile
 constexpr size_t kActTile = 3 * kActPart;
 
-// Decodes one F16 row of `cols` values into panel row `row`: w_hi and w_lo per step, zeros past
-// cols up to steps * 32.
-void f16_row_to_panel(const uint16_t* in, uint64_t cols, uint64_t steps, uint16_t* panel, size_t row);
+// Decodes `rows` F16 rows of `cols` values (the first at `first`, row_bytes apart) into panel
+// rows 0 .. rows - 1: w_hi and w_lo per step, zeros past cols up to steps * 32; panel rows
+// rows .. used - 1 (used: 16 or 32) become zeros.
+void f16_rows_to_panel(const uint8_t* first, size_t row_bytes, size_t rows, size_t used, uint64_t cols,
+                       uint64_t steps, uint16_t* panel);
 
 // Splits steps * 32 floats (zero-padded by the caller) into one token's column of the
 // activation tiles: column = tile(j, 0) + 2 * (token % 16).
@@ -28,8 +30,9 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column);
 
 // y[t * ldy + i] = sum over the panel's inputs of the five part products of panel row i and
 // token t, for i < rows (1..32) and t < n; acts points at token tile 0, step 0; token_tiles is
-// even. acc: scratch, token_tiles * 512 floats, 64-byte aligned.
+// even. acc: scratch, token_tiles * 512 floats, 64-byte aligned. Along the way it prefetches
+// [ahead, ahead + ahead_bytes) into L2 (the next panel's rows; 0 bytes for none).
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
-                   size_t rows, float* y, size_t ldy, float* acc);
+                   size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes);
 
 }  // namespace lmforge::amx_f16_tiles
