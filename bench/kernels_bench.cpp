@@ -145,6 +145,46 @@ void run_f16_prompt(benchmark::State& state, uint64_t rows, uint64_t cols, size_
                                                  benchmark::Counter::kIsRate);
 }
 
+// The same with model-sized weights (copies of one 5632 x 2048 matrix, 640 MB, more than the
+// caches), as the engine streams them: every panel's rows come from memory.
+void run_f16_prompt_stream(benchmark::State& state, size_t n, bool amx) {
+  if (amx && !amx_usable()) return state.SkipWithError("no AMX on this CPU or kernel");
+  constexpr uint64_t rows = 5632, cols = 2048;
+  const Weights w = make_weights(DType::F16, rows, cols);
+  const size_t copies = (size_t{640} << 20) / (rows * w.view.row_bytes) + 1;
+  std::vector<hwy::AlignedFreeUniquePtr<uint8_t[]>> plain;
+  for (size_t i = 0; i < copies; ++i) {
+    plain.push_back(hwy::AllocateAligned<uint8_t>(rows * w.view.row_bytes));
+    std::memcpy(plain.back().get(), w.bytes.get(), rows * w.view.row_bytes);
+  }
+  std::vector<float> x(n * cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  PackedActivations p;
+  AmxF16Activations a;
+  std::vector<float> y(n * rows);
+  for (auto _ : state) {
+    for (size_t i = 0; i < copies; ++i) {
+      MatrixView v = w.view;
+      v.data = plain[i].get();
+      if (amx) {
+        a.reset(n, cols);
+        a.pack_rows(x.data(), cols, 0, n);
+        matmul_amx_f16(v, a, y.data(), rows, 0, rows);
+      } else {
+        p.reset(DType::F16, n, cols);
+        p.pack_rows(x.data(), cols, 0, n);
+        matmul_packed(v, p, y.data(), rows, 0, rows);
+      }
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(state.iterations() * 2.0 * copies * rows * cols * n / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 void run_pack(benchmark::State& state, DType type, uint64_t cols, size_t n) {
   std::vector<float> x(n * cols, 0.5f);
   PackedActivations p;
@@ -191,6 +231,10 @@ void register_all() {
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { run_f16_prompt(s, rows, cols, n, amx); })
             ->Unit(benchmark::kMillisecond);
       }
+  for (bool amx : {false, true})
+    benchmark::RegisterBenchmark((std::string("f16_prompt_stream/") + (amx ? "amx" : "float") + "/640MB/n128").c_str(),
+                                 [=](benchmark::State& s) { run_f16_prompt_stream(s, 128, amx); })
+        ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("pack512/Q8_0/2048", [](benchmark::State& s) { run_pack(s, DType::Q8_0, 2048, 512); })
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("softmax/4096", run_softmax)->Unit(benchmark::kMicrosecond);
