@@ -82,73 +82,100 @@ inline __attribute__((always_inline)) void load_tokens(const uint16_t* x0, const
 // 5632: 5.5 / 14 / 20 ms with 8-step slices, 4.9 / 11.4-13.4 / 18.3-18.9 ms with 64.
 constexpr uint64_t kSliceSteps = 64;
 
+// Prefetches [next, end) a few lines per call, spread over the whole product, so that decoding
+// the next panels reads L2 instead of waiting for memory.
+struct Prefetcher {
+  const uint8_t* next;
+  const uint8_t* end;
+  size_t lines_per_call;
+  inline __attribute__((always_inline)) void step() {
+    for (size_t l = 0; l < lines_per_call && next < end; ++l, next += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+  }
+};
+
+// Steps [s0, s1) of one panel against one token pair (b0, b1: the pair's tile (j, 0) and
+// (j + 1, 0)), into the pair's 4 accumulator tiles parked at c (zeroed first when s0 is 0).
 template <bool kTwoRowTiles>
-void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n, size_t rows,
-             float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
-  // The next panel's F16 rows are fetched into L2 a few lines per step, spread over the whole
-  // product, so that decoding them reads L2 instead of waiting for memory.
-  const uint64_t visits = steps * (token_tiles / 2);
-  const size_t lines_per_visit = (ahead_bytes / 64 + visits) / (visits ? visits : 1);
-  const uint8_t* const ahead_end = ahead + ahead_bytes;
+void slice_pair(const uint16_t* panel, const uint16_t* b0, const uint16_t* b1, uint64_t s0, uint64_t s1, float* c,
+                Prefetcher& ahead) {
+  if (s0 == 0) {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (kTwoRowTiles) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  } else {
+    _tile_loadd(0, c, 64);
+    _tile_loadd(1, c + 256, 64);
+    if (kTwoRowTiles) {
+      _tile_loadd(2, c + 512, 64);
+      _tile_loadd(3, c + 768, 64);
+    }
+  }
+  for (uint64_t s = s0; s < s1; ++s) {
+    ahead.step();
+    const uint16_t* a = panel + s * kPanelStep;
+    const uint16_t* x0 = b0 + s * kActTile;
+    const uint16_t* x1 = b1 + s * kActTile;
+    // The small terms first, ordered so that each load serves the next products:
+    // w_hi x_lo, w_hi x_mid, w_lo x_mid, w_lo x_hi, w_hi x_hi (12 tile loads, 5 products).
+    load_weights<kTwoRowTiles>(a);
+    load_tokens(x0 + 2 * kActPart, x1 + 2 * kActPart);
+    multiply_loaded<kTwoRowTiles>();
+    load_tokens(x0 + kActPart, x1 + kActPart);
+    multiply_loaded<kTwoRowTiles>();
+    load_weights<kTwoRowTiles>(a + kPanelPart);
+    multiply_loaded<kTwoRowTiles>();
+    load_tokens(x0, x1);
+    multiply_loaded<kTwoRowTiles>();
+    load_weights<kTwoRowTiles>(a);
+    multiply_loaded<kTwoRowTiles>();
+  }
+  _tile_stored(0, c, 64);
+  _tile_stored(1, c + 256, 64);
+  if (kTwoRowTiles) {
+    _tile_stored(2, c + 512, 64);
+    _tile_stored(3, c + 768, 64);
+  }
+}
+
+// Panel p's accumulators for token pair j / 2 are at acc + (p * token_tiles / 2 + j / 2) * 1024.
+void product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint64_t steps, size_t token_tiles,
+             size_t n, size_t rows, float* y, size_t ldy, float* acc, Prefetcher& ahead) {
+  const size_t pairs = token_tiles / 2;
   for (uint64_t s0 = 0; s0 < steps; s0 += kSliceSteps) {
     const uint64_t s1 = s0 + kSliceSteps < steps ? s0 + kSliceSteps : steps;
     for (size_t j = 0; j < token_tiles; j += 2) {
       const uint16_t* b0 = acts + j * steps * kActTile;
       const uint16_t* b1 = b0 + steps * kActTile;
-      float* c = acc + j / 2 * 4 * 256;  // this pair's 4 accumulator tiles
-      if (s0 == 0) {
-        _tile_zero(0);
-        _tile_zero(1);
-        if (kTwoRowTiles) {
-          _tile_zero(2);
-          _tile_zero(3);
+      // Every panel meets this pair's slice while it is still in L2.
+      for (size_t p = 0; p < n_panels; ++p) {
+        const uint16_t* panel = panels + p * steps * kPanelStep;
+        float* c = acc + (p * pairs + j / 2) * 1024;
+        if (rows - p * kPanelRows > 16) {
+          slice_pair<true>(panel, b0, b1, s0, s1, c, ahead);
+        } else {
+          slice_pair<false>(panel, b0, b1, s0, s1, c, ahead);
         }
-      } else {
-        _tile_loadd(0, c, 64);
-        _tile_loadd(1, c + 256, 64);
-        if (kTwoRowTiles) {
-          _tile_loadd(2, c + 512, 64);
-          _tile_loadd(3, c + 768, 64);
-        }
-      }
-      for (uint64_t s = s0; s < s1; ++s) {
-        for (size_t l = 0; l < lines_per_visit && ahead < ahead_end; ++l, ahead += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
-        const uint16_t* a = panel + s * kPanelStep;
-        const uint16_t* x0 = b0 + s * kActTile;
-        const uint16_t* x1 = b1 + s * kActTile;
-        // The small terms first, ordered so that each load serves the next products:
-        // w_hi x_lo, w_hi x_mid, w_lo x_mid, w_lo x_hi, w_hi x_hi (12 tile loads, 5 products).
-        load_weights<kTwoRowTiles>(a);
-        load_tokens(x0 + 2 * kActPart, x1 + 2 * kActPart);
-        multiply_loaded<kTwoRowTiles>();
-        load_tokens(x0 + kActPart, x1 + kActPart);
-        multiply_loaded<kTwoRowTiles>();
-        load_weights<kTwoRowTiles>(a + kPanelPart);
-        multiply_loaded<kTwoRowTiles>();
-        load_tokens(x0, x1);
-        multiply_loaded<kTwoRowTiles>();
-        load_weights<kTwoRowTiles>(a);
-        multiply_loaded<kTwoRowTiles>();
-      }
-      _tile_stored(0, c, 64);
-      _tile_stored(1, c + 256, 64);
-      if (kTwoRowTiles) {
-        _tile_stored(2, c + 512, 64);
-        _tile_stored(3, c + 768, 64);
       }
     }
   }
-  for (size_t j = 0; j < token_tiles; j += 2) {
-    const float* c = acc + j / 2 * 4 * 256;
-    const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
-    const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
-    const size_t rows0 = rows < 16 ? rows : 16;
-    store_transposed(c, y + t0 * ldy, ldy, rows0, n0);
-    store_transposed(c + 256, y + (t0 + 16) * ldy, ldy, rows0, n1);
-    if (kTwoRowTiles) {
-      store_transposed(c + 512, y + t0 * ldy + 16, ldy, rows - 16, n0);
-      store_transposed(c + 768, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
+  for (size_t p = 0; p < n_panels; ++p) {
+    const size_t panel_rows = rows - p * kPanelRows < kPanelRows ? rows - p * kPanelRows : kPanelRows;
+    float* yp = y + p * kPanelRows;
+    for (size_t j = 0; j < token_tiles; j += 2) {
+      const float* c = acc + (p * pairs + j / 2) * 1024;
+      const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
+      const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
+      const size_t rows0 = panel_rows < 16 ? panel_rows : 16;
+      store_transposed(c, yp + t0 * ldy, ldy, rows0, n0);
+      store_transposed(c + 256, yp + (t0 + 16) * ldy, ldy, rows0, n1);
+      if (panel_rows > 16) {
+        store_transposed(c + 512, yp + t0 * ldy + 16, ldy, panel_rows - 16, n0);
+        store_transposed(c + 768, yp + (t0 + 16) * ldy + 16, ldy, panel_rows - 16, n1);
+      }
     }
   }
 }
@@ -210,15 +237,13 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
   }
 }
 
-void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
-                   size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
+void panel_product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint64_t steps, size_t token_tiles,
+                   size_t n, size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
   static const TileConfig config;
   _tile_loadconfig(&config);
-  if (rows > 16) {
-    product<true>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc, ahead, ahead_bytes);
-  } else {
-    product<false>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc, ahead, ahead_bytes);
-  }
+  const uint64_t calls = steps * (token_tiles / 2) * n_panels;
+  Prefetcher prefetcher{ahead, ahead + ahead_bytes, (ahead_bytes / 64 + calls) / (calls ? calls : 1)};
+  product(panels, n_panels, acts, steps, token_tiles, n, rows, y, ldy, acc, prefetcher);
   _tile_release();
 }
 

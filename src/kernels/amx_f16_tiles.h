@@ -28,11 +28,14 @@ void f16_rows_to_panel(const uint8_t* first, size_t row_bytes, size_t rows, size
 // activation tiles: column = tile(j, 0) + 2 * (token % 16).
 void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column);
 
-// y[t * ldy + i] = sum over the panel's inputs of the five part products of panel row i and
-// token t, for i < rows (1..32) and t < n; acts points at token tile 0, step 0; token_tiles is
-// even. acc: scratch, token_tiles * 512 floats, 64-byte aligned. Along the way it prefetches
-// [ahead, ahead + ahead_bytes) into L2 (the next panel's rows; 0 bytes for none).
-void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
-                   size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes);
+// y[t * ldy + i] = sum over the inputs of the five part products of weight row i and token t,
+// for i < rows and t < n, where rows 32p .. 32p + 31 are panel p of n_panels (panel p at
+// panels + p * steps * kPanelStep; rows 1 .. 32 * n_panels, every panel but the last full).
+// All panels meet each slice of a token pair's activations in turn, so the activations are
+// read once per n_panels * 32 rows. acts points at token tile 0, step 0; token_tiles is even.
+// acc: scratch, n_panels * token_tiles * 512 floats, 64-byte aligned. Along the way it
+// prefetches [ahead, ahead + ahead_bytes) into L2 (the next rows; 0 bytes for none).
+void panel_product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint64_t steps, size_t token_tiles,
+                   size_t n, size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes);
 
 }  // namespace lmforge::amx_f16_tiles

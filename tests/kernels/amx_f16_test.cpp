@@ -188,7 +188,8 @@ TEST(AmxF16Test, TilesMatchTwin) {
            {45, 96, 50, 16, 45},    // a 29-row range: two row tiles, one partial
            {45, 72, 21, 3, 14},     // one partial row tile, unaligned
            {70, 2100, 33, 5, 70},   // more than one slice of steps, a second panel
-           {64, 4096, 64, 0, 64}}) {  // two full panels, four token tiles
+           {64, 4096, 64, 0, 64},     // two full panels, four token tiles
+           {100, 5632, 40, 3, 100}}) {  // activations past 2 MiB: 64 rows per pass, then 32 + 1
     expect_tiles_match_twin(rows, cols, n, r0, r1, seed += 10);
   }
 }
