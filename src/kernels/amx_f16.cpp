@@ -97,9 +97,9 @@ void matmul_amx_f16(const MatrixView& w, const AmxF16Activations& x, float* y, s
   const uint64_t steps = x.steps();
   // Activations larger than L2 (128 tokens of a 5632-input row are 4.3 MB in three parts) are
   // read once per 64 rows, two panels, instead of per 32; smaller ones stay in L2 anyway, and
-  // there the second panel only crowds them. One thread, 128 tokens, CPU time, load 8.5-8.9,
-  // alternating: 2048 x 5632 20.6 / 17.7 ms with two panels, 22.1 / 22.5 with one; 2048 x 2048
-  // (1.5 MB of activations) 5.67 / 5.86 with two, 5.35 / 5.31 with one.
+  // there the second panel only crowds them. One thread, 128 tokens, CPU time, load 8.4-9.2,
+  // alternating: 2048 x 5632 20.9-22.3 ms with two panels, 21.8-22.7 with one (a small gain);
+  // 2048 x 2048 (1.5 MB of activations) 5.67 / 5.86 with two, 5.35 / 5.31 with one.
   const size_t act_bytes = x.token_tiles() * steps * AmxF16Activations::kTileElems * 2;
   const size_t panels_per_pass = act_bytes > (size_t{2} << 20) ? 2 : 1;
   const uint64_t rows_per_pass = panels_per_pass * at::kPanelRows;
