@@ -14,7 +14,8 @@
 // then copied to the chunk's cells.
 //
 // Chunks of at least amx_min_tokens() tokens multiply on AMX tiles when the CPU has them
-// (kernels/amx_matmul.h; LMFORGE_NO_AMX=1 turns that off): the choice is made per product when
+// (kernels/amx_matmul.h, and kernels/amx_f16.h for F16 matrices; LMFORGE_NO_AMX=1 turns that
+// off): the choice is made per product when
 // its input is packed, and the packed input says which kernel reads it.
 #include <algorithm>
 #include <cmath>
