@@ -57,16 +57,11 @@ uint16_t* AmxF16Activations::column(size_t t) {
 void AmxF16Activations::pack_rows(const float* x, size_t ldx, size_t t0, size_t t1) {
   thread_local std::vector<float> row;
   row.assign(steps_ * kStepInputs, 0.0f);  // inputs past cols stay 0
-#ifdef LMFORGE_AMX_COMPILED
-  const bool tiles = amx_usable();
-#else
-  const bool tiles = false;
-#endif
   for (size_t t = t0; t < t1; ++t) {
     std::memcpy(row.data(), x + t * ldx, cols_ * sizeof(float));
     uint16_t* col = column(t);
 #ifdef LMFORGE_AMX_COMPILED
-    if (tiles) {
+    if (amx_usable()) {  // the AVX-512 split (amx_usable() implies the CPU has it)
       amx_f16_tiles::floats_to_token_column(row.data(), steps_, col);
       continue;
     }
@@ -79,7 +74,6 @@ void AmxF16Activations::pack_rows(const float* x, size_t ldx, size_t t0, size_t 
       at[2 * kPartElems] = v.lo;
     }
   }
-  (void)tiles;
 }
 
 Bf16Triple AmxF16Activations::at(size_t t, uint64_t k) const {
