@@ -9,11 +9,13 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/half.h"
 #include "hwy/aligned_allocator.h"
+#include "kernels/amx_f16.h"
 #include "kernels/amx_matmul.h"
 #include "kernels/amx_support.h"
 #include "kernels/interleaved.h"
@@ -160,6 +162,76 @@ void run_stream(benchmark::State& state, DType type) {
   state.SetLabel(matmul_target_name());
 }
 
+// A prompt chunk's product by an F16 matrix, one thread: the float kernels (amx false) or the
+// exact three-part AMX tiles of kernels/amx_f16.h, activation packing included in both (a copy
+// for the float kernels, the split into tiles for AMX), as the engine does once per product.
+void run_f16_prompt(benchmark::State& state, uint64_t rows, uint64_t cols, size_t n, bool amx) {
+  if (amx && !amx_usable()) return state.SkipWithError("no AMX on this CPU or kernel");
+  Weights w = make_weights(DType::F16, rows, cols);
+  std::vector<float> x(n * cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  PackedActivations p;
+  AmxF16Activations a;
+  std::vector<float> y(n * rows);
+  for (auto _ : state) {
+    if (amx) {
+      a.reset(n, cols);
+      a.pack_rows(x.data(), cols, 0, n);
+      matmul_amx_f16(w.view, a, y.data(), rows, 0, rows);
+    } else {
+      p.reset(DType::F16, n, cols);
+      p.pack_rows(x.data(), cols, 0, n);
+      matmul_packed(w.view, p, y.data(), rows, 0, rows);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(state.iterations() * 2.0 * rows * cols * n / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+// The same with model-sized weights (copies of one 5632 x 2048 matrix, 640 MB, more than the
+// caches), as the engine streams them: every panel's rows come from memory.
+void run_f16_prompt_stream(benchmark::State& state, size_t n, bool amx) {
+  if (amx && !amx_usable()) return state.SkipWithError("no AMX on this CPU or kernel");
+  constexpr uint64_t rows = 5632, cols = 2048;
+  const Weights w = make_weights(DType::F16, rows, cols);
+  const size_t copies = (size_t{640} << 20) / (rows * w.view.row_bytes) + 1;
+  std::vector<hwy::AlignedFreeUniquePtr<uint8_t[]>> plain;
+  for (size_t i = 0; i < copies; ++i) {
+    plain.push_back(hwy::AllocateAligned<uint8_t>(rows * w.view.row_bytes));
+    std::memcpy(plain.back().get(), w.bytes.get(), rows * w.view.row_bytes);
+  }
+  std::vector<float> x(n * cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  PackedActivations p;
+  AmxF16Activations a;
+  std::vector<float> y(n * rows);
+  for (auto _ : state) {
+    for (size_t i = 0; i < copies; ++i) {
+      MatrixView v = w.view;
+      v.data = plain[i].get();
+      if (amx) {
+        a.reset(n, cols);
+        a.pack_rows(x.data(), cols, 0, n);
+        matmul_amx_f16(v, a, y.data(), rows, 0, rows);
+      } else {
+        p.reset(DType::F16, n, cols);
+        p.pack_rows(x.data(), cols, 0, n);
+        matmul_packed(v, p, y.data(), rows, 0, rows);
+      }
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(state.iterations() * 2.0 * copies * rows * cols * n / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 void run_pack(benchmark::State& state, DType type, uint64_t cols, size_t n) {
   std::vector<float> x(n * cols, 0.5f);
   PackedActivations p;
@@ -210,6 +282,18 @@ void register_all() {
                                  [=](benchmark::State& s) { run_stream(s, t); })
         ->Unit(benchmark::kMillisecond);
   }
+  for (const auto& [rows, cols] : {std::pair<uint64_t, uint64_t>{2048, 2048}, {5632, 2048}, {2048, 5632}})
+    for (size_t n : {16u, 32u, 64u, 128u})
+      for (bool amx : {false, true}) {
+        const std::string name = std::string("f16_prompt/") + (amx ? "amx" : "float") + "/" + std::to_string(rows) +
+                                 "x" + std::to_string(cols) + "/n" + std::to_string(n);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { run_f16_prompt(s, rows, cols, n, amx); })
+            ->Unit(benchmark::kMillisecond);
+      }
+  for (bool amx : {false, true})
+    benchmark::RegisterBenchmark((std::string("f16_prompt_stream/") + (amx ? "amx" : "float") + "/640MB/n128").c_str(),
+                                 [=](benchmark::State& s) { run_f16_prompt_stream(s, 128, amx); })
+        ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("pack512/Q8_0/2048", [](benchmark::State& s) { run_pack(s, DType::Q8_0, 2048, 512); })
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("softmax/4096", run_softmax)->Unit(benchmark::kMicrosecond);

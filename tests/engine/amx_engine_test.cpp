@@ -5,7 +5,8 @@
 // logits come out bit for bit the same (measured; the bound allows float reordering). Q4_1
 // runs its block arithmetic there too, summing the blocks in order where its AVX-512 kernel
 // sums them in 8 lanes: max |dlogit| 1.9e-6, logits up to 8.2 (Q5_1 would be 1.4e-6, but the
-// engine keeps it on its kernel: amx_supports()). The
+// engine keeps it on its kernel: amx_supports()). F16 takes the exact three-part product
+// (kernels/amx_f16.h): float sums in another order. The
 // bf16-pair types differ by ~2^-16 per term: BF16 (float activations) by ~1e-5 of the logits;
 // the K-quants' next 8-bit activation rounding turns that into a flipped code now and then
 // (about one element in 250 lies that close to a rounding boundary), and these tiny random
@@ -59,7 +60,7 @@ TEST_F(AmxEngine, SameTokensAndCloseLogitsWithAndWithoutTiles) {
   for (const Case& c : {Case{DType::Q4_0, 64, 128, 1e-5}, Case{DType::Q8_0, 64, 128, 1e-5},
                         Case{DType::Q4_1, 64, 128, 1e-5},
                         Case{DType::Q4_K, 256, 512, 6e-2}, Case{DType::Q6_K, 256, 512, 6e-2},
-                        Case{DType::BF16, 64, 128, 1e-3}}) {
+                        Case{DType::BF16, 64, 128, 1e-3}, Case{DType::F16, 64, 128, 1e-5}}) {
     SCOPED_TRACE(std::string(dtype_name(c.type)));
     test::TinySpec spec;
     spec.matrix_type = c.type;
