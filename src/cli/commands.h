@@ -21,5 +21,6 @@ Action& register_quantize(CLI::App& app);
 Action& register_imatrix(CLI::App& app);
 Action& register_gptq(CLI::App& app);
 Action& register_gptq_layer(CLI::App& app);
+Action& register_embed(CLI::App& app);
 
 }  // namespace lmforge::cli
