@@ -33,17 +33,10 @@ bool flag(const json& cfg, const char* key, const std::string& file) {
 
 }  // namespace
 
-BertPoolingChoice read_bert_pooling(const std::string& folder, uint32_t hidden_size) {
-  BertPoolingChoice c;
-  const std::string modules_path = (fs::path(folder) / "modules.json").string();
-  if (!fs::exists(modules_path)) {
-    c.source = "default: no modules.json, so mean pooling";
-    return c;
-  }
-  const json modules = read_json_file(modules_path, kMaxSmallJson);
+BertModules parse_bert_modules(const json& modules, const std::string& modules_path) {
   if (!modules.is_array()) fail(modules_path, "modules.json must be a list of modules");
-  std::string pooling_dir;
-  bool have_pooling = false, have_transformer = false;
+  BertModules r;
+  bool have_transformer = false;
   for (const json& m : modules) {
     if (!m.is_object() || !m.contains("type") || !m["type"].is_string())
       fail(modules_path, "every module needs a \"type\" string");
@@ -58,24 +51,20 @@ BertPoolingChoice read_bert_pooling(const std::string& folder, uint32_t hidden_s
     if (type == "sentence_transformers.models.Transformer") {
       have_transformer = true;
     } else if (type == "sentence_transformers.models.Pooling") {
-      if (have_pooling) fail(modules_path, "modules.json lists two Pooling modules");
-      have_pooling = true;
-      pooling_dir = path;
+      if (r.has_pooling) fail(modules_path, "modules.json lists two Pooling modules");
+      r.has_pooling = true;
+      r.pooling_dir = path;
     } else if (type == "sentence_transformers.models.Normalize") {
-      c.normalize_module = true;
+      r.normalize = true;
     } else {
       fail(modules_path, "module " + quoted_for_message(type) + " is not one lmforge runs (Transformer, Pooling, Normalize)");
     }
   }
   if (!have_transformer) fail(modules_path, "modules.json lists no Transformer module");
-  if (!have_pooling) {
-    c.source = "default: modules.json lists no Pooling module, so mean pooling";
-    return c;
-  }
-  const std::string rel = (fs::path(pooling_dir) / "config.json").string();
-  const std::string cfg_path = (fs::path(folder) / rel).string();
-  if (!fs::exists(cfg_path)) fail(cfg_path, "the Pooling module's config.json is missing");
-  const json cfg = read_json_file(cfg_path, kMaxSmallJson);
+  return r;
+}
+
+Pooling parse_bert_pooling_config(const json& cfg, const std::string& cfg_path, uint32_t hidden_size) {
   if (!cfg.is_object()) fail(cfg_path, "the pooling config is not a JSON object");
   if (cfg.contains("word_embedding_dimension")) {
     const json& d = cfg["word_embedding_dimension"];
@@ -90,7 +79,26 @@ BertPoolingChoice read_bert_pooling(const std::string& folder, uint32_t hidden_s
   const bool last = flag(cfg, "pooling_mode_lasttoken", cfg_path);
   if (int(mean) + int(cls) + int(last) != 1)
     fail(cfg_path, "exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_lasttoken must be true");
-  c.pooling = mean ? Pooling::Mean : cls ? Pooling::Cls : Pooling::Last;
+  return mean ? Pooling::Mean : cls ? Pooling::Cls : Pooling::Last;
+}
+
+BertPoolingChoice read_bert_pooling(const std::string& folder, uint32_t hidden_size) {
+  BertPoolingChoice c;
+  const std::string modules_path = (fs::path(folder) / "modules.json").string();
+  if (!fs::exists(modules_path)) {
+    c.source = "default: no modules.json, so mean pooling";
+    return c;
+  }
+  const BertModules modules = parse_bert_modules(read_json_file(modules_path, kMaxSmallJson), modules_path);
+  c.normalize_module = modules.normalize;
+  if (!modules.has_pooling) {
+    c.source = "default: modules.json lists no Pooling module, so mean pooling";
+    return c;
+  }
+  const std::string rel = (fs::path(modules.pooling_dir) / "config.json").string();
+  const std::string cfg_path = (fs::path(folder) / rel).string();
+  if (!fs::exists(cfg_path)) fail(cfg_path, "the Pooling module's config.json is missing");
+  c.pooling = parse_bert_pooling_config(read_json_file(cfg_path, kMaxSmallJson), cfg_path, hidden_size);
   c.source = rel;
   return c;
 }

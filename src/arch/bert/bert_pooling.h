@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "arch/pooling.h"
 
 namespace lmforge {
@@ -24,5 +26,17 @@ struct BertPoolingChoice {
 
 // `hidden_size`: the model's, which word_embedding_dimension must equal.
 BertPoolingChoice read_bert_pooling(const std::string& folder, uint32_t hidden_size);
+
+// The two files' rules, on parsed JSON (read_bert_pooling reads the files; the fuzz harness
+// calls these directly). modules.json: the Pooling module's folder ("" when it lists none; ok
+// is false then) and whether a Normalize module is listed.
+struct BertModules {
+  bool has_pooling = false;
+  std::string pooling_dir;
+  bool normalize = false;
+};
+BertModules parse_bert_modules(const nlohmann::json& modules, const std::string& file);
+// The pooling module's config.json.
+Pooling parse_bert_pooling_config(const nlohmann::json& config, const std::string& file, uint32_t hidden_size);
 
 }  // namespace lmforge
