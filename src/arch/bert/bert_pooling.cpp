@@ -77,6 +77,16 @@ Pooling parse_bert_pooling_config(const json& cfg, const std::string& cfg_path, 
   const bool mean = flag(cfg, "pooling_mode_mean_tokens", cfg_path);
   const bool cls = flag(cfg, "pooling_mode_cls_token", cfg_path);
   const bool last = flag(cfg, "pooling_mode_lasttoken", cfg_path);
+  if (!mean && !cls && !last && cfg.contains("pooling_mode")) {
+    // The one-string form some configs use instead of the flags (llama.cpp's converter reads it too).
+    const json& m = cfg["pooling_mode"];
+    if (!m.is_string()) fail(cfg_path, "'pooling_mode' must be a string");
+    const std::string mode = m.get<std::string>();
+    if (mode == "mean") return Pooling::Mean;
+    if (mode == "cls") return Pooling::Cls;
+    if (mode == "lasttoken") return Pooling::Last;
+    fail(cfg_path, "pooling_mode " + quoted_for_message(mode) + " is not supported (mean, cls or lasttoken only)");
+  }
   if (int(mean) + int(cls) + int(last) != 1)
     fail(cfg_path, "exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_lasttoken must be true");
   return mean ? Pooling::Mean : cls ? Pooling::Cls : Pooling::Last;

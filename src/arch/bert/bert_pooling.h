@@ -1,6 +1,7 @@
 // The pooling a sentence-transformers folder asks for: modules.json lists the modules
 // (Transformer, Pooling, Normalize), and the Pooling module's folder (usually 1_Pooling) holds
-// config.json with one pooling_mode_* flag set.
+// config.json with one pooling_mode_* flag set (or, without any flag, a "pooling_mode" string:
+// "mean", "cls" or "lasttoken").
 //
 // Accepted: mean tokens, CLS token, last token; a Normalize module (embeddings are
 // L2-normalized by default anyway). Refused with one sentence: max / mean-sqrt-len / weighted
