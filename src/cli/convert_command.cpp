@@ -1,6 +1,7 @@
 // `lmforge convert SRC DST [--outtype T] [--to FORMAT] [--force] [--quiet] [--json]`
 //
 //   whole llama model (HF or Meta folder, legacy GGML, ONNX)  -> GGUF   (DST ends in .gguf)
+//   BERT folder (config.json model_type "bert")   -> GGUF "bert"   (f16 or f32; bert_gguf_sink.h)
 //   GGUF, Meta folder, legacy GGML, ONNX    -> HF folder               (DST has no known extension)
 //   any single checkpoint or tensor file    -> safetensors             (DST ends in .safetensors)
 //   any file or folder lmforge reads        -> weights-only ONNX       (DST ends in .onnx)
@@ -26,6 +27,8 @@
 #include "convert/sinks/hf_sink.h"
 #include "convert/sinks/onnx_sink.h"
 #include "convert/sinks/safetensors_sink.h"
+#include "arch/bert/bert_config.h"
+#include "convert/sinks/bert_gguf_sink.h"
 #include "convert/sources/open_llama_model_source.h"
 #include "convert/sources/open_model.h"
 #include "core/error.h"
@@ -152,7 +155,10 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   const bool whole_model = in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kGgmlLegacy ||
                            in == FileFormat::kOnnx || in == FileFormat::kOnnxFolder;
   ConvertReport rep;
-  if (to == "gguf") {
+  if (to == "gguf" && in == FileFormat::kHfFolder && is_bert_folder(src)) {
+    if (mix) throw UsageError("a BERT model converts to GGUF as f16 or f32");
+    rep = write_bert_gguf(src, dst, opt);
+  } else if (to == "gguf") {
     if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF (re)quantization is `lmforge quantize IN OUT.gguf TYPE`");
     if (!whole_model)
       throw UsageError("GGUF output needs a whole llama model as input: a Hugging Face or Meta folder, a legacy GGML or an ONNX file");

@@ -6,7 +6,6 @@
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "formats/hf_folder.h"
-#include "formats/json_strict.h"
 #include "kernels/matmul.h"
 #include "quant/type_traits.h"
 
@@ -48,17 +47,6 @@ std::vector<float> vector_of(const TensorSource& src, size_t index, const std::s
 }
 
 }  // namespace
-
-bool is_bert_folder(const std::string& path) {
-  std::error_code ec;
-  const fs::path cfg = fs::path(path) / "config.json";
-  if (!fs::is_directory(path, ec) || !fs::is_regular_file(cfg, ec)) return false;
-  try {
-    return is_bert_config_json(read_json_file(cfg.string(), 1u << 20));
-  } catch (const Error&) {
-    return false;  // an unreadable config.json: the real loader reports it
-  }
-}
 
 std::unique_ptr<BertModel> BertModel::open_folder(const std::string& dir) {
   std::unique_ptr<BertModel> model(new BertModel());

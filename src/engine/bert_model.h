@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "arch/bert/bert_config.h"
+#include "arch/bert/bert_config.h"  // also is_bert_folder
 #include "core/tensor.h"
 #include "kernels/matmul_ref.h"
 
@@ -61,9 +61,5 @@ class BertModel {
   BertConfig config_;
   std::vector<std::string> warnings_;
 };
-
-// Whether `path` is a folder whose config.json says model_type "bert" (how the embedding and
-// tokenize commands route a folder; nothing else is checked).
-bool is_bert_folder(const std::string& path);
 
 }  // namespace lmforge

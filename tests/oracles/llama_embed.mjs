@@ -2,9 +2,11 @@
 // a llama GGUF, as an oracle for `lmforge embed`.
 //
 // Usage: node llama_embed.mjs MODEL.gguf REQUEST.json
-// REQUEST.json: {"prompts": [str...], "ids": [[int...]...] (one list per prompt, BOS first)}
+// REQUEST.json: {"prompts": [str...], "ids": [[int...]...] (one list per prompt, BOS first),
+//                "prefixes": true (default; false skips them)}
 // Prints {"n_embd", "results": [{"prompt", "tokens" (llama.cpp's own tokenization, BOS first),
-//          "last" (getEmbeddingFor(ids)), "prefixes" ([k] = getEmbeddingFor(ids[0..k]))}]}.
+//          "last" (getEmbeddingFor(ids): the pooled embedding, or the last token's when the file
+//          pools nothing), "prefixes" ([k] = getEmbeddingFor(ids[0..k]))}]}.
 // For a llama GGUF without `llama.pooling_type` llama.cpp pools nothing and node-llama-cpp
 // returns the last token's embedding (the hidden state after the output norm), unnormalized;
 // because attention is causal, the last embedding of the prefix ids[0..k] is token k's state in
@@ -39,7 +41,7 @@ async function main() {
         const tokens = model.tokens.shouldPrependBosToken ? [model.tokens.bos, ...raw] : raw;
         const last = Array.from((await ctx.getEmbeddingFor(ids)).vector);
         const prefixes = [];
-        for (let k = 1; k <= ids.length; k++)
+        for (let k = 1; (request.prefixes ?? true) && k <= ids.length; k++)
             prefixes.push(Array.from((await ctx.getEmbeddingFor(ids.slice(0, k))).vector));
         results.push({prompt, tokens, last, prefixes});
     }

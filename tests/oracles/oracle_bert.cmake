@@ -1,7 +1,8 @@
 # BERT-family embeddings: tiny random BERT folders made at test time by
 # tools/make_bert_fixtures.py (its own ctest fixture, so the main fixture set is untouched), then
 # `lmforge embed` against an independent float64 PyTorch BertModel (check_bert.py) and bad BERT
-# input refused with one line (check_bert_bad_input.py). LLaMA-family embeddings against
+# input refused with one line (check_bert_bad_input.py); the GGUF that `convert` writes against
+# llama.cpp's embeddings (check_bert_llama_cpp.py). LLaMA-family embeddings against
 # llama.cpp's embedding context through node-llama-cpp: check_llama_embed.py.
 set(LMFORGE_BERT_FIXTURE_DIR ${CMAKE_BINARY_DIR}/fixtures-bert)
 add_test(NAME fixtures.bert
@@ -16,6 +17,14 @@ foreach(check bert bert_bad_input)
                    --workdir ${LMFORGE_ORACLE_WORK}/${check})
   set_tests_properties(oracle.${check} PROPERTIES FIXTURES_REQUIRED bert_fixtures TIMEOUT 600 LABELS "oracle")
 endforeach()
+
+# convert of the BERT folders to GGUF "bert", embedded by llama.cpp (node-llama-cpp).
+add_test(NAME oracle.bert_llama_cpp
+         COMMAND ${LMFORGE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_bert_llama_cpp.py
+                 --lmforge $<TARGET_FILE:lmforge>
+                 --fixtures ${LMFORGE_BERT_FIXTURE_DIR}
+                 --workdir ${LMFORGE_ORACLE_WORK}/bert_llama_cpp)
+set_tests_properties(oracle.bert_llama_cpp PROPERTIES FIXTURES_REQUIRED bert_fixtures TIMEOUT 600 LABELS "oracle;node")
 
 add_test(NAME oracle.llama_embed
          COMMAND ${LMFORGE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_llama_embed.py

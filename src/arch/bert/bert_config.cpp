@@ -1,10 +1,12 @@
 #include "arch/bert/bert_config.h"
 
 #include <cmath>
+#include <filesystem>
 #include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "formats/json_strict.h"
 
 namespace lmforge {
 
@@ -70,6 +72,17 @@ class Reader {
 bool is_bert_config_json(const json& config) {
   return config.is_object() && config.contains("model_type") && config["model_type"].is_string() &&
          config["model_type"].get<std::string>() == "bert";
+}
+
+bool is_bert_folder(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path cfg = std::filesystem::path(path) / "config.json";
+  if (!std::filesystem::is_directory(path, ec) || !std::filesystem::is_regular_file(cfg, ec)) return false;
+  try {
+    return is_bert_config_json(read_json_file(cfg.string(), 1u << 20));
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 BertConfig bert_config_from_json(const json& j, const std::string& file) {

@@ -35,6 +35,11 @@ inline constexpr uint32_t kMaxBertTokenTypes = 1024;
 // Whether a parsed config.json says model_type "bert" (the routing test; no other check).
 bool is_bert_config_json(const nlohmann::json& config);
 
+// Whether `path` is a folder whose config.json says model_type "bert": how embed, tokenize and
+// convert route a folder (nothing else is checked; an unreadable config.json gives false and
+// the loader that runs next reports it).
+bool is_bert_folder(const std::string& path);
+
 // Throws lmforge::Error naming `file` and the key on anything missing, of the wrong type, out
 // of range or not computable (see above).
 BertConfig bert_config_from_json(const nlohmann::json& config, const std::string& file);
