@@ -30,6 +30,8 @@ TEXTS = [
     "embedding",
     "After many years the old man came back to the world where he was made, and he said: what would we know?",
     "search, index; token! (vector) - model?",
+    "The foxes jumped quickly, lazily!",   # ## continuations
+    "Café naïve Zoë xyzzy 42",              # accents stripped, letters, digits
 ]
 POOLING = {"bert-st": "mean", "bert-bin": "last", "bert-f16": "cls"}
 
