@@ -1,7 +1,7 @@
 // `lmforge tokenize -m MODEL (-p TEXT | -f FILE) [--lines] [--json] [--no-bos] [--truncate]`:
 // the token ids (and pieces) the model's vocabulary gives a text, for checking prompts and for
 // comparing with other tokenizers line by line. SentencePiece for LLaMA-family models; WordPiece
-// for BERT folders (config.json model_type "bert"), where the ids without --lines are what the
+// for BERT folders (config.json model_type "bert") and BERT GGUFs, where the ids without --lines are what the
 // model is fed, [CLS] ... [SEP], and with --lines each line's ids without them.
 #include <cstdio>
 #include <iostream>
@@ -14,6 +14,9 @@
 #include "core/mapped_file.h"
 #include "core/text_checks.h"
 #include "engine/bert_model.h"
+#include "engine/embedder.h"
+#include "formats/gguf/gguf_reader.h"
+#include "tokenizer/wordpiece_gguf.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/wordpiece_tokenizer.h"
 
@@ -63,9 +66,9 @@ int run_lines(const Encode& encode_line, std::string_view text) {
 }
 
 // A BERT folder: WordPiece ids, [CLS] ... [SEP] around the whole text unless --lines.
-int run_wordpiece(const std::string& model, const std::string& text, const std::string& source, bool lines,
-                  bool json, bool truncate) {
-  const WordPieceTokenizer tok(load_wordpiece_vocab(model));
+int run_wordpiece(WordPieceVocab vocab, const std::string& text, const std::string& source, bool lines, bool json,
+                  bool truncate) {
+  const WordPieceTokenizer tok(std::move(vocab));
   if (lines) return run_lines([&](std::string_view line) { return tok.encode(line); }, text);
   const auto ids = tok.encode_for_model(text, truncate, source);
   std::string out;
@@ -89,9 +92,11 @@ int run_wordpiece(const std::string& model, const std::string& text, const std::
 int run_tokenize(const std::string& model, const std::string& prompt, const std::string& file, bool lines,
                  bool json, bool no_bos, bool truncate) {
   const std::string text = file.empty() ? prompt : read_input(file);
-  if (is_bert_folder(model)) {
+  const bool bert_folder = is_bert_folder(model);
+  if (bert_folder || is_bert_gguf_file(model)) {
     if (no_bos) throw UsageError("tokenize: --no-bos is for SentencePiece models; use --lines for BERT ids without [CLS]/[SEP]");
-    return run_wordpiece(model, text, file.empty() ? "the prompt" : file, lines, json, truncate);
+    WordPieceVocab vocab = bert_folder ? load_wordpiece_vocab(model) : wordpiece_vocab_from_gguf(*GgufReader::open(model), model);
+    return run_wordpiece(std::move(vocab), text, file.empty() ? "the prompt" : file, lines, json, truncate);
   }
   const SpmTokenizer tok(load_vocab(model));
   if (lines) return run_lines([&](std::string_view line) { return tok.encode(line, false, false); }, text);

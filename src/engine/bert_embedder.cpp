@@ -1,8 +1,12 @@
 // The BERT family behind Embedder: WordPiece tokens wrapped as [CLS] ... [SEP], the encoder's
-// last hidden states, pooling from the folder's sentence-transformers files.
+// last hidden states, pooling from the folder's sentence-transformers files (or a GGUF's
+// bert.pooling_type).
 #include <algorithm>
 
+#include "arch/bert/bert_config_gguf.h"
 #include "arch/bert/bert_pooling.h"
+#include "formats/gguf/gguf_reader.h"
+#include "tokenizer/wordpiece_gguf.h"
 #include "core/error.h"
 #include "engine/bert_encoder.h"
 #include "engine/bert_model.h"
@@ -13,16 +17,45 @@ namespace lmforge {
 
 namespace {
 
+// The model, its vocabulary and its pooling, from a folder or a GGUF file.
+struct BertParts {
+  std::unique_ptr<BertModel> model;
+  WordPieceVocab vocab;
+  BertPoolingChoice pooling;
+};
+
+BertParts open_parts(const std::string& path, bool gguf) {
+  BertParts p;
+  if (!gguf) {
+    p.model = BertModel::open_folder(path);
+    p.vocab = load_wordpiece_vocab(path);
+    p.pooling = read_bert_pooling(path, p.model->config().hidden_size);
+    return p;
+  }
+  p.model = BertModel::open_gguf(path);
+  const auto g = GgufReader::open(path);
+  p.vocab = wordpiece_vocab_from_gguf(*g, path);
+  if (const auto pooling = bert_pooling_from_gguf(*g, path)) {
+    p.pooling.pooling = *pooling;
+    p.pooling.source = "bert.pooling_type";
+  } else {
+    p.pooling.source = "default: the GGUF has no bert.pooling_type, so mean pooling";
+  }
+  return p;
+}
+
 class BertEmbedder final : public Embedder {
  public:
-  BertEmbedder(const std::string& folder, const EmbedderOptions& o)
-      : model_(BertModel::open_folder(folder)), tokenizer_(load_wordpiece_vocab(folder)) {
+  BertEmbedder(const std::string& path, bool gguf, const EmbedderOptions& o) : BertEmbedder(path, open_parts(path, gguf), o) {}
+
+  BertEmbedder(const std::string& folder, BertParts parts, const EmbedderOptions& o)
+      : model_(std::move(parts.model)), tokenizer_(std::move(parts.vocab)) {
     options_ = o;
     const BertConfig& c = model_->config();
     if (tokenizer_.size() > c.vocab_size)
       fail(folder, "the tokenizer has " + std::to_string(tokenizer_.size()) + " tokens but the model's embeddings only " +
                        std::to_string(c.vocab_size));
-    const BertPoolingChoice p = read_bert_pooling(folder, c.hidden_size);
+    const BertPoolingChoice& p = parts.pooling;
     info_.architecture = "bert";
     info_.path = folder;
     info_.dim = c.hidden_size;
@@ -69,8 +102,8 @@ class BertEmbedder final : public Embedder {
 
 }  // namespace
 
-std::unique_ptr<Embedder> make_bert_embedder(const std::string& folder, const EmbedderOptions& options) {
-  return std::make_unique<BertEmbedder>(folder, options);
+std::unique_ptr<Embedder> make_bert_embedder(const std::string& path, bool gguf, const EmbedderOptions& options) {
+  return std::make_unique<BertEmbedder>(path, gguf, options);
 }
 
 }  // namespace lmforge

@@ -2,9 +2,11 @@
 
 #include <filesystem>
 
+#include "arch/bert/bert_config_gguf.h"
 #include "arch/bert/bert_tensors.h"
 #include "core/error.h"
 #include "core/text_checks.h"
+#include "formats/gguf/gguf_reader.h"
 #include "formats/hf_folder.h"
 #include "kernels/matmul.h"
 #include "quant/type_traits.h"
@@ -56,18 +58,40 @@ std::unique_ptr<BertModel> BertModel::open_folder(const std::string& dir) {
     model->config_ = bert_config_from_json(config, config_path);
   };
   HfModel hf = open_hf_folder(dir, checks);
-  const TensorSource& src = *hf.weights;
-  const BertConfig& c = model->config_;
-  const BertTensorMap map = map_bert_tensors(src.tensors(), c, dir);
+  const BertTensorMap map = map_bert_tensors(hf.weights->tensors(), model->config_, dir);
   model->warnings_ = map.warnings;
+  model->load(*hf.weights, map.source);
+  return model;
+}
 
+std::unique_ptr<BertModel> BertModel::open_gguf(const std::string& path) {
+  std::shared_ptr<const GgufReader> g = GgufReader::open(path);
+  std::unique_ptr<BertModel> model(new BertModel());
+  model->path_ = path;
+  model->config_ = bert_config_from_gguf(*g, path);
+  std::vector<size_t> source;
+  for (const BertTensorSpec& s : bert_tensor_specs(model->config_)) {
+    const ptrdiff_t i = g->find(s.gguf);
+    if (i < 0) fail(path, "missing tensor " + s.gguf);
+    const TensorInfo& t = g->tensors()[static_cast<size_t>(i)];
+    if (t.shape != s.shape)
+      fail(path, "tensor " + s.gguf + " has shape " + shape_text(t.shape) + " but the metadata needs " + shape_text(s.shape));
+    source.push_back(static_cast<size_t>(i));
+  }
+  model->load(*g, source);
+  model->keep_ = g;
+  return model;
+}
+
+void BertModel::load(const TensorSource& src, const std::vector<size_t>& source) {
+  const std::string& dir = path_;
   size_t i = 0;
-  auto next = [&] { return map.source[i++]; };
-  model->word_embd = matrix(src, next(), dir, false);
-  model->pos_embd = matrix(src, next(), dir, false);
-  model->type_embd = matrix(src, next(), dir, false);
-  model->embd_norm.weight = vector_of(src, next(), dir);
-  model->embd_norm.bias = vector_of(src, next(), dir);
+  auto next = [&] { return source[i++]; };
+  word_embd = matrix(src, next(), dir, false);
+  pos_embd = matrix(src, next(), dir, false);
+  type_embd = matrix(src, next(), dir, false);
+  embd_norm.weight = vector_of(src, next(), dir);
+  embd_norm.bias = vector_of(src, next(), dir);
   auto linear = [&] {
     BertLinear l;
     l.w = matrix(src, next(), dir, true);
@@ -80,8 +104,8 @@ std::unique_ptr<BertModel> BertModel::open_folder(const std::string& dir) {
     n.bias = vector_of(src, next(), dir);
     return n;
   };
-  model->layers.resize(c.num_hidden_layers);
-  for (BertLayer& L : model->layers) {
+  layers.resize(config_.num_hidden_layers);
+  for (BertLayer& L : layers) {
     // The order of bert_tensor_specs.
     L.q = linear();
     L.k = linear();
@@ -92,7 +116,6 @@ std::unique_ptr<BertModel> BertModel::open_folder(const std::string& dir) {
     L.down = linear();
     L.out_norm = norm();
   }
-  return model;
 }
 
 }  // namespace lmforge

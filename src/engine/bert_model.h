@@ -1,7 +1,8 @@
 // A BERT encoder loaded for inference from a Hugging Face folder (config.json with model_type
-// "bert", model.safetensors or pytorch_model.bin with BertModel names, "bert." prefix or not):
-// views of every weight in place in the mapped files, checked against the config through the
-// tensor table of arch/bert before anything runs.
+// "bert", model.safetensors or pytorch_model.bin with BertModel names, "bert." prefix or not)
+// or from a GGUF file with architecture "bert" (as convert writes it): views of every weight in
+// place in the mapped files, checked against the config through the tensor table of arch/bert
+// before anything runs.
 //
 // Matrices keep their stored type (F32, F16, BF16, or any type the kernels multiply); biases
 // and LayerNorm parameters are decoded to floats once (tiny, read for every token).
@@ -45,6 +46,8 @@ class BertModel {
   // Throws lmforge::Error naming the file (and tensor) when the folder is not a BERT model
   // lmforge can run: config refused, tensor missing or of the wrong shape or type.
   static std::unique_ptr<BertModel> open_folder(const std::string& dir);
+  // The same from a GGUF file (`bert.*` keys, GGUF tensor names).
+  static std::unique_ptr<BertModel> open_gguf(const std::string& path);
 
   const std::string& path() const { return path_; }
   const BertConfig& config() const { return config_; }
@@ -56,6 +59,10 @@ class BertModel {
 
  private:
   BertModel() = default;
+  // Views of the tensors source[i] (one per row of bert_tensor_specs) of `src`.
+  void load(const TensorSource& src, const std::vector<size_t>& source);
+
+  std::shared_ptr<const TensorSource> keep_;  // the GGUF reader, for files opened by open_gguf
 
   std::string path_;
   BertConfig config_;

@@ -1,16 +1,28 @@
 #include "engine/embedder.h"
 
 #include <cmath>
+#include <filesystem>
+
+#include "arch/bert/bert_config_gguf.h"
 
 #include "core/error.h"
 #include "engine/bert_model.h"
 #include "engine/embedder_families.h"
+#include "formats/detect/sniff.h"
+#include "formats/gguf/gguf_reader.h"
 
 namespace lmforge {
 
 std::unique_ptr<Embedder> Embedder::open(const std::string& model_path, const EmbedderOptions& options) {
-  if (is_bert_folder(model_path)) return make_bert_embedder(model_path, options);
+  if (is_bert_folder(model_path)) return make_bert_embedder(model_path, false, options);
+  if (is_bert_gguf_file(model_path)) return make_bert_embedder(model_path, true, options);
   return make_llama_embedder(model_path, options);
+}
+
+bool is_bert_gguf_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || sniff_format(path) != FileFormat::kGguf) return false;
+  return is_bert_gguf(*GgufReader::open(path));
 }
 
 void fail_too_long(const std::string& model, const std::string& source, size_t n, size_t max) {

@@ -2,7 +2,8 @@
 // index/retrieval code call):
 //  - BERT family: a Hugging Face folder with config.json model_type "bert" (WordPiece
 //    tokenizer, [CLS] ... [SEP], BertEncoder); pooling from the sentence-transformers files
-//    (arch/bert/bert_pooling.h), mean when the folder has none;
+//    (arch/bert/bert_pooling.h), mean when the folder has none; or the GGUF `convert` writes
+//    from such a folder (pooling from bert.pooling_type, mean when absent);
 //  - LLaMA family: anything lmforge runs (GGUF, HF/Meta folder, ...): the final hidden state
 //    after the last norm (LlamaEngine::eval_hidden), BOS first when the vocabulary adds it;
 //    mean pooling by default, `last` for the older LlamaCppEmbeddings behaviour (and what
@@ -80,6 +81,10 @@ class Embedder {
   EmbeddingModelInfo info_;
   EmbedderOptions options_;
 };
+
+// Whether `path` is a GGUF file with general.architecture "bert" (embed and tokenize route such
+// files to the BERT family; a BERT folder is arch/bert's is_bert_folder).
+bool is_bert_gguf_file(const std::string& path);
 
 // Pools `tokens` x `dim` hidden states (token-major) into `out` (dim floats; with None a copy
 // of all of them): mean, first (cls), last. Then L2-normalises each resulting vector when

@@ -9,7 +9,8 @@
 
 namespace lmforge {
 
-std::unique_ptr<Embedder> make_bert_embedder(const std::string& folder, const EmbedderOptions& options);
+// `gguf`: path is a GGUF file with architecture "bert", else a BERT folder.
+std::unique_ptr<Embedder> make_bert_embedder(const std::string& path, bool gguf, const EmbedderOptions& options);
 std::unique_ptr<Embedder> make_llama_embedder(const std::string& path, const EmbedderOptions& options);
 
 // "SOURCE has N tokens; the model takes at most M" (and what truncation would keep): the one

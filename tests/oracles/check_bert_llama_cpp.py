@@ -11,6 +11,10 @@ converter writes such a folder) it pools nothing and node-llama-cpp returns the 
 state ([SEP]'s). So lmforge runs with --no-normalize and --pooling the file's (mean, cls) or
 last. f32 and f16 GGUFs are both read; the f16 one is compared with the folder's f16-rounded
 weights only through the bound.
+
+lmforge also runs from the GGUF it wrote (`embed` and `tokenize -m X.gguf`): the same ids as the
+folder, embeddings equal to the folder's within --max-abs-f32 (f32 file: the same weights) and
+within llama.cpp's bound for f16, and against llama.cpp as above.
 """
 
 import argparse
@@ -46,6 +50,7 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--workdir", required=True)
     p.add_argument("--min-cos", type=float, default=0.999)
+    p.add_argument("--max-abs-f32", type=float, default=1e-6)
     args = p.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
@@ -82,6 +87,27 @@ def main():
                     check(c >= args.min_cos, "%s %s text %d: cosine %.6f < %g" % (name, outtype, i, c, args.min_cos))
                 print("  %-8s %-3s pooling %-4s 1 - min cosine %.2e  max |diff| (normalized) %.2e"
                       % (name, outtype, pooling, 1 - worst, worst_abs), flush=True)
+                # lmforge from its own GGUF.
+                gids = [json.loads(run([args.lmforge, "tokenize", "-m", gguf, "-p", t, "--json"]).stdout)["ids"]
+                        for t in TEXTS]
+                check(gids == ids, "%s: tokenize -m GGUF gives %s, the folder %s" % (gguf, gids, ids))
+                own = json.loads(run([args.lmforge, "embed", "-m", gguf, "-f", textfile, "--lines", "--json",
+                                      "--no-normalize", "--pooling", pooling]).stdout)
+                worst_own, worst_llama = 0.0, 1.0
+                for i, res in enumerate(ref["results"]):
+                    o = np.array(own["embeddings"][i])
+                    f = np.array(out["embeddings"][i])
+                    d = float(np.abs(o - f).max())
+                    worst_own = max(worst_own, d)
+                    worst_llama = min(worst_llama, cosine(o, np.array(res["last"])))
+                    if outtype == "f32":
+                        check(d <= args.max_abs_f32, "%s text %d: embed -m GGUF differs from the folder by %.3g"
+                              % (gguf, i, d))
+                    check(cosine(o, f) >= args.min_cos, "%s text %d: embed -m GGUF vs folder cosine %.6f"
+                          % (gguf, i, cosine(o, f)))
+                check(worst_llama >= args.min_cos, "%s: embed -m GGUF vs llama.cpp cosine %.6f" % (gguf, worst_llama))
+                print("  %-8s %-3s lmforge from the GGUF: max |diff| vs folder %.2e, 1 - min cosine vs llama.cpp %.2e"
+                      % (name, outtype, worst_own, 1 - worst_llama), flush=True)
 
     main_wrapper("check_bert_llama_cpp", body)
 
