@@ -1,5 +1,5 @@
 #!/bin/sh
-# Seeds bert_folder_fuzz: config.json, modules.json, 1_Pooling/config.json and a tensor list of
+# Seeds bert_folder_fuzz and bert_gguf_fuzz. bert_folder_fuzz: config.json, modules.json, 1_Pooling/config.json and a tensor list of
 # a valid tiny BERT, joined by the harness's "\n\0\n" marker (tests/fuzz/bert_folder_fuzz.cpp).
 set -eu
 out=$2
@@ -32,3 +32,12 @@ with open(os.path.join(sys.argv[1], "valid"), "wb") as f:
 with open(os.path.join(sys.argv[1], "prefixed"), "wb") as f:
     f.write(sep.join(parts[:3] + [json.dumps({"bert." + k: v for k, v in t.items()}).encode()]))
 PY
+# Seeds bert_gguf_fuzz with a BERT GGUF converted from a tiny random folder (when lmforge is given).
+lmforge=${3:-}
+mkdir -p "$out/bert_gguf"
+if [ -n "$lmforge" ]; then
+    tmp=$(mktemp -d)
+    /usr/bin/python3 "$(dirname "$0")/../../tools/make_bert_fixtures.py" "$tmp/fx" >/dev/null &&
+        "$lmforge" convert "$tmp/fx/bert-st" "$out/bert_gguf/bert-st-f16.gguf" -q --force || true
+    rm -rf "$tmp"
+fi

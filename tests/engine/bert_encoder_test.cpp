@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/sinks/bert_gguf_sink.h"
 #include "core/error.h"
 #include "engine/bert_model.h"
 #include "engine/embedder.h"
@@ -146,6 +147,28 @@ TEST(Embedder, PoolsNormalisesAndTruncates) {
   EXPECT_EQ(ids_cut.back(), 3);  // [SEP] kept
   EXPECT_EQ(cut->embed(std::vector<std::string>{spaced})[0].size(), 32u);
   std::filesystem::remove_all(dir);
+}
+
+TEST(Embedder, ConvertedGgufEmbedsAsTheFolder) {
+  const std::string dir = bert_test_dir();
+  write_bert_folder(dir, {});
+  const std::string gguf = dir + ".gguf";
+  ConvertOptions opt;
+  opt.outtype = DType::F32;
+  opt.overwrite = true;
+  opt.quiet = true;
+  write_bert_gguf(dir, gguf, opt);
+  EXPECT_TRUE(is_bert_gguf_file(gguf));
+  EXPECT_FALSE(is_bert_gguf_file(dir));
+  const std::vector<std::string> texts = {"hello world", "", "the quick brown foxes"};
+  const auto from_folder = Embedder::open(dir, {.n_threads = 2});
+  const auto from_gguf = Embedder::open(gguf, {.n_threads = 2});
+  EXPECT_EQ(from_gguf->info().architecture, "bert");
+  for (const auto& t : texts) EXPECT_EQ(from_gguf->tokenize(t), from_folder->tokenize(t)) << t;
+  const auto a = from_folder->embed(texts), b = from_gguf->embed(texts);
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(a[i], b[i]) << i;  // the same F32 weights
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(gguf);
 }
 
 TEST(Embedder, PoolingArithmetic) {
