@@ -2,6 +2,7 @@
 //
 //   whole llama model (HF or Meta folder, legacy GGML, ONNX)  -> GGUF   (DST ends in .gguf)
 //   BERT folder (config.json model_type "bert")   -> GGUF "bert"   (f16 or f32; bert_gguf_sink.h)
+//   BERT GGUF                                      -> BERT folder   (bert_hf_sink.h)
 //   GGUF, Meta folder, legacy GGML, ONNX    -> HF folder               (DST has no known extension)
 //   any single checkpoint or tensor file    -> safetensors             (DST ends in .safetensors)
 //   any file or folder lmforge reads        -> weights-only ONNX       (DST ends in .onnx)
@@ -29,6 +30,7 @@
 #include "convert/sinks/safetensors_sink.h"
 #include "arch/bert/bert_config.h"
 #include "convert/sinks/bert_gguf_sink.h"
+#include "convert/sinks/bert_hf_sink.h"
 #include "convert/sources/open_llama_model_source.h"
 #include "convert/sources/open_model.h"
 #include "core/error.h"
@@ -165,7 +167,9 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
     LlamaModelSource model = open_llama_model_source(src);
     rep = mix ? write_gguf_mix(model, dst, opt, *mix) : write_llama_gguf(model, dst, opt);
   } else if (to == "hf") {
-    if (in == FileFormat::kGguf) {
+    if (in == FileFormat::kGguf && is_bert_gguf_path(src)) {
+      rep = write_bert_hf_folder(src, dst, opt);
+    } else if (in == FileFormat::kGguf) {
       rep = convert_gguf_to_hf(src, dst, opt);
     } else if (whole_model && in != FileFormat::kHfFolder) {
       LlamaModelSource model = open_llama_model_source(src);

@@ -10,7 +10,9 @@ bert-f16: F16 weights, CLS pooling). Per folder, a batch of texts of different l
 token ids (`lmforge tokenize --lines`, itself checked against Hugging Face's tokenizer by
 oracle.wordpiece) wrapped in [CLS]/[SEP], evaluates them padded and masked, and each input's
 cosine must be >= --min-cos (0.9999, the issue's bound) and, for normalized vectors, every
-element within --max-abs (2e-5; float32 arithmetic gives ~1e-7 here). Self-test: a reference
+element within --max-abs (2e-5; float32 arithmetic gives ~1e-7 here). Round trip: each
+folder -> `convert` f32 GGUF -> `convert` folder gives the original's ids and vectors, bit for
+bit (the GGUF itself too). Self-test: a reference
 with one weight matrix perturbed by 1e-3 noise must exceed --max-abs, and by 1e-2 noise fall
 below --min-cos, for some input (the check can see errors of those sizes).
 """
@@ -116,6 +118,21 @@ def check_folder(args, folder, name, work):
     return ref, ids, hidden
 
 
+def round_trip(args, folder, name, work):
+    """folder -> f32 GGUF -> folder: the same ids and the same vectors, bit for bit."""
+    gguf = os.path.join(work, name + ".gguf")
+    back = os.path.join(work, name + "-back")
+    run([args.lmforge, "convert", folder, gguf, "--outtype", "f32", "--force", "-q"])
+    run([args.lmforge, "convert", gguf, back, "--force", "-q"])
+    textfile = os.path.join(work, "texts.txt")
+    for model in (gguf, back):
+        for cmd in (["tokenize", "-f", textfile, "--lines"], ["embed", "-f", textfile, "--lines", "--json"]):
+            a = run([args.lmforge] + cmd[:1] + ["-m", folder] + cmd[1:]).stdout.decode().replace(folder, "M")
+            b = run([args.lmforge] + cmd[:1] + ["-m", model] + cmd[1:]).stdout.decode().replace(model, "M")
+            check(a == b, "%s: `%s` on %s differs from the original folder" % (name, cmd[0], model))
+    print("  %-36s folder -> GGUF -> folder: identical ids and vectors" % name, flush=True)
+
+
 def self_test(args, folder, ids):
     """Weight changes of 1e-3 and 1e-2 must be visible to the two bounds."""
     cfg = load_hf_config(folder)
@@ -151,6 +168,7 @@ def main():
     def body():
         for name in ("bert-st", "bert-bin", "bert-f16"):
             ref, ids, hidden = check_folder(args, os.path.join(args.fixtures, name), name, args.workdir)
+            round_trip(args, os.path.join(args.fixtures, name), name, args.workdir)
         self_test(args, os.path.join(args.fixtures, "bert-st"), ids)
     main_wrapper("check_bert", body)
 
