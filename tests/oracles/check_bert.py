@@ -133,6 +133,31 @@ def round_trip(args, folder, name, work):
     print("  %-36s folder -> GGUF -> folder: identical ids and vectors" % name, flush=True)
 
 
+def index_with_bert(args, work):
+    """`index -m BERT_FOLDER` + `ask --retrieve-only --mode vector`: each returned score is the
+    cosine of `lmforge embed`'s vectors of the question and of the chunk's text (the index
+    holds the model's embeddings), and an index of one model refuses another."""
+    docs = os.path.join(work, "docs")
+    os.makedirs(docs, exist_ok=True)
+    with open(os.path.join(docs, "a.txt"), "w") as f:
+        f.write("\n\n".join(TEXTS[2:] + ["the lazy dog was made of old world time", "hello quick brown fox"]) + "\n")
+    db = os.path.join(work, "index.db")
+    st = os.path.join(args.fixtures, "bert-st")
+    run([args.lmforge, "index", "--db", db, "-m", st, docs, "--chunk-size", "120", "--chunk-overlap", "0", "-q"])
+    question = "where is the quick brown fox"
+    out = json.loads(run([args.lmforge, "ask", "--db", db, question, "--retrieve-only", "--json", "--mode", "vector",
+                          "-k", "3"]).stdout)
+    check(len(out["chunks"]) == 3, "ask returned %d chunks" % len(out["chunks"]))
+    q = json.loads(run([args.lmforge, "embed", "-m", st, "-p", question, "--json"]).stdout)["embeddings"][0]
+    for c in out["chunks"]:
+        v = json.loads(run([args.lmforge, "embed", "-m", st, "-p", c["text"], "--json"]).stdout)["embeddings"][0]
+        want = float(torch.tensor(q, dtype=torch.float64) @ torch.tensor(v, dtype=torch.float64))
+        check(abs(c["score"] - want) < 1e-5, "chunk %r: index score %.7f, embed cosine %.7f" % (c["text"][:40], c["score"], want))
+    r = run([args.lmforge, "index", "--db", db, "-m", os.path.join(args.fixtures, "bert-f16"), docs], check_rc=False)
+    check(r.returncode == 1 and b"refusing to mix models" in r.stderr, "an index of bert-st accepted bert-f16: %r" % r.stderr[-300:])
+    print("  index/ask with bert-st: scores are embed's cosines; another model refused", flush=True)
+
+
 def self_test(args, folder, ids):
     """Weight changes of 1e-3 and 1e-2 must be visible to the two bounds."""
     cfg = load_hf_config(folder)
@@ -169,6 +194,7 @@ def main():
         for name in ("bert-st", "bert-bin", "bert-f16"):
             ref, ids, hidden = check_folder(args, os.path.join(args.fixtures, name), name, args.workdir)
             round_trip(args, os.path.join(args.fixtures, name), name, args.workdir)
+        index_with_bert(args, args.workdir)
         self_test(args, os.path.join(args.fixtures, "bert-st"), ids)
     main_wrapper("check_bert", body)
 
