@@ -1,6 +1,8 @@
 // `lmforge convert SRC DST [--outtype T] [--to FORMAT] [--force] [--quiet] [--json]`
 //
 //   whole llama model (HF or Meta folder, legacy GGML, ONNX)  -> GGUF   (DST ends in .gguf)
+//   BERT folder (config.json model_type "bert")   -> GGUF "bert"   (f16 or f32; bert_gguf_sink.h)
+//   BERT GGUF                                      -> BERT folder   (bert_hf_sink.h)
 //   GGUF, Meta folder, legacy GGML, ONNX    -> HF folder               (DST has no known extension)
 //   any single checkpoint or tensor file    -> safetensors             (DST ends in .safetensors)
 //   any file or folder lmforge reads        -> weights-only ONNX       (DST ends in .onnx)
@@ -26,6 +28,9 @@
 #include "convert/sinks/hf_sink.h"
 #include "convert/sinks/onnx_sink.h"
 #include "convert/sinks/safetensors_sink.h"
+#include "arch/bert/bert_config.h"
+#include "convert/sinks/bert_gguf_sink.h"
+#include "convert/sinks/bert_hf_sink.h"
 #include "convert/sources/open_llama_model_source.h"
 #include "convert/sources/open_model.h"
 #include "core/error.h"
@@ -152,14 +157,19 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   const bool whole_model = in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kGgmlLegacy ||
                            in == FileFormat::kOnnx || in == FileFormat::kOnnxFolder;
   ConvertReport rep;
-  if (to == "gguf") {
+  if (to == "gguf" && in == FileFormat::kHfFolder && is_bert_folder(src)) {
+    if (mix) throw UsageError("a BERT model converts to GGUF as f16 or f32");
+    rep = write_bert_gguf(src, dst, opt);
+  } else if (to == "gguf") {
     if (in == FileFormat::kGguf) throw UsageError("GGUF -> GGUF (re)quantization is `lmforge quantize IN OUT.gguf TYPE`");
     if (!whole_model)
       throw UsageError("GGUF output needs a whole llama model as input: a Hugging Face or Meta folder, a legacy GGML or an ONNX file");
     LlamaModelSource model = open_llama_model_source(src);
     rep = mix ? write_gguf_mix(model, dst, opt, *mix) : write_llama_gguf(model, dst, opt);
   } else if (to == "hf") {
-    if (in == FileFormat::kGguf) {
+    if (in == FileFormat::kGguf && is_bert_gguf_path(src)) {
+      rep = write_bert_hf_folder(src, dst, opt);
+    } else if (in == FileFormat::kGguf) {
       rep = convert_gguf_to_hf(src, dst, opt);
     } else if (whole_model && in != FileFormat::kHfFolder) {
       LlamaModelSource model = open_llama_model_source(src);

@@ -1,15 +1,91 @@
 #include "cli/embedder_open.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
 #include "core/error.h"
+#include "core/mapped_file.h"
+#include "core/sha256.h"
+#include "engine/embedder.h"
 #include "retrieval/hashing_embedder.h"
 
 namespace lmforge::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+
+void hash_file(Sha256& h, const std::string& path) {
+  const auto f = MappedFile::open(path);
+  const auto b = f->bytes();
+  h.update(b.data(), b.size());
+}
+
+// The files that decide a model's vectors: a file itself, or for a folder its weights, JSON
+// settings and vocabulary (top level, plus the sentence-transformers modules' config.json one
+// level down), by sorted relative name; a README or a training log does not change the model.
+std::string model_sha256(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    Sha256 h;
+    hash_file(h, path);
+    return to_hex(h.finish());
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(path, ec)) {
+    if (!e.is_regular_file()) continue;
+    const fs::path rel = fs::relative(e.path(), path);
+    const std::string ext = rel.extension().string(), name = rel.filename().string();
+    const bool top = rel.parent_path().empty();
+    const bool wanted = top ? (ext == ".json" || ext == ".safetensors" || ext == ".bin" || ext == ".model" || name == "vocab.txt")
+                            : (std::distance(rel.begin(), rel.end()) == 2 && name == "config.json");
+    if (wanted) names.push_back(rel.generic_string());
+  }
+  std::sort(names.begin(), names.end());
+  Sha256 h;
+  for (const auto& n : names) {
+    Sha256 one;
+    hash_file(one, (fs::path(path) / n).string());
+    h.update(n);
+    h.update(std::string_view("\0", 1));
+    h.update(to_hex(one.finish()));
+  }
+  return to_hex(h.finish());
+}
+
+// A LLaMA- or BERT-family model (engine/embedder.h) as the index's embedder: normalized
+// vectors, the model's own pooling, over-long chunks truncated to the model's limit (the index
+// splits text by characters, which cannot promise a token count).
+class ModelEmbedder final : public retrieval::Embedder {
+ public:
+  explicit ModelEmbedder(const std::string& spec) {
+    EmbedderOptions o;
+    o.truncate = true;
+    model_ = lmforge::Embedder::open(spec, o);
+    const EmbeddingModelInfo& info = model_->info();
+    if (info.pooling == Pooling::None)
+      fail(spec, "the model pools nothing (pooling none): the index needs one vector per chunk");
+    fp_.architecture = info.architecture;
+    fp_.file_sha256 = model_sha256(spec);
+    fp_.pooling = pooling_name(info.pooling);
+    fp_.dim = static_cast<uint32_t>(info.dim);
+    fp_.spec = spec;
+  }
+  uint32_t dim() const override { return fp_.dim; }
+  retrieval::EmbedderFingerprint fingerprint() const override { return fp_; }
+  std::vector<std::vector<float>> embed(std::span<const std::string> texts) override { return model_->embed(texts); }
+
+ private:
+  std::unique_ptr<lmforge::Embedder> model_;
+  retrieval::EmbedderFingerprint fp_;
+};
+
+}  // namespace
+
 std::unique_ptr<retrieval::Embedder> open_embedder(const std::string& spec) {
   if (auto dim = retrieval::parse_hashing_spec(spec)) return std::make_unique<retrieval::HashingEmbedder>(*dim);
-  throw UsageError("embedding model '" + spec +
-                   "': this build embeds only with hash:DIM (the model-free hashing embedder); "
-                   "neural embedding models are not wired to `index`/`ask` yet");
+  return std::make_unique<ModelEmbedder>(spec);
 }
 
 }  // namespace lmforge::cli

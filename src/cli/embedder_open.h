@@ -1,6 +1,8 @@
-// Opens the embedding model `index -m` and `ask` name. Today: "hash:DIM", the model-free
-// hashing embedder of retrieval/hashing_embedder.h. The neural embedders (LLaMA-family and
-// BERT-family models) are opened here too once they land: this is the one place to wire them.
+// Opens the embedding model `index -m` and `ask` name: "hash:DIM", the model-free hashing
+// embedder of retrieval/hashing_embedder.h, or any model engine/embedder.h opens (a BERT-family
+// folder or GGUF, a LLaMA-family model), wrapped as the index's Embedder with the model's
+// pooling, L2-normalized vectors, chunks over the model's limit truncated, and a fingerprint
+// whose file hash covers the model file (or the folder's weights, JSON and vocabulary files).
 #pragma once
 
 #include <memory>

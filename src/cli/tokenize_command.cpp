@@ -1,6 +1,8 @@
-// `lmforge tokenize -m MODEL (-p TEXT | -f FILE) [--lines] [--json] [--no-bos]`: the token ids
-// (and pieces) the model's SentencePiece vocabulary gives a text, for checking prompts and for
-// comparing with other tokenizers line by line.
+// `lmforge tokenize -m MODEL (-p TEXT | -f FILE) [--lines] [--json] [--no-bos] [--truncate]`:
+// the token ids (and pieces) the model's vocabulary gives a text, for checking prompts and for
+// comparing with other tokenizers line by line. SentencePiece for LLaMA-family models; WordPiece
+// for BERT folders (config.json model_type "bert") and BERT GGUFs, where the ids without --lines are what the
+// model is fed, [CLS] ... [SEP], and with --lines each line's ids without them.
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -11,7 +13,12 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/text_checks.h"
+#include "engine/bert_model.h"
+#include "engine/embedder.h"
+#include "formats/gguf/gguf_reader.h"
+#include "tokenizer/wordpiece_gguf.h"
 #include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/wordpiece_tokenizer.h"
 
 namespace lmforge::cli {
 
@@ -39,12 +46,13 @@ void write_out(const std::string& s) {
 
 // One JSON array of ids per input line ('\n' separated; a final newline ends the last line
 // rather than starting an empty one), each line without BOS or EOS.
-int run_lines(const SpmTokenizer& tok, std::string_view text) {
+template <class Encode>
+int run_lines(const Encode& encode_line, std::string_view text) {
   std::string out;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
     const std::string_view line = text.substr(0, nl);
-    append_id_array(out, tok.encode(line, false, false));
+    append_id_array(out, encode_line(line));
     out.push_back('\n');
     if (out.size() > (1u << 20)) {
       write_out(out);
@@ -57,11 +65,41 @@ int run_lines(const SpmTokenizer& tok, std::string_view text) {
   return 0;
 }
 
+// A BERT folder: WordPiece ids, [CLS] ... [SEP] around the whole text unless --lines.
+int run_wordpiece(WordPieceVocab vocab, const std::string& text, const std::string& source, bool lines, bool json,
+                  bool truncate) {
+  const WordPieceTokenizer tok(std::move(vocab));
+  if (lines) return run_lines([&](std::string_view line) { return tok.encode(line); }, text);
+  const auto ids = tok.encode_for_model(text, truncate, source);
+  std::string out;
+  if (json) {
+    nlohmann::json pieces = nlohmann::json::array();
+    for (int32_t id : ids) pieces.push_back(tok.token(id));
+    out = "{\"ids\":";
+    append_id_array(out, ids);
+    out += ",\"pieces\":" + pieces.dump() + "}\n";
+  } else {
+    for (int32_t id : ids) {
+      char num[32];
+      std::snprintf(num, sizeof num, "%6d", id);
+      out += std::string(num) + " -> '" + escaped_for_display(tok.token(id)) + "'\n";
+    }
+  }
+  write_out(out);
+  return 0;
+}
+
 int run_tokenize(const std::string& model, const std::string& prompt, const std::string& file, bool lines,
-                 bool json, bool no_bos) {
-  const SpmTokenizer tok(load_vocab(model));
+                 bool json, bool no_bos, bool truncate) {
   const std::string text = file.empty() ? prompt : read_input(file);
-  if (lines) return run_lines(tok, text);
+  const bool bert_folder = is_bert_folder(model);
+  if (bert_folder || is_bert_gguf_file(model)) {
+    if (no_bos) throw UsageError("tokenize: --no-bos is for SentencePiece models; use --lines for BERT ids without [CLS]/[SEP]");
+    WordPieceVocab vocab = bert_folder ? load_wordpiece_vocab(model) : wordpiece_vocab_from_gguf(*GgufReader::open(model), model);
+    return run_wordpiece(std::move(vocab), text, file.empty() ? "the prompt" : file, lines, json, truncate);
+  }
+  const SpmTokenizer tok(load_vocab(model));
+  if (lines) return run_lines([&](std::string_view line) { return tok.encode(line, false, false); }, text);
 
   const auto ids = tok.encode(text, tok.vocab().add_bos && !no_bos, false);
   if (json) {
@@ -88,17 +126,18 @@ int run_tokenize(const std::string& model, const std::string& prompt, const std:
 Action& register_tokenize(CLI::App& app) {
   static Action action;
   static std::string model, prompt, file;
-  static bool lines = false, json = false, no_bos = false;
-  auto* sub = app.add_subcommand("tokenize", "Token ids of a text under a model's SentencePiece vocabulary");
-  sub->add_option("-m,--model", model, "GGUF file, Hugging Face folder or tokenizer.model")->required();
+  static bool lines = false, json = false, no_bos = false, truncate = false;
+  auto* sub = app.add_subcommand("tokenize", "Token ids of a text under a model's vocabulary (SentencePiece, or WordPiece for BERT folders)");
+  sub->add_option("-m,--model", model, "GGUF file, Hugging Face folder (BERT folders too) or tokenizer.model")->required();
   auto* p = sub->add_option("-p,--prompt", prompt, "Text to tokenize");
   auto* f = sub->add_option("-f,--file", file, "File whose contents to tokenize ('-' for standard input)");
   sub->add_flag("--lines", lines, "Tokenize each line separately, without BOS; print one JSON array of ids per line");
   sub->add_flag("--json", json, "Print {\"ids\": [...], \"pieces\": [...]}");
   sub->add_flag("--no-bos", no_bos, "Do not add the beginning-of-sequence token");
+  sub->add_flag("--truncate", truncate, "BERT: keep the first model_max_length ids instead of refusing a longer text");
   action = [p, f] {
     if ((p->count() == 0) == (f->count() == 0)) throw UsageError("tokenize: give the text with either -p TEXT or -f FILE");
-    return run_tokenize(model, prompt, file, lines, json, no_bos);
+    return run_tokenize(model, prompt, file, lines, json, no_bos, truncate);
   };
   return action;
 }

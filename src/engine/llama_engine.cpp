@@ -16,6 +16,23 @@ std::unique_ptr<LlamaEngine> LlamaEngine::create(const LlamaModel& model, const 
 }
 
 std::vector<float> LlamaEngine::eval(KvCache& cache, const LlamaBatch& batch) {
+  hidden_out_ = false;
+  return eval_rows(cache, batch);
+}
+
+std::vector<float> LlamaEngine::eval_hidden(KvCache& cache, const LlamaBatch& batch) {
+  hidden_out_ = true;
+  try {
+    auto rows = eval_rows(cache, batch);
+    hidden_out_ = false;
+    return rows;
+  } catch (...) {
+    hidden_out_ = false;
+    throw;
+  }
+}
+
+std::vector<float> LlamaEngine::eval_rows(KvCache& cache, const LlamaBatch& batch) {
   const LlamaConfig& c = model_.config();
   if (cache.n_layer() != c.num_hidden_layers || cache.kv_dim() != size_t{c.num_key_value_heads} * c.head_dim)
     fail(model_.path(), "the KV cache was made for a model of another shape");
@@ -26,7 +43,7 @@ std::vector<float> LlamaEngine::eval(KvCache& cache, const LlamaBatch& batch) {
 
   KvPlacement placement = cache.place(batch);  // the other checks; throws with nothing changed
   try {
-    std::vector<float> logits(batch.n_logits() * size_t{n_vocab});
+    std::vector<float> logits(batch.n_logits() * out_width());
     compute(cache, batch, placement, logits.data());
     return logits;
   } catch (...) {

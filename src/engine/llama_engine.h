@@ -54,6 +54,11 @@ class LlamaEngine {
   // a token id outside the vocabulary, or a batch the cache refuses (KvCache::place).
   std::vector<float> eval(KvCache& cache, const LlamaBatch& batch);
 
+  // As eval, but returns for each entry whose `logits` flag is set its final hidden state:
+  // after the output norm, before the output head (what llama.cpp returns as a token's
+  // embedding), hidden_size floats per row, in batch order. Embeddings are pooled from these.
+  std::vector<float> eval_hidden(KvCache& cache, const LlamaBatch& batch);
+
   const LlamaModel& model() const { return model_; }
 
   // Reports the inputs of every later product to `observer` (null: none, the default, at the
@@ -69,10 +74,18 @@ class LlamaEngine {
 
   // Computes a batch that `cache` has placed: keys and values into placement.cell, the rows
   // of the entries that want logits into `logits` (n_vocab floats each, in batch order).
+  // With hidden_out_ set (eval_hidden), the rows are the normed hidden states (hidden_size
+  // floats each) instead of logits.
   virtual void compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) = 0;
+  // Floats per returned row: n_vocab, or hidden_size while hidden_out_.
+  size_t out_width() const { return hidden_out_ ? model_.config().hidden_size : model_.n_vocab(); }
 
   const LlamaModel& model_;
   ActivationObserver* observer_ = nullptr;
+  bool hidden_out_ = false;
+
+ private:
+  std::vector<float> eval_rows(KvCache& cache, const LlamaBatch& batch);
 };
 
 // The two implementations behind LlamaEngine::create. n_threads >= 1, n_batch >= 1.

@@ -173,14 +173,14 @@ FastEngine::FastEngine(const LlamaModel& model, uint32_t n_threads, uint32_t n_b
 void FastEngine::compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) {
   for (auto& s : scores_)
     if (s.size() < cache.n_cells()) s.resize(cache.n_cells());
-  const size_t n = batch.size(), n_vocab = model_.n_vocab();
+  const size_t n = batch.size(), width = out_width();
   for (size_t begin = 0; begin < n;) {
     Chunk chunk{batch, placement, begin, std::min<size_t>(n_batch_, n - begin)};
     chunk.consecutive_cells = true;
     for (size_t t = 1; t < chunk.n && chunk.consecutive_cells; ++t)
       chunk.consecutive_cells = placement.cell[begin + t] == placement.cell[begin] + t;
     eval_chunk(cache, chunk, logits);
-    for (size_t t = 0; t < chunk.n; ++t) logits += batch.logits[begin + t] ? n_vocab : 0;
+    for (size_t t = 0; t < chunk.n; ++t) logits += batch.logits[begin + t] ? width : 0;
     begin += chunk.n;
   }
 }
@@ -250,10 +250,13 @@ void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
     if (chunk.batch.logits[chunk.begin + t]) out_rows_.push_back(t);
   if (out_rows_.empty()) return;
   const size_t m = out_rows_.size();
+  // eval_hidden: the normed states themselves are the result.
+  float* normed = hidden_out_ ? logits : xn_.data();
   pool_.parallel_for(m, 1, [&](size_t b, size_t e) {
     for (size_t r = b; r < e; ++r)
-      rms_norm_f32(&x_[out_rows_[r] * embd], model_.output_norm.data(), &xn_[r * embd], embd, c_.rms_norm_eps);
+      rms_norm_f32(&x_[out_rows_[r] * embd], model_.output_norm.data(), &normed[r * embd], embd, c_.rms_norm_eps);
   });
+  if (hidden_out_) return;
   observe({&model_.output}, xn_.data(), embd, m, embd);
   pack_for(packed_a_, model_.output, xn_.data(), embd, m, embd);
   product(model_.output, packed_a_, logits, model_.n_vocab());

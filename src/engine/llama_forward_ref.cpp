@@ -49,11 +49,11 @@ class ReferenceEngine final : public LlamaEngine {
  protected:
   void compute(KvCache& cache, const LlamaBatch& batch, const KvPlacement& placement, float* logits) override {
     if (scores_.size() < cache.n_cells()) scores_.resize(cache.n_cells());
-    const size_t n_vocab = model_.n_vocab();
+    const size_t width = out_width();
     for (size_t i = 0; i < batch.size(); ++i) {
       forward_one(cache, batch.token[i], batch.pos[i], placement.cell[i], placement.visible[i],
                   batch.logits[i] ? logits : nullptr);
-      if (batch.logits[i]) logits += n_vocab;
+      if (batch.logits[i]) logits += width;
     }
   }
 
@@ -96,6 +96,10 @@ void ReferenceEngine::forward_one(KvCache& cache, int32_t token, int32_t pos, ui
     for (size_t i = 0; i < embd; ++i) x_[i] += proj_[i];
   }
   if (!logits) return;  // only the hidden state matters for this position's cache entries
+  if (hidden_out_) {  // eval_hidden: the normed state is the result
+    rms_norm_ref(x_.data(), model_.output_norm.data(), logits, embd, c.rms_norm_eps);
+    return;
+  }
   rms_norm_ref(x_.data(), model_.output_norm.data(), xn_.data(), embd, c.rms_norm_eps);
   linear(model_.output, xn_.data(), logits);
 }
