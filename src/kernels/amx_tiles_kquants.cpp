@@ -208,13 +208,37 @@ void super_block_product(const int8_t* panel, size_t halves, const RowScales& rs
   }
 }
 
-// y[t * ldy + i] for i < rows (<= 16) and t < n (<= 16) from a [row][token] tile.
-inline void store_transposed(const float* c, float* y, size_t ldy, size_t rows, size_t n) {
-  const __m512i row_starts = _mm512_mullo_epi32(
-      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+// y[t * ldy + i] for i < rows (<= 16) and t < n (<= 16) from a [row][token] tile, transposed
+// in registers (16 gathers of 16 floats cost more than these 64 shuffles). The loops are
+// unrolled so that every index is a constant and the arrays stay in registers.
+__attribute__((always_inline)) inline void store_transposed(const float* c, float* y, size_t ldy, size_t rows,
+                                                            size_t n) {
+  __m512 r[16], t[16], u[16];
+  _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) r[i] = _mm512_load_ps(c + 16 * i);
+  _Pragma("GCC unroll 8") for (int i = 0; i < 8; ++i) {  // per 128-bit lane: rows 2i, 2i + 1 interleaved
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {  // lane L of u[4i + j]: column 4L + j, rows 4i ..
+    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {  // the four row quarters of each column
+    t[i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0xDD);
+    t[8 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0xDD);
+  }
+  _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {  // r[k]: column k, rows 0 .. 15
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+  }
   const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
-  for (size_t t = 0; t < n; ++t)
-    _mm512_mask_storeu_ps(y + t * ldy, mask, _mm512_i32gather_ps(row_starts, c + t, 4));
+  _Pragma("GCC unroll 16") for (size_t k = 0; k < 16; ++k) if (k < n) _mm512_mask_storeu_ps(y + k * ldy, mask, r[k]);
 }
 
 template <bool kMins>
@@ -231,6 +255,15 @@ void rows_product(Kind kind, const uint8_t* w, size_t row_bytes, size_t block_by
         continue;
       }
       const uint8_t* blk = w + i * row_bytes + b * block_bytes;
+      if (b + 1 < nk) {
+        // The 32 rows are 32 streams, more than the hardware prefetcher follows: ask for the
+        // next super-block of this row (up to 4 cache lines) while this one is multiplied.
+        const char* next = reinterpret_cast<const char*>(blk + block_bytes);
+        _mm_prefetch(next, _MM_HINT_T0);
+        _mm_prefetch(next + 64, _MM_HINT_T0);
+        _mm_prefetch(next + 128, _MM_HINT_T0);
+        _mm_prefetch(next + block_bytes - 1, _MM_HINT_T0);
+      }
       if (kind == Kind::kQ4K) {
         k4_block_to_panel<false>(blk, panel, i, rs);
       } else if (kind == Kind::kQ5K) {
