@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   std::printf("%llu x %llu weights, %zu tokens, one thread, CPU ms (best of %d)\n", (unsigned long long)rows,
               (unsigned long long)cols, n, reps);
   std::printf("type  integer  amx-bf16  amx-int8  (pack bf16 / int8)\n");
-  for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType type : {DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     const size_t rb = static_cast<size_t>(*dtype_nbytes(type, cols));
     std::vector<uint8_t> bytes(rows * rb);
     std::vector<float> row(cols);

@@ -45,7 +45,7 @@ namespace {
 constexpr size_t kRowGrain = 16;
 
 // The input of one or more products: 8-bit blocks or floats for the integer/float kernels, and
-// the same values in bf16 tiles for the AMX product when amx is true (or, for Q4_K/Q5_K/Q6_K
+// the same values in bf16 tiles for the AMX product when amx is true (or, for Q3_K...Q6_K
 // weights, the 8-bit codes in INT8 tiles when amx_kquants is true).
 struct ProductInput {
   PackedActivations packed;

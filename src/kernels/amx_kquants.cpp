@@ -20,7 +20,9 @@ T* aligned64(T* p) {
 
 }  // namespace
 
-bool amx_kquant_int8(DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; }
+bool amx_kquant_int8(DType t) {
+  return t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
+}
 
 void AmxKquantActivations::reset(size_t n, uint64_t cols) {
   n_ = n;
@@ -77,7 +79,10 @@ void matmul_amx_kquants(const MatrixView& w, const AmxKquantActivations& x, floa
   // instruction faults.
   if (!amx_usable()) return matmul_amx_kquants_scalar(w, x, y, ldy, r0, r1);
   using amx_kquant_tiles::Kind;
-  const Kind kind = w.type == DType::Q4_K ? Kind::kQ4K : w.type == DType::Q5_K ? Kind::kQ5K : Kind::kQ6K;
+  const Kind kind = w.type == DType::Q4_K   ? Kind::kQ4K
+                    : w.type == DType::Q5_K ? Kind::kQ5K
+                    : w.type == DType::Q6_K ? Kind::kQ6K
+                                            : Kind::kQ3K;
   // Per thread, reused across products: one super-block panel and the float accumulators.
   thread_local std::vector<int8_t> panel_storage;
   thread_local std::vector<float> acc_storage;

@@ -1,4 +1,4 @@
-// K-quant weights (Q4_K, Q5_K, Q6_K) times prompt chunks on AMX-INT8 tiles, with the integer
+// K-quant weights (Q3_K, Q4_K, Q5_K, Q6_K) times prompt chunks on AMX-INT8 tiles, with the integer
 // K-quant kernels' arithmetic (matmul_kquants.h): llama.cpp's Q8_K activations, exact int32
 // sums with the sub-block scales, then the float scaling per 256-input super-block.
 //
@@ -6,7 +6,8 @@
 //   sumi = sum_g scale_g * sum_{j in g} q_j x_j      summ = sum_g min_g * xsum_g
 // and add d_x * (d * float(sumi) - dmin * float(summ)). A tile instruction (TDPBSSD) only sums
 // products of int8, and scale_g * q_j does not fit in 8 bits (Q4_K up to 15 * 63), so the
-// decoder folds the scale into the code and splits the product in two int8 halves:
+// decoder folds the scale into the code (Q3_K/Q6_K: their -4/-32 offsets too) and splits the
+// product in two int8 halves:
 //   w_j = scale_g * q_j = 64 * hi_j + lo_j,   lo_j = w_j & 63 (0..63),  hi_j = w_j >> 6,
 // and sumi = 64 * (hi . x) + (lo . x) exactly, in int32 (|sumi| <= 2^27). With the scale folded
 // in, the scales' granularity no longer matters (Q6_K's 16-input scales cost nothing extra)
@@ -29,7 +30,8 @@
 
 namespace lmforge {
 
-// Whether matmul_amx_kquants() multiplies weights of type t (Q4_K, Q5_K, Q6_K).
+// Whether matmul_amx_kquants() multiplies weights of type t (Q3_K, Q4_K, Q5_K, Q6_K; Q2_K's
+// mins come per 16 inputs, which the activations' 32-input sums do not serve).
 bool amx_kquant_int8(DType t);
 
 // The Q8_K activations of a K-quant product (PackedActivations, is_super_blocks()) laid out as
@@ -76,7 +78,7 @@ class AmxKquantActivations {
   std::vector<int16_t> sums_;
 };
 
-// y[t * ldy + r] for rows r in [r0, r1) and every token t of x: row r of w (Q4_K/Q5_K/Q6_K, as
+// y[t * ldy + r] for rows r in [r0, r1) and every token t of x: row r of w (Q3_K...Q6_K, as
 // in the file) times token t, with the arithmetic described above. x.cols() == w.cols.
 // Threads may compute disjoint row ranges concurrently. Falls back to the twin where
 // amx_usable() is false.

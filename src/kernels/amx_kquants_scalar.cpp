@@ -11,7 +11,7 @@ void matmul_amx_kquants_scalar(const MatrixView& w, const AmxKquantActivations& 
                                uint64_t r1) {
   const uint64_t nk = x.super_blocks();
   const size_t bytes = kquant_block_bytes(w.type);
-  const bool mins = w.type != DType::Q6_K;
+  const bool mins = w.type == DType::Q4_K || w.type == DType::Q5_K;  // Q3_K/Q6_K fold their offsets into q
   KQuantBlock blk;
   int8_t hi[256], lo[256];
   for (uint64_t r = r0; r < r1; ++r) {

@@ -39,7 +39,7 @@ size_t amx_min_tokens(const AmxWeights& w) {
   }();
   if (forced > 0) return static_cast<size_t>(forced);
   if (w.interleaved) return 16;
-  // Q4_K/Q5_K/Q6_K on INT8 tiles (amx_kquants.h): decoded with AVX-512 as interleaved Q4_0.
+  // Q3_K...Q6_K on INT8 tiles (amx_kquants.h): decoded with AVX-512 as interleaved Q4_0.
   if (w.matrix && amx_kquant_int8(w.matrix->type)) return 16;
   // GPTQ rows are decoded by the scalar dequantize_padded_row: TinyLlama-shape pp128 measured
   // 120 t/s on the tiles against 171 t/s through the grouped integer kernel, about equal at 512

@@ -133,6 +133,39 @@ void q6k_block_to_panel(const uint8_t* b, int8_t* panel, size_t row, RowScales& 
   }
 }
 
+// One Q3_K super-block of one row into panel row `row`. Bytes: hmask[32] @0, qs[64] @32,
+// scales[12] @96 (sixteen 6-bit values minus 32, one per 16 inputs), d @108. Chunk c (inputs
+// 32c ..) takes bits 2 (c % 4), + 1 of qs[32 (c / 4) + l] and bit c of hmask[l] as its third
+// bit; the code is that minus 4.
+void q3k_block_to_panel(const uint8_t* b, int8_t* panel, size_t row, RowScales& rs) {
+  rs.d[row] = load_half(b + 108);
+  rs.dmin[row] = 0.0f;
+  for (int p = 0; p < 4; ++p) rs.min_pairs[row][p] = 0;
+  uint32_t a[3];
+  __builtin_memcpy(a, b + 96, 12);
+  const uint32_t words[4] = {(a[0] & 0x0f0f0f0fu) | ((a[2] >> 0) & 0x03030303u) << 4,
+                             (a[1] & 0x0f0f0f0fu) | ((a[2] >> 2) & 0x03030303u) << 4,
+                             ((a[0] >> 4) & 0x0f0f0f0fu) | ((a[2] >> 4) & 0x03030303u) << 4,
+                             ((a[1] >> 4) & 0x0f0f0f0fu) | ((a[2] >> 6) & 0x03030303u) << 4};
+  uint8_t biased[16];
+  __builtin_memcpy(biased, words, 16);
+  const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  const __m512i offset = _mm512_set1_epi16(4);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 + 32 * h));
+    for (int k = 0; k < 4; ++k) {
+      const int chunk = 4 * h + k;
+      const __m256i low = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * k)), low2);
+      const __m256i high = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(chunk)), one);
+      const __m256i q = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));
+      int8_t* dst = panel + (chunk / 2) * kStepBytes + row * 64 + (chunk % 2) * 32;
+      const __m512i codes = _mm512_sub_epi16(_mm512_cvtepu8_epi16(q), offset);
+      store_split(codes, two_scales(biased[2 * chunk] - 32, biased[2 * chunk + 1] - 32), dst, dst + kPartBytes);
+    }
+  }
+}
+
 void zero_panel_row(int8_t* panel, size_t row, RowScales& rs) {
   for (size_t k = 0; k < 4; ++k) {
     _mm512_storeu_si512(panel + k * kStepBytes + row * 64, _mm512_setzero_si512());
@@ -268,8 +301,10 @@ void rows_product(Kind kind, const uint8_t* w, size_t row_bytes, size_t block_by
         k4_block_to_panel<false>(blk, panel, i, rs);
       } else if (kind == Kind::kQ5K) {
         k4_block_to_panel<true>(blk, panel, i, rs);
-      } else {
+      } else if (kind == Kind::kQ6K) {
         q6k_block_to_panel(blk, panel, i, rs);
+      } else {
+        q3k_block_to_panel(blk, panel, i, rs);
       }
     }
     super_block_product<kMins>(panel, halves, rs, codes, scales, sums, nk, b, token_tiles, acc);
@@ -291,7 +326,7 @@ void kquant_rows_product(Kind kind, const uint8_t* w, size_t row_bytes, size_t b
                          float* y, size_t ldy, int8_t* panel, float* acc) {
   static const TileConfig config;
   _tile_loadconfig(&config);
-  if (kind == Kind::kQ6K) {
+  if (kind == Kind::kQ6K || kind == Kind::kQ3K) {  // no mins
     rows_product<false>(kind, w, row_bytes, block_bytes, nk, rows, codes, scales, sums, token_tiles, n, y, ldy, panel,
                         acc);
   } else {

@@ -14,7 +14,7 @@ namespace lmforge::amx_kquant_tiles {
 constexpr size_t kPanelBytes = 4 * 4096;  // one super-block of 32 rows
 
 // The weight types the tiles read, as the decoder's switch sees them.
-enum class Kind : int { kQ4K = 4, kQ5K = 5, kQ6K = 6 };
+enum class Kind : int { kQ3K = 3, kQ4K = 4, kQ5K = 5, kQ6K = 6 };
 
 // y[t * ldy + i] = row i of the weights times token t, for i < rows (1..32) and t < n.
 // w: the first row's super-blocks (row i at w + i * row_bytes, block_bytes each, nk of them).

@@ -57,7 +57,7 @@ TEST_F(AmxEngine, SameTokensAndCloseLogitsWithAndWithoutTiles) {
   };
   for (const Case& c : {Case{DType::Q4_0, 64, 128, 1e-5}, Case{DType::Q8_0, 64, 128, 1e-5},
                         Case{DType::Q4_K, 256, 512, 6e-2}, Case{DType::Q5_K, 256, 512, 6e-2},
-                        Case{DType::Q6_K, 256, 512, 1e-5},
+                        Case{DType::Q6_K, 256, 512, 1e-5}, Case{DType::Q3_K, 256, 512, 1e-5},
                         Case{DType::BF16, 64, 128, 1e-3}}) {
     SCOPED_TRACE(std::string(dtype_name(c.type)));
     test::TinySpec spec;

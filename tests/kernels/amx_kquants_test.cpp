@@ -22,7 +22,7 @@ using test::make_matrix;
 using test::random_floats;
 
 const std::vector<DType>& int8_types() {
-  static const std::vector<DType> types = {DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  static const std::vector<DType> types = {DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
   return types;
 }
 
@@ -42,6 +42,8 @@ test::TestMatrix random_block_matrix(DType type, uint64_t rows, uint64_t cols, u
       const uint16_t d = fp32_to_fp16(scale(rng)), dmin = fp32_to_fp16(scale(rng));
       if (type == DType::Q6_K) {
         std::memcpy(blk + 208, &d, 2);
+      } else if (type == DType::Q3_K) {
+        std::memcpy(blk + 108, &d, 2);
       } else {
         std::memcpy(blk, &d, 2);
         std::memcpy(blk + 2, &dmin, 2);
@@ -70,7 +72,7 @@ void pack(Packed& out, DType type, size_t n, uint64_t cols, uint32_t seed) {
 
 TEST(AmxKquantsTest, TakesTheKQuantsWithAFoldableScale) {
   for (DType t : int8_types()) EXPECT_TRUE(amx_kquant_int8(t)) << dtype_name(t);
-  for (DType t : {DType::Q2_K, DType::Q3_K, DType::Q4_0, DType::Q8_0, DType::F16}) EXPECT_FALSE(amx_kquant_int8(t));
+  for (DType t : {DType::Q2_K, DType::Q4_0, DType::Q8_0, DType::F16}) EXPECT_FALSE(amx_kquant_int8(t));
 }
 
 TEST(AmxKquantsTest, ActivationsHoldTheCodesScalesAndSubBlockSums) {
