@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
                          }));
       best[2] = std::min(best[2], time_ms([&] { matmul_amx_kquants(w, int8, y.data(), rows, 0, rows); }));
     }
-    std::printf("%s  %7.2f  %8.2f  %8.2f  (%.2f / %.2f)\n", std::string(dtype_name(type)).c_str(), best[0], best[1], best[2], best[3],
+    const std::string name(dtype_name(type));
+    std::printf("%s  %7.2f  %8.2f  %8.2f  (%.2f / %.2f)\n", name.c_str(), best[0], best[1], best[2], best[3],
                 best[4]);
   }
   return 0;

@@ -4,9 +4,9 @@
 // tolerance. Interleaved Q4_0/Q8_0 run the integer kernels' arithmetic on INT8 tiles: the
 // logits come out bit for bit the same (measured; the bound allows float reordering). The
 // bf16-pair types differ by ~2^-16 per term: BF16 (float activations) by ~1e-5 of the logits.
-// Q4_K/Q5_K/Q6_K take INT8 tiles (kernels/amx_kquants.h) with the integer kernels' int32 sums
+// Q3_K...Q6_K take INT8 tiles (kernels/amx_kquants.h) with the integer kernels' int32 sums
 // but the scalar twin's float order (the SIMD kernels add in 8 lanes): Q6_K's logits differ by
-// 2e-7 of their scale (measured); Q4_K/Q5_K subtract the mins term, whose cancellation lets
+// 2e-7 of their scale (measured; Q3_K within 1e-5); Q4_K/Q5_K subtract the mins term, whose cancellation lets
 // the reordering flip a later 8-bit activation code, and these tiny random models move a logit
 // by up to ~0.6 of 18 for one flip (measured 1.1e-3 and 8.9e-3 of the scale; bf16 pairs gave
 // 3.3e-2), hence their bound; a wrong product moves every position by the logits' own size.
