@@ -15,6 +15,6 @@ set(LMFORGE_LAYERS
   "convert"              # whole models assembled from containers, and their writers
   "engine"               # the loaded model, KV cache, forward passes
   "generate"             # generation sessions, chat templates, perplexity
-  "gptq"                 # GPTQ / RTN quantization with calibration text, AutoGPTQ folder writer
+  "gptq retrieval"       # GPTQ / RTN quantization with calibration text; text splitting, index store, search
   "cli"                  # parse, call one function, print
 )

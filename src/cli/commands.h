@@ -21,5 +21,7 @@ Action& register_quantize(CLI::App& app);
 Action& register_imatrix(CLI::App& app);
 Action& register_gptq(CLI::App& app);
 Action& register_gptq_layer(CLI::App& app);
+Action& register_index(CLI::App& app);
+Action& register_ask(CLI::App& app);
 
 }  // namespace lmforge::cli

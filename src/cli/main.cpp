@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   actions.emplace_back("imatrix", &lmforge::cli::register_imatrix(app));
   actions.emplace_back("gptq", &lmforge::cli::register_gptq(app));
   actions.emplace_back("gptq-layer", &lmforge::cli::register_gptq_layer(app));
+  actions.emplace_back("index", &lmforge::cli::register_index(app));
+  actions.emplace_back("ask", &lmforge::cli::register_ask(app));
 
   try {
     app.parse(argc, argv);

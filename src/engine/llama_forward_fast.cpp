@@ -14,7 +14,8 @@
 // then copied to the chunk's cells.
 //
 // Chunks of at least amx_min_tokens() tokens multiply on AMX tiles when the CPU has them
-// (kernels/amx_matmul.h; LMFORGE_NO_AMX=1 turns that off): the choice is made per product when
+// (kernels/amx_matmul.h, and kernels/amx_f16.h for F16 matrices; LMFORGE_NO_AMX=1 turns that
+// off): the choice is made per product when
 // its input is packed, and the packed input says which kernel reads it.
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/llama_engine.h"
+#include "kernels/amx_f16.h"
 #include "kernels/amx_kquants.h"
 #include "kernels/amx_matmul.h"
 #include "kernels/amx_support.h"
@@ -45,15 +47,20 @@ namespace {
 constexpr size_t kRowGrain = 16;
 
 // The input of one or more products: 8-bit blocks or floats for the integer/float kernels, and
-// the same values in bf16 tiles for the AMX product when amx is true (or, for Q3_K...Q6_K
-// weights, the 8-bit codes in INT8 tiles when amx_kquants is true).
+// the same values in bf16 tiles for the AMX product when amx is true (three-part tiles, f16,
+// for F16 weights: kernels/amx_f16.h; for Q3_K...Q6_K weights, the 8-bit codes in INT8 tiles,
+// kquants, when amx_kquants is true).
 struct ProductInput {
   PackedActivations packed;
   AmxActivations bf16;
+  AmxF16Activations f16;
   AmxKquantActivations kquants;
   bool amx = false;
   bool amx_kquants = false;
 };
+
+// F16 matrices in place in the file take the exact three-part tile product, not matmul_amx().
+bool amx_f16_weight(const LlamaWeight& w) { return !w.gptq && !w.interleaved && amx_f16_supports(w.m.type); }
 
 AmxWeights amx_weights(const LlamaWeight& w) {
   AmxWeights a;
@@ -75,6 +82,8 @@ void linear(const LlamaWeight& w, const ProductInput& in, float* y, size_t ldy, 
   const PackedActivations& x = in.packed;
   if (in.amx_kquants) {
     matmul_amx_kquants(w.m, in.kquants, y, ldy, r0, r1);
+  } else if (in.amx && amx_f16_weight(w)) {
+    matmul_amx_f16(w.m, in.f16, y, ldy, r0, r1);
   } else if (in.amx) {
     matmul_amx(amx_weights(w), in.bf16, y, ldy, r0, r1);
   } else if (w.gptq) {
@@ -127,7 +136,8 @@ class FastEngine final : public LlamaEngine {
   void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy);
   // Whether the product by `w` of n tokens runs on AMX tiles.
   bool use_amx(const LlamaWeight& w, size_t n) const {
-    return amx_ && (w.gptq || w.interleaved || amx_supports(w.m.type)) && n >= amx_min_tokens(amx_weights(w));
+    return amx_ && (w.gptq || w.interleaved || amx_supports(w.m.type) || amx_f16_weight(w)) &&
+           n >= amx_min_tokens(amx_weights(w));
   }
 
   const LlamaConfig& c_;
@@ -210,9 +220,14 @@ void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x
     return;
   }
   if (!in.amx) return;
-  // The AMX product reads the same rounded activations: as 8-bit codes for interleaved weights,
-  // as bf16 pairs for the others.
-  in.bf16.reset(n, p.cols(), w.interleaved != nullptr);
+  if (amx_f16_weight(w)) {
+    in.f16.reset(n, p.cols());
+    pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.f16.pack_rows(x, ld, b, e); });
+    return;
+  }
+  // The AMX product reads the same rounded activations: as 8-bit codes for interleaved weights
+  // and Q4_1/Q5_1 (amx_int8_form), as bf16 pairs for the others.
+  in.bf16.reset(n, p.cols(), amx_int8_form(amx_weights(w)));
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.bf16.pack_from(p, b, e); });
 }
 

@@ -38,7 +38,7 @@ size_t amx_min_tokens(const AmxWeights& w) {
     return v && *v ? std::max(1L, std::strtol(v, nullptr, 10)) : 0L;
   }();
   if (forced > 0) return static_cast<size_t>(forced);
-  if (w.interleaved) return 16;
+  if (amx_int8_form(w)) return 16;
   // Q3_K...Q6_K on INT8 tiles (amx_kquants.h): decoded with AVX-512 as interleaved Q4_0.
   if (w.matrix && amx_kquant_int8(w.matrix->type)) return 16;
   // GPTQ rows are decoded by the scalar dequantize_padded_row: TinyLlama-shape pp128 measured
@@ -50,12 +50,29 @@ size_t amx_min_tokens(const AmxWeights& w) {
 }
 
 bool amx_supports(DType t) {
-  const KernelWeightType* k = kernel_weight_type(t);
   // F32 and F16 read float activations, of which the split keeps 16 of 24 bits: 1e-4 off the
-  // float product in oracle.forward, its limit for F16. Q4_1/Q5_1: their minimum multiplies
-  // llama.cpp's fp16-rounded block sums, which a plain product of the decoded weights cannot
-  // round the same way.
-  return k && t != DType::F32 && t != DType::F16 && k->activations != ActivationForm::kInt8BlocksScaledSums;
+  // float product in oracle.forward, its limit for F16. Q5_1 multiplies correctly on the int8
+  // form (tests/kernels/amx_matmul_test.cpp), but llama.cpp sums its blocks in 8 lanes with
+  // the minimum terms apart (ggml_vec_dot_q5_1_q8_1; it has no AMX kernel for Q5_1), as our
+  // integer kernel nearly does, and the block-by-block order of the tiles moved
+  // oracle.llama_probs_q32's tied-bin q5_1 from 1.4e-2 to 3.3e-2 (limit 0.03); Q4_1's tiles
+  // have the order of llama.cpp's own AMX kernel for Q4_1.
+  return kernel_weight_type(t) && t != DType::F32 && t != DType::F16 && t != DType::Q5_1;
+}
+
+namespace {
+
+// Q4_1/Q5_1: their minimum multiplies llama.cpp's fp16-rounded block sums, which a plain
+// product of the decoded weights cannot round the same way; the int8 form carries the sums.
+bool has_minimum_blocks(DType t) {
+  const KernelWeightType* k = kernel_weight_type(t);
+  return k && k->activations == ActivationForm::kInt8BlocksScaledSums;
+}
+
+}  // namespace
+
+bool amx_int8_form(const AmxWeights& w) {
+  return w.interleaved || (w.matrix && has_minimum_blocks(w.matrix->type));
 }
 
 uint16_t bf16_round(float x) {
@@ -89,6 +106,7 @@ void AmxActivations::reset(size_t n, uint64_t cols, bool int8) {
     data_.assign(tiles_ * kTileTokens * steps_ * 16 + 32, 0);
     base_ = aligned64(data_.data());
     scales_.assign(tiles_ * kTileTokens * steps_, 0.0f);
+    sums_.assign(tiles_ * kTileTokens * steps_, 0.0f);
     return;
   }
   data_.resize(tiles_ * steps_ * amx_tiles::kActStepElems + 32);
@@ -124,11 +142,13 @@ void AmxActivations::pack_from(const PackedActivations& p, size_t t0, size_t t1)
     for (size_t t = t0; t < t1; ++t) {
       const int8_t* q = p.quants(t);
       const float* d = p.block_scales(t);
+      const float* s = p.scaled_sums() ? p.block_sums(t) : nullptr;
       const size_t j = t / kTileTokens, tt = t % kTileTokens;
       for (uint64_t b = 0; b < steps_; ++b) {
         int8_t* blk = codes + (j * steps_ + b) * amx_tiles::kInt8ActBlock + tt * 4;
         for (size_t g = 0; g < 8; ++g) std::memcpy(blk + g * 64, q + b * 32 + g * 4, 4);
         scales_[(j * steps_ + b) * kTileTokens + tt] = d[b];
+        if (s) sums_[(j * steps_ + b) * kTileTokens + tt] = s[b];
       }
     }
     return;
@@ -175,6 +195,10 @@ int8_t AmxActivations::int8_code(size_t t, uint64_t k) const {
 
 float AmxActivations::int8_scale(size_t t, uint64_t b) const {
   return scales_[(t / kTileTokens * steps_ + b) * kTileTokens + t % kTileTokens];
+}
+
+float AmxActivations::int8_sum(size_t t, uint64_t b) const {
+  return sums_[(t / kTileTokens * steps_ + b) * kTileTokens + t % kTileTokens];
 }
 
 Bf16Pair AmxActivations::at(size_t t, uint64_t k) const {
@@ -229,8 +253,28 @@ void int8_product(const InterleavedMatrix& il, const AmxActivations& x, float* y
                       : static_cast<int8_t>(((k < 16 ? block[2 + k] : block[2 + k - 16] >> 4) & 15) - 8);
       }
     }
-    amx_tiles::int8_panel_product(codes, scales.data(), x.int8_codes(), x.int8_scales(), nb, x.token_tiles(), x.n(),
-                                  rows, y + r, ldy, acc);
+    amx_tiles::int8_panel_product(codes, scales.data(), nullptr, x.int8_codes(), x.int8_scales(), nullptr, nb,
+                                  x.token_tiles(), x.n(), rows, y + r, ldy, acc);
+  }
+}
+
+// Q4_1/Q5_1 rows [r0, r1) held in place on INT8 tiles (x in its int8 form, with scaled sums):
+// the unsigned codes against the activation codes, then the scale and the minimum per block.
+void min_blocks_int8_product(const MatrixView& m, const AmxActivations& x, float* y, size_t ldy, uint64_t r0,
+                             uint64_t r1, float* acc) {
+  const uint64_t nb = m.cols / 32;
+  thread_local std::vector<int8_t> code_storage;
+  thread_local std::vector<float> scales, minimums;
+  code_storage.resize(nb * amx_tiles::kInt8PanelBlock + 64);
+  scales.resize(nb * 32);
+  minimums.resize(nb * 32);
+  int8_t* codes = aligned64(code_storage.data());
+  const bool q5 = m.type == DType::Q5_1;
+  for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
+    const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
+    amx_tiles::min_blocks_to_int8_panel(m.row(r), m.row_bytes, rows, nb, q5, codes, scales.data(), minimums.data());
+    amx_tiles::int8_panel_product(codes, scales.data(), minimums.data(), x.int8_codes(), x.int8_scales(),
+                                  x.int8_sums(), nb, x.token_tiles(), x.n(), rows, y + r, ldy, acc);
   }
 }
 
@@ -251,6 +295,7 @@ void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t l
   row.assign(steps * AmxActivations::kStepInputs, 0.0f);  // inputs past cols stay 0
   const InterleavedMatrix* il = w.interleaved;
   if (il && x.int8()) return int8_product(*il, x, y, ldy, r0, r1, acc);
+  if (w.matrix && x.int8()) return min_blocks_int8_product(*w.matrix, x, y, ldy, r0, r1, acc);
   for (uint64_t r = r0; r < r1; r += amx_tiles::kPanelRows) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(amx_tiles::kPanelRows, r1 - r));
     const size_t used = rows <= 16 ? 16 : 32;  // panel rows the tiles read

@@ -18,8 +18,12 @@
 // scales), so the arithmetic is matmul_packed()'s to about 2^-16 relative per term, summed in
 // fp32 in another order.
 //
+// Interleaved Q4_0/Q8_0 and Q4_1 (Q5_1 on request) take INT8 tiles instead, on the int8 form of
+// the activations: the integer kernels' block arithmetic, exactly (amx_tiles.h).
+//
 // matmul_amx_scalar() is the plain C++ twin: the same split and products, summed in double; it
-// decodes the weights through the quant layer's reference decoders, not through the fast ones.
+// decodes the weights through the quant layer's reference decoders, not through the fast ones
+// (the INT8 forms: the codes straight from the block bytes, and the same float steps).
 // matmul_amx() falls back to the twin where amx_usable() (kernels/amx_support.h) is false; the
 // engine asks amx_enabled() instead, so that it keeps its integer kernels there.
 #pragma once
@@ -37,8 +41,8 @@
 namespace lmforge {
 
 // A weight matrix in one of the forms the engine holds: exactly one pointer is set. Interleaved
-// weights multiply the int8 form of the activations (the integer kernels' arithmetic exactly),
-// the others the bf16 pairs.
+// weights and Q4_1/Q5_1 matrices multiply the int8 form of the activations (the integer
+// kernels' block arithmetic; amx_int8_form()), the others the bf16 pairs.
 struct AmxWeights {
   const MatrixView* matrix = nullptr;           // in place in the file, any type decode_row reads
   const InterleavedMatrix* interleaved = nullptr;  // Q4_0/Q8_0 regrouped by 8 rows
@@ -51,16 +55,24 @@ struct AmxWeights {
 
 // The fewest tokens for which matmul_amx() beats the kernels of matmul.h on `w`: decoding the
 // weights into tiles costs once per product, so it pays off above a few token tiles. 16 for
-// interleaved Q4_0/Q8_0 (INT8, decoded with AVX-512 here) and for Q3_K...Q6_K (INT8,
-// kernels/amx_kquants.h; the engine multiplies those there); 32 for types with a SIMD decoder
-// (decode_rows.h); 96 for the others (the reference decoder: ~1 ns per weight). Measured per
-// 2048 x 2048 product on one thread, docs/benchmarks.md. The environment variable
+// interleaved Q4_0/Q8_0, for Q4_1/Q5_1 (INT8, decoded with AVX-512 here) and for Q3_K...Q6_K
+// (INT8, kernels/amx_kquants.h; the engine multiplies those there); 32 for types with a SIMD
+// decoder (decode_rows.h); 96 for the others (the reference decoder: ~1 ns per weight).
+// Measured per 2048 x 2048 product on one thread, docs/benchmarks.md. The environment variable
 // LMFORGE_AMX_MIN_TOKENS=N (read once) replaces all three, for tests and measurements.
 size_t amx_min_tokens(const AmxWeights& w);
 
-// Whether matmul_amx() can multiply weights of type `t` held as a MatrixView, with the
-// arithmetic of matmul_packed() (every runnable type but F32, F16, Q4_1 and Q5_1).
+// Whether the engine should multiply weights of type `t` held as a MatrixView with
+// matmul_amx(), which then keeps the results of matmul_packed() within the probability
+// oracles: every runnable type but F32, F16 and Q5_1 (Q4_1 only on the int8 form of the
+// activations). matmul_amx() itself multiplies Q5_1 too (on the int8 form), for tests and
+// measurements; amx_matmul.cpp says why the engine does not ask it to.
 bool amx_supports(DType t);
+
+// Whether the product by `w` reads the int8 form of the activations (AmxActivations::reset's
+// int8): interleaved Q4_0/Q8_0, and Q4_1/Q5_1 matrices, whose minimum term multiplies
+// llama.cpp's fp16-rounded scaled block sums, which only that form carries.
+bool amx_int8_form(const AmxWeights& w);
 
 // bf16 of x, rounded to nearest even (NaN stays NaN), and back.
 uint16_t bf16_round(float x);
@@ -84,7 +96,8 @@ class AmxActivations {
 
   // Sizes the buffer for n rows of `cols` inputs; padding tokens (up to a multiple of 32) and
   // padding inputs (up to a multiple of 32) are zero. Reuses memory. int8: the form for
-  // interleaved Q4_0/Q8_0 weights instead (only pack_from, from their 8-bit blocks).
+  // amx_int8_form() weights instead (only pack_from, from their 8-bit blocks; for Q4_1/Q5_1
+  // the packed rows' scaled sums come along).
   void reset(size_t n, uint64_t cols, bool int8 = false);
   // Rows [t0, t1) of x (row t at x + t * ldx), split as they are. Threads may pack disjoint
   // ranges.
@@ -94,9 +107,11 @@ class AmxActivations {
   void pack_from(const PackedActivations& p, size_t t0, size_t t1);
 
   bool int8() const { return int8_; }
-  // The int8 form (amx_tiles.h): codes and their scales.
+  // The int8 form (amx_tiles.h): codes, their scales, and the scaled sums (zeros unless packed
+  // from Q4_1/Q5_1 activations: PackedActivations::scaled_sums()).
   const int8_t* int8_codes() const { return reinterpret_cast<const int8_t*>(base_); }
   const float* int8_scales() const { return scales_.data(); }
+  const float* int8_sums() const { return sums_.data(); }
   size_t n() const { return n_; }
   uint64_t cols() const { return cols_; }
   uint64_t steps() const { return steps_; }      // ceil(cols / 32)
@@ -108,6 +123,7 @@ class AmxActivations {
   Bf16Pair at(size_t t, uint64_t k) const;
   int8_t int8_code(size_t t, uint64_t k) const;
   float int8_scale(size_t t, uint64_t block) const;
+  float int8_sum(size_t t, uint64_t block) const;
 
  private:
   uint16_t* column(size_t t);
@@ -116,14 +132,17 @@ class AmxActivations {
   size_t n_ = 0, tiles_ = 0;
   uint64_t cols_ = 0, steps_ = 0;
   bool int8_ = false;
-  std::vector<float> scales_;  // int8 form only
+  std::vector<float> scales_, sums_;  // int8 form only
   std::vector<uint16_t> data_;
   uint16_t* base_ = nullptr;  // data_ rounded up to 64 bytes: a tile row is one cache line
 };
 
 // y[t * ldy + r] = sum_c (w_hi x_hi + w_hi x_lo + w_lo x_hi) over the pairs of W[r][c] and
-// x[t][c], for rows r in [r0, r1) and every packed row t. x.cols() must equal w.cols(). Threads may compute disjoint row ranges concurrently;
-// ranges starting at multiples of 32 decode no row twice.
+// x[t][c], for rows r in [r0, r1) and every packed row t; on the int8 form (x.int8(), which
+// must then equal amx_int8_form(w)) per 32-input block acc = fma(float(dot), d_w * d_x, acc),
+// then for Q4_1/Q5_1 acc = fma(m_w, s_x, acc), blocks in order. x.cols() must equal w.cols().
+// Threads may compute disjoint row ranges concurrently; ranges starting at multiples of 32
+// decode no row twice.
 void matmul_amx(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1);
 void matmul_amx_scalar(const AmxWeights& w, const AmxActivations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1);
 

@@ -248,7 +248,7 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
   }
 }
 
-// ---- INT8: interleaved Q4_0/Q8_0 weights against the 8-bit activation blocks ----
+// ---- INT8: interleaved Q4_0/Q8_0 and Q4_1/Q5_1 weights against the 8-bit activation blocks ----
 
 namespace {
 
@@ -263,18 +263,23 @@ struct alignas(64) Int8TileConfig {
 };
 
 // acc[i][t] = fma(float(c[i][t]), d_w[i] * d_x[t], acc[i][t]) for a 16 x 16 tile: the integer
-// kernels' per-block step (interleaved_matmul.cpp), one row of 16 tokens at a time.
-inline void scale_into(const int32_t* c, const float* dw, __m512 dx, float* acc) {
+// kernels' per-block step (interleaved_matmul.cpp), one row of 16 tokens at a time; with
+// minimums (kMin) then acc[i][t] = fma(m_w[i], s_x[t], acc[i][t]), llama.cpp's Q4_1 order.
+template <bool kMin>
+inline void scale_into(const int32_t* c, const float* dw, const float* mw, __m512 dx, __m512 sx, float* acc) {
   for (int i = 0; i < 16; ++i) {
     const __m512 f = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * i));
     const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(dw[i]), dx);
-    _mm512_store_ps(acc + 16 * i, _mm512_fmadd_ps(f, scale, _mm512_load_ps(acc + 16 * i)));
+    __m512 a = _mm512_fmadd_ps(f, scale, _mm512_load_ps(acc + 16 * i));
+    if (kMin) a = _mm512_fmadd_ps(_mm512_set1_ps(mw[i]), sx, a);
+    _mm512_store_ps(acc + 16 * i, a);
   }
 }
 
-template <bool kTwoRowTiles>
-void int8_product(const int8_t* codes, const float* dw, const int8_t* xq, const float* xd, uint64_t nb,
-                  size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy, float* acc) {
+template <bool kTwoRowTiles, bool kMin>
+void int8_product(const int8_t* codes, const float* dw, const float* mw, const int8_t* xq, const float* xd,
+                  const float* xs, uint64_t nb, size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy,
+                  float* acc) {
   alignas(64) int32_t c[4][256];
   for (size_t j = 0; j < token_tiles; j += 2) {
     float* a = acc + j / 2 * 4 * 256;
@@ -283,6 +288,8 @@ void int8_product(const int8_t* codes, const float* dw, const int8_t* xq, const 
     const int8_t* x1 = x0 + nb * kInt8ActBlock;
     const float* d0 = xd + j * nb * 16;
     const float* d1 = d0 + nb * 16;
+    const float* s0 = kMin ? xs + j * nb * 16 : nullptr;
+    const float* s1 = kMin ? s0 + nb * 16 : nullptr;
     for (uint64_t b = 0; b < nb; ++b) {
       const int8_t* wb = codes + b * kInt8PanelBlock;
       _tile_zero(0);
@@ -304,12 +311,18 @@ void int8_product(const int8_t* codes, const float* dw, const int8_t* xq, const 
         _tile_stored(3, c[3], 64);
       }
       const __m512 dx0 = _mm512_loadu_ps(d0 + b * 16), dx1 = _mm512_loadu_ps(d1 + b * 16);
+      __m512 sx0 = _mm512_setzero_ps(), sx1 = _mm512_setzero_ps();
+      if (kMin) {
+        sx0 = _mm512_loadu_ps(s0 + b * 16);
+        sx1 = _mm512_loadu_ps(s1 + b * 16);
+      }
       const float* w = dw + b * 32;
-      scale_into(c[0], w, dx0, a);
-      scale_into(c[1], w, dx1, a + 256);
+      const float* m = kMin ? mw + b * 32 : nullptr;
+      scale_into<kMin>(c[0], w, m, dx0, sx0, a);
+      scale_into<kMin>(c[1], w, m, dx1, sx1, a + 256);
       if (kTwoRowTiles) {
-        scale_into(c[2], w + 16, dx0, a + 512);
-        scale_into(c[3], w + 16, dx1, a + 768);
+        scale_into<kMin>(c[2], w + 16, kMin ? m + 16 : nullptr, dx0, sx0, a + 512);
+        scale_into<kMin>(c[3], w + 16, kMin ? m + 16 : nullptr, dx1, sx1, a + 768);
       }
     }
     const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
@@ -359,6 +372,42 @@ void block_group_to_int8(const uint8_t* bg, bool q8, int8_t* codes, float* dw) {
 
 }  // namespace
 
+void min_blocks_to_int8_panel(const uint8_t* first_row, size_t row_bytes, size_t rows, uint64_t nb, bool q5,
+                              int8_t* codes, float* dw, float* mw) {
+  // Q4_1 block: fp16 d, fp16 m, 16 nibble bytes; Q5_1: fp16 d, fp16 m, uint32 qh (bit j: the
+  // fifth bit of element j), 16 nibble bytes. Byte j's low nibble is element j, its high
+  // nibble element j + 16. Block by block across the 32 rows, so that the panel is written in
+  // order (row by row, the stores went 1 KB apart and waited on L2 for most of the time).
+  const size_t block_bytes = q5 ? 24 : 20, nibbles = q5 ? 8 : 4;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  alignas(64) int32_t dm[kPanelRows] = {};  // per row: d in the low half, m in the high half
+  for (uint64_t b = 0; b < nb; ++b) {
+    int8_t* out = codes + b * kInt8PanelBlock;
+    const uint8_t* blk = first_row + b * block_bytes;
+    for (size_t i = 0; i < rows; ++i, blk += row_bytes) {
+      __builtin_memcpy(&dm[i], blk, 4);
+      // The nibble bytes in both 128-bit halves, the upper half shifted down a nibble.
+      const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + nibbles)));
+      __m256i v = _mm256_and_si256(_mm256_blend_epi32(q, _mm256_srli_epi16(q, 4), 0xF0), low4);
+      if (q5) {
+        uint32_t qh;
+        __builtin_memcpy(&qh, blk + 4, 4);
+        // Bit j of qh sets 0x10 in byte j (a 512-bit mask move: AVX-512 BW without VL).
+        v = _mm256_or_si256(v, _mm512_castsi512_si256(_mm512_maskz_mov_epi8(__mmask64{qh}, bit4)));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + i * 32), v);
+    }
+    for (size_t i = rows; i < kPanelRows; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(out + i * 32), _mm256_setzero_si256());
+    // Scales and minimums of the 32 rows, 16 at a time: the low and the high fp16 of each dword.
+    for (size_t h = 0; h < kPanelRows; h += 16) {
+      const __m512i both = _mm512_load_si512(dm + h);
+      _mm512_storeu_ps(dw + b * 32 + h, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(both)));
+      _mm512_storeu_ps(mw + b * 32 + h, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(both, 16))));
+    }
+  }
+}
+
 void interleaved_groups_to_int8_panel(const uint8_t* first_group, size_t group_bytes, size_t block_group_bytes,
                                       uint64_t nb, bool q8, size_t n_groups, int8_t* codes, float* dw) {
   for (uint64_t b = 0; b < nb; ++b)
@@ -367,14 +416,18 @@ void interleaved_groups_to_int8_panel(const uint8_t* first_group, size_t group_b
                           codes + b * kInt8PanelBlock + g * 8 * 32, dw + b * 32 + g * 8);
 }
 
-void int8_panel_product(const int8_t* codes, const float* dw, const int8_t* xq, const float* xd, uint64_t nb,
-                        size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy, float* acc) {
+void int8_panel_product(const int8_t* codes, const float* dw, const float* mw, const int8_t* xq, const float* xd,
+                        const float* xs, uint64_t nb, size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy,
+                        float* acc) {
   static const Int8TileConfig config;
   _tile_loadconfig(&config);
+  const bool min = mw && xs;
   if (rows > 16) {
-    int8_product<true>(codes, dw, xq, xd, nb, token_tiles, n, rows, y, ldy, acc);
+    (min ? int8_product<true, true> : int8_product<true, false>)(codes, dw, mw, xq, xd, xs, nb, token_tiles, n, rows,
+                                                                 y, ldy, acc);
   } else {
-    int8_product<false>(codes, dw, xq, xd, nb, token_tiles, n, rows, y, ldy, acc);
+    (min ? int8_product<false, true> : int8_product<false, false>)(codes, dw, mw, xq, xd, xs, nb, token_tiles, n, rows,
+                                                                   y, ldy, acc);
   }
   _tile_release();
 }

@@ -51,22 +51,35 @@ void interleaved_groups_to_panel(const uint8_t* first_group, size_t group_bytes,
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
                    size_t rows, float* y, size_t ldy, float* acc);
 
-// INT8 products for interleaved Q4_0/Q8_0 weights: the integer kernels' arithmetic exactly
-// (an exact int32 dot per 32-input block, then acc = fma(float(dot), d_w * d_x, acc) block after
-// block), on TDPBSSD tiles.
+// INT8 products for interleaved Q4_0/Q8_0 weights and for Q4_1/Q5_1 rows: the integer
+// kernels' block arithmetic (an exact int32 dot per 32-input block, then acc = fma(float(dot),
+// d_w * d_x, acc), and for Q4_1/Q5_1 acc = fma(m_w, s_x, acc), block after block), on TDPBSSD
+// tiles.
 //
 // Int8 panel: block b at codes + b * 1024 is 32 rows x 32 int8 codes (Q4_0: nibble - 8), rows
-// 0-15 one A tile; scales dw[b * 32 + row]. Int8 activations (AmxActivations, int8 form): for
-// token tile j, block b at xq + (j * nb + b) * 512: 8 rows (4 inputs each) x 16 tokens x 4
-// codes; scales xd[(j * nb + b) * 16 + token].
+// 0-15 one A tile; scales dw[b * 32 + row] (Q4_1/Q5_1: minimums mw, same layout). Int8
+// activations (AmxActivations, int8 form): for token tile j, block b at xq + (j * nb + b) * 512:
+// 8 rows (4 inputs each) x 16 tokens x 4 codes; scales xd[(j * nb + b) * 16 + token] (scaled
+// sums xs, same layout).
 constexpr size_t kInt8PanelBlock = 32 * 32;
 constexpr size_t kInt8ActBlock = 8 * 16 * 4;
 
 void interleaved_groups_to_int8_panel(const uint8_t* first_group, size_t group_bytes, size_t block_group_bytes,
                                       uint64_t nb, bool q8, size_t n_groups, int8_t* codes, float* dw);
 
-// y[t * ldy + i] for rows i < rows and tokens t < n, as panel_product; acc as there.
-void int8_panel_product(const int8_t* codes, const float* dw, const int8_t* xq, const float* xd, uint64_t nb,
-                        size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy, float* acc);
+// Q4_1 (q5 false) or Q5_1 (q5 true) rows held in place, `rows` (1..32) of them row_bytes apart
+// from first_row, nb blocks each (quant/ggml_blocks.h, quant/q5.h layouts), into int8 panel
+// rows 0 .. rows - 1: the unsigned codes (0..15 or 0..31, which fit int8 as they are), the
+// scales dw[b * 32 + row] and the minimums mw[b * 32 + row], fp16 widened. Panel rows rows..31
+// come out as zeros. codes: 64-byte aligned.
+void min_blocks_to_int8_panel(const uint8_t* first_row, size_t row_bytes, size_t rows, uint64_t nb, bool q5,
+                              int8_t* codes, float* dw, float* mw);
+
+// y[t * ldy + i] for rows i < rows and tokens t < n, as panel_product; acc as there. With
+// minimums (mw and xs both set: Q4_1/Q5_1), each block then adds acc = fma(m_w, s_x, acc), s_x
+// the activation block's scaled sum at xs[(j * nb + b) * 16 + token] (llama.cpp's Q8_1 "s").
+void int8_panel_product(const int8_t* codes, const float* dw, const float* mw, const int8_t* xq, const float* xd,
+                        const float* xs, uint64_t nb, size_t token_tiles, size_t n, size_t rows, float* y, size_t ldy,
+                        float* acc);
 
 }  // namespace lmforge::amx_tiles

@@ -1,6 +1,7 @@
 // The AMX-BF16 product: bf16 rounding, the activation tile layout, the scalar twin against the
 // float product (within bf16 rounding), and the AMX tiles against the twin on every weight
-// form the engine holds (MatrixView of every runnable type, interleaved Q4_0/Q8_0, GPTQ), with
+// form the engine holds (MatrixView of every runnable type, interleaved Q4_0/Q8_0, GPTQ, and
+// Q4_1/Q5_1 on the int8 form), with
 // row counts, token counts and input counts that are not multiples of the tile sizes. The AMX
 // comparisons skip on CPUs (or kernels) without AMX.
 #include "kernels/amx_matmul.h"
@@ -190,10 +191,12 @@ uint64_t test_cols(DType t) {
 
 // The point of the split: on the activations the integer kernels read, the twin gives
 // matmul_packed()'s results to about 2^-16 of the terms' magnitude, for every type the engine
-// sends to AMX.
+// sends to AMX on bf16 pairs (Q4_1/Q5_1 go on the int8 form: MinimumTiles... below).
 TEST(AmxMatmulTest, TwinIsThePackedProduct) {
   for (DType type : all_types()) {
     if (!amx_supports(type)) continue;
+    auto probe = make_matrix(type, 1, 256, 1);
+    if (amx_int8_form(AmxWeights{&probe.view})) continue;
     SCOPED_TRACE(std::string(dtype_name(type)));
     const uint64_t cols = test_cols(type) == 72 ? 96 : test_cols(type), rows = 5;
     auto m = make_matrix(type, rows, cols, 21);
@@ -218,8 +221,47 @@ TEST(AmxMatmulTest, TwinIsThePackedProduct) {
   }
   EXPECT_FALSE(amx_supports(DType::F32));
   EXPECT_FALSE(amx_supports(DType::F16));
-  EXPECT_FALSE(amx_supports(DType::Q4_1));
+  EXPECT_TRUE(amx_supports(DType::Q4_1));
+  EXPECT_FALSE(amx_supports(DType::Q5_1));
   EXPECT_TRUE(amx_supports(DType::Q4_K));
+}
+
+// Which form of the activations each weight form reads.
+TEST(AmxMatmulTest, Int8FormForInterleavedAndMinimumTypes) {
+  for (DType type : all_types()) {
+    auto m = make_matrix(type, 8, 256, 2);
+    const bool want = type == DType::Q4_1 || type == DType::Q5_1;
+    EXPECT_EQ(amx_int8_form(AmxWeights{&m.view}), want) << dtype_name(type);
+  }
+  auto q4 = make_matrix(DType::Q4_0, 8, 64, 3);
+  const InterleavedMatrix il(q4.view);
+  AmxWeights w;
+  w.interleaved = &il;
+  EXPECT_TRUE(amx_int8_form(w));
+}
+
+// The int8 form keeps the packed rows' scaled sums (llama.cpp's Q8_1 "s") per token and block,
+// and zeros where the packing has none.
+TEST(AmxMatmulTest, Int8FormCarriesTheScaledSums) {
+  const size_t n = 21;
+  const uint64_t cols = 96;
+  const std::vector<float> x = random_floats(n * cols, 9);
+  for (DType type : {DType::Q4_1, DType::Q4_0}) {
+    PackedActivations p;
+    p.reset(type, n, cols);
+    p.pack_rows_scalar(x.data(), cols, 0, n);
+    AmxActivations a;
+    a.reset(n, cols, true);
+    a.pack_from(p, 0, 5);
+    a.pack_from(p, 5, n);
+    for (size_t t = 0; t < n; ++t)
+      for (uint64_t b = 0; b < cols / 32; ++b) {
+        ASSERT_EQ(a.int8_scale(t, b), p.block_scales(t)[b]);
+        ASSERT_EQ(a.int8_sum(t, b), type == DType::Q4_1 ? p.block_sums(t)[b] : 0.0f) << dtype_name(type);
+        for (uint64_t k = b * 32; k < b * 32 + 32; ++k) ASSERT_EQ(a.int8_code(t, k), p.quants(t)[k]);
+      }
+    for (size_t t = n; t < a.token_tiles() * 16; ++t) ASSERT_EQ(a.int8_sum(t, 0), 0.0f) << "padding token " << t;
+  }
 }
 
 TEST(AmxMatmulTest, TilesMatchTwinOnEveryType) {
@@ -289,6 +331,60 @@ TEST(AmxMatmulTest, Int8TilesAreTheIntegerKernelsProduct) {
             ASSERT_EQ(tiles[i], twin[i]) << "token " << t << " row " << r;
           }
           ASSERT_NEAR(twin[i], packed[i], 1e-5 * (1 + std::fabs(packed[i]))) << "token " << t << " row " << r;
+        }
+    }
+  }
+  if (!amx_usable()) GTEST_SKIP() << "twin checked; this CPU or kernel does not offer AMX for the tiles";
+}
+
+// Q4_1/Q5_1 rows in place on the int8 form: the tiles give the twin's floats bit for bit (the
+// same exact block dots, the same two fma per block in the same order), and the twin is the
+// minimum types' integer kernels' product, scalar and dispatched (within float reordering:
+// those sum the blocks in lanes), with row ranges that cut panels and token counts that are
+// not multiples of 16.
+TEST(AmxMatmulTest, MinimumTypesOnInt8TilesAreTheIntegerKernelsProduct) {
+  uint32_t seed = 500;
+  for (DType type : {DType::Q4_1, DType::Q5_1}) {
+    for (const auto& [n, r0, r1] : std::vector<std::tuple<size_t, uint64_t, uint64_t>>{
+             {16, 0, 45}, {37, 0, 45}, {50, 16, 45}, {21, 3, 14}, {33, 8, 40}, {18, 13, 19}, {1, 0, 45}}) {
+      SCOPED_TRACE(std::string(dtype_name(type)) + " n " + std::to_string(n) + " rows " + std::to_string(r0) + ".." +
+                   std::to_string(r1));
+      const uint64_t rows = 45, cols = 160;
+      auto m = make_matrix(type, rows, cols, ++seed);
+      const std::vector<float> x = random_floats(n * cols, ++seed);
+      PackedActivations p;
+      p.reset(type, n, cols);
+      p.pack_rows_scalar(x.data(), cols, 0, n);
+      ASSERT_TRUE(p.scaled_sums());
+      AmxActivations a;
+      a.reset(n, cols, true);
+      a.pack_from(p, 0, n / 2);
+      a.pack_from(p, n / 2, n);
+      const AmxWeights w{&m.view};
+      const size_t ldy = rows + 3;
+      const float sentinel = -1.0f;
+      std::vector<float> twin(n * ldy, sentinel), scalar(n * ldy, sentinel), simd(n * ldy, sentinel),
+          tiles(n * ldy, sentinel);
+      matmul_amx_scalar(w, a, twin.data(), ldy, r0, r1);
+      matmul_packed_scalar(m.view, p, scalar.data(), ldy, r0, r1);
+      matmul_packed(m.view, p, simd.data(), ldy, r0, r1);
+      const bool amx = amx_usable();
+      if (amx) matmul_amx(w, a, tiles.data(), ldy, r0, r1);
+      for (size_t t = 0; t < n; ++t)
+        for (uint64_t r = 0; r < ldy; ++r) {
+          const size_t i = t * ldy + r;
+          if (r < r0 || r >= r1) {
+            ASSERT_EQ(twin[i], sentinel) << "twin wrote outside its rows: token " << t << " row " << r;
+            if (amx) {
+              ASSERT_EQ(tiles[i], sentinel) << "tiles wrote outside their rows: token " << t << " row " << r;
+            }
+            continue;
+          }
+          if (amx) {
+            ASSERT_EQ(tiles[i], twin[i]) << "token " << t << " row " << r;
+          }
+          ASSERT_NEAR(twin[i], scalar[i], 1e-5 * (1 + std::fabs(scalar[i]))) << "token " << t << " row " << r;
+          ASSERT_NEAR(twin[i], simd[i], 1e-5 * (1 + std::fabs(simd[i]))) << "token " << t << " row " << r;
         }
     }
   }

@@ -32,7 +32,13 @@ TYPES = ("q4_1", "q5_0", "q5_1")
 # max top-10 |dp| measured with the fast engine on the 3 models x 3 prompts (78 positions per
 # model and type), in the order mha-safetensors / gqa-bin-sharded / tied-bin:
 #   q4_1 2.5e-6 / 2.1e-6 / 2.1e-3;  q5_0 1.7e-6 / 4.8e-2 / 9.6e-5;  q5_1 1.9e-6 / 1.6e-6 / 2.3e-6;
-# no top-1 difference. Near-exact agreement needs the activations rounded as llama.cpp rounds
+# no top-1 difference. 2026-12-06, main at 2237014: q5_0 2.8e-2 / 5.4e-2 / 2.8e-2 (bf16 tiles),
+# q5_1 1.9e-6 / 3.6e-3 / 1.4e-2 (its integer kernel); with q4_1 on AMX INT8 tiles (prompts of
+# 16+ tokens; kernels/amx_matmul.h) q4_1 5.1e-3 / 1.9e-6 / 4.4e-6: the tiles add each block's
+# terms in order as llama.cpp's AMX kernel for Q4_1 does, where the integer kernel keeps 8
+# lanes as llama.cpp's vec_dot does, and a matrix in mha (attn_q of blk.1) and one in tied-bin
+# (ffn_down) each agree with one order and not the other: llama.cpp seems not to take its AMX
+# path for every matrix here (docs/benchmarks.md, "Q4_1 prompts on AMX INT8 tiles"). Near-exact agreement needs the activations rounded as llama.cpp rounds
 # them (Q8_1 sums for q4_1/q5_1: without that, 4e-2 .. 1e-1 and top-1 flips). gqa q5_0 is the
 # same outlier as gqa q8_0 in check_llama_probs.py (6e-2 there): llama.cpp multiplies both types
 # through llamafile's tinyBLAS for prompt batches, which rounds and orders differently, and this

@@ -1,0 +1,144 @@
+// `lmforge index --db FILE.db [-m EMBED_MODEL] PATH... [--chunk-size 1000] [--chunk-overlap 200]
+// [--rebuild] [--json] [-q]`: brings a persistent index (SQLite: documents, chunks, BM25, vectors)
+// up to date with text files and folders; see retrieval/indexer.h for what a run does.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/embedder_open.h"
+#include "core/error.h"
+#include "core/text_checks.h"
+#include "retrieval/indexer.h"
+#include "retrieval/sqlite_index_store.h"
+
+namespace lmforge::cli {
+namespace {
+
+struct IndexCommandOptions {
+  std::string db;
+  std::string model;
+  std::vector<std::string> paths;
+  size_t chunk_size = 1000;
+  size_t chunk_overlap = 200;
+  bool rebuild = false;
+  bool json = false;
+  bool quiet = false;
+};
+
+// A one-line bar on a terminal: files done of total, chunks, chunks per second.
+class IndexProgressLine {
+ public:
+  explicit IndexProgressLine(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  ~IndexProgressLine() { clear(); }
+
+  void show(const retrieval::IndexProgress& p) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (shown_ && now - last_ < std::chrono::milliseconds(100) && p.files_done < p.files_total) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    constexpr int kWidth = 30;
+    const double frac = p.files_total ? static_cast<double>(p.files_done) / static_cast<double>(p.files_total) : 1.0;
+    std::string bar(static_cast<size_t>(frac * kWidth), '#');
+    bar.resize(kWidth, '.');
+    std::fprintf(stderr, "\r\033[2K[%s] files %zu/%zu  chunks %llu  %.1f chunks/s", bar.c_str(), p.files_done,
+                 p.files_total, static_cast<unsigned long long>(p.chunks_done),
+                 secs > 0 ? static_cast<double>(p.chunks_done) / secs : 0.0);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+
+  void clear() {
+    if (shown_) std::fputs("\r\033[2K", stderr);
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
+};
+
+int run_index(const IndexCommandOptions& o, bool size_given, bool overlap_given) {
+  auto store = retrieval::open_sqlite_index(o.db, retrieval::IndexOpenMode::kUpdate);
+  const auto existing = store->settings();
+  // Without -m, an index that has a model keeps using it (reopened from what it recorded).
+  std::string model = o.model;
+  if (model.empty() && !o.rebuild && existing && existing->embedder) model = existing->embedder->spec;
+  std::unique_ptr<retrieval::Embedder> embedder;
+  if (!model.empty()) embedder = open_embedder(model);
+
+  retrieval::IndexOptions options;
+  options.paths = o.paths;
+  if (size_given || overlap_given) {
+    // A flag not given keeps the index's value (or the default for a new index).
+    retrieval::SplitterOptions s = existing && !o.rebuild ? existing->splitter : retrieval::SplitterOptions{};
+    if (size_given) s.chunk_size = o.chunk_size;
+    if (overlap_given) s.chunk_overlap = o.chunk_overlap;
+    options.splitter = s;
+  }
+  options.rebuild = o.rebuild;
+  IndexProgressLine bar(!o.quiet);
+  const auto report = retrieval::update_index(*store, o.db, embedder.get(), options,
+                                              [&](const retrieval::IndexProgress& p) { bar.show(p); });
+  bar.clear();
+  if (!o.quiet) {
+    for (const auto& note : report.notes) std::fprintf(stderr, "lmforge: note: %s\n", note.c_str());
+  }
+  if (o.json) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : report.files) {
+      files.push_back({{"path", sanitize_utf8(f.path)}, {"sha256", f.sha256}, {"chunks", f.chunks}, {"status", f.status}});
+    }
+    const nlohmann::json out = {{"files", files}, {"chunks_total", report.chunks_total}};
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  size_t counts[4] = {0, 0, 0, 0};
+  for (const auto& f : report.files) {
+    const int which = f.status == "added" ? 0 : f.status == "changed" ? 1 : f.status == "unchanged" ? 2 : 3;
+    ++counts[which];
+    if (which != 2) std::printf("%-9s %s (%llu chunks)\n", f.status.c_str(), escaped_for_display(f.path).c_str(),
+                                static_cast<unsigned long long>(f.chunks));
+  }
+  std::printf("%zu added, %zu changed, %zu unchanged, %zu removed; %llu chunks in %s\n", counts[0], counts[1],
+              counts[2], counts[3], static_cast<unsigned long long>(report.chunks_total),
+              escaped_for_display(o.db).c_str());
+  return 0;
+}
+
+}  // namespace
+
+Action& register_index(CLI::App& app) {
+  static Action action;
+  static IndexCommandOptions o;
+  auto* sub = app.add_subcommand("index", "Index text files for `lmforge ask` (SQLite: BM25 and vectors)");
+  sub->footer(
+      "Folders are walked for .txt and .md files; files named directly are read whatever their\n"
+      "extension. Text is split as LangChain's RecursiveCharacterTextSplitter splits it (sizes in\n"
+      "characters). A second run skips unchanged files (SHA-256), replaces changed ones and drops\n"
+      "the documents of files gone from the given folders; each file is one transaction, so an\n"
+      "interrupted run leaves whole files and the next run finishes. Without -m the index is BM25\n"
+      "only; with -m it also stores one vector per chunk, and an index made with another model or\n"
+      "other chunk settings is refused (exit 1, untouched) unless --rebuild.\n"
+      "EMBED_MODEL: hash:DIM (a model-free hashing embedder).\n"
+      "Exit status: 0 done, 1 a file or index problem, 2 a usage problem.");
+  sub->add_option("--db", o.db, "The index database file (created when missing)")->required();
+  sub->add_option("-m,--model", o.model, "Embedding model (default: the index's own; none: BM25 only)");
+  sub->add_option("paths", o.paths, "Text files and folders")->required();
+  static CLI::Option* size_flag = sub->add_option("--chunk-size", o.chunk_size, "Chunk size in characters (default 1000)");
+  static CLI::Option* overlap_flag =
+      sub->add_option("--chunk-overlap", o.chunk_overlap, "Characters shared by neighbouring chunks (default 200)");
+  sub->add_flag("--rebuild", o.rebuild, "Start the index over with these settings");
+  sub->add_flag("--json", o.json, "Print {\"files\": [...], \"chunks_total\"}");
+  sub->add_flag("-q,--quiet", o.quiet, "No progress bar or notes");
+  action = [] { return run_index(o, size_flag->count() > 0, overlap_flag->count() > 0); };
+  return action;
+}
+
+}  // namespace lmforge::cli

@@ -1,0 +1,82 @@
+// Highway version of dot_rows_f32, compiled once per SIMD target and picked at run time. Two
+// rows are walked side by side so that two independent streams are in flight for the hardware
+// prefetchers, each with two vector accumulators so that consecutive FMAs do not wait on each
+// other; the query stays in L1 across rows.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/similarity.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include "kernels/similarity.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lmforge {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Tails shorter than a vector go through zero-padded stack copies (Highway 1.0.3 has no LoadN,
+// and a full-width load past the end could touch an unmapped page). 64 bytes covers AVX-512.
+constexpr size_t kMaxFloatLanes = 16;
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTail(D d, const float* p, size_t rest) {
+  HWY_ALIGN float buf[kMaxFloatLanes] = {};
+  for (size_t j = 0; j < rest; ++j) buf[j] = p[j];
+  return hn::Load(d, buf);
+}
+
+void DotRowsF32(const float* rows, size_t n_rows, size_t dim, const float* query, float* scores) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t r = 0;
+  for (; r + 2 <= n_rows; r += 2) {
+    const float* a = rows + r * dim;
+    const float* b = a + dim;
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), b0 = hn::Zero(d), b1 = hn::Zero(d);
+    size_t i = 0;
+    for (; i + 2 * N <= dim; i += 2 * N) {
+      const auto q0 = hn::LoadU(d, query + i), q1 = hn::LoadU(d, query + i + N);
+      a0 = hn::MulAdd(hn::LoadU(d, a + i), q0, a0);
+      b0 = hn::MulAdd(hn::LoadU(d, b + i), q0, b0);
+      a1 = hn::MulAdd(hn::LoadU(d, a + i + N), q1, a1);
+      b1 = hn::MulAdd(hn::LoadU(d, b + i + N), q1, b1);
+    }
+    for (; i + N <= dim; i += N) {
+      const auto q = hn::LoadU(d, query + i);
+      a0 = hn::MulAdd(hn::LoadU(d, a + i), q, a0);
+      b0 = hn::MulAdd(hn::LoadU(d, b + i), q, b0);
+    }
+    if (i < dim) {
+      const size_t rest = dim - i;
+      const auto q = LoadTail(d, query + i, rest);
+      a1 = hn::MulAdd(LoadTail(d, a + i, rest), q, a1);
+      b1 = hn::MulAdd(LoadTail(d, b + i, rest), q, b1);
+    }
+    scores[r] = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+    scores[r + 1] = hn::GetLane(hn::SumOfLanes(d, hn::Add(b0, b1)));
+  }
+  for (; r < n_rows; ++r) {
+    const float* a = rows + r * dim;
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= dim; i += N) a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, query + i), a0);
+    if (i < dim) a1 = hn::MulAdd(LoadTail(d, a + i, dim - i), LoadTail(d, query + i, dim - i), a1);
+    scores[r] = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lmforge
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lmforge {
+
+HWY_EXPORT(DotRowsF32);
+
+void dot_rows_f32(const float* rows, size_t n_rows, size_t dim, const float* query, float* scores) {
+  HWY_DYNAMIC_DISPATCH(DotRowsF32)(rows, n_rows, dim, query, scores);
+}
+
+}  // namespace lmforge
+#endif  // HWY_ONCE

@@ -1,0 +1,374 @@
+// SQLite implementation of IndexStore. Exact vector search reads every vector into one matrix
+// and scores it with kernels/similarity's dot_rows_f32; BM25 is FTS5's bm25() (negated, so
+// higher is better everywhere).
+#include "retrieval/sqlite_index_store.h"
+
+#include <algorithm>
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+#include "kernels/similarity.h"
+#include "retrieval/fts_query.h"
+#include "retrieval/sqlite_handle.h"
+
+namespace lmforge::retrieval {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "vectors are stored as little-endian f32");
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE documents(
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  has_vectors INTEGER NOT NULL);
+CREATE TABLE chunks(
+  id INTEGER PRIMARY KEY,
+  document_id INTEGER NOT NULL REFERENCES documents(id),
+  ordinal INTEGER NOT NULL,
+  byte_begin INTEGER NOT NULL,
+  byte_end INTEGER NOT NULL,
+  line_first INTEGER NOT NULL,
+  line_last INTEGER NOT NULL,
+  text TEXT NOT NULL);
+CREATE INDEX chunks_by_document ON chunks(document_id);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id',
+                                           tokenize='porter unicode61');
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+  INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id), embedding BLOB NOT NULL);
+)sql";
+
+constexpr const char* kDropAll = R"sql(
+DROP TRIGGER IF EXISTS chunks_fts_insert;
+DROP TRIGGER IF EXISTS chunks_fts_delete;
+DROP TABLE IF EXISTS chunks_fts;
+DROP TABLE IF EXISTS vectors;
+DROP TABLE IF EXISTS chunks;
+DROP TABLE IF EXISTS documents;
+DROP TABLE IF EXISTS meta;
+)sql";
+
+int64_t pragma_int(SqliteDatabase& db, const char* pragma) {
+  SqliteStatement s(db, std::string("PRAGMA ") + pragma);
+  return s.step() ? s.column_int(0) : 0;
+}
+
+// Refuses, from the file's first 100 bytes and before SQLite opens it, what cannot be ours: a
+// file that is not an SQLite database, one with another application id, and one in WAL mode
+// (we never use WAL; opening one would create -wal/-shm files beside it and checkpoint into
+// it). A database with application id 0 is looked at by SQLite next (ours when it has no
+// tables yet). An empty or missing file is a new index.
+void refuse_foreign_file(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0) return;
+  unsigned char header[100] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(header), sizeof header);
+  if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) {
+    fail(path, "not an lmforge index (not an SQLite database); refusing to touch it");
+  }
+  const uint32_t app_id = (uint32_t{header[68]} << 24) | (uint32_t{header[69]} << 16) |
+                          (uint32_t{header[70]} << 8) | uint32_t{header[71]};
+  if (app_id != 0 && app_id != kIndexApplicationId) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", app_id);
+    fail(path, std::string("not an lmforge index (SQLite application_id ") + hex +
+                   ", expected 0x6c6d6669); refusing to touch it");
+  }
+  if (header[18] == 2 || header[19] == 2 || std::filesystem::exists(path + "-wal", ec)) {
+    fail(path, "not an lmforge index (an SQLite database in WAL mode); refusing to touch it");
+  }
+}
+
+class SqliteIndexStore : public IndexStore {
+ public:
+  SqliteIndexStore(const std::string& path, IndexOpenMode mode)
+      : db_(path, mode == IndexOpenMode::kUpdate ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                                 : open_flags_for_reading(path)) {
+    // Exact search reads every vector: through a memory map SQLite hands out pointers into the
+    // file's pages instead of copying each page through read() into its page cache.
+    db_.exec("PRAGMA mmap_size = 17179869184");
+    if (mode == IndexOpenMode::kUpdate) {
+      SqliteStatement check(db_, "PRAGMA quick_check");
+      const std::string verdict = check.step() ? check.column_text(0) : "no answer";
+      if (verdict != "ok") fail(path, "the index database is corrupt (quick_check: " + verdict + ")");
+    }
+    const int64_t app_id = pragma_int(db_, "application_id");
+    SqliteStatement objects(db_, "SELECT count(*) FROM sqlite_schema");
+    const int64_t n_objects = objects.step() ? objects.column_int(0) : 0;
+    if (app_id == 0 && n_objects == 0) {
+      empty_ = true;
+      use_durable_journal(mode);
+      return;
+    }
+    if (app_id != kIndexApplicationId) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(app_id & 0xFFFFFFFF));
+      fail(path, std::string("not an lmforge index (SQLite application_id ") + hex +
+                     ", expected 0x6c6d6669); refusing to touch it");
+    }
+    const int64_t version = pragma_int(db_, "user_version");
+    if (version != kIndexSchemaVersion) {
+      fail(path, "index schema version " + std::to_string(version) + ", this lmforge reads version " +
+                     std::to_string(kIndexSchemaVersion) + (version > kIndexSchemaVersion ? " (made by a newer lmforge)" : ""));
+    }
+    use_durable_journal(mode);
+  }
+
+  std::optional<IndexSettings> settings() override {
+    if (empty_) return std::nullopt;
+    std::map<std::string, std::string> meta;
+    SqliteStatement s(db_, "SELECT key, value FROM meta");
+    while (s.step()) meta[s.column_text(0)] = s.column_text(1);
+    IndexSettings settings;
+    settings.splitter.chunk_size = meta_number(meta, "chunk_size");
+    settings.splitter.chunk_overlap = meta_number(meta, "chunk_overlap");
+    if (meta.count("embed_architecture")) {
+      EmbedderFingerprint fp;
+      fp.architecture = meta["embed_architecture"];
+      fp.file_sha256 = meta["embed_file_sha256"];
+      fp.pooling = meta["embed_pooling"];
+      fp.dim = static_cast<uint32_t>(meta_number(meta, "embed_dim"));
+      fp.spec = meta["embed_spec"];
+      if (fp.dim == 0 || fp.dim > 65536) fail(db_.path(), "index meta: embedding dimension out of range");
+      settings.embedder = fp;
+    }
+    return settings;
+  }
+
+  void reset(const IndexSettings& settings) override {
+    SqliteTransaction tx(db_);
+    db_.exec(kDropAll);
+    db_.exec(kSchema);
+    db_.exec("PRAGMA application_id = " + std::to_string(kIndexApplicationId));
+    db_.exec("PRAGMA user_version = " + std::to_string(kIndexSchemaVersion));
+    put_meta("chunk_size", std::to_string(settings.splitter.chunk_size));
+    put_meta("chunk_overlap", std::to_string(settings.splitter.chunk_overlap));
+    if (settings.embedder) write_embedder(*settings.embedder);
+    tx.commit();
+    empty_ = false;
+  }
+
+  void set_embedder(const EmbedderFingerprint& embedder) override {
+    SqliteTransaction tx(db_);
+    write_embedder(embedder);
+    tx.commit();
+  }
+
+  std::vector<StoredDocument> documents() override {
+    std::vector<StoredDocument> out;
+    if (empty_) return out;
+    SqliteStatement s(db_,
+                      "SELECT d.path, d.sha256, d.size, d.has_vectors, "
+                      "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
+                      "FROM documents d ORDER BY d.path");
+    while (s.step()) {
+      out.push_back({s.column_text(0), s.column_text(1), static_cast<uint64_t>(s.column_int(2)),
+                     static_cast<uint64_t>(s.column_int(4)), s.column_int(3) != 0});
+    }
+    return out;
+  }
+
+  void put_document(const StoredDocument& document, std::span<const TextChunk> chunks,
+                    std::span<const float> vectors) override {
+    const size_t dim = chunks.empty() ? 0 : vectors.size() / chunks.size();
+    const bool vectors_missing = document.has_vectors && !chunks.empty() && vectors.empty();
+    if (vectors_missing || (!vectors.empty() && (dim == 0 || dim * chunks.size() != vectors.size()))) {
+      fail(db_.path(), "internal: " + std::to_string(vectors.size()) + " vector floats for " +
+                           std::to_string(chunks.size()) + " chunks");
+    }
+    SqliteTransaction tx(db_);
+    delete_document(document.path);
+    SqliteStatement doc(db_, "INSERT INTO documents(path, sha256, size, has_vectors) VALUES (?, ?, ?, ?)");
+    doc.bind(1, document.path).bind(2, document.sha256).bind(3, static_cast<int64_t>(document.size));
+    doc.bind(4, int64_t{document.has_vectors ? 1 : 0});
+    doc.step();
+    const int64_t document_id = sqlite3_last_insert_rowid(db_.get());
+    SqliteStatement chunk(db_,
+                          "INSERT INTO chunks(document_id, ordinal, byte_begin, byte_end, line_first, "
+                          "line_last, text) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    SqliteStatement vector(db_, "INSERT INTO vectors(chunk_id, embedding) VALUES (?, ?)");
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const TextChunk& c = chunks[i];
+      chunk.bind(1, document_id).bind(2, static_cast<int64_t>(i));
+      chunk.bind(3, static_cast<int64_t>(c.byte_begin)).bind(4, static_cast<int64_t>(c.byte_end));
+      chunk.bind(5, int64_t{c.line_first}).bind(6, int64_t{c.line_last}).bind(7, c.text);
+      chunk.step();
+      chunk.reset();
+      if (!vectors.empty()) {
+        const int64_t chunk_id = sqlite3_last_insert_rowid(db_.get());
+        const auto* bytes = reinterpret_cast<const uint8_t*>(vectors.data() + i * dim);
+        vector.bind(1, chunk_id).bind_blob(2, {bytes, dim * sizeof(float)});
+        vector.step();
+        vector.reset();
+      }
+    }
+    tx.commit();
+  }
+
+  void remove_document(const std::string& path) override {
+    SqliteTransaction tx(db_);
+    delete_document(path);
+    tx.commit();
+  }
+
+  uint64_t chunk_count() override {
+    if (empty_) return 0;
+    SqliteStatement s(db_, "SELECT count(*) FROM chunks");
+    return s.step() ? static_cast<uint64_t>(s.column_int(0)) : 0;
+  }
+
+  std::vector<ScoredChunk> search_bm25(std::string_view question, size_t k) override {
+    std::vector<ScoredChunk> out;
+    const std::string query = fts5_query_for(question);
+    if (empty_ || query.empty() || k == 0) return out;
+    SqliteStatement s(db_,
+                      "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                      "ORDER BY bm25(chunks_fts), rowid LIMIT ?");
+    s.bind(1, query).bind(2, static_cast<int64_t>(k));
+    while (s.step()) out.push_back({s.column_int(0), -s.column_double(1)});
+    return out;
+  }
+
+  std::vector<ScoredChunk> search_vectors(std::span<const float> query, size_t k) override {
+    std::vector<ScoredChunk> out;
+    if (empty_ || k == 0) return out;
+    const size_t dim = query.size();
+    std::vector<int64_t> ids;
+    std::vector<float> scores;
+    {
+      SqliteStatement count(db_, "SELECT count(*) FROM vectors");
+      const auto n = static_cast<size_t>(count.step() ? count.column_int(0) : 0);
+      ids.reserve(n);
+      scores.reserve(n);
+    }
+    // Rows are gathered into a small block that stays in the caches and scored a block at a
+    // time, rather than copied into one matrix the size of the index (which cost a page fault
+    // and a trip to memory per 4 KiB on top of reading the database).
+    constexpr size_t kBlockRows = 256;
+    std::vector<float> block(kBlockRows * dim);
+    size_t in_block = 0;
+    auto score_block = [&] {
+      scores.resize(scores.size() + in_block);
+      dot_rows_f32(block.data(), in_block, dim, query.data(), scores.data() + scores.size() - in_block);
+      in_block = 0;
+    };
+    SqliteStatement s(db_, "SELECT chunk_id, embedding FROM vectors ORDER BY chunk_id");
+    while (s.step()) {
+      const auto blob = s.column_blob(1);
+      if (blob.size() != dim * sizeof(float)) {
+        fail(db_.path(), "corrupt index: a vector of " + std::to_string(blob.size()) +
+                             " bytes where the model's dimension " + std::to_string(dim) + " needs " +
+                             std::to_string(dim * sizeof(float)));
+      }
+      ids.push_back(s.column_int(0));
+      std::memcpy(block.data() + in_block * dim, blob.data(), blob.size());
+      if (++in_block == kBlockRows) score_block();
+    }
+    if (in_block > 0) score_block();
+    std::vector<size_t> order(ids.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const size_t n = std::min(k, order.size());
+    // Highest cosine first; ties by chunk id, so results do not depend on the sort.
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                      [&](size_t a, size_t b) { return scores[a] != scores[b] ? scores[a] > scores[b] : ids[a] < ids[b]; });
+    for (size_t i = 0; i < n; ++i) out.push_back({ids[order[i]], scores[order[i]]});
+    return out;
+  }
+
+  std::vector<ChunkRecord> fetch_chunks(std::span<const int64_t> chunk_ids) override {
+    std::vector<ChunkRecord> out;
+    SqliteStatement s(db_,
+                      "SELECT c.id, d.path, c.line_first, c.line_last, c.text FROM chunks c "
+                      "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
+    for (int64_t id : chunk_ids) {
+      s.bind(1, id);
+      if (!s.step()) fail(db_.path(), "corrupt index: chunk " + std::to_string(id) + " has no row");
+      out.push_back({s.column_int(0), s.column_text(1), static_cast<uint32_t>(s.column_int(2)),
+                     static_cast<uint32_t>(s.column_int(3)), s.column_text(4)});
+      s.reset();
+    }
+    return out;
+  }
+
+ private:
+  static int open_flags_for_reading(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) fail(path, "no such index (run `lmforge index --db " + path + " ...` first)");
+    refuse_foreign_file(path);
+    // Read-write when allowed, so that SQLite can roll back a journal an interrupted `index`
+    // left behind (a read-only connection cannot); nothing here writes otherwise.
+    return ::access(path.c_str(), W_OK) == 0 ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+  }
+
+  // Said explicitly rather than left to how the library was compiled: the rollback journal (one
+  // file at rest) and an fsync at every commit. Only once the file is known to be ours: a
+  // journal mode change rewrites the header of a database in WAL mode.
+  void use_durable_journal(IndexOpenMode mode) {
+    if (mode == IndexOpenMode::kUpdate) db_.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL");
+  }
+
+  size_t meta_number(const std::map<std::string, std::string>& meta, const std::string& key) {
+    auto it = meta.find(key);
+    if (it == meta.end() || it->second.empty() || it->second.size() > 9 ||
+        it->second.find_first_not_of("0123456789") != std::string::npos) {
+      fail(db_.path(), "corrupt index: meta '" + key + "' missing or not a number");
+    }
+    return std::stoul(it->second);
+  }
+
+  void put_meta(const std::string& key, const std::string& value) {
+    SqliteStatement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+    s.bind(1, key).bind(2, value);
+    s.step();
+  }
+
+  void write_embedder(const EmbedderFingerprint& fp) {
+    put_meta("embed_architecture", fp.architecture);
+    put_meta("embed_file_sha256", fp.file_sha256);
+    put_meta("embed_pooling", fp.pooling);
+    put_meta("embed_dim", std::to_string(fp.dim));
+    put_meta("embed_spec", fp.spec);
+  }
+
+  void delete_document(const std::string& path) {
+    SqliteStatement v(db_,
+                      "DELETE FROM vectors WHERE chunk_id IN (SELECT c.id FROM chunks c JOIN documents d "
+                      "ON d.id = c.document_id WHERE d.path = ?)");
+    v.bind(1, path);
+    v.step();
+    SqliteStatement c(db_, "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE path = ?)");
+    c.bind(1, path);
+    c.step();
+    SqliteStatement d(db_, "DELETE FROM documents WHERE path = ?");
+    d.bind(1, path);
+    d.step();
+  }
+
+  SqliteDatabase db_;
+  bool empty_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<IndexStore> open_sqlite_index(const std::string& path, IndexOpenMode mode) {
+  if (mode == IndexOpenMode::kUpdate) refuse_foreign_file(path);
+  return std::make_unique<SqliteIndexStore>(path, mode);
+}
+
+}  // namespace lmforge::retrieval

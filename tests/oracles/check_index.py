@@ -1,0 +1,317 @@
+#!/usr/bin/python3
+"""`lmforge index` / `lmforge ask` end to end, checked with Python's own sqlite3 module (an SQLite
+reader nobody here wrote): the --json formats, incremental runs, kill -9 at many points of an
+index run (the database must pass PRAGMA integrity_check and FTS5's integrity-check, hold every
+file fully or not at all, and the next run must finish the job), and bad input (a database that
+is not ours or is corrupt, refused and left byte for byte; binary files; empty files; huge
+lines; FTS syntax and quotes in questions; a question longer than the context).
+
+Uses the model-free hashing embedder (-m hash:DIM) and the committed demo chat model.
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO_MODEL = os.path.join(HERE, "..", "..", "models", "demo")
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise CheckFailed(message)
+
+
+def run(cmd, expect_rc=0, timeout=300):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if expect_rc is not None and r.returncode != expect_rc:
+        raise CheckFailed("exit status %d (expected %d) from %s\nstdout:\n%s\nstderr:\n%s" % (
+            r.returncode, expect_rc, " ".join(cmd), r.stdout.decode(errors="replace")[-2000:],
+            r.stderr.decode(errors="replace")[-2000:]))
+    return r
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def db_state(db):
+    """{path: (sha256, n_chunks, n_vectors)} read with Python's sqlite3, after checking integrity."""
+    con = sqlite3.connect(db)
+    try:
+        verdict = con.execute("PRAGMA integrity_check").fetchall()
+        check(verdict == [("ok",)], "%s: integrity_check says %r" % (db, verdict))
+        con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        check(app_id == 0x6C6D6669, "%s: application_id %#x" % (db, app_id))
+        state = {}
+        for path, sha, doc_id, has_vectors in con.execute(
+                "SELECT path, sha256, id, has_vectors FROM documents"):
+            n_chunks = con.execute("SELECT count(*) FROM chunks WHERE document_id = ?", (doc_id,)).fetchone()[0]
+            n_vectors = con.execute("SELECT count(*) FROM vectors v JOIN chunks c ON c.id = v.chunk_id "
+                                    "WHERE c.document_id = ?", (doc_id,)).fetchone()[0]
+            state[path] = (sha, n_chunks, n_vectors if has_vectors else -1)
+        orphans = con.execute("SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)").fetchone()[0]
+        check(orphans == 0, "%s: %d chunks without a document" % (db, orphans))
+        return state
+    finally:
+        con.rollback()
+        con.close()
+
+
+def make_corpus(root, n_files, seed):
+    rng = random.Random(seed)
+    words = ["llama", "alpaca", "vicuna", "camel", "desert", "mountain", "river", "forest", "engine",
+             "index", "query", "vector", "matrix", "token", "bread", "cheese", "storm", "harbor"]
+    for i in range(n_files):
+        paras = []
+        for _ in range(rng.randint(3, 12)):
+            paras.append(" ".join(rng.choice(words) for _ in range(rng.randint(20, 120))) + ".")
+        write(os.path.join(root, "part%02d" % (i % 7), "doc%03d.txt" % i), "\n\n".join(paras) + "\n")
+
+
+def check_formats(lm, work):
+    docs = os.path.join(work, "docs")
+    shutil.rmtree(docs, ignore_errors=True)
+    write(os.path.join(docs, "a.txt"), "Alpha line one.\nAlpha line two.\n\nThe harbor of Valparaiso.\n")
+    write(os.path.join(docs, "sub", "b.md"), "# Title\n\nBeta text about llamas.\n")
+    write(os.path.join(docs, "empty.txt"), "")
+    write(os.path.join(docs, "image.bin"), b"\x00\x01\x02")
+    db = os.path.join(work, "formats.db")
+    for p in (db, db + "-journal"):
+        if os.path.exists(p):
+            os.remove(p)
+    r = run([lm, "index", "--db", db, "-m", "hash:64", docs, "--json", "--chunk-size", "30", "--chunk-overlap", "5"])
+    out = json.loads(r.stdout)
+    check(set(out) == {"files", "chunks_total"}, "index --json keys: %r" % sorted(out))
+    by_path = {f["path"]: f for f in out["files"]}
+    for f in out["files"]:
+        check(set(f) == {"path", "sha256", "chunks", "status"}, "file entry keys: %r" % sorted(f))
+        check(f["status"] == "added", "first run status %r" % f["status"])
+        check(f["sha256"] == hashlib.sha256(read_bytes(f["path"])).hexdigest(), "sha256 of " + f["path"])
+    check(sorted(by_path) == sorted(os.path.join(docs, n) for n in ["a.txt", "empty.txt", "sub/b.md"]),
+          "files indexed: %r" % sorted(by_path))
+    check(by_path[os.path.join(docs, "empty.txt")]["chunks"] == 0, "an empty file has no chunks")
+    check(b"image.bin" in r.stderr and b"skipped" in r.stderr, "skipped files get a note: %r" % r.stderr)
+    check(out["chunks_total"] == sum(f["chunks"] for f in out["files"]), "chunks_total")
+
+    r = run([lm, "ask", "--db", db, "Where is the harbor?", "--retrieve-only", "--json", "-k", "3"])
+    out = json.loads(r.stdout)
+    check(set(out) == {"question", "mode", "chunks"} and out["mode"] == "hybrid", "ask --json: %r" % out)
+    check(out["question"] == "Where is the harbor?", "question echoed")
+    check(1 <= len(out["chunks"]) <= 3, "-k 3 gave %d chunks" % len(out["chunks"]))
+    for i, c in enumerate(out["chunks"]):
+        check(set(c) == {"rank", "source", "start_line", "end_line", "score", "text"}, "chunk keys %r" % sorted(c))
+        check(c["rank"] == i + 1, "ranks are 1, 2, ...")
+        lines = read_bytes(c["source"]).decode().split("\n")
+        span = "\n".join(lines[c["start_line"] - 1:c["end_line"]])
+        check(c["text"] in span, "chunk text is inside lines %d-%d of %s" % (c["start_line"], c["end_line"], c["source"]))
+        check(lines[c["start_line"] - 1].find(c["text"].split("\n")[0]) >= 0, "first line of the chunk")
+    check("harbor" in out["chunks"][0]["text"], "hybrid ranks the harbor chunk first: %r" % out["chunks"][0])
+    for mode in ("bm25", "vector"):
+        out = json.loads(run([lm, "ask", "--db", db, "harbor", "--retrieve-only", "--json", "--mode", mode]).stdout)
+        check(out["mode"] == mode and "harbor" in out["chunks"][0]["text"], "%s finds the harbor: %r" % (mode, out))
+
+    # Incremental: change one file, remove one, add one.
+    write(os.path.join(docs, "a.txt"), "Alpha line one, changed.\n")
+    os.remove(os.path.join(docs, "sub", "b.md"))
+    write(os.path.join(docs, "c.md"), "Gamma.\n")
+    out = json.loads(run([lm, "index", "--db", db, docs, "--json"]).stdout)
+    got = {os.path.relpath(f["path"], docs): f["status"] for f in out["files"]}
+    check(got == {"a.txt": "changed", "sub/b.md": "removed", "c.md": "added", "empty.txt": "unchanged"},
+          "second run statuses: %r" % got)
+    state = db_state(db)
+    check(sorted(os.path.relpath(p, docs) for p in state) == ["a.txt", "c.md", "empty.txt"], "documents: %r" % state)
+    for path, (sha, n_chunks, n_vectors) in state.items():
+        check(n_vectors == n_chunks, "%s: %d chunks, %d vectors" % (path, n_chunks, n_vectors))
+
+    # Another model or chunking: exit 1, the database untouched; --rebuild starts over.
+    before = read_bytes(db)
+    r = run([lm, "index", "--db", db, "-m", "hash:32", docs], expect_rc=1)
+    check(b"hash:64" in r.stderr and b"--rebuild" in r.stderr, "another model: %r" % r.stderr)
+    run([lm, "index", "--db", db, docs, "--chunk-size", "500", "--chunk-overlap", "5"], expect_rc=1)
+    check(read_bytes(db) == before, "a refused run changed the database")
+    out = json.loads(run([lm, "index", "--db", db, "--rebuild", docs, "--json"]).stdout)
+    check(all(f["status"] == "added" for f in out["files"]), "--rebuild re-adds everything")
+    r = run([lm, "ask", "--db", db, "alpha", "--retrieve-only", "--mode", "vector"], expect_rc=1)
+    check(b"BM25-only" in r.stderr, "vector mode on a BM25-only index: %r" % r.stderr)
+    out = json.loads(run([lm, "ask", "--db", db, "alpha", "--retrieve-only", "--json"]).stdout)
+    check(out["mode"] == "bm25", "a BM25-only index defaults to bm25")
+
+
+def check_kill9(lm, work):
+    corpus = os.path.join(work, "kill-corpus")
+    shutil.rmtree(corpus, ignore_errors=True)
+    make_corpus(corpus, 120, seed=7)
+    reference = os.path.join(work, "kill-reference.db")
+    if os.path.exists(reference):
+        os.remove(reference)
+    cmd = ["index", "-m", "hash:384", "--chunk-size", "300", "--chunk-overlap", "50", corpus, "-q"]
+    t0 = time.monotonic()
+    run([lm] + cmd[:1] + ["--db", reference] + cmd[1:])
+    full = time.monotonic() - t0
+    expected = db_state(reference)
+    check(len(expected) == 120, "reference run indexed %d files" % len(expected))
+
+    db = os.path.join(work, "kill.db")
+    kills = 0
+    fractions = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 0.97]
+    for round_no, fraction in enumerate(fractions):
+        for p in (db, db + "-journal"):
+            if os.path.exists(p):
+                os.remove(p)
+        if round_no % 2 == 1:
+            # Odd rounds interrupt an incremental run instead: half the files exist already.
+            run([lm, "index", "--db", db] + cmd[1:-2] + [os.path.join(corpus, "part0%d" % k) for k in range(4)] + ["-q"])
+        proc = subprocess.Popen([lm, "index", "--db", db] + cmd[1:], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(full * fraction)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if os.path.exists(db) and os.path.getsize(db) > 0:
+            state = db_state(db)
+            for path, got in state.items():
+                check(path in expected, "unexpected document %s" % path)
+                check(got == expected[path], "after kill -9 at %.0f%%: %s holds %r, a whole file is %r" % (
+                    100 * fraction, path, got, expected[path]))
+        run([lm, "index", "--db", db] + cmd[1:])
+        check(db_state(db) == expected, "the run after kill -9 at %.0f%% did not finish the job" % (100 * fraction))
+    check(kills >= len(fractions) // 2, "only %d of %d runs were killed mid-way (the corpus indexes too fast)" % (
+        kills, len(fractions)))
+    return kills, full
+
+
+def check_bad_input(lm, work):
+    docs = os.path.join(work, "bad-docs")
+    shutil.rmtree(docs, ignore_errors=True)
+    write(os.path.join(docs, "ok.txt"), "ordinary text\n")
+
+    # A database that is not ours: refused, byte for byte untouched, no journal left beside it.
+    theirs = os.path.join(work, "theirs.db")
+    if os.path.exists(theirs):
+        os.remove(theirs)
+    con = sqlite3.connect(theirs)
+    con.execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance REAL)")
+    con.execute("INSERT INTO accounts VALUES (1, 100.0)")
+    con.commit()
+    con.close()
+    before = read_bytes(theirs)
+    for cmd in (["index", "--db", theirs, docs], ["index", "--db", theirs, "--rebuild", docs],
+                ["ask", "--db", theirs, "x", "--retrieve-only"]):
+        r = run([lm] + cmd, expect_rc=1)
+        check(b"not an lmforge index" in r.stderr, "%s: %r" % (cmd[0], r.stderr))
+    check(read_bytes(theirs) == before and not os.path.exists(theirs + "-journal"), "someone else's database was touched")
+    wal = os.path.join(work, "theirs-wal.db")
+    for p in (wal, wal + "-wal", wal + "-shm"):
+        if os.path.exists(p):
+            os.remove(p)
+    con = sqlite3.connect(wal)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("CREATE TABLE notes(body TEXT)")
+    con.commit()
+    con.close()
+    before = read_bytes(wal)
+    run([lm, "index", "--db", wal, "--rebuild", docs], expect_rc=1)
+    run([lm, "ask", "--db", wal, "x", "--retrieve-only"], expect_rc=1)
+    check(read_bytes(wal) == before and not os.path.exists(wal + "-shm"), "a WAL-mode database was touched")
+
+    # Not a database at all, and a corrupt index.
+    text_db = os.path.join(work, "notes.db")
+    write(text_db, "my notes, not a database\n" * 100)
+    before = read_bytes(text_db)
+    run([lm, "index", "--db", text_db, docs], expect_rc=1)
+    run([lm, "ask", "--db", text_db, "x", "--retrieve-only"], expect_rc=1)
+    check(read_bytes(text_db) == before, "a text file given as --db was changed")
+    corrupt = os.path.join(work, "corrupt.db")
+    if os.path.exists(corrupt):
+        os.remove(corrupt)
+    make_corpus(os.path.join(work, "corrupt-docs"), 30, seed=3)
+    run([lm, "index", "--db", corrupt, os.path.join(work, "corrupt-docs"), "-q"])
+    data = bytearray(read_bytes(corrupt))
+    for i in range(4096 + 50, len(data), 61):
+        data[i] ^= 0x5A
+    write(corrupt, bytes(data))
+    r = run([lm, "index", "--db", corrupt, docs], expect_rc=1)
+    check(b"corrupt" in r.stderr, "corrupt index: %r" % r.stderr)
+    check(read_bytes(corrupt) == bytes(data), "a corrupt index was written to")
+    r = run([lm, "ask", "--db", corrupt, "llama", "--retrieve-only"], expect_rc=None)
+    check(r.returncode in (0, 1) and len(r.stderr.splitlines()) <= 1, "ask on a corrupt index: %r" % r.stderr)
+
+    # Binary and ill-formed files: exit 1 naming the file and byte, nothing written.
+    db = os.path.join(work, "bad.db")
+    for p in (db, db + "-journal"):
+        if os.path.exists(p):
+            os.remove(p)
+    run([lm, "index", "--db", db, docs, "-q"])
+    before = read_bytes(db)
+    write(os.path.join(docs, "zz.txt"), b"GIF89a\x00\x00\x10binary")
+    r = run([lm, "index", "--db", db, docs], expect_rc=1)
+    check(b"zz.txt" in r.stderr and b"byte 6" in r.stderr, "binary file: %r" % r.stderr)
+    write(os.path.join(docs, "zz.txt"), b"caf\xe9 latin-1")
+    r = run([lm, "index", "--db", db, docs], expect_rc=1)
+    check(b"zz.txt" in r.stderr and b"byte 3" in r.stderr and b"UTF-8" in r.stderr, "latin-1 file: %r" % r.stderr)
+    check(read_bytes(db) == before, "a refused run changed the index")
+    os.remove(os.path.join(docs, "zz.txt"))
+
+    # Huge lines: one 2 MB line without any separator, one of 300k words.
+    write(os.path.join(docs, "huge1.txt"), "x" * 2_000_000)
+    write(os.path.join(docs, "huge2.txt"), "word " * 300_000)
+    out = json.loads(run([lm, "index", "--db", db, docs, "--json", "-q"]).stdout)
+    chunks = {os.path.basename(f["path"]): f["chunks"] for f in out["files"]}
+    check(chunks["huge1.txt"] == 2000 + 500, "2 MB without separators in chunks of 1000 overlapping 200: %r" % chunks)
+    check(chunks["huge2.txt"] > 1000, "300k words: %r" % chunks)
+
+    # Any question is a valid query.
+    for q in ['"', 'a "b" c', "NEAR(x y)", "title:foo", "*", "^x", "AND OR NOT", "(((", "x'; DROP TABLE chunks;--",
+              "", "  ", "\u2014", "emoji \U0001F600"]:
+        out = json.loads(run([lm, "ask", "--db", db, q, "--retrieve-only", "--json"]).stdout)
+        check(out["mode"] == "bm25" and isinstance(out["chunks"], list), "question %r: %r" % (q, out))
+    check(db_state(db), "the index survived the questions")
+
+    # A question longer than the context of the chat model.
+    r = run([lm, "ask", "--db", db, "word " * 400, "-m", DEMO_MODEL, "-c", "64", "-n", "4"], expect_rc=2)
+    check(b"context" in r.stderr, "a question longer than the context: %r" % r.stderr)
+    r = run([lm, "ask", "--db", db, "ordinary text", "-m", DEMO_MODEL, "--temp", "0", "-n", "8", "-c", "256"])
+    check(b"Sources:" in r.stdout and b"ok.txt:1" in r.stdout, "an answer ends with its sources: %r" % r.stdout)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--lmforge", required=True)
+    p.add_argument("--fixtures", default=None, help="unused (the checks make their own text)")
+    p.add_argument("--workdir", required=True)
+    args = p.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    try:
+        check_formats(args.lmforge, args.workdir)
+        kills, full = check_kill9(args.lmforge, args.workdir)
+        print("index: kill -9 in %d runs (a full run took %.2f s); every file whole, every rerun finished" % (kills, full))
+        check_bad_input(args.lmforge, args.workdir)
+    except CheckFailed as e:
+        print("index: FAILED: %s" % e, flush=True)
+        sys.exit(1)
+    print("index: all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()
