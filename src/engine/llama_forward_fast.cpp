@@ -27,6 +27,7 @@
 #include "core/thread_pool.h"
 #include "engine/llama_engine.h"
 #include "kernels/amx_f16.h"
+#include "kernels/amx_kquants.h"
 #include "kernels/amx_matmul.h"
 #include "kernels/amx_support.h"
 #include "kernels/attention.h"
@@ -47,12 +48,15 @@ constexpr size_t kRowGrain = 16;
 
 // The input of one or more products: 8-bit blocks or floats for the integer/float kernels, and
 // the same values in bf16 tiles for the AMX product when amx is true (three-part tiles, f16,
-// for F16 weights: kernels/amx_f16.h).
+// for F16 weights: kernels/amx_f16.h; for Q3_K...Q6_K weights, the 8-bit codes in INT8 tiles,
+// kquants, when amx_kquants is true).
 struct ProductInput {
   PackedActivations packed;
   AmxActivations bf16;
   AmxF16Activations f16;
+  AmxKquantActivations kquants;
   bool amx = false;
+  bool amx_kquants = false;
 };
 
 // F16 matrices in place in the file take the exact three-part tile product, not matmul_amx().
@@ -76,7 +80,9 @@ AmxWeights amx_weights(const LlamaWeight& w) {
 // split the rows, then rows [r0, r1) of B times it added to y. Not built yet.
 void linear(const LlamaWeight& w, const ProductInput& in, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   const PackedActivations& x = in.packed;
-  if (in.amx && amx_f16_weight(w)) {
+  if (in.amx_kquants) {
+    matmul_amx_kquants(w.m, in.kquants, y, ldy, r0, r1);
+  } else if (in.amx && amx_f16_weight(w)) {
     matmul_amx_f16(w.m, in.f16, y, ldy, r0, r1);
   } else if (in.amx) {
     matmul_amx(amx_weights(w), in.bf16, y, ldy, r0, r1);
@@ -206,6 +212,12 @@ void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x
       gptq_gather_rows(g, x, ld, b, e, &gathered_[b * pc]);
       p.pack_rows(gathered_.data(), pc, b, e);
     });
+  }
+  in.amx_kquants = in.amx && !w.gptq && !w.interleaved && amx_kquant_int8(w.m.type);
+  if (in.amx_kquants) {
+    in.kquants.reset(n, p.cols());
+    pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.kquants.pack_from(p, b, e); });
+    return;
   }
   if (!in.amx) return;
   if (amx_f16_weight(w)) {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "kernels/amx_kquants.h"
 #include "kernels/amx_support.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/decode_rows.h"
@@ -38,6 +39,8 @@ size_t amx_min_tokens(const AmxWeights& w) {
   }();
   if (forced > 0) return static_cast<size_t>(forced);
   if (amx_int8_form(w)) return 16;
+  // Q3_K...Q6_K on INT8 tiles (amx_kquants.h): decoded with AVX-512 as interleaved Q4_0.
+  if (w.matrix && amx_kquant_int8(w.matrix->type)) return 16;
   // GPTQ rows are decoded by the scalar dequantize_padded_row: TinyLlama-shape pp128 measured
   // 120 t/s on the tiles against 171 t/s through the grouped integer kernel, about equal at 512
   // (docs/benchmarks.md). Past any chunk the engine makes, until the form has a SIMD decoder.

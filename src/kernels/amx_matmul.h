@@ -55,8 +55,9 @@ struct AmxWeights {
 
 // The fewest tokens for which matmul_amx() beats the kernels of matmul.h on `w`: decoding the
 // weights into tiles costs once per product, so it pays off above a few token tiles. 16 for
-// interleaved Q4_0/Q8_0 and for Q4_1/Q5_1 (INT8, decoded with AVX-512 here); 32 for types with
-// a SIMD decoder (decode_rows.h); 96 for the others (the reference decoder: ~1 ns per weight).
+// interleaved Q4_0/Q8_0, for Q4_1/Q5_1 (INT8, decoded with AVX-512 here) and for Q3_K...Q6_K
+// (INT8, kernels/amx_kquants.h; the engine multiplies those there); 32 for types with a SIMD
+// decoder (decode_rows.h); 96 for the others (the reference decoder: ~1 ns per weight).
 // Measured per 2048 x 2048 product on one thread, docs/benchmarks.md. The environment variable
 // LMFORGE_AMX_MIN_TOKENS=N (read once) replaces all three, for tests and measurements.
 size_t amx_min_tokens(const AmxWeights& w);

@@ -7,11 +7,14 @@
 // sums them in 8 lanes: max |dlogit| 1.9e-6, logits up to 8.2 (Q5_1 would be 1.4e-6, but the
 // engine keeps it on its kernel: amx_supports()). F16 takes the exact three-part product
 // (kernels/amx_f16.h): float sums in another order. The
-// bf16-pair types differ by ~2^-16 per term: BF16 (float activations) by ~1e-5 of the logits;
-// the K-quants' next 8-bit activation rounding turns that into a flipped code now and then
-// (about one element in 250 lies that close to a rounding boundary), and these tiny random
-// models move a logit by up to ~0.6 of 18 for one flip (measured 3.3e-2 of the scale), hence
-// their bound; a wrong product moves every position by the logits' own size.
+// bf16-pair types differ by ~2^-16 per term: BF16 (float activations) by ~1e-5 of the logits.
+// Q3_K...Q6_K take INT8 tiles (kernels/amx_kquants.h) with the integer kernels' int32 sums
+// but the scalar twin's float order (the SIMD kernels add in 8 lanes): Q6_K's logits differ by
+// 2e-7 of their scale (measured; Q3_K within 1e-5); Q4_K/Q5_K subtract the mins term, whose
+// cancellation lets the reordering flip a later 8-bit activation code, and these tiny random
+// models move a logit by up to ~0.6 of 18 for one flip (measured 1.1e-3 and 8.9e-3 of the
+// scale; bf16 pairs gave 3.3e-2), hence their bound; a wrong product moves every position by
+// the logits' own size.
 // Skips where the CPU or kernel has no AMX.
 #include <gtest/gtest.h>
 
@@ -59,7 +62,8 @@ TEST_F(AmxEngine, SameTokensAndCloseLogitsWithAndWithoutTiles) {
   };
   for (const Case& c : {Case{DType::Q4_0, 64, 128, 1e-5}, Case{DType::Q8_0, 64, 128, 1e-5},
                         Case{DType::Q4_1, 64, 128, 1e-5},
-                        Case{DType::Q4_K, 256, 512, 6e-2}, Case{DType::Q6_K, 256, 512, 6e-2},
+                        Case{DType::Q4_K, 256, 512, 6e-2}, Case{DType::Q5_K, 256, 512, 6e-2},
+                        Case{DType::Q6_K, 256, 512, 1e-5}, Case{DType::Q3_K, 256, 512, 1e-5},
                         Case{DType::BF16, 64, 128, 1e-3}, Case{DType::F16, 64, 128, 1e-5}}) {
     SCOPED_TRACE(std::string(dtype_name(c.type)));
     test::TinySpec spec;
