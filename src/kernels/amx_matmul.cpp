@@ -50,8 +50,10 @@ size_t amx_min_tokens(const AmxWeights& w) {
 }
 
 bool amx_supports(DType t) {
-  // F32 and F16 read float activations, of which the split keeps 16 of 24 bits: 1e-4 off the
-  // float product in oracle.forward, its limit for F16. Q5_1 multiplies correctly on the int8
+  // F32 and F16 read float activations, of which this split keeps 16 of 24 bits: 1e-4 off the
+  // float product in oracle.forward, its limit for F16 (F16 has its own exact three-part form,
+  // kernels/amx_f16.h; the K-quants Q3_K-Q6_K take the INT8 form of kernels/amx_kquants.h
+  // first, the engine decides). Q5_1 multiplies correctly on the int8
   // form (tests/kernels/amx_matmul_test.cpp), but llama.cpp sums its blocks in 8 lanes with
   // the minimum terms apart (ggml_vec_dot_q5_1_q8_1; it has no AMX kernel for Q5_1), as our
   // integer kernel nearly does, and the block-by-block order of the tiles moved
