@@ -13,15 +13,6 @@
 
 namespace lmforge {
 
-namespace {
-
-template <typename T>
-T* aligned64(T* p) {
-  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
-}
-
-}  // namespace
-
 Bf16Triple split_bf16_3(float x) {
   const uint16_t hi = bf16_round(x);
   const float h = bf16_to_float(hi);

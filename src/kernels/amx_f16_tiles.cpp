@@ -6,28 +6,14 @@
 #ifdef LMFORGE_AMX_COMPILED
 #include <immintrin.h>
 
+#include "kernels/amx_tile_common-inl.h"
+
 namespace lmforge::amx_f16_tiles {
 
 namespace {
 
-// LDTILECFG's operand: palette 1, every tile 16 rows x 64 bytes (0-3: fp32 accumulators 16 rows
-// x 16 tokens; 4-5: weights 16 rows x 32 bf16; 6-7: activations 16 input pairs x 16 tokens x 2).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
-
-// bf16(x) rounded to nearest even, as a float (low 16 bits zero). NaN may come out as infinity
-// here; the stored high part is converted by the hardware instead, which keeps NaN.
-inline __m512 bf16_part(__m512 x) {
-  const __m512i u = _mm512_castps_si512(x);
-  const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
-                                           _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
-  return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
-}
+using amx_common::UniformTileConfig;
+using amx_common::bf16_round_ps;
 
 // x - part where part is finite, else 0 (an infinite or NaN value lives in its high part alone).
 inline __m512 rest(__m512 x, __m512 part) {
@@ -184,7 +170,7 @@ void product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint
 inline void split_f16(__m256i h0, __m256i h1, uint16_t* hi) {
   const __m512 w0 = _mm512_cvtph_ps(h0), w1 = _mm512_cvtph_ps(h1);
   store_bf16(w0, w1, hi);
-  store_bf16(rest(w0, bf16_part(w0)), rest(w1, bf16_part(w1)), hi + kPanelPart);
+  store_bf16(rest(w0, bf16_round_ps(w0)), rest(w1, bf16_round_ps(w1)), hi + kPanelPart);
 }
 
 }  // namespace
@@ -225,8 +211,8 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
   alignas(64) uint16_t parts[3][32];
   for (uint64_t s = 0; s < steps; ++s) {
     const __m512 x0 = _mm512_loadu_ps(in + 32 * s), x1 = _mm512_loadu_ps(in + 32 * s + 16);
-    const __m512 r0 = rest(x0, bf16_part(x0)), r1 = rest(x1, bf16_part(x1));
-    const __m512 m0 = bf16_part(r0), m1 = bf16_part(r1);
+    const __m512 r0 = rest(x0, bf16_round_ps(x0)), r1 = rest(x1, bf16_round_ps(x1));
+    const __m512 m0 = bf16_round_ps(r0), m1 = bf16_round_ps(r1);
     store_bf16(x0, x1, parts[0]);
     store_bf16(m0, m1, parts[1]);
     store_bf16(_mm512_sub_ps(r0, m0), _mm512_sub_ps(r1, m1), parts[2]);
@@ -239,7 +225,7 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
 
 void panel_product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint64_t steps, size_t token_tiles,
                    size_t n, size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
-  static const TileConfig config;
+  static const UniformTileConfig config;
   _tile_loadconfig(&config);
   const uint64_t calls = steps * (token_tiles / 2) * n_panels;
   Prefetcher prefetcher{ahead, ahead + ahead_bytes, (ahead_bytes / 64 + calls) / (calls ? calls : 1)};

@@ -11,15 +11,6 @@
 
 namespace lmforge {
 
-namespace {
-
-template <typename T>
-T* aligned64(T* p) {
-  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
-}
-
-}  // namespace
-
 bool amx_kquant_int8(DType t) {
   return t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
 }

@@ -15,15 +15,6 @@
 
 namespace lmforge {
 
-namespace {
-
-template <typename T>
-T* aligned64(T* p) {
-  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
-}
-
-}  // namespace
-
 uint64_t AmxWeights::rows() const {
   return matrix ? matrix->rows : interleaved ? interleaved->rows() : gptq->rows();
 }

@@ -7,6 +7,8 @@
 // means no AMX). Nothing here executes an AMX instruction.
 #pragma once
 
+#include <cstdint>
+
 namespace lmforge {
 
 // True when the CPU, the OS and the compiler allow AMX tile products here. Computed once.
@@ -15,5 +17,12 @@ bool amx_usable();
 // amx_usable(), unless the environment variable LMFORGE_NO_AMX is set to anything but "" or
 // "0" (read once): the switch the engine asks, so the other products can be compared and tested.
 bool amx_enabled();
+
+// p rounded up to the next multiple of 64 bytes: the AMX buffers (vectors over-allocated by 63
+// bytes) start on a cache line, so that one tile row is one line.
+template <typename T>
+T* aligned64(T* p) {
+  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
+}
 
 }  // namespace lmforge

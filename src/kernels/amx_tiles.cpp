@@ -6,34 +6,21 @@
 #ifdef LMFORGE_AMX_COMPILED
 #include <immintrin.h>
 
+#include "kernels/amx_tile_common-inl.h"
+
 namespace lmforge::amx_tiles {
 
 namespace {
 
-// LDTILECFG's 64-byte operand: palette 1, every tile 16 rows x 64 bytes (tiles 0-3: fp32
-// accumulators 16 rows x 16 tokens; 4-5: weights 16 rows x 32 bf16; 6-7: activations 16 input
-// pairs x 16 tokens x 2 bf16).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
+using amx_common::UniformTileConfig;
+using amx_common::bf16_round_ps;
 
-// The bf16 pair (hi, lo) of 16 floats: hi = bf16(x) and lo = bf16(x - hi), both rounded to
-// nearest even, as split_bf16 in amx_matmul.cpp (NaN aside, which only matters for its own
-// sake). hi carries 8 significant bits and lo the next 8 (and the sign of the rest).
-inline __m512 high_part(__m512 x) {
-  const __m512i u = _mm512_castps_si512(x);
-  const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
-                                           _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
-  return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
-}
-
-// 32 floats (x0: 0-15, x1: 16-31) as 32 bf16 high parts at hi and 32 low parts at lo.
+// 32 floats (x0: 0-15, x1: 16-31) as their bf16 pairs (hi, lo): 32 high parts hi = bf16(x) at
+// hi and 32 low parts lo = bf16(x - hi) at lo, both rounded to nearest even, as split_bf16 in
+// amx_matmul.cpp (NaN aside, which only matters for its own sake). hi carries 8 significant
+// bits and lo the next 8 (and the sign of the rest).
 inline void store_split(__m512 x0, __m512 x1, uint16_t* hi, uint16_t* lo) {
-  const __m512 h0 = high_part(x0), h1 = high_part(x1);
+  const __m512 h0 = bf16_round_ps(x0), h1 = bf16_round_ps(x1);
   _mm512_storeu_si512(hi, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(h1, h0)));
   _mm512_storeu_si512(lo, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, h1), _mm512_sub_ps(x0, h0))));
 }
@@ -434,7 +421,7 @@ void int8_panel_product(const int8_t* codes, const float* dw, const float* mw, c
 
 void panel_product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t token_tiles, size_t n,
                    size_t rows, float* y, size_t ldy, float* acc) {
-  static const TileConfig config;
+  static const UniformTileConfig config;
   _tile_loadconfig(&config);
   if (rows > 16) {
     product<true>(panel, acts, steps, token_tiles, n, rows, y, ldy, acc);

@@ -7,6 +7,8 @@
 #ifdef LMFORGE_AMX_COMPILED
 #include <immintrin.h>
 
+#include "kernels/amx_tile_common-inl.h"
+
 namespace lmforge::amx_kquant_tiles {
 
 namespace {
@@ -15,16 +17,11 @@ constexpr size_t kStepBytes = 4096;  // one 64-input step of the panel: hi codes
 constexpr size_t kPartBytes = 2048;  // 32 rows x 64 int8
 constexpr size_t kActStep = 1024;    // one 64-input step of a token tile: 16 rows x 64 bytes
 
-// Every tile 16 rows x 64 bytes: 0-3 int32 accumulators (16 weight rows x 16 tokens; 0-1 the
-// hi codes against token tiles j, j + 1, 2-3 the lo codes), 4-5 the hi and lo weight codes (16
-// rows x 64 inputs), 6-7 the activations of two token tiles (16 rows of 4 inputs x 16 tokens).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
+// Every tile 16 rows x 64 bytes (amx_common::UniformTileConfig): 0-3 int32 accumulators (16
+// weight rows x 16 tokens; 0-1 the hi codes against token tiles j, j + 1, 2-3 the lo codes), 4-5
+// the hi and lo weight codes (16 rows x 64 inputs), 6-7 the activations of two token tiles (16
+// rows of 4 inputs x 16 tokens).
+using amx_common::UniformTileConfig;
 
 // Per panel row and super-block: d, dmin (0 without mins) and the eight 6-bit mins as four
 // int16 pairs (mins 2p, 2p + 1 in one dword, the layout of the activations' sum pairs).
@@ -324,7 +321,7 @@ void rows_product(Kind kind, const uint8_t* w, size_t row_bytes, size_t block_by
 void kquant_rows_product(Kind kind, const uint8_t* w, size_t row_bytes, size_t block_bytes, uint64_t nk, size_t rows,
                          const int8_t* codes, const float* scales, const int16_t* sums, size_t token_tiles, size_t n,
                          float* y, size_t ldy, int8_t* panel, float* acc) {
-  static const TileConfig config;
+  static const UniformTileConfig config;
   _tile_loadconfig(&config);
   if (kind == Kind::kQ6K || kind == Kind::kQ3K) {  // no mins
     rows_product<false>(kind, w, row_bytes, block_bytes, nk, rows, codes, scales, sums, token_tiles, n, y, ldy, panel,

@@ -1,0 +1,39 @@
+// Pieces every AMX translation unit (amx_tiles.cpp, amx_f16_tiles.cpp, amx_tiles_kquants.cpp)
+// uses: the uniform tile configuration and bf16 rounding in AVX-512. Included only by those
+// files, which are compiled with the AMX and AVX-512 flags; everything here has internal
+// linkage, so no other translation unit can end up with a copy built with those instructions.
+#pragma once
+
+#ifdef LMFORGE_AMX_COMPILED
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace lmforge::amx_common {
+namespace {
+
+// LDTILECFG's 64-byte operand with palette 1 and tiles 0-7 all 16 rows x 64 bytes, the shape
+// the BF16 products (fp32 accumulators 16 x 16, bf16 operands 16 x 32 pairs) and the K-quant
+// INT8 products (int32 accumulators, 64 int8 per row) both use. The 32-input INT8 blocks of
+// amx_tiles.cpp have a configuration of their own.
+struct alignas(64) UniformTileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
+};
+
+// bf16(x) rounded to nearest even, as a float whose low 16 bits are zero. NaN may come out as
+// infinity; callers that store a high part let the hardware convert it instead, which keeps NaN.
+inline __m512 bf16_round_ps(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
+                                           _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
+  return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+}
+
+}  // namespace
+}  // namespace lmforge::amx_common
+
+#endif  // LMFORGE_AMX_COMPILED
