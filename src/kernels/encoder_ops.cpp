@@ -11,29 +11,12 @@
 
 #include "kernels/encoder_ops.h"
 #include "kernels/encoder_ops_constants.h"
+#include "kernels/float_tails-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lmforge {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Tails shorter than a vector go through a zero-padded stack copy (no LoadN in Highway 1.0.3,
-// and a full load past the end could touch an unmapped page). 64 bytes covers AVX-512.
-constexpr size_t kMaxFloatLanes = 16;
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadTail(D d, const float* p, size_t rest) {
-  HWY_ALIGN float buf[kMaxFloatLanes] = {};
-  for (size_t j = 0; j < rest; ++j) buf[j] = p[j];
-  return hn::Load(d, buf);
-}
-
-template <class D>
-HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t rest) {
-  HWY_ALIGN float buf[kMaxFloatLanes];
-  hn::Store(v, d, buf);
-  for (size_t j = 0; j < rest; ++j) p[j] = buf[j];
-}
 
 void LayerNormF32(const float* x, const float* w, const float* b, float* out, size_t n, float eps) {
   const hn::ScalableTag<float> d;

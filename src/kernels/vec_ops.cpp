@@ -10,29 +10,12 @@
 #include <cmath>
 
 #include "kernels/vec_ops.h"
+#include "kernels/float_tails-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lmforge {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Tails shorter than a vector go through a zero-padded stack copy: Highway 1.0.3 has no LoadN,
-// and a full-width load past the end could touch an unmapped page. 64 bytes covers AVX-512.
-constexpr size_t kMaxFloatLanes = 16;
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadTail(D d, const float* p, size_t rest) {
-  HWY_ALIGN float buf[kMaxFloatLanes] = {};
-  for (size_t j = 0; j < rest; ++j) buf[j] = p[j];
-  return hn::Load(d, buf);
-}
-
-template <class D>
-HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t rest) {
-  HWY_ALIGN float buf[kMaxFloatLanes];
-  hn::Store(v, d, buf);
-  for (size_t j = 0; j < rest; ++j) p[j] = buf[j];
-}
 
 float DotF32(const float* a, const float* b, size_t n) {
   const hn::ScalableTag<float> d;
