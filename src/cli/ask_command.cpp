@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/embedder_open.h"
 #include "cli/run_session.h"
+#include "cli/sampling_flags.h"
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "retrieval/search.h"
@@ -156,20 +157,7 @@ Action& register_ask(CLI::App& app) {
   sub->add_option("-n,--n-predict", o.run.n_predict, "Answer tokens at most, -1: until EOS or the context is full (default 256)");
   sub->add_option("-c,--ctx-size", o.run.n_ctx, "Context size (default: the model's)");
   sub->add_option("-t,--threads", o.run.n_threads, "Threads (default: the number of cores)");
-  auto& s = o.run.sampling;
-  sub->add_option("--temp", s.temperature, "Temperature; <= 0 is greedy (default 0.8)");
-  sub->add_option("--top-k", s.top_k, "Top-k, <= 0 off (default 40)");
-  sub->add_option("--top-p", s.top_p, "Top-p, 1 off (default 0.95)");
-  sub->add_option("--min-p", s.min_p, "Min-p, 0 off (default 0.05)");
-  sub->add_option("--typical", s.typical_p, "Typical-p, 1 off (default 1)");
-  sub->add_option("--repeat-penalty", s.repeat_penalty, "Repeat penalty, 1 off (default 1)");
-  sub->add_option("--repeat-last-n", s.repeat_last_n, "Tokens the penalties look back over (default 64)");
-  sub->add_option("--presence-penalty", s.presence_penalty, "Presence penalty (default 0)");
-  sub->add_option("--frequency-penalty", s.frequency_penalty, "Frequency penalty (default 0)");
-  sub->add_option("--mirostat", s.mirostat, "Mirostat 0 off, 1, 2 (default 0)")->check(CLI::Range(0, 2));
-  sub->add_option("--mirostat-lr", s.mirostat_eta, "Mirostat learning rate eta (default 0.1)");
-  sub->add_option("--mirostat-ent", s.mirostat_tau, "Mirostat target entropy tau (default 5)");
-  sub->add_option("-s,--seed", s.seed, "RNG seed (default: random)");
+  add_sampling_flags(sub, o.run.sampling);
   action = [] { return run_ask(o); };
   return action;
 }
