@@ -9,7 +9,8 @@
 // database from SQLite and is timed alone; the median is of the searches after it, which map
 // that file and run the kernel and the top k; "opened" times what one `ask` pays, a store
 // opened and the file mapped afresh before each search, page cache warm), on an index of `rows` chunks written there and
-// removed afterwards.
+// removed afterwards, with f32 and with f16 vectors ("vs read": against reading the bytes the
+// store keeps, half as many for f16).
 // Usage: lmforge_search_bench [reps [rows [FOLDER]]]
 #include <algorithm>
 #include <chrono>
@@ -69,8 +70,8 @@ int main(int argc, char** argv) {
   if (argc > 3) {
     const std::string db = std::string(argv[3]) + "/lmforge-search-bench.db";
     std::printf("\nthrough the SQLite store (%s), top 4, median of %d\n", db.c_str(), reps);
-    std::printf("%5s %10s %10s %14s %10s %8s\n", "dim", "search ms", "vs read", "first (build)", "opened ms", "vs read");
-    for (uint32_t dim : {384u, 768u}) {
+    std::printf("%5s %4s %10s %10s %14s %10s %8s\n", "dim", "type", "search ms", "vs read", "first (build)", "opened ms", "vs read");
+    for (uint32_t dim : {384u, 768u}) for (auto type : {retrieval::VectorType::kF32, retrieval::VectorType::kF16}) {
       std::filesystem::remove(db);
       std::vector<float> m(rows * dim), q(dim);
       std::mt19937 rng(2);
@@ -82,17 +83,18 @@ int main(int argc, char** argv) {
       double t_store = 0, t_first = 0, t_opened = 0;
       {
         auto store = retrieval::open_sqlite_index(db, retrieval::IndexOpenMode::kUpdate);
-        store->reset({{1000, 200}, retrieval::EmbedderFingerprint{"bench", "", "none", dim, "bench"}});
+        store->reset({{1000, 200}, retrieval::EmbedderFingerprint{"bench", "", "none", dim, "bench"}, type});
         store->put_document({"bench.txt", "x", 1, rows, true}, chunks, m);
         t_first = median_seconds(1, [&] { store->search_vectors(q, 4); });
         t_store = median_seconds(reps, [&] { store->search_vectors(q, 4); });
       }
       t_opened = median_seconds(reps, [&] { retrieval::open_sqlite_index(db, retrieval::IndexOpenMode::kRead)->search_vectors(q, 4); });
-      std::vector<unsigned char> zeros(m.size() * sizeof(float), 0);
+      // The read of as many bytes as the store keeps: half for f16.
+      std::vector<unsigned char> zeros(m.size() * retrieval::vector_element_bytes(type), 0);
       const void* volatile found = nullptr;
       const double t_read = median_seconds(reps, [&] { found = std::memchr(zeros.data(), 1, zeros.size()); });
       if (found) return 1;
-      std::printf("%5u %10.1f %9.2fx %11.0f ms %10.1f %7.2fx\n", dim, 1e3 * t_store, t_store / t_read, 1e3 * t_first,
+      std::printf("%5u %4s %10.1f %9.2fx %11.0f ms %10.1f %7.2fx\n", dim, std::string(retrieval::vector_type_name(type)).c_str(), 1e3 * t_store, t_store / t_read, 1e3 * t_first,
                   1e3 * t_opened, t_opened / t_read);
       std::filesystem::remove(db);
       std::filesystem::remove(db + ".vectors");

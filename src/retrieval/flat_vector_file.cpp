@@ -67,11 +67,11 @@ std::unique_ptr<FlatVectorFile> FlatVectorFile::open_if_current(const std::strin
   const uint64_t count = load<uint64_t>(p + 24);
   stamp.generation = load<uint64_t>(p + 32);
   stamp.index_id.assign(reinterpret_cast<const char*>(p + 40), 32);
-  if (!(stamp == expected) || stamp.element_type != kVectorElementF32 || stamp.dim == 0) return nullptr;
+  if (!(stamp == expected) || stamp.element_type > kVectorElementF16 || stamp.dim == 0) return nullptr;
   // Sizes from the header are checked against the file's size before anything is read.
   if (count > (size - kHeaderBytes) / sizeof(int64_t)) return nullptr;
   const size_t offset = rows_offset(count);
-  const uint64_t row_bytes = uint64_t{stamp.dim} * sizeof(float);
+  const uint64_t row_bytes = uint64_t{stamp.dim} * vector_element_size(stamp.element_type);
   if (offset > size || (count != 0 && row_bytes > (size - offset) / count) || offset + count * row_bytes != size) {
     return nullptr;
   }
@@ -80,7 +80,7 @@ std::unique_ptr<FlatVectorFile> FlatVectorFile::open_if_current(const std::strin
   for (size_t i = 1; i < file->ids_.size(); ++i) {
     if (file->ids_[i] <= file->ids_[i - 1]) return nullptr;
   }
-  file->rows_ = reinterpret_cast<const float*>(p + offset);
+  file->rows_ = p + offset;
   // Every search reads every row: ask the kernel to read ahead and map the pages in bulk.
   if (count != 0) {
     ::madvise(const_cast<uint8_t*>(p), static_cast<size_t>(size), MADV_WILLNEED);
@@ -91,8 +91,8 @@ std::unique_ptr<FlatVectorFile> FlatVectorFile::open_if_current(const std::strin
 }
 
 void write_flat_vector_file(const std::string& path, const VectorStamp& stamp, std::span<const int64_t> ids,
-                            std::span<const float> rows) {
-  if (stamp.index_id.size() != 32 || rows.size() != ids.size() * size_t{stamp.dim}) {
+                            std::span<const uint8_t> rows) {
+  if (stamp.index_id.size() != 32 || rows.size() != ids.size() * size_t{stamp.dim} * vector_element_size(stamp.element_type)) {
     fail(path, "internal: flat vector file with a bad stamp or row count");
   }
   uint8_t header[kHeaderBytes] = {};

@@ -12,7 +12,7 @@
 //   0   "LMFVECS\0"            magic
 //   8   u32 format version (1)
 //   12  u32 dim
-//   16  u32 element type (0 = f32)
+//   16  u32 element type (0 = f32, 1 = f16)
 //   20  u32 reserved (0)
 //   24  u64 count
 //   32  u64 generation
@@ -37,11 +37,13 @@ struct VectorStamp {
   std::string index_id;  // 32 hex characters
   uint64_t generation = 0;
   uint32_t dim = 0;
-  uint32_t element_type = 0;  // 0: f32
+  uint32_t element_type = 0;  // kVectorElementF32 or kVectorElementF16
   bool operator==(const VectorStamp&) const = default;
 };
 
 inline constexpr uint32_t kVectorElementF32 = 0;
+inline constexpr uint32_t kVectorElementF16 = 1;
+inline size_t vector_element_size(uint32_t element_type) { return element_type == kVectorElementF16 ? 2 : 4; }
 
 // A random index id, 32 hex characters.
 std::string new_index_id();
@@ -55,18 +57,18 @@ class FlatVectorFile {
   const VectorStamp& stamp() const { return stamp_; }
   size_t count() const { return ids_.size(); }
   std::span<const int64_t> ids() const { return ids_; }
-  const float* rows() const { return rows_; }
+  const void* rows() const { return rows_; }  // count() x dim elements of stamp().element_type
 
  private:
   std::shared_ptr<const MappedFile> map_;
   VectorStamp stamp_;
   std::span<const int64_t> ids_;
-  const float* rows_ = nullptr;
+  const void* rows_ = nullptr;
 };
 
-// Writes the file whole (ids strictly increasing, rows.size() == ids.size() * stamp.dim) and
-// links it into place over any old one.
+// Writes the file whole (ids strictly increasing, rows: ids.size() x dim elements of the stamp's
+// type) and links it into place over any old one.
 void write_flat_vector_file(const std::string& path, const VectorStamp& stamp, std::span<const int64_t> ids,
-                            std::span<const float> rows);
+                            std::span<const uint8_t> rows);
 
 }  // namespace lmforge::retrieval

@@ -16,6 +16,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "kernels/similarity.h"
 #include "retrieval/flat_vector_file.h"
 #include "retrieval/fts_query.h"
@@ -153,6 +154,14 @@ class SqliteIndexStore : public IndexStore {
       if (fp.dim == 0 || fp.dim > 65536) fail(db_.path(), "index meta: embedding dimension out of range");
       settings.embedder = fp;
     }
+    const auto type = meta.find("vector_type");
+    if (type == meta.end() || type->second == "f32") {
+      settings.vector_type = VectorType::kF32;
+    } else if (type->second == "f16") {
+      settings.vector_type = VectorType::kF16;
+    } else {
+      fail(db_.path(), "corrupt index: meta 'vector_type' is neither f32 nor f16");
+    }
     return settings;
   }
 
@@ -166,6 +175,7 @@ class SqliteIndexStore : public IndexStore {
     put_meta("chunk_size", std::to_string(settings.splitter.chunk_size));
     put_meta("chunk_overlap", std::to_string(settings.splitter.chunk_overlap));
     if (settings.embedder) write_embedder(*settings.embedder);
+    put_meta("vector_type", std::string(vector_type_name(settings.vector_type)));
     put_meta("index_id", new_index_id());
     put_meta("vectors_generation", "0");
     tx.commit();
@@ -202,6 +212,8 @@ class SqliteIndexStore : public IndexStore {
       fail(db_.path(), "internal: " + std::to_string(vectors.size()) + " vector floats for " +
                            std::to_string(chunks.size()) + " chunks");
     }
+    const VectorType type = stored_vector_type();
+    std::vector<uint16_t> halves;
     SqliteTransaction tx(db_);
     delete_document(document.path);
     SqliteStatement doc(db_, "INSERT INTO documents(path, sha256, size, has_vectors) VALUES (?, ?, ?, ?)");
@@ -223,7 +235,14 @@ class SqliteIndexStore : public IndexStore {
       if (!vectors.empty()) {
         const int64_t chunk_id = sqlite3_last_insert_rowid(db_.get());
         const auto* bytes = reinterpret_cast<const uint8_t*>(vectors.data() + i * dim);
-        vector.bind(1, chunk_id).bind_blob(2, {bytes, dim * sizeof(float)});
+        size_t n_bytes = dim * sizeof(float);
+        if (type == VectorType::kF16) {
+          halves.resize(dim);
+          for (size_t j = 0; j < dim; ++j) halves[j] = fp32_to_fp16(vectors[i * dim + j]);
+          bytes = reinterpret_cast<const uint8_t*>(halves.data());
+          n_bytes = dim * sizeof(uint16_t);
+        }
+        vector.bind(1, chunk_id).bind_blob(2, {bytes, n_bytes});
         vector.step();
         vector.reset();
       }
@@ -261,7 +280,11 @@ class SqliteIndexStore : public IndexStore {
     if (empty_ || k == 0) return {};
     if (const FlatVectorFile* flat = current_flat_file(static_cast<uint32_t>(query.size()))) {
       std::vector<float> scores(flat->count());
-      dot_rows_f32(flat->rows(), flat->count(), query.size(), query.data(), scores.data());
+      if (flat->stamp().element_type == kVectorElementF16) {
+        dot_rows_f16(static_cast<const uint16_t*>(flat->rows()), flat->count(), query.size(), query.data(), scores.data());
+      } else {
+        dot_rows_f32(static_cast<const float*>(flat->rows()), flat->count(), query.size(), query.data(), scores.data());
+      }
       return top_k(flat->ids(), scores, k);
     }
     return search_vectors_in_sqlite(query, k);
@@ -307,7 +330,7 @@ class SqliteIndexStore : public IndexStore {
     if (stamp.index_id.size() != 32) fail(db_.path(), "corrupt index: meta 'index_id' missing or malformed");
     stamp.generation = meta_number(meta, "vectors_generation");
     stamp.dim = dim;
-    stamp.element_type = kVectorElementF32;
+    stamp.element_type = stored_vector_type() == VectorType::kF16 ? kVectorElementF16 : kVectorElementF32;
     return stamp;
   }
 
@@ -332,16 +355,15 @@ class SqliteIndexStore : public IndexStore {
     db_.exec("BEGIN");
     try {
       const auto stamp = stamp_in_database(dim);
+      const size_t element = vector_element_size(stamp->element_type);
       std::vector<int64_t> ids;
-      std::vector<float> rows;
+      std::vector<uint8_t> rows;
       SqliteStatement s(db_, "SELECT chunk_id, embedding FROM vectors ORDER BY chunk_id");
       while (s.step()) {
         const auto blob = s.column_blob(1);
-        check_vector_size(blob.size(), dim);
+        check_vector_size(blob.size(), dim, element);
         ids.push_back(s.column_int(0));
-        const size_t at = rows.size();
-        rows.resize(at + dim);
-        std::memcpy(rows.data() + at, blob.data(), blob.size());
+        rows.insert(rows.end(), blob.begin(), blob.end());
       }
       db_.exec("COMMIT");
       try {
@@ -356,16 +378,25 @@ class SqliteIndexStore : public IndexStore {
     }
   }
 
-  void check_vector_size(size_t bytes, size_t dim) {
-    if (bytes != dim * sizeof(float)) {
+  void check_vector_size(size_t bytes, size_t dim, size_t element) {
+    if (bytes != dim * element) {
       fail(db_.path(), "corrupt index: a vector of " + std::to_string(bytes) +
                            " bytes where the model's dimension " + std::to_string(dim) + " needs " +
-                           std::to_string(dim * sizeof(float)));
+                           std::to_string(dim * element));
     }
+  }
+
+  VectorType stored_vector_type() {
+    SqliteStatement s(db_, "SELECT value FROM meta WHERE key = 'vector_type'");
+    if (!s.step()) return VectorType::kF32;  // indexes made before the option
+    const std::string value = s.column_text(0);
+    if (value != "f32" && value != "f16") fail(db_.path(), "corrupt index: meta 'vector_type' is neither f32 nor f16");
+    return value == "f16" ? VectorType::kF16 : VectorType::kF32;
   }
 
   std::vector<ScoredChunk> search_vectors_in_sqlite(std::span<const float> query, size_t k) {
     const size_t dim = query.size();
+    const VectorType type = stored_vector_type();
     std::vector<int64_t> ids;
     std::vector<float> scores;
     {
@@ -388,9 +419,14 @@ class SqliteIndexStore : public IndexStore {
     SqliteStatement s(db_, "SELECT chunk_id, embedding FROM vectors ORDER BY chunk_id");
     while (s.step()) {
       const auto blob = s.column_blob(1);
-      check_vector_size(blob.size(), dim);
+      check_vector_size(blob.size(), dim, vector_element_bytes(type));
       ids.push_back(s.column_int(0));
-      std::memcpy(block.data() + in_block * dim, blob.data(), blob.size());
+      float* row = block.data() + in_block * dim;
+      if (type == VectorType::kF16) {
+        for (size_t j = 0; j < dim; ++j) row[j] = fp16_to_fp32(uint16_t(blob[2 * j] | blob[2 * j + 1] << 8));
+      } else {
+        std::memcpy(row, blob.data(), blob.size());
+      }
       if (++in_block == kBlockRows) score_block();
     }
     if (in_block > 0) score_block();

@@ -1,10 +1,11 @@
 // The index in one SQLite file (Debian's libsqlite3, with FTS5):
 //
-//   meta(key, value)                  settings: chunk size/overlap, embedding fingerprint
+//   meta(key, value)                  settings: chunk size/overlap, embedding fingerprint,
+//                                     vector_type (f32 or f16; absent: f32)
 //   documents(id, path, sha256, size, has_vectors)
 //   chunks(id, document_id, ordinal, byte_begin, byte_end, line_first, line_last, text)
 //   chunks_fts                        FTS5 over chunks.text (external content, porter+unicode61)
-//   vectors(chunk_id, embedding)      little-endian f32, the model's dim, L2-normalized
+//   vectors(chunk_id, embedding)      little-endian f32 or f16, the model's dim, L2-normalized
 //   DB.vectors (a file beside it)     the vectors again, contiguous, for exact search at memory
 //                                     speed: a cache, stamped with meta's index_id and
 //                                     vectors_generation (bumped by every change, in its

@@ -196,6 +196,30 @@ def check_flat_file(lm, work, corpus, reference, question):
     run([lm, "index", "--db", db, corpus] + cmd)
     check(vector_hits(lm, db, question) == expected, "after restoring the file")
 
+    # f16 vectors: two bytes per coordinate in the database (read with Python's sqlite3), the
+    # same ranking as f32 up to f16 rounding, and no mixing of vector types without --rebuild.
+    half = os.path.join(work, "half.db")
+    for p in (half, half + "-journal", half + ".vectors"):
+        if os.path.exists(p):
+            os.remove(p)
+    run([lm, "index", "--db", half, corpus, "--vector-type", "f16"] + cmd)
+    con = sqlite3.connect(half)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        lengths = con.execute("SELECT min(length(embedding)), max(length(embedding)) FROM vectors").fetchone()
+    finally:
+        con.close()
+    check(meta.get("vector_type") == "f16" and lengths == (2 * 384, 2 * 384), "f16 index: %r %r" % (
+        meta.get("vector_type"), lengths))
+    got = vector_hits(lm, half, question)
+    check([h[:4] for h in got[:3]] == [h[:4] for h in expected[:3]], "f16 top 3 differ from f32's")
+    check(all(abs(g[4] - e[4]) < 2e-3 for g, e in zip(got, expected)), "f16 scores far from f32's: %r %r" % (
+        got, expected))
+    before = read_bytes(half)
+    r = run([lm, "index", "--db", half, corpus, "--vector-type", "f32"] + cmd, expect_rc=1)
+    check(b"f16" in r.stderr and b"--rebuild" in r.stderr, "mixing vector types: %r" % r.stderr)
+    check(read_bytes(half) == before, "a refused run changed the f16 index")
+
 
 def check_kill9(lm, work):
     corpus = os.path.join(work, "kill-corpus")

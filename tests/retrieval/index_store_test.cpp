@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "retrieval/text_splitter.h"
 #include "retrieval_test_util.h"
 
@@ -228,6 +229,69 @@ TEST(IndexStoreTest, SchemaOneIndexIsSearchedInSqliteAndStampedByItsFirstChange)
   EXPECT_EQ(sqlite3_column_int(st, 0), kIndexSchemaVersion);
   sqlite3_finalize(st);
   sqlite3_close(raw);
+}
+
+TEST(IndexStoreTest, F16VectorsAreStoredInTwoBytesAndSearchedExactly) {
+  TempDir dir;
+  const std::string db = dir.file("i.db");
+  constexpr uint32_t kDim = 37;
+  IndexSettings settings = vector_settings(kDim);
+  settings.vector_type = VectorType::kF16;
+  auto store = open_sqlite_index(db, IndexOpenMode::kUpdate);
+  store->reset(settings);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  std::vector<std::pair<std::string, std::vector<float>>> all;  // chunk text -> f16 value of its vector
+  for (int d = 0; d < 5; ++d) {
+    std::string text;
+    for (int w = 0; w < 300; ++w) text += "h" + std::to_string(d) + "y" + std::to_string(w) + " ";
+    const auto chunks = chunks_of(text);
+    std::vector<float> vectors;
+    for (const auto& c : chunks) {
+      std::vector<float> v(kDim), rounded(kDim);
+      float norm = 0;
+      for (auto& x : v) {
+        x = normal(rng);
+        norm += x * x;
+      }
+      for (uint32_t i = 0; i < kDim; ++i) rounded[i] = fp16_to_fp32(fp32_to_fp16(v[i] /= std::sqrt(norm)));
+      vectors.insert(vectors.end(), v.begin(), v.end());
+      all.push_back({c.text, rounded});
+    }
+    store->put_document({"d" + std::to_string(d), "h", 1, chunks.size(), true}, chunks, vectors);
+  }
+  EXPECT_EQ(open_sqlite_index(db, IndexOpenMode::kRead)->settings()->vector_type, VectorType::kF16);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(raw, "SELECT min(length(embedding)), max(length(embedding)) FROM vectors", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 2 * int{kDim});
+  EXPECT_EQ(sqlite3_column_int(st, 1), 2 * int{kDim});
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+
+  std::vector<float> q(kDim);
+  for (auto& x : q) x = normal(rng);
+  std::vector<std::pair<double, std::string>> expected;
+  for (const auto& [text, v] : all) {
+    double dot = 0;
+    for (uint32_t i = 0; i < kDim; ++i) dot += static_cast<double>(v[i]) * q[i];
+    expected.push_back({dot, text});
+  }
+  std::sort(expected.rbegin(), expected.rend());
+  const auto reader = open_sqlite_index(db, IndexOpenMode::kRead);
+  for (IndexStore* s : {store.get(), reader.get()}) {
+    const auto hits = s->search_vectors(q, all.size());
+    ASSERT_EQ(hits.size(), all.size());
+    std::vector<int64_t> ids{hits[0].chunk_id, hits[1].chunk_id};
+    const auto records = s->fetch_chunks(ids);
+    EXPECT_EQ(records[0].text, expected[0].second);
+    EXPECT_EQ(records[1].text, expected[1].second);
+    for (size_t i = 0; i < hits.size(); ++i) EXPECT_NEAR(hits[i].score, expected[i].first, 1e-5) << i;
+  }
+  EXPECT_GT(std::filesystem::file_size(db + ".vectors"), 2u * kDim * all.size());
+  EXPECT_LT(std::filesystem::file_size(db + ".vectors"), 2u * kDim * all.size() + 10u * all.size() + 256);
 }
 
 TEST(IndexStoreTest, RefusesADatabaseThatIsNotOursAndLeavesItAlone) {
