@@ -1,4 +1,4 @@
-// `lmforge index --db FILE.db [-m EMBED_MODEL] PATH... [--chunk-size 1000] [--chunk-overlap 200]
+// `lmforge index --db FILE.db [-m EMBED_MODEL] PATH... [--chunk-size 1000] [--chunk-overlap 200] [--vector-type f32|f16]
 // [--rebuild] [--json] [-q]`: brings a persistent index (SQLite: documents, chunks, BM25, vectors)
 // up to date with text files and folders; see retrieval/indexer.h for what a run does.
 #include <unistd.h>
@@ -25,6 +25,7 @@ struct IndexCommandOptions {
   std::vector<std::string> paths;
   size_t chunk_size = 1000;
   size_t chunk_overlap = 200;
+  std::string vector_type;
   bool rebuild = false;
   bool json = false;
   bool quiet = false;
@@ -83,6 +84,8 @@ int run_index(const IndexCommandOptions& o, bool size_given, bool overlap_given)
     options.splitter = s;
   }
   options.rebuild = o.rebuild;
+  if (o.vector_type == "f16") options.vector_type = retrieval::VectorType::kF16;
+  if (o.vector_type == "f32") options.vector_type = retrieval::VectorType::kF32;
   IndexProgressLine bar(!o.quiet);
   const auto report = retrieval::update_index(*store, o.db, embedder.get(), options,
                                               [&](const retrieval::IndexProgress& p) { bar.show(p); });
@@ -131,6 +134,9 @@ Action& register_index(CLI::App& app) {
   sub->add_option("--db", o.db, "The index database file (created when missing)")->required();
   sub->add_option("-m,--model", o.model, "Embedding model (default: the index's own; none: BM25 only)");
   sub->add_option("paths", o.paths, "Text files and folders")->required();
+  sub->add_option("--vector-type", o.vector_type,
+                  "How a new index stores its vectors: f32 (default) or f16 (half the size and the search time)")
+      ->check(CLI::IsMember({"f32", "f16"}));
   static CLI::Option* size_flag = sub->add_option("--chunk-size", o.chunk_size, "Chunk size in characters (default 1000)");
   static CLI::Option* overlap_flag =
       sub->add_option("--chunk-overlap", o.chunk_overlap, "Characters shared by neighbouring chunks (default 200)");

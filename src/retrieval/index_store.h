@@ -17,9 +17,17 @@
 
 namespace lmforge::retrieval {
 
+// How the vectors are stored: f32, or IEEE f16 (half the bytes to keep and to read per search;
+// a normalized embedding keeps about three decimal digits per coordinate).
+enum class VectorType { kF32, kF16 };
+
+inline std::string_view vector_type_name(VectorType t) { return t == VectorType::kF16 ? "f16" : "f32"; }
+inline size_t vector_element_bytes(VectorType t) { return t == VectorType::kF16 ? 2 : 4; }
+
 struct IndexSettings {
   SplitterOptions splitter;
   std::optional<EmbedderFingerprint> embedder;  // none: a BM25-only index
+  VectorType vector_type = VectorType::kF32;
 };
 
 struct StoredDocument {
@@ -58,7 +66,7 @@ class IndexStore {
   virtual std::vector<StoredDocument> documents() = 0;
   // Adds the document or replaces the one with the same path, with its chunks and, when
   // `vectors` is not empty, one vector per chunk (chunks.size() x dim floats, normalized): all
-  // or nothing, in one transaction.
+  // or nothing, in one transaction. The store keeps them in its settings' vector type.
   virtual void put_document(const StoredDocument& document, std::span<const TextChunk> chunks,
                             std::span<const float> vectors) = 0;
   virtual void remove_document(const std::string& path) = 0;  // one transaction

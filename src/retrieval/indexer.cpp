@@ -81,8 +81,14 @@ IndexRunReport update_index(IndexStore& store, const std::string& index_name, Em
   if (start_over) {
     target.splitter = options.splitter.value_or(SplitterOptions{});
     target.embedder = requested_model;
+    target.vector_type = options.vector_type.value_or(VectorType::kF32);
   } else {
     target = *existing;
+    if (options.vector_type && *options.vector_type != existing->vector_type) {
+      fail(index_name, "the index stores " + std::string(vector_type_name(existing->vector_type)) +
+                           " vectors; refusing to mix vector types (use --vector-type " +
+                           std::string(vector_type_name(existing->vector_type)) + ", or --rebuild)");
+    }
     if (options.splitter && (options.splitter->chunk_size != existing->splitter.chunk_size ||
                              options.splitter->chunk_overlap != existing->splitter.chunk_overlap)) {
       fail(index_name, "the index was made with " + describe_splitter(existing->splitter) +

@@ -5,8 +5,9 @@
 // transaction, and unchanged ones are skipped. A run killed at any point leaves every file
 // either fully indexed or not at all, and the next run finishes the job.
 //
-// Settings: a new index (or --rebuild) takes the requested chunking and embedder; an existing
-// one keeps its own, and a request for other chunking or another embedding model is refused
+// Settings: a new index (or --rebuild) takes the requested chunking, embedder and vector type; an
+// existing one keeps its own, and a request for other chunking, another vector type or another
+// embedding model is refused
 // (exit 1, index untouched) unless rebuilding. A BM25-only index given a model gets one: its
 // documents are embedded on this run (reported "changed").
 #pragma once
@@ -26,6 +27,7 @@ namespace lmforge::retrieval {
 struct IndexOptions {
   std::vector<std::string> paths;
   std::optional<SplitterOptions> splitter;  // none given: the index's own, or the defaults
+  std::optional<VectorType> vector_type;    // none given: the index's own, or f32
   bool rebuild = false;
   size_t embed_batch = 32;  // chunks per embed() call
 };

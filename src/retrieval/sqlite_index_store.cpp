@@ -1,6 +1,8 @@
-// SQLite implementation of IndexStore. Exact vector search reads every vector into one matrix
-// and scores it with kernels/similarity's dot_rows_f32; BM25 is FTS5's bm25() (negated, so
-// higher is better everywhere).
+// SQLite implementation of IndexStore. Exact vector search scores the flat vector file beside
+// the database (flat_vector_file.h; rebuilt from the database when its stamp is not the
+// database's) with kernels/similarity's dot_rows_f32, or, where that file cannot be written,
+// every vector read out of SQLite; BM25 is FTS5's bm25() (negated, so higher is better
+// everywhere).
 #include "retrieval/sqlite_index_store.h"
 
 #include <algorithm>
@@ -14,7 +16,9 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "kernels/similarity.h"
+#include "retrieval/flat_vector_file.h"
 #include "retrieval/fts_query.h"
 #include "retrieval/sqlite_handle.h"
 
@@ -123,7 +127,9 @@ class SqliteIndexStore : public IndexStore {
                      ", expected 0x6c6d6669); refusing to touch it");
     }
     const int64_t version = pragma_int(db_, "user_version");
-    if (version != kIndexSchemaVersion) {
+    has_stamp_ = version == kIndexSchemaVersion;
+    upgrade_on_write_ = version == 1;
+    if (version != kIndexSchemaVersion && version != 1) {
       fail(path, "index schema version " + std::to_string(version) + ", this lmforge reads version " +
                      std::to_string(kIndexSchemaVersion) + (version > kIndexSchemaVersion ? " (made by a newer lmforge)" : ""));
     }
@@ -148,6 +154,14 @@ class SqliteIndexStore : public IndexStore {
       if (fp.dim == 0 || fp.dim > 65536) fail(db_.path(), "index meta: embedding dimension out of range");
       settings.embedder = fp;
     }
+    const auto type = meta.find("vector_type");
+    if (type == meta.end() || type->second == "f32") {
+      settings.vector_type = VectorType::kF32;
+    } else if (type->second == "f16") {
+      settings.vector_type = VectorType::kF16;
+    } else {
+      fail(db_.path(), "corrupt index: meta 'vector_type' is neither f32 nor f16");
+    }
     return settings;
   }
 
@@ -155,18 +169,24 @@ class SqliteIndexStore : public IndexStore {
     SqliteTransaction tx(db_);
     db_.exec(kDropAll);
     db_.exec(kSchema);
+    upgrade_on_write_ = false;
     db_.exec("PRAGMA application_id = " + std::to_string(kIndexApplicationId));
     db_.exec("PRAGMA user_version = " + std::to_string(kIndexSchemaVersion));
     put_meta("chunk_size", std::to_string(settings.splitter.chunk_size));
     put_meta("chunk_overlap", std::to_string(settings.splitter.chunk_overlap));
     if (settings.embedder) write_embedder(*settings.embedder);
+    put_meta("vector_type", std::string(vector_type_name(settings.vector_type)));
+    put_meta("index_id", new_index_id());
+    put_meta("vectors_generation", "0");
     tx.commit();
     empty_ = false;
+    has_stamp_ = true;
   }
 
   void set_embedder(const EmbedderFingerprint& embedder) override {
     SqliteTransaction tx(db_);
     write_embedder(embedder);
+    bump_generation();
     tx.commit();
   }
 
@@ -192,6 +212,8 @@ class SqliteIndexStore : public IndexStore {
       fail(db_.path(), "internal: " + std::to_string(vectors.size()) + " vector floats for " +
                            std::to_string(chunks.size()) + " chunks");
     }
+    const VectorType type = stored_vector_type();
+    std::vector<uint16_t> halves;
     SqliteTransaction tx(db_);
     delete_document(document.path);
     SqliteStatement doc(db_, "INSERT INTO documents(path, sha256, size, has_vectors) VALUES (?, ?, ?, ?)");
@@ -213,17 +235,26 @@ class SqliteIndexStore : public IndexStore {
       if (!vectors.empty()) {
         const int64_t chunk_id = sqlite3_last_insert_rowid(db_.get());
         const auto* bytes = reinterpret_cast<const uint8_t*>(vectors.data() + i * dim);
-        vector.bind(1, chunk_id).bind_blob(2, {bytes, dim * sizeof(float)});
+        size_t n_bytes = dim * sizeof(float);
+        if (type == VectorType::kF16) {
+          halves.resize(dim);
+          for (size_t j = 0; j < dim; ++j) halves[j] = fp32_to_fp16(vectors[i * dim + j]);
+          bytes = reinterpret_cast<const uint8_t*>(halves.data());
+          n_bytes = dim * sizeof(uint16_t);
+        }
+        vector.bind(1, chunk_id).bind_blob(2, {bytes, n_bytes});
         vector.step();
         vector.reset();
       }
     }
+    bump_generation();
     tx.commit();
   }
 
   void remove_document(const std::string& path) override {
     SqliteTransaction tx(db_);
     delete_document(path);
+    bump_generation();
     tx.commit();
   }
 
@@ -246,9 +277,126 @@ class SqliteIndexStore : public IndexStore {
   }
 
   std::vector<ScoredChunk> search_vectors(std::span<const float> query, size_t k) override {
+    if (empty_ || k == 0) return {};
+    if (const FlatVectorFile* flat = current_flat_file(static_cast<uint32_t>(query.size()))) {
+      std::vector<float> scores(flat->count());
+      if (flat->stamp().element_type == kVectorElementF16) {
+        dot_rows_f16(static_cast<const uint16_t*>(flat->rows()), flat->count(), query.size(), query.data(), scores.data());
+      } else {
+        dot_rows_f32(static_cast<const float*>(flat->rows()), flat->count(), query.size(), query.data(), scores.data());
+      }
+      return top_k(flat->ids(), scores, k);
+    }
+    return search_vectors_in_sqlite(query, k);
+  }
+
+  std::vector<ChunkRecord> fetch_chunks(std::span<const int64_t> chunk_ids) override {
+    std::vector<ChunkRecord> out;
+    SqliteStatement s(db_,
+                      "SELECT c.id, d.path, c.line_first, c.line_last, c.text FROM chunks c "
+                      "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
+    for (int64_t id : chunk_ids) {
+      s.bind(1, id);
+      if (!s.step()) fail(db_.path(), "corrupt index: chunk " + std::to_string(id) + " has no row");
+      out.push_back({s.column_int(0), s.column_text(1), static_cast<uint32_t>(s.column_int(2)),
+                     static_cast<uint32_t>(s.column_int(3)), s.column_text(4)});
+      s.reset();
+    }
+    return out;
+  }
+
+ private:
+  // Highest score first; ties by chunk id, so results do not depend on the sort.
+  static std::vector<ScoredChunk> top_k(std::span<const int64_t> ids, const std::vector<float>& scores, size_t k) {
+    std::vector<size_t> order(ids.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const size_t n = std::min(k, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                      [&](size_t a, size_t b) { return scores[a] != scores[b] ? scores[a] > scores[b] : ids[a] < ids[b]; });
     std::vector<ScoredChunk> out;
-    if (empty_ || k == 0) return out;
+    for (size_t i = 0; i < n; ++i) out.push_back({ids[order[i]], scores[order[i]]});
+    return out;
+  }
+
+  // The stamp the database holds now; nullopt for an index made before stamps (schema 1, read
+  // only), which is searched in SQLite.
+  std::optional<VectorStamp> stamp_in_database(uint32_t dim) {
+    if (!has_stamp_) return std::nullopt;
+    SqliteStatement s(db_, "SELECT key, value FROM meta WHERE key IN ('index_id', 'vectors_generation')");
+    std::map<std::string, std::string> meta;
+    while (s.step()) meta[s.column_text(0)] = s.column_text(1);
+    VectorStamp stamp;
+    stamp.index_id = meta["index_id"];
+    if (stamp.index_id.size() != 32) fail(db_.path(), "corrupt index: meta 'index_id' missing or malformed");
+    stamp.generation = meta_number(meta, "vectors_generation");
+    stamp.dim = dim;
+    stamp.element_type = stored_vector_type() == VectorType::kF16 ? kVectorElementF16 : kVectorElementF32;
+    return stamp;
+  }
+
+  // The flat file for the database as it is now: the one mapped already, the one on disk, or
+  // one rebuilt from the database; nullptr when it cannot be written (a read-only folder).
+  const FlatVectorFile* current_flat_file(uint32_t dim) {
+    const auto stamp = stamp_in_database(dim);
+    if (!stamp) return nullptr;
+    if (flat_ && flat_->stamp() == *stamp) return flat_.get();
+    flat_.reset();
+    const std::string path = db_.path() + ".vectors";
+    flat_ = FlatVectorFile::open_if_current(path, *stamp);
+    if (flat_) return flat_.get();
+    if (!rebuild_flat_file(path, dim)) return nullptr;
+    flat_ = FlatVectorFile::open_if_current(path, *stamp);
+    return flat_.get();  // nullptr when another writer changed the index meanwhile
+  }
+
+  // Reads the stamp and every vector in one read transaction (so they belong together) and
+  // writes the flat file. False when the file cannot be written.
+  bool rebuild_flat_file(const std::string& path, uint32_t dim) {
+    db_.exec("BEGIN");
+    try {
+      const auto stamp = stamp_in_database(dim);
+      const size_t element = vector_element_size(stamp->element_type);
+      std::vector<int64_t> ids;
+      std::vector<uint8_t> rows;
+      SqliteStatement s(db_, "SELECT chunk_id, embedding FROM vectors ORDER BY chunk_id");
+      while (s.step()) {
+        const auto blob = s.column_blob(1);
+        check_vector_size(blob.size(), dim, element);
+        ids.push_back(s.column_int(0));
+        rows.insert(rows.end(), blob.begin(), blob.end());
+      }
+      db_.exec("COMMIT");
+      try {
+        write_flat_vector_file(path, *stamp, ids, rows);
+      } catch (const Error&) {
+        return false;
+      }
+      return true;
+    } catch (...) {
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  void check_vector_size(size_t bytes, size_t dim, size_t element) {
+    if (bytes != dim * element) {
+      fail(db_.path(), "corrupt index: a vector of " + std::to_string(bytes) +
+                           " bytes where the model's dimension " + std::to_string(dim) + " needs " +
+                           std::to_string(dim * element));
+    }
+  }
+
+  VectorType stored_vector_type() {
+    SqliteStatement s(db_, "SELECT value FROM meta WHERE key = 'vector_type'");
+    if (!s.step()) return VectorType::kF32;  // indexes made before the option
+    const std::string value = s.column_text(0);
+    if (value != "f32" && value != "f16") fail(db_.path(), "corrupt index: meta 'vector_type' is neither f32 nor f16");
+    return value == "f16" ? VectorType::kF16 : VectorType::kF32;
+  }
+
+  std::vector<ScoredChunk> search_vectors_in_sqlite(std::span<const float> query, size_t k) {
     const size_t dim = query.size();
+    const VectorType type = stored_vector_type();
     std::vector<int64_t> ids;
     std::vector<float> scores;
     {
@@ -271,42 +419,35 @@ class SqliteIndexStore : public IndexStore {
     SqliteStatement s(db_, "SELECT chunk_id, embedding FROM vectors ORDER BY chunk_id");
     while (s.step()) {
       const auto blob = s.column_blob(1);
-      if (blob.size() != dim * sizeof(float)) {
-        fail(db_.path(), "corrupt index: a vector of " + std::to_string(blob.size()) +
-                             " bytes where the model's dimension " + std::to_string(dim) + " needs " +
-                             std::to_string(dim * sizeof(float)));
-      }
+      check_vector_size(blob.size(), dim, vector_element_bytes(type));
       ids.push_back(s.column_int(0));
-      std::memcpy(block.data() + in_block * dim, blob.data(), blob.size());
+      float* row = block.data() + in_block * dim;
+      if (type == VectorType::kF16) {
+        for (size_t j = 0; j < dim; ++j) row[j] = fp16_to_fp32(uint16_t(blob[2 * j] | blob[2 * j + 1] << 8));
+      } else {
+        std::memcpy(row, blob.data(), blob.size());
+      }
       if (++in_block == kBlockRows) score_block();
     }
     if (in_block > 0) score_block();
-    std::vector<size_t> order(ids.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    const size_t n = std::min(k, order.size());
-    // Highest cosine first; ties by chunk id, so results do not depend on the sort.
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                      [&](size_t a, size_t b) { return scores[a] != scores[b] ? scores[a] > scores[b] : ids[a] < ids[b]; });
-    for (size_t i = 0; i < n; ++i) out.push_back({ids[order[i]], scores[order[i]]});
-    return out;
+    return top_k(ids, scores, k);
   }
 
-  std::vector<ChunkRecord> fetch_chunks(std::span<const int64_t> chunk_ids) override {
-    std::vector<ChunkRecord> out;
-    SqliteStatement s(db_,
-                      "SELECT c.id, d.path, c.line_first, c.line_last, c.text FROM chunks c "
-                      "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
-    for (int64_t id : chunk_ids) {
-      s.bind(1, id);
-      if (!s.step()) fail(db_.path(), "corrupt index: chunk " + std::to_string(id) + " has no row");
-      out.push_back({s.column_int(0), s.column_text(1), static_cast<uint32_t>(s.column_int(2)),
-                     static_cast<uint32_t>(s.column_int(3)), s.column_text(4)});
-      s.reset();
+  // Every transaction that changes the index bumps this, so a flat vector file made before it
+  // is stale. An index made before flat files (schema 1) gets its stamp and schema 2 in the
+  // first such transaction, so that no lmforge that does not bump the generation writes to it
+  // again (and a refused run leaves it untouched).
+  void bump_generation() {
+    if (upgrade_on_write_) {
+      put_meta("index_id", new_index_id());
+      put_meta("vectors_generation", "0");
+      db_.exec("PRAGMA user_version = " + std::to_string(kIndexSchemaVersion));
+      upgrade_on_write_ = false;
+      has_stamp_ = true;
     }
-    return out;
+    db_.exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors_generation'");
   }
 
- private:
   static int open_flags_for_reading(const std::string& path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) fail(path, "no such index (run `lmforge index --db " + path + " ...` first)");
@@ -362,6 +503,9 @@ class SqliteIndexStore : public IndexStore {
 
   SqliteDatabase db_;
   bool empty_ = false;
+  bool has_stamp_ = false;  // meta holds index_id and vectors_generation (schema 2)
+  bool upgrade_on_write_ = false;  // schema 1: stamped by the first write
+  std::unique_ptr<FlatVectorFile> flat_;  // the mapped flat file, kept while its stamp holds
 };
 
 }  // namespace

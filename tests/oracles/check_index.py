@@ -157,6 +157,70 @@ def check_formats(lm, work):
     check(out["mode"] == "bm25", "a BM25-only index defaults to bm25")
 
 
+def vector_hits(lm, db, question):
+    """ask --mode vector's chunks, without ranks' ids: (source, lines, text, score rounded)."""
+    out = json.loads(run([lm, "ask", "--db", db, question, "--retrieve-only", "--json", "--mode", "vector",
+                          "-k", "8"]).stdout)
+    return [(c["source"], c["start_line"], c["end_line"], c["text"], round(c["score"], 5)) for c in out["chunks"]]
+
+
+def check_flat_file(lm, work, corpus, reference, question):
+    """The flat vector file beside the database (DB.vectors) is a cache: a stale one (made before
+    a change) or one copied from another index is rebuilt, never used."""
+    flat = reference + ".vectors"
+    if os.path.exists(flat):
+        os.remove(flat)
+    expected = vector_hits(lm, reference, question)
+    check(os.path.exists(flat), "ask --mode vector did not write %s" % flat)
+    check(vector_hits(lm, reference, question) == expected, "a second search differs")
+    db = os.path.join(work, "flat.db")
+    for p in (db, db + "-journal", db + ".vectors"):
+        if os.path.exists(p):
+            os.remove(p)
+    cmd = ["-m", "hash:384", "--chunk-size", "300", "--chunk-overlap", "50", "-q"]
+    run([lm, "index", "--db", db, corpus] + cmd)
+    # Another index's file, same dimension: foreign, rebuilt.
+    shutil.copyfile(flat, db + ".vectors")
+    check(vector_hits(lm, db, question) == expected, "with another index's flat file")
+    # A file made before a change: stale, rebuilt.
+    stale = read_bytes(db + ".vectors")
+    victim = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(corpus) for f in fs)[0]
+    original = read_bytes(victim)
+    write(victim, (question + " ") * 40 + "\n")
+    run([lm, "index", "--db", db, corpus] + cmd)
+    changed = vector_hits(lm, db, question)
+    check(changed != expected and changed[0][0] == victim, "the changed file should rank first: %r" % changed[:1])
+    write(db + ".vectors", stale)
+    check(vector_hits(lm, db, question) == changed, "a stale flat file was used")
+    write(victim, original)
+    run([lm, "index", "--db", db, corpus] + cmd)
+    check(vector_hits(lm, db, question) == expected, "after restoring the file")
+
+    # f16 vectors: two bytes per coordinate in the database (read with Python's sqlite3), the
+    # same ranking as f32 up to f16 rounding, and no mixing of vector types without --rebuild.
+    half = os.path.join(work, "half.db")
+    for p in (half, half + "-journal", half + ".vectors"):
+        if os.path.exists(p):
+            os.remove(p)
+    run([lm, "index", "--db", half, corpus, "--vector-type", "f16"] + cmd)
+    con = sqlite3.connect(half)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        lengths = con.execute("SELECT min(length(embedding)), max(length(embedding)) FROM vectors").fetchone()
+    finally:
+        con.close()
+    check(meta.get("vector_type") == "f16" and lengths == (2 * 384, 2 * 384), "f16 index: %r %r" % (
+        meta.get("vector_type"), lengths))
+    got = vector_hits(lm, half, question)
+    check([h[:4] for h in got[:3]] == [h[:4] for h in expected[:3]], "f16 top 3 differ from f32's")
+    check(all(abs(g[4] - e[4]) < 2e-3 for g, e in zip(got, expected)), "f16 scores far from f32's: %r %r" % (
+        got, expected))
+    before = read_bytes(half)
+    r = run([lm, "index", "--db", half, corpus, "--vector-type", "f32"] + cmd, expect_rc=1)
+    check(b"f16" in r.stderr and b"--rebuild" in r.stderr, "mixing vector types: %r" % r.stderr)
+    check(read_bytes(half) == before, "a refused run changed the f16 index")
+
+
 def check_kill9(lm, work):
     corpus = os.path.join(work, "kill-corpus")
     shutil.rmtree(corpus, ignore_errors=True)
@@ -170,6 +234,9 @@ def check_kill9(lm, work):
     full = time.monotonic() - t0
     expected = db_state(reference)
     check(len(expected) == 120, "reference run indexed %d files" % len(expected))
+    question = "harbor storm river"
+    check_flat_file(lm, work, corpus, reference, question)
+    expected_hits = vector_hits(lm, reference, question)
 
     db = os.path.join(work, "kill.db")
     kills = 0
@@ -196,6 +263,18 @@ def check_kill9(lm, work):
                     100 * fraction, path, got, expected[path]))
         run([lm, "index", "--db", db] + cmd[1:])
         check(db_state(db) == expected, "the run after kill -9 at %.0f%% did not finish the job" % (100 * fraction))
+        # The flat vector file of the previous round's database (left in place) is foreign to
+        # this one; an `ask` killed while it rebuilds it leaves nothing that the next one trusts.
+        ask = subprocess.Popen([lm, "ask", "--db", db, question, "--retrieve-only", "--mode", "vector"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.002 * round_no)
+        if ask.poll() is None:
+            ask.send_signal(signal.SIGKILL)
+        ask.wait()
+        check(vector_hits(lm, db, question) == expected_hits,
+              "vector search after kill -9 at %.0f%% differs from the reference's" % (100 * fraction))
+        leftovers = [f for f in os.listdir(work) if "lmforge-tmp" in f]
+        check(not leftovers, "temporaries left behind: %r" % leftovers)
     check(kills >= len(fractions) // 2, "only %d of %d runs were killed mid-way (the corpus indexes too fast)" % (
         kills, len(fractions)))
     return kills, full

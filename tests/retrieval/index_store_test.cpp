@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "retrieval/text_splitter.h"
 #include "retrieval_test_util.h"
 
@@ -135,6 +136,162 @@ TEST(IndexStoreTest, VectorSearchIsExactCosineRanking) {
   const auto every = store->search_vectors(q, 100000);
   ASSERT_EQ(every.size(), all.size());
   for (size_t i = 0; i < every.size(); ++i) EXPECT_NEAR(every[i].score, expected[i].first, 1e-5) << i;
+}
+
+// One document whose single chunk's vector is the unit vector along `axis` (of 4).
+void put_axis_document(IndexStore& store, const std::string& path, int axis) {
+  const auto chunks = chunks_of(path + " text");
+  std::vector<float> v(4, 0.0f);
+  v[static_cast<size_t>(axis)] = 1.0f;
+  store.put_document({path, "h", 1, chunks.size(), true}, chunks, v);
+}
+
+std::string best_source(IndexStore& store, int axis) {
+  std::vector<float> q(4, 0.0f);
+  q[static_cast<size_t>(axis)] = 1.0f;
+  const auto hits = store.search_vectors(q, 1);
+  if (hits.empty()) return "(none)";
+  const std::vector<int64_t> ids{hits[0].chunk_id};
+  return store.fetch_chunks(ids).at(0).source;
+}
+
+void copy_file(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST(IndexStoreTest, FlatVectorFileIsRebuiltWhenStaleForeignOrDamaged) {
+  TempDir dir;
+  const std::string db = dir.file("i.db"), flat = db + ".vectors";
+  auto store = open_sqlite_index(db, IndexOpenMode::kUpdate);
+  store->reset(vector_settings(4));
+  put_axis_document(*store, "a", 0);
+  EXPECT_EQ(best_source(*store, 0), "a");
+  ASSERT_TRUE(std::filesystem::exists(flat)) << "exact search writes the flat file beside the database";
+  copy_file(flat, dir.file("old.vectors"));
+
+  // Stale: a change after the file was made (in this process, and on disk for another one).
+  put_axis_document(*store, "b", 1);
+  EXPECT_EQ(best_source(*store, 1), "b");
+  copy_file(dir.file("old.vectors"), flat);
+  auto reader = open_sqlite_index(db, IndexOpenMode::kRead);
+  EXPECT_EQ(best_source(*reader, 1), "b") << "a flat file older than the database was trusted";
+
+  // Foreign: the flat file of another index with the same dimension and generation.
+  {
+    auto other = open_sqlite_index(dir.file("other.db"), IndexOpenMode::kUpdate);
+    other->reset(vector_settings(4));
+    // Same chunk ids as ours, vectors swapped: trusting it would find "a" for axis 1.
+    put_axis_document(*other, "x", 1);
+    put_axis_document(*other, "y", 0);
+    EXPECT_EQ(best_source(*other, 1), "x");
+  }
+  copy_file(dir.file("other.db.vectors"), flat);
+  EXPECT_EQ(best_source(*open_sqlite_index(db, IndexOpenMode::kRead), 1), "b") << "another index's file was trusted";
+
+  // Damaged: truncated, or not a flat file at all.
+  const std::string good = read_bytes(flat);
+  std::filesystem::resize_file(flat, good.size() - 1);
+  EXPECT_EQ(best_source(*open_sqlite_index(db, IndexOpenMode::kRead), 1), "b");
+  EXPECT_EQ(read_bytes(flat), good) << "rebuilt from the database, byte for byte";
+  dir.write("i.db.vectors", std::string(4096, 'z'));
+  EXPECT_EQ(best_source(*open_sqlite_index(db, IndexOpenMode::kRead), 0), "a");
+  EXPECT_EQ(read_bytes(flat), good);
+
+  store->remove_document("b");
+  EXPECT_EQ(best_source(*store, 1), "a") << "a removed document's vector was still searched";
+}
+
+TEST(IndexStoreTest, SchemaOneIndexIsSearchedInSqliteAndStampedByItsFirstChange) {
+  TempDir dir;
+  const std::string db = dir.file("i.db");
+  {
+    auto store = open_sqlite_index(db, IndexOpenMode::kUpdate);
+    store->reset(vector_settings(4));
+    put_axis_document(*store, "a", 0);
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM meta WHERE key IN ('index_id', 'vectors_generation'); PRAGMA user_version = 1",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  EXPECT_EQ(best_source(*open_sqlite_index(db, IndexOpenMode::kRead), 0), "a");
+  EXPECT_FALSE(std::filesystem::exists(db + ".vectors")) << "schema 1 has no stamp to tie a flat file to";
+  {
+    auto store = open_sqlite_index(db, IndexOpenMode::kUpdate);
+    put_axis_document(*store, "b", 1);
+    EXPECT_EQ(best_source(*store, 1), "b");
+    EXPECT_TRUE(std::filesystem::exists(db + ".vectors"));
+  }
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), kIndexSchemaVersion);
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+}
+
+TEST(IndexStoreTest, F16VectorsAreStoredInTwoBytesAndSearchedExactly) {
+  TempDir dir;
+  const std::string db = dir.file("i.db");
+  constexpr uint32_t kDim = 37;
+  IndexSettings settings = vector_settings(kDim);
+  settings.vector_type = VectorType::kF16;
+  auto store = open_sqlite_index(db, IndexOpenMode::kUpdate);
+  store->reset(settings);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  std::vector<std::pair<std::string, std::vector<float>>> all;  // chunk text -> f16 value of its vector
+  for (int d = 0; d < 5; ++d) {
+    std::string text;
+    for (int w = 0; w < 300; ++w) text += "h" + std::to_string(d) + "y" + std::to_string(w) + " ";
+    const auto chunks = chunks_of(text);
+    std::vector<float> vectors;
+    for (const auto& c : chunks) {
+      std::vector<float> v(kDim), rounded(kDim);
+      float norm = 0;
+      for (auto& x : v) {
+        x = normal(rng);
+        norm += x * x;
+      }
+      for (uint32_t i = 0; i < kDim; ++i) rounded[i] = fp16_to_fp32(fp32_to_fp16(v[i] /= std::sqrt(norm)));
+      vectors.insert(vectors.end(), v.begin(), v.end());
+      all.push_back({c.text, rounded});
+    }
+    store->put_document({"d" + std::to_string(d), "h", 1, chunks.size(), true}, chunks, vectors);
+  }
+  EXPECT_EQ(open_sqlite_index(db, IndexOpenMode::kRead)->settings()->vector_type, VectorType::kF16);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(raw, "SELECT min(length(embedding)), max(length(embedding)) FROM vectors", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 2 * int{kDim});
+  EXPECT_EQ(sqlite3_column_int(st, 1), 2 * int{kDim});
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+
+  std::vector<float> q(kDim);
+  for (auto& x : q) x = normal(rng);
+  std::vector<std::pair<double, std::string>> expected;
+  for (const auto& [text, v] : all) {
+    double dot = 0;
+    for (uint32_t i = 0; i < kDim; ++i) dot += static_cast<double>(v[i]) * q[i];
+    expected.push_back({dot, text});
+  }
+  std::sort(expected.rbegin(), expected.rend());
+  const auto reader = open_sqlite_index(db, IndexOpenMode::kRead);
+  for (IndexStore* s : {store.get(), reader.get()}) {
+    const auto hits = s->search_vectors(q, all.size());
+    ASSERT_EQ(hits.size(), all.size());
+    std::vector<int64_t> ids{hits[0].chunk_id, hits[1].chunk_id};
+    const auto records = s->fetch_chunks(ids);
+    EXPECT_EQ(records[0].text, expected[0].second);
+    EXPECT_EQ(records[1].text, expected[1].second);
+    for (size_t i = 0; i < hits.size(); ++i) EXPECT_NEAR(hits[i].score, expected[i].first, 1e-5) << i;
+  }
+  EXPECT_GT(std::filesystem::file_size(db + ".vectors"), 2u * kDim * all.size());
+  EXPECT_LT(std::filesystem::file_size(db + ".vectors"), 2u * kDim * all.size() + 10u * all.size() + 256);
 }
 
 TEST(IndexStoreTest, RefusesADatabaseThatIsNotOursAndLeavesItAlone) {

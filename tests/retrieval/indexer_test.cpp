@@ -122,17 +122,22 @@ TEST_F(IndexerTest, OtherModelsAndChunkingsAreRefusedUnlessRebuilding) {
   IndexOptions other_chunks;
   other_chunks.splitter = SplitterOptions{500, 50};
   EXPECT_THROW(run(&h16, {docs()}, other_chunks), Error);
+  IndexOptions halves;
+  halves.vector_type = VectorType::kF16;
+  EXPECT_THROW(run(&h16, {docs()}, halves), Error);
   EXPECT_EQ(read_bytes(db()), before);
 
   IndexOptions rebuild;
   rebuild.rebuild = true;
   rebuild.splitter = SplitterOptions{10, 2};
+  rebuild.vector_type = VectorType::kF16;
   auto r = run(&h32, {docs()}, rebuild);
   EXPECT_EQ(statuses(r)[docs("a.txt")], "added");
   auto store = open_sqlite_index(db(), IndexOpenMode::kRead);
   const auto s = store->settings();
   EXPECT_EQ(s->splitter.chunk_size, 10u);
   EXPECT_EQ(s->embedder->dim, 32u);
+  EXPECT_EQ(s->vector_type, VectorType::kF16);
   EXPECT_GT(store->chunk_count(), 3u);
 }
 
