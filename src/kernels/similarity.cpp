@@ -9,6 +9,7 @@
 #include "hwy/highway.h"
 
 #include "core/half.h"
+#include "kernels/float_tails-inl.h"
 #include "kernels/similarity.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -16,17 +17,7 @@ namespace lmforge {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Tails shorter than a vector go through zero-padded stack copies (Highway 1.0.3 has no LoadN,
-// and a full-width load past the end could touch an unmapped page). 64 bytes covers AVX-512.
-constexpr size_t kMaxFloatLanes = 16;
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadTail(D d, const float* p, size_t rest) {
-  HWY_ALIGN float buf[kMaxFloatLanes] = {};
-  for (size_t j = 0; j < rest; ++j) buf[j] = p[j];
-  return hn::Load(d, buf);
-}
-
+// The f16 twin of float_tails-inl.h's LoadTail: widened exactly into the zero-padded copy.
 template <class D>
 HWY_INLINE hn::Vec<D> LoadTail(D d, const hwy::float16_t* p, size_t rest) {
   HWY_ALIGN float buf[kMaxFloatLanes] = {};
