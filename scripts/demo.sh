@@ -6,7 +6,10 @@
 # tokenizer), converts it to GGUF F16 and Q4_0, inspects the results and generates a
 # continuation from the Q4_0 file, with the timing summary; then quantizes it to Q4_K_M
 # (llama.cpp's recommended mix) and to GPTQ 4-bit (calibrated on this repository's own docs),
-# runs both and compares their perplexity with F16's. Outputs land in build/demo/.
+# runs both and compares their perplexity with F16's. Last, it indexes the project's docs/ with
+# the bundled embedding model (models/embed: a 1.4 M-parameter BERT trained on the Brown corpus
+# by tools/train_embedder.py) and asks one question, answered by the demo model from the
+# retrieved chunks, sources shown. Outputs land in build/demo/.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/install_build_deps.sh"   # running needs no test oracles
@@ -56,3 +59,17 @@ for m in "$demo/demo-f16.gguf" "$demo/demo-q4_k_m.gguf" "$demo/demo-gptq-4bit"; 
     "$lmforge" perplexity -m "$m" -f "$model/README.md" -c 128 --json |
         sed -n 's/.*"ppl":\([0-9.]*\),"ppl_error":\([0-9.]*\).*/\1 \2/p' | awk '{ printf "perplexity %.2f +- %.2f\n", $1, $2 }'
 done
+echo
+# The demo model's context is 256 tokens, so the chunks are small and it is given one.
+# ask uses the default hybrid mode (BM25 + vectors); the bundled embedder is weak on technical
+# text, where --mode bm25 alone retrieves better (numbers: models/embed/README.md).
+echo "== lmforge index: the project's docs/ with the bundled embedding model (models/embed), BM25 + vectors"
+cd "$here"   # the index records the paths as given: sources read docs/..., the model models/embed
+"$lmforge" index --db "$demo/docs.db" -m models/embed docs --chunk-size 300 --chunk-overlap 60
+echo
+question="Which instruction multiplies 8-bit tiles for Q4_0 prompts on Sapphire Rapids?"
+echo "== lmforge ask --retrieve-only: hybrid retrieval (BM25 + vectors, reciprocal rank fusion)"
+"$lmforge" ask --db "$demo/docs.db" "$question" -k 2 --retrieve-only
+echo
+echo "== lmforge ask: the demo model answers from the retrieved chunks (it knows Brown-corpus English, not lmforge), then the sources"
+"$lmforge" ask --db "$demo/docs.db" "$question" -k 1 -m "$demo/demo-q4_0.gguf" -n 32 -s 1

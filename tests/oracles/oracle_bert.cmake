@@ -32,3 +32,12 @@ add_test(NAME oracle.llama_embed
                  --model ${PROJECT_SOURCE_DIR}/models/demo
                  --workdir ${LMFORGE_ORACLE_WORK}/llama_embed)
 set_tests_properties(oracle.llama_embed PROPERTIES TIMEOUT 600 LABELS "oracle;node")
+
+# The committed embedding model (models/embed, tools/train_embedder.py) against the float64
+# reference of its own weights, and its tokenizer against the one it was trained with.
+add_test(NAME oracle.embed_model
+         COMMAND ${LMFORGE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_embed_model.py
+                 --lmforge $<TARGET_FILE:lmforge>
+                 --model ${PROJECT_SOURCE_DIR}/models/embed
+                 --workdir ${LMFORGE_ORACLE_WORK}/embed_model)
+set_tests_properties(oracle.embed_model PROPERTIES TIMEOUT 600 LABELS "oracle")
