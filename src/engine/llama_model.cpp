@@ -3,6 +3,7 @@
 #include "arch/llama/llama_config_gguf.h"
 #include "arch/llama/llama_tensors.h"
 #include "core/error.h"
+#include "core/huge_page_copy.h"
 #include "quant/ggml_blocks.h"
 #include "quant/type_traits.h"
 #include "core/text_checks.h"
@@ -16,6 +17,12 @@
 namespace lmforge {
 
 namespace {
+
+// Weights whose products read float rows in place (F32, F16, BF16).
+bool is_float_weight(DType t) {
+  const KernelWeightType* k = kernel_weight_type(t);
+  return k && k->activations == ActivationForm::kFloats && !k->interleaved;
+}
 
 class Loader {
  public:
@@ -64,6 +71,8 @@ class Loader {
     if (InterleavedMatrix::supports(t.dtype) && name != gguf_weight_name(LlamaTensor::kTokenEmbd)) {
       w.interleaved = std::make_shared<const InterleavedMatrix>(w.m);
       w.bytes.release_file_pages();
+    } else if (is_float_weight(t.dtype) && name != gguf_weight_name(LlamaTensor::kTokenEmbd)) {
+      onto_huge_pages(w);
     }
     return w;
   }
@@ -86,6 +95,18 @@ class Loader {
   bool has(const std::string& name) const { return g_.find(name) >= 0; }
 
  private:
+  // F32/F16/BF16 products read their rows in place, 2-4 bytes a weight, so generation is
+  // bound by how fast the mapped pages stream: move them onto huge pages
+  // (core/huge_page_copy.h) and drop the mapped copy, so the model is in memory once.
+  static void onto_huge_pages(LlamaWeight& w) {
+    if (!huge_page_copies_wanted()) return;
+    HugePageCopy c = huge_page_copy(w.bytes.bytes());
+    if (!c.owner) return;
+    w.bytes.release_file_pages();
+    w.bytes = TensorBytes(c.bytes, std::move(c.owner));
+    w.m.data = w.bytes.data();
+  }
+
   LlamaWeight gptq_matrix(const std::string& name, std::shared_ptr<const GptqForm> f, const std::vector<uint64_t>& shape) const {
     if (std::vector<uint64_t>{f->rows(), f->cols()} != shape)
       fail(path_, "GPTQ linear for " + quoted_for_message(name) + " has shape " + shape_text({f->rows(), f->cols()}) + ", expected " + shape_text(shape) + " from the hyperparameters");

@@ -25,6 +25,8 @@ class InterleavedMatrix;
 struct LlamaWeight {
   std::string name;
   MatrixView m;
+  // The bytes behind `m`: a view of the mapped file, or for F32/F16/BF16 products a copy on
+  // huge pages (core/huge_page_copy.h) whose mapped pages were released.
   TensorBytes bytes;
   // Q8_0/Q4_0 products: the same matrix regrouped at load for the fast engine's kernels
   // (kernels/interleaved.h); null for other types and for the embedding, which is read by row.

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/huge_page_copy.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/gguf/gguf_writer.h"
 #include "kernels/matmul_ref.h"
@@ -99,6 +100,26 @@ TEST_F(TinyModel, LoadsConfigAndViews) {
   EXPECT_EQ(m->layers.size(), 2u);
   EXPECT_EQ(m->layers[1].wk.m.rows, 16u);
   EXPECT_NE(m->output.m.data, m->tok_embd.m.data);
+}
+
+// F16 products move onto a huge-page copy (core/huge_page_copy.h) holding the file's bytes;
+// the embedding, read by row, stays mapped.
+TEST_F(TinyModel, FloatProductsMoveOntoHugePageCopies) {
+  if (!huge_page_copies_wanted()) GTEST_SKIP() << "transparent huge pages are off here";
+  TinySpec s;
+  s.matrix_type = DType::F16;
+  auto m = write(s);
+  EXPECT_NE(m->tok_embd.bytes.file(), nullptr);
+  const auto g = GgufReader::open(path_);
+  for (const LlamaWeight* w : {&m->layers[0].wq, &m->layers[1].w_down, &m->output}) {
+    SCOPED_TRACE(w->name);
+    EXPECT_EQ(w->bytes.file(), nullptr);
+    EXPECT_EQ(w->m.data, w->bytes.data());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(w->m.data) % (size_t{2} << 20), 0u);
+    const TensorBytes in_file = g->read(static_cast<size_t>(g->find(w->name)));
+    ASSERT_EQ(in_file.size(), w->bytes.size());
+    EXPECT_EQ(std::memcmp(in_file.data(), w->m.data, in_file.size()), 0);
+  }
 }
 
 TEST_F(TinyModel, TiedOutputIsTheEmbedding) {
