@@ -85,21 +85,7 @@ struct Prefetcher {
 template <bool kTwoRowTiles>
 void slice_pair(const uint16_t* panel, const uint16_t* b0, const uint16_t* b1, uint64_t s0, uint64_t s1, float* c,
                 Prefetcher& ahead) {
-  if (s0 == 0) {
-    _tile_zero(0);
-    _tile_zero(1);
-    if (kTwoRowTiles) {
-      _tile_zero(2);
-      _tile_zero(3);
-    }
-  } else {
-    _tile_loadd(0, c, 64);
-    _tile_loadd(1, c + 256, 64);
-    if (kTwoRowTiles) {
-      _tile_loadd(2, c + 512, 64);
-      _tile_loadd(3, c + 768, 64);
-    }
-  }
+  amx_common::resume_accumulators<kTwoRowTiles>(c, s0 == 0);
   for (uint64_t s = s0; s < s1; ++s) {
     ahead.step();
     const uint16_t* a = panel + s * kPanelStep;
@@ -119,12 +105,7 @@ void slice_pair(const uint16_t* panel, const uint16_t* b0, const uint16_t* b1, u
     load_weights<kTwoRowTiles>(a);
     multiply_loaded<kTwoRowTiles>();
   }
-  _tile_stored(0, c, 64);
-  _tile_stored(1, c + 256, 64);
-  if (kTwoRowTiles) {
-    _tile_stored(2, c + 512, 64);
-    _tile_stored(3, c + 768, 64);
-  }
+  amx_common::park_accumulators<kTwoRowTiles>(c);
 }
 
 // Panel p's accumulators for token pair j / 2 are at acc + (p * token_tiles / 2 + j / 2) * 1024.

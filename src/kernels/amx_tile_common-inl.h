@@ -33,6 +33,39 @@ inline __m512 bf16_round_ps(__m512 x) {
   return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
+// The fp32 accumulator tiles of one pair of token tiles across input slices: tiles 0-1 (weight
+// rows 0-15 against token tiles j and j + 1) and, with kTwoRowTiles, 2-3 (rows 16-31), parked
+// between slices at c (4 x 256 floats, tile t at c + 256 t). The tile numbers are assembler
+// operands: literals, one statement each.
+template <bool kTwoRowTiles>
+inline void resume_accumulators(const float* c, bool first_slice) {
+  if (first_slice) {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (kTwoRowTiles) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  } else {
+    _tile_loadd(0, c, 64);
+    _tile_loadd(1, c + 256, 64);
+    if (kTwoRowTiles) {
+      _tile_loadd(2, c + 512, 64);
+      _tile_loadd(3, c + 768, 64);
+    }
+  }
+}
+
+template <bool kTwoRowTiles>
+inline void park_accumulators(float* c) {
+  _tile_stored(0, c, 64);
+  _tile_stored(1, c + 256, 64);
+  if (kTwoRowTiles) {
+    _tile_stored(2, c + 512, 64);
+    _tile_stored(3, c + 768, 64);
+  }
+}
+
 }  // namespace
 }  // namespace lmforge::amx_common
 

@@ -52,21 +52,7 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
       const uint16_t* b0 = acts + j * steps * kActStepElems;
       const uint16_t* b1 = b0 + steps * kActStepElems;
       float* c = acc + j / 2 * 4 * 256;  // this pair's 4 accumulator tiles
-      if (s0 == 0) {
-        _tile_zero(0);
-        _tile_zero(1);
-        if (kTwoRowTiles) {
-          _tile_zero(2);
-          _tile_zero(3);
-        }
-      } else {
-        _tile_loadd(0, c, 64);
-        _tile_loadd(1, c + 256, 64);
-        if (kTwoRowTiles) {
-          _tile_loadd(2, c + 512, 64);
-          _tile_loadd(3, c + 768, 64);
-        }
-      }
+      amx_common::resume_accumulators<kTwoRowTiles>(c, s0 == 0);
       for (uint64_t s = s0; s < s1; ++s) {
         // w x ~ w_hi x_hi + w_hi x_lo + w_lo x_hi (w_lo x_lo is below 2^-16 of the product).
         const uint16_t* a = panel + s * kStepElems;
@@ -101,13 +87,7 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
           _tile_dpbf16ps(3, 5, 7);
         }
       }
-      // The tile numbers are assembler operands: literals, one statement each.
-      _tile_stored(0, c, 64);
-      _tile_stored(1, c + 256, 64);
-      if (kTwoRowTiles) {
-        _tile_stored(2, c + 512, 64);
-        _tile_stored(3, c + 768, 64);
-      }
+      amx_common::park_accumulators<kTwoRowTiles>(c);
     }
   }
   for (size_t j = 0; j < token_tiles; j += 2) {
