@@ -14,6 +14,7 @@ namespace {
 
 using amx_common::UniformTileConfig;
 using amx_common::bf16_round_ps;
+using amx_common::store_pair;
 
 // x - part where part is finite, else 0 (an infinite or NaN value lives in its high part alone).
 inline __m512 rest(__m512 x, __m512 part) {
@@ -24,18 +25,6 @@ inline __m512 rest(__m512 x, __m512 part) {
 // 32 floats (x0: 0-15, x1: 16-31) as bf16: exact where they already are bf16 values.
 inline void store_bf16(__m512 x0, __m512 x1, uint16_t* dst) {
   _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(x1, x0)));
-}
-
-// Writes an accumulator tile stored at c (16 rows x 16 tokens of fp32) to y[t * ldy + i] for
-// rows i < rows (<= 16) and tokens t < n (<= 16): column t of c is token t's 16 outputs.
-inline void store_transposed(const float* c, float* y, size_t ldy, size_t rows, size_t n) {
-  const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                            _mm512_set1_epi32(16));
-  const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
-  for (size_t t = 0; t < n; ++t) {
-    const __m512 v = _mm512_i32gather_ps(_mm512_add_epi32(column, _mm512_set1_epi32(static_cast<int>(t))), c, 4);
-    _mm512_mask_storeu_ps(y + t * ldy, mask, v);
-  }
 }
 
 // The loaded weight tiles (4, and 5 for 32 rows) times the loaded token tiles (6, 7) into the
@@ -133,16 +122,7 @@ void product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint
     const size_t panel_rows = rows - p * kPanelRows < kPanelRows ? rows - p * kPanelRows : kPanelRows;
     float* yp = y + p * kPanelRows;
     for (size_t j = 0; j < token_tiles; j += 2) {
-      const float* c = acc + (p * pairs + j / 2) * 1024;
-      const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
-      const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
-      const size_t rows0 = panel_rows < 16 ? panel_rows : 16;
-      store_transposed(c, yp + t0 * ldy, ldy, rows0, n0);
-      store_transposed(c + 256, yp + (t0 + 16) * ldy, ldy, rows0, n1);
-      if (panel_rows > 16) {
-        store_transposed(c + 512, yp + t0 * ldy + 16, ldy, panel_rows - 16, n0);
-        store_transposed(c + 768, yp + (t0 + 16) * ldy + 16, ldy, panel_rows - 16, n1);
-      }
+      store_pair(acc + (p * pairs + j / 2) * 1024, j, n, panel_rows, yp, ldy);
     }
   }
 }

@@ -7,6 +7,7 @@
 #ifdef LMFORGE_AMX_COMPILED
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace lmforge::amx_common {
@@ -63,6 +64,32 @@ inline void park_accumulators(float* c) {
   if (kTwoRowTiles) {
     _tile_stored(2, c + 512, 64);
     _tile_stored(3, c + 768, 64);
+  }
+}
+
+// Writes an accumulator tile, stored at c (16 rows x 16 tokens of fp32), to y[t * ldy + i] for
+// rows i < rows (<= 16) and tokens t < n (<= 16): column t of c is token t's 16 outputs.
+inline void store_transposed(const float* c, float* y, size_t ldy, size_t rows, size_t n) {
+  const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(16));
+  const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
+  for (size_t t = 0; t < n; ++t) {
+    const __m512 v = _mm512_i32gather_ps(_mm512_add_epi32(column, _mm512_set1_epi32(static_cast<int>(t))), c, 4);
+    _mm512_mask_storeu_ps(y + t * ldy, mask, v);
+  }
+}
+
+// The 4 parked accumulator tiles of token tiles j and j + 1 (c as park_accumulators leaves them)
+// to y[t * ldy + i] for the panel's rows i < rows (1..32) and tokens t < n.
+inline void store_pair(const float* c, size_t j, size_t n, size_t rows, float* y, size_t ldy) {
+  const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
+  const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
+  const size_t rows0 = rows < 16 ? rows : 16;
+  store_transposed(c, y + t0 * ldy, ldy, rows0, n0);
+  store_transposed(c + 256, y + (t0 + 16) * ldy, ldy, rows0, n1);
+  if (rows > 16) {
+    store_transposed(c + 512, y + t0 * ldy + 16, ldy, rows - 16, n0);
+    store_transposed(c + 768, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
   }
 }
 

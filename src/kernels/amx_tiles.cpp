@@ -14,6 +14,7 @@ namespace {
 
 using amx_common::UniformTileConfig;
 using amx_common::bf16_round_ps;
+using amx_common::store_pair;
 
 // 32 floats (x0: 0-15, x1: 16-31) as their bf16 pairs (hi, lo): 32 high parts hi = bf16(x) at
 // hi and 32 low parts lo = bf16(x - hi) at lo, both rounded to nearest even, as split_bf16 in
@@ -23,18 +24,6 @@ inline void store_split(__m512 x0, __m512 x1, uint16_t* hi, uint16_t* lo) {
   const __m512 h0 = bf16_round_ps(x0), h1 = bf16_round_ps(x1);
   _mm512_storeu_si512(hi, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(h1, h0)));
   _mm512_storeu_si512(lo, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, h1), _mm512_sub_ps(x0, h0))));
-}
-
-// Writes an accumulator tile, stored at c (16 rows x 16 tokens of fp32), to y[t * ldy + i] for
-// rows i < rows (<= 16) and tokens t < n (<= 16): column t of c is token t's 16 outputs.
-inline void store_transposed(const float* c, float* y, size_t ldy, size_t rows, size_t n) {
-  const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                            _mm512_set1_epi32(16));
-  const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
-  for (size_t t = 0; t < n; ++t) {
-    const __m512 v = _mm512_i32gather_ps(_mm512_add_epi32(column, _mm512_set1_epi32(static_cast<int>(t))), c, 4);
-    _mm512_mask_storeu_ps(y + t * ldy, mask, v);
-  }
 }
 
 // One panel against every token-tile pair: 2 weight tiles (kTwoRowTiles) or 1, by 2 token
@@ -91,16 +80,7 @@ void product(const uint16_t* panel, const uint16_t* acts, uint64_t steps, size_t
     }
   }
   for (size_t j = 0; j < token_tiles; j += 2) {
-    const float* c = acc + j / 2 * 4 * 256;
-    const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
-    const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
-    const size_t rows0 = rows < 16 ? rows : 16;
-    store_transposed(c, y + t0 * ldy, ldy, rows0, n0);
-    store_transposed(c + 256, y + (t0 + 16) * ldy, ldy, rows0, n1);
-    if (kTwoRowTiles) {
-      store_transposed(c + 512, y + t0 * ldy + 16, ldy, rows - 16, n0);
-      store_transposed(c + 768, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
-    }
+    store_pair(acc + j / 2 * 4 * 256, j, n, rows, y, ldy);
   }
 }
 
@@ -292,15 +272,7 @@ void int8_product(const int8_t* codes, const float* dw, const float* mw, const i
         scale_into<kMin>(c[3], w + 16, kMin ? m + 16 : nullptr, dx1, sx1, a + 768);
       }
     }
-    const size_t t0 = j * 16, n0 = n > t0 ? (n - t0 < 16 ? n - t0 : 16) : 0;
-    const size_t n1 = n > t0 + 16 ? (n - t0 - 16 < 16 ? n - t0 - 16 : 16) : 0;
-    const size_t rows0 = rows < 16 ? rows : 16;
-    store_transposed(a, y + t0 * ldy, ldy, rows0, n0);
-    store_transposed(a + 256, y + (t0 + 16) * ldy, ldy, rows0, n1);
-    if (kTwoRowTiles) {
-      store_transposed(a + 512, y + t0 * ldy + 16, ldy, rows - 16, n0);
-      store_transposed(a + 768, y + (t0 + 16) * ldy + 16, ldy, rows - 16, n1);
-    }
+    store_pair(a, j, n, rows, y, ldy);
   }
 }
 
