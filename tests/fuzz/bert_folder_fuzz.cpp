@@ -15,26 +15,14 @@
 #include "arch/bert/bert_tensors.h"
 #include "core/error.h"
 #include "formats/json_strict.h"
-
-namespace {
-
-std::optional<std::string_view> next_part(std::string_view& rest) {
-  static constexpr std::string_view kMarker("\n\0\n", 3);
-  const size_t at = rest.find(kMarker);
-  const std::string_view part = rest.substr(0, at);
-  rest = at == std::string_view::npos ? std::string_view() : rest.substr(at + kMarker.size());
-  if (part.empty()) return std::nullopt;
-  return part;
-}
-
-}  // namespace
+#include "marker_parts.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data), size);
-  const auto config = next_part(rest);
-  const auto modules = next_part(rest);
-  const auto pooling = next_part(rest);
-  const auto tensors = next_part(rest);
+  const auto config = lmforge::fuzz::next_marker_part(rest);
+  const auto modules = lmforge::fuzz::next_marker_part(rest);
+  const auto pooling = lmforge::fuzz::next_marker_part(rest);
+  const auto tensors = lmforge::fuzz::next_marker_part(rest);
   uint32_t hidden = 64;
   try {
     if (config) {

@@ -9,29 +9,16 @@
 
 #include "core/error.h"
 #include "formats/json_strict.h"
+#include "marker_parts.h"
 #include "tokenizer/wordpiece_folder.h"
 #include "tokenizer/wordpiece_tokenizer.h"
 #include "tokenizer/wordpiece_vocab_txt.h"
 
-namespace {
-
-// The next part of `rest` up to the marker (all of it when there is none); nullopt when empty.
-std::optional<std::string_view> next_part(std::string_view& rest) {
-  static constexpr std::string_view kMarker("\n\0\n", 3);
-  const size_t at = rest.find(kMarker);
-  const std::string_view part = rest.substr(0, at);
-  rest = at == std::string_view::npos ? std::string_view() : rest.substr(at + kMarker.size());
-  if (part.empty()) return std::nullopt;
-  return part;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data), size);
-  const auto vocab = next_part(rest);
-  const auto config = next_part(rest);
-  const auto tokenizer_json = next_part(rest);
+  const auto vocab = lmforge::fuzz::next_marker_part(rest);
+  const auto config = lmforge::fuzz::next_marker_part(rest);
+  const auto tokenizer_json = lmforge::fuzz::next_marker_part(rest);
   try {
     lmforge::WordPieceFolderFiles f;
     f.folder = "folder";
