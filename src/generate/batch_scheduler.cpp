@@ -100,6 +100,7 @@ BatchScheduler::Impl::Impl(const LlamaModel& m, const SpmTokenizer& t, const Bat
   for (uint32_t i = 0; i < opt.n_slots; ++i) slots.push_back(std::make_unique<SchedulerSlot>(i, n_ctx, tok));
   holds_cells.assign(opt.n_slots, false);
   counters.slots_total = opt.n_slots;
+  counters.kv_cells_total = counters.kv_cells_free = cache->n_cells();
   view.resize(opt.n_slots);
   for (uint32_t i = 0; i < opt.n_slots; ++i) view[i] = SlotInfo{.id = i, .state = "idle"};
 }
@@ -163,6 +164,7 @@ void BatchScheduler::Impl::publish(const StepBatch* done) {
     n_busy += !s.idle();
   }
   busy = n_busy;
+  counters.kv_cells_free = cache->n_free();
   if (done && !done->parts.empty()) {
     ++counters.steps;
     counters.prompt_tokens += done->n_prompt_tokens;
