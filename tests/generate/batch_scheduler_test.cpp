@@ -120,6 +120,29 @@ class BatchSchedulerTest : public ::testing::Test {
   static inline std::string load_error_;
 };
 
+// Waits (bounded) until `pred` holds for the scheduler's published state.
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 24000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+void expect_all_idle(const BatchScheduler& sched) {
+  // The view is published after each step: wait for the step that freed the last slot.
+  EXPECT_TRUE(eventually([&] { return sched.stats().slots_busy == 0; }));
+  const SchedulerStats st = sched.stats();
+  EXPECT_EQ(st.slots_busy, 0u);
+  EXPECT_EQ(st.queued, 0u);
+  EXPECT_EQ(st.kv_cells_free, st.kv_cells_total) << "KV cells of finished requests were not freed";
+  for (const SlotInfo& s : sched.slots()) {
+    EXPECT_EQ(s.state, "idle") << "slot " << s.id;
+    EXPECT_EQ(s.n_past, 0u);
+  }
+}
+
 const std::vector<std::string> kPrompts = {
     "Once upon a time", "The little dog", "One day, a girl named Lily", "Tom had a red ball and",
     "The sun was", "Mom said", "In the park there was a big tree", "Sam",
@@ -148,35 +171,21 @@ TEST_F(BatchSchedulerTest, ConcurrentGreedyRequestsMatchEachAlone) {
     EXPECT_EQ(o.first_token_calls, 1);
     EXPECT_TRUE(o.result.error.empty()) << o.result.error;
   }
+  expect_all_idle(sched);
   const SchedulerStats st = sched.stats();
-  EXPECT_EQ(st.slots_busy, 0u);
-  EXPECT_EQ(st.queued, 0u);
-  for (const SlotInfo& s : sched.slots()) EXPECT_EQ(s.state, "idle");
-}
-
-
-// Waits (bounded) until `pred` holds for the scheduler's published state.
-template <class Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 24000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  uint64_t drawn = 0, prompt = 0;
+  for (size_t i = 0; i < kPrompts.size(); ++i) {
+    drawn += outcomes[i]->tokens.size();
+    prompt += requests[i].prompt.size();
   }
-  return false;
+  EXPECT_EQ(st.generated_tokens, drawn);
+  EXPECT_EQ(st.prompt_tokens, prompt);
+  EXPECT_EQ(st.slots_total, 4u);
+  // Every step but the prompts' advances each generating slot once: far fewer steps than tokens.
+  EXPECT_GT(st.steps, 0u);
+  EXPECT_LT(st.steps, drawn);
 }
 
-void expect_all_idle(const BatchScheduler& sched) {
-  // The view is published after each step: wait for the step that freed the last slot.
-  EXPECT_TRUE(eventually([&] { return sched.stats().slots_busy == 0; }));
-  const SchedulerStats st = sched.stats();
-  EXPECT_EQ(st.slots_busy, 0u);
-  EXPECT_EQ(st.queued, 0u);
-  EXPECT_EQ(st.kv_cells_free, st.kv_cells_total) << "KV cells of finished requests were not freed";
-  for (const SlotInfo& s : sched.slots()) {
-    EXPECT_EQ(s.state, "idle") << "slot " << s.id;
-    EXPECT_EQ(s.n_past, 0u);
-  }
-}
 
 TEST_F(BatchSchedulerTest, StopStringsNeverLeakFromConcurrentRequests) {
   // Stop strings taken from each prompt's greedy continuation (they may span tokens).
