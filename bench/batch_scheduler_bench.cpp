@@ -6,19 +6,26 @@
 // them alike): aggregate generated tokens/s, its ratio to one stream, the decode-only rate
 // (after every stream's first token), and time to first token (median and worst over the
 // requests of the median round).
+// With --step-cost, instead: the CPU time of one engine step of n decode tokens (one per
+// sequence, each after a 16-token prompt) for each n of --streams, on one thread (the whole
+// process's CPU time, so other load on a shared machine counts little), median of 12 steps:
+// what the weights' pass costs as rows are added, whatever the machine's load.
 // Usage: lmforge_batch_scheduler_bench MODEL [--threads N] [--streams 1,2,4,8] [--tokens N]
-//        [--rounds R] [--ctx N]
+//        [--rounds R] [--ctx N] [--step-cost]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "engine/kv_cache.h"
+#include "engine/llama_engine.h"
 #include "engine/model_loader.h"
 #include "generate/batch_scheduler.h"
 #include "tokenizer/spm_tokenizer.h"
@@ -109,6 +116,41 @@ Run run_streams(const LoadedModel& m, const SpmTokenizer& tok, uint32_t streams,
   return r;
 }
 
+double process_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double median(std::vector<double> v);
+
+void step_cost(const LoadedModel& m, const std::vector<uint32_t>& streams) {
+  auto engine = LlamaEngine::create(*m.model, LlamaEngineOptions{.n_threads = 1, .n_batch = 512});
+  const int32_t n_vocab = static_cast<int32_t>(m.model->n_vocab());
+  std::printf("%8s %14s %10s %14s\n", "rows", "step cpu ms", "x one", "rows/s (cpu)");
+  double one = 0;
+  for (uint32_t n : streams) {
+    constexpr int32_t kPrompt = 16, kSteps = 12;
+    KvCache cache(*m.model, n * (kPrompt + kSteps), n);
+    LlamaBatch prompt;
+    for (uint32_t s = 0; s < n; ++s)
+      for (int32_t p = 0; p < kPrompt; ++p) prompt.add((100 + 7 * p + 13 * static_cast<int32_t>(s)) % n_vocab, p, static_cast<int32_t>(s), false);
+    prompt.logits.back() = true;
+    engine->eval(cache, prompt);
+    std::vector<double> cpu;
+    for (int32_t step = 0; step < kSteps; ++step) {
+      LlamaBatch d;
+      for (uint32_t s = 0; s < n; ++s) d.add((200 + static_cast<int32_t>(s) + step) % n_vocab, kPrompt + step, static_cast<int32_t>(s), true);
+      const double c0 = process_seconds();
+      engine->eval(cache, d);
+      cpu.push_back(process_seconds() - c0);
+    }
+    const double ms = 1e3 * median(cpu);
+    if (n == 1) one = ms;
+    std::printf("%8u %14.1f %10.2f %14.2f\n", n, ms, one > 0 ? ms / one : 0.0, 1e3 * n / ms);
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
@@ -118,14 +160,25 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--streams 1,2,4,8] [--tokens N] [--rounds R] [--ctx N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--streams 1,2,4,8] [--tokens N] [--rounds R] [--ctx N] [--step-cost]\n", argv[0]);
     return 2;
   }
   uint32_t threads = 2, rounds = 3, ctx = 512;
   int64_t tokens = 64;
   std::vector<uint32_t> streams = {1, 2, 4, 8};
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
+  bool steps_only = false;
+  for (int i = 2; i < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--step-cost") {
+      steps_only = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", a.c_str());
+      return 2;
+    }
+    const std::string v = argv[i + 1];
     if (a == "--threads") threads = static_cast<uint32_t>(std::stoul(v));
     else if (a == "--tokens") tokens = std::stoll(v);
     else if (a == "--rounds") rounds = static_cast<uint32_t>(std::stoul(v));
@@ -141,6 +194,10 @@ int main(int argc, char** argv) {
   }
   try {
     const LoadedModel m = load_model_for_inference(argv[1]);
+    if (steps_only) {
+      step_cost(m, streams);
+      return 0;
+    }
     const SpmTokenizer tok(m.vocab);
     std::vector<std::vector<Run>> runs(streams.size());
     for (uint32_t r = 0; r < rounds; ++r)
