@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <hnswlib/hnswlib.h>
 #include <string>
@@ -38,9 +40,8 @@ class KernelInnerProductSpace : public hnswlib::SpaceInterface<float> {
   size_t dim_;  // hnswlib reads its parameter as a size_t
 };
 
-// An anonymous in-memory file that hnswlib's path-based saveIndex/loadIndex can open by name
-// (/proc/self/fd/N): the graph's bytes pass through it, never through a named file that
-// another process could change between our check and hnswlib's read.
+// An anonymous in-memory file that hnswlib's path-based saveIndex can write by name
+// (/proc/self/fd/N), so that its bytes can be checksummed and written behind our header.
 class MemoryFile {
  public:
   MemoryFile() : fd_(::memfd_create("lmforge-hnsw", MFD_CLOEXEC)) {
@@ -60,8 +61,18 @@ class MemoryFile {
 
 struct ApproximateIndex::Graph {
   explicit Graph(size_t dim) : space(dim) {}
+  ~Graph() {
+    if (hnsw && adopted) {
+      // The records and lists belong to the mapping, not to malloc: leave hnswlib's destructor
+      // only what load() allocated (the pointer array and the visited-list pool).
+      hnsw->data_level0_memory_ = nullptr;
+      hnsw->cur_element_count = 0;
+    }
+  }
   KernelInnerProductSpace space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  bool adopted = false;
+  std::shared_ptr<const void> mapping;  // kept alive while hnsw points into it
 };
 
 ApproximateIndex::ApproximateIndex() = default;
@@ -128,24 +139,70 @@ std::unique_ptr<ApproximateIndex> ApproximateIndex::build(const void* rows, uint
   return index;
 }
 
-std::unique_ptr<ApproximateIndex> ApproximateIndex::load(std::span<const uint8_t> payload, const HnswShape& shape) {
+std::unique_ptr<ApproximateIndex> ApproximateIndex::load(std::span<const uint8_t> payload, const HnswShape& shape,
+                                                         std::shared_ptr<const void> keep_alive) {
   if (!check_hnsw_payload(payload, shape).empty()) return nullptr;
   if (shape.count == 0) return nullptr;  // never written: an empty index is searched exactly
-  try {
-    MemoryFile file;
-    for (size_t at = 0; at < payload.size();) {
-      const ssize_t n = ::write(file.fd(), payload.data() + at, payload.size() - at);
-      if (n <= 0) return nullptr;
-      at += static_cast<size_t>(n);
-    }
-    auto index = std::unique_ptr<ApproximateIndex>(new ApproximateIndex());
-    index->shape_ = shape;
-    index->graph_ = std::make_unique<Graph>(shape.dim);
-    index->graph_->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&index->graph_->space, file.path());
-    return index;
-  } catch (const std::exception&) {
-    return nullptr;  // hnswlib's "cannot open" or "corrupted": rebuilt by the caller
+  // Every value below was checked against `shape` by check_hnsw_payload (hnsw_layout.h has the
+  // layout); what hnswlib's loadIndex would set, set from them.
+  const uint8_t* p = payload.data();
+  auto read_i32 = [&](size_t at) {
+    int32_t v;
+    std::memcpy(&v, p + at, 4);
+    return v;
+  };
+  auto read_u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, p + at, 4);
+    return v;
+  };
+  double mult;
+  std::memcpy(&mult, p + 80, 8);
+  const size_t count = shape.count, m = shape.m;
+  auto index = std::unique_ptr<ApproximateIndex>(new ApproximateIndex());
+  index->shape_ = shape;
+  index->graph_ = std::make_unique<Graph>(shape.dim);
+  Graph& graph = *index->graph_;
+  graph.hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&graph.space);  // sets nothing
+  graph.adopted = true;
+  graph.mapping = std::move(keep_alive);
+  hnswlib::HierarchicalNSW<float>& h = *graph.hnsw;
+  h.max_elements_ = count;
+  h.cur_element_count = 0;  // until the pointers below are in place (see ~Graph)
+  h.num_deleted_ = 0;       // checked: no element carries the deleted mark
+  h.M_ = m;
+  h.maxM_ = m;
+  h.maxM0_ = 2 * m;
+  h.ef_construction_ = shape.ef_construction;
+  h.ef_ = 10;
+  h.mult_ = mult;
+  h.revSize_ = 1.0 / mult;
+  h.maxlevel_ = read_i32(48);
+  h.enterpoint_node_ = read_u32(52);
+  h.size_links_level0_ = h.maxM0_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  h.size_links_per_element_ = h.maxM_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  h.data_size_ = graph.space.get_data_size();
+  h.size_data_per_element_ = h.size_links_level0_ + h.data_size_ + sizeof(hnswlib::labeltype);
+  h.offsetData_ = h.size_links_level0_;
+  h.label_offset_ = h.size_links_level0_ + h.data_size_;
+  h.offsetLevel0_ = 0;
+  h.fstdistfunc_ = graph.space.get_dist_func();
+  h.dist_func_param_ = graph.space.get_dist_func_param();
+  h.element_levels_.assign(count, 0);  // zeros: hnswlib's destructor must free no list of ours
+  h.visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(count));
+  h.linkLists_ = static_cast<char**>(std::malloc(sizeof(char*) * count));
+  if (h.linkLists_ == nullptr) return nullptr;
+  uint8_t* records = const_cast<uint8_t*>(p + kHnswPayloadHeaderBytes);  // searched, never written
+  h.data_level0_memory_ = reinterpret_cast<char*>(records);
+  size_t at = kHnswPayloadHeaderBytes + hnsw_level0_bytes(shape);
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t bytes = read_u32(at);
+    at += 4;
+    h.linkLists_[i] = bytes == 0 ? nullptr : reinterpret_cast<char*>(const_cast<uint8_t*>(p + at));
+    at += bytes;
   }
+  h.cur_element_count = count;
+  return index;
 }
 
 void ApproximateIndex::write_payload(const std::function<void(std::span<const uint8_t>)>& sink) const {

@@ -67,7 +67,8 @@ std::unique_ptr<ApproximateIndex> open_hnsw_file_if_current(const std::string& p
   const std::span<const uint8_t> payload{p + kHnswFileHeaderBytes, static_cast<size_t>(payload_bytes)};
   if (crc32c(payload.data(), payload.size()) != load<uint32_t>(p + 88)) return nullptr;
   const HnswShape shape{stamp.count, stamp.vectors.dim, stamp.parameters.m, stamp.parameters.ef_construction};
-  return ApproximateIndex::load(payload, shape);  // checks the payload's structure first
+  // Checks the payload's structure first, then searches it in place (the map stays alive).
+  return ApproximateIndex::load(payload, shape, map);
 }
 
 void write_hnsw_file(const std::string& path, const HnswStamp& stamp, const ApproximateIndex& index) {

@@ -29,13 +29,15 @@ uint64_t links_upper_bytes(const HnswShape& s) { return uint64_t{s.m} * 4 + 4; }
 uint64_t record_bytes(const HnswShape& s) { return links_level0_bytes(s) + uint64_t{s.dim} * 4 + 8; }
 
 // A link list: a u32 whose low 16 bits count the links (the rest zero: no "deleted" mark, which
-// our graphs never set), then up to `capacity` ids below `count`.
+// our graphs never set), then `capacity` slots. Every slot must name an element, the unused
+// ones too: hnswlib's search prefetches the record of the slot after the last link, and its
+// inserts leave the ids of pruned links behind (so zero is not required, only range).
 const char* check_links(const uint8_t* list, uint64_t capacity, uint64_t count) {
   const uint32_t head = load<uint32_t>(list);
   if ((head >> 16) != 0) return "a link list with a deleted mark or stray bits";
   if (head > capacity) return "a link list longer than its capacity";
-  for (uint32_t i = 0; i < head; ++i) {
-    if (load<uint32_t>(list + 4 + 4 * uint64_t{i}) >= count) return "a link to an element that does not exist";
+  for (uint64_t i = 0; i < capacity; ++i) {
+    if (load<uint32_t>(list + 4 + 4 * i) >= count) return "a link to an element that does not exist";
   }
   return nullptr;
 }
