@@ -172,8 +172,9 @@ def vector_hits(lm, db, question):
 
 def vector_search(lm, db, question, env=None, extra=()):
     """ask --mode vector -k 10: (which search ran, [(source, start_line, score)])."""
+    # -t 1: one thread builds the same graph every time, so the checks below cannot flicker.
     out = json.loads(run([lm, "ask", "--db", db, question, "--retrieve-only", "--json", "--mode", "vector",
-                          "-k", "10"] + list(extra), env=env).stdout)
+                          "-k", "10", "-t", "1"] + list(extra), env=env).stdout)
     return out["search"], [(c["source"], c["start_line"], c["score"]) for c in out["chunks"]]
 
 
@@ -204,7 +205,7 @@ def check_approximate_index(lm, work, corpus, reference, questions):
         if os.path.exists(p):
             os.remove(p)
     shutil.copyfile(reference, db)
-    cmd = ["-m", "hash:384", "--chunk-size", "300", "--chunk-overlap", "50", "-q", "-t", "2"]
+    cmd = ["-m", "hash:384", "--chunk-size", "300", "--chunk-overlap", "50", "-q", "-t", "1"]
     run([lm, "index", "--db", db, corpus] + cmd)
     check(not os.path.exists(db + ".hnsw"), "an index under the default threshold got an approximate index")
     check(os.path.exists(db + ".vectors"), "index did not write the flat vector file at its end")
@@ -345,7 +346,7 @@ def check_kill9(lm, work):
         # place) are foreign to this one; an `ask` killed while it rebuilds them (odd rounds: the
         # approximate index too) leaves nothing that the next one trusts.
         ann_round = round_no % 2 == 1
-        ask = subprocess.Popen([lm, "ask", "--db", db, question, "--retrieve-only", "--mode", "vector"],
+        ask = subprocess.Popen([lm, "ask", "--db", db, question, "--retrieve-only", "--mode", "vector", "-t", "1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=ANN_ENV if ann_round else None)
         time.sleep((0.05 if ann_round else 0.002) * round_no)
