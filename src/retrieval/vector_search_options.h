@@ -42,7 +42,7 @@ struct VectorSearchOptions {
 // decimal count; anything else is a UsageError naming the variable).
 VectorSearchOptions vector_search_options_from_environment();
 
-// The candidate list (hnswlib's ef) for k results: max(64, 4k), never below k.
+// The candidate list (hnswlib's ef) for k results: max(128, 4k), never below k.
 size_t hnsw_ef_search(size_t k);
 
 }  // namespace lmforge::retrieval

@@ -201,7 +201,7 @@ TEST(ApproximateSearchStoreTest, ThresholdFromTheEnvironment) {
     EXPECT_THROW(vector_search_options_from_environment(), UsageError) << bad;
   }
   ::unsetenv(kApproximateMinChunksVariable);
-  EXPECT_EQ(hnsw_ef_search(1), 64u);
+  EXPECT_EQ(hnsw_ef_search(1), 128u);
   EXPECT_EQ(hnsw_ef_search(50), 200u);
 }
 
