@@ -188,7 +188,7 @@ std::unique_ptr<ApproximateIndex> ApproximateIndex::load(std::span<const uint8_t
   h.offsetLevel0_ = 0;
   h.fstdistfunc_ = graph.space.get_dist_func();
   h.dist_func_param_ = graph.space.get_dist_func_param();
-  h.element_levels_.assign(count, 0);  // zeros: hnswlib's destructor must free no list of ours
+  h.element_levels_.assign(count, 0);  // set below; ~Graph keeps hnswlib from freeing our lists
   h.visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(count));
   h.linkLists_ = static_cast<char**>(std::malloc(sizeof(char*) * count));
   if (h.linkLists_ == nullptr) return nullptr;
@@ -199,6 +199,7 @@ std::unique_ptr<ApproximateIndex> ApproximateIndex::load(std::span<const uint8_t
     const uint32_t bytes = read_u32(at);
     at += 4;
     h.linkLists_[i] = bytes == 0 ? nullptr : reinterpret_cast<char*>(const_cast<uint8_t*>(p + at));
+    h.element_levels_[i] = static_cast<int>(bytes / h.size_links_per_element_);  // saveIndex needs them
     at += bytes;
   }
   h.cur_element_count = count;

@@ -140,6 +140,9 @@ TEST_F(ApproximateIndexTest, FileRoundTripSearchesTheSame) {
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].chunk_id, b[i].chunk_id);
   }
+  // A graph opened in place writes back the same bytes (its upper levels included).
+  write_hnsw_file(dir.file("again.hnsw"), stamp, *loaded);
+  EXPECT_TRUE(read_bytes(dir.file("again.hnsw")) == read_bytes(path));
 }
 
 TEST_F(ApproximateIndexTest, StaleStampsAreNotUsed) {
