@@ -1,12 +1,13 @@
-// `lmforge ask --db FILE.db QUESTION [-k 4] [--mode hybrid|vector|bm25] [--retrieve-only] [--json]
-// [-m CHAT_MODEL] [sampling flags]`: finds the chunks of an index that answer a question (BM25,
-// exact cosine search, or both fused) and either prints them or has a chat model answer from
+// `lmforge ask --db FILE.db QUESTION [-k 4] [--mode hybrid|vector|bm25] [--exact] [--retrieve-only]
+// [--json] [-m CHAT_MODEL] [sampling flags]`: finds the chunks of an index that answer a question
+// (BM25, cosine search (exact, or approximate on large indexes), or both fused) and either prints them or has a chat model answer from
 // them (LangChain RetrievalQA's "stuff" prompt), streamed, followed by the sources.
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -30,6 +31,7 @@ struct AskOptions {
   std::string embed_model;
   bool retrieve_only = false;
   bool json = false;
+  bool exact = false;  // --exact: never the approximate index
   RunOptions run;  // -m CHAT_MODEL, -c, -t, -n, sampling
 };
 
@@ -40,7 +42,8 @@ retrieval::SearchMode parse_mode(const std::string& s) {
   throw UsageError("--mode must be hybrid, vector or bm25, not '" + s + "'");
 }
 
-void print_chunks_json(const AskOptions& o, retrieval::SearchMode mode,
+// "search": which vector search ran ("exact" or "approximate"), "none" in bm25 mode.
+void print_chunks_json(const AskOptions& o, retrieval::SearchMode mode, std::string_view search,
                        const std::vector<retrieval::RetrievedChunk>& chunks) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& c : chunks) {
@@ -48,7 +51,7 @@ void print_chunks_json(const AskOptions& o, retrieval::SearchMode mode,
                     {"end_line", c.end_line}, {"score", c.score}, {"text", sanitize_utf8(c.text)}});
   }
   const nlohmann::json out = {{"question", sanitize_utf8(o.question)}, {"mode", retrieval::search_mode_name(mode)},
-                              {"chunks", list}};
+                              {"search", search}, {"chunks", list}};
   std::printf("%s\n", out.dump().c_str());
 }
 
@@ -117,10 +120,18 @@ int run_ask(const AskOptions& o) {
     embedder = open_embedder(o.embed_model.empty() ? settings->embedder->spec : o.embed_model);
   }
   const std::string question = sanitize_utf8(o.question);
-  auto chunks = retrieval::retrieve(*store, o.db, embedder.get(), question, mode, static_cast<size_t>(o.k));
+  retrieval::VectorSearchOptions vector_options = retrieval::vector_search_options_from_environment();
+  vector_options.exact_only = o.exact;
+  vector_options.threads = o.run.n_threads > 0 ? static_cast<unsigned>(o.run.n_threads)
+                                               : std::max(1u, std::thread::hardware_concurrency());
+  std::optional<retrieval::VectorSearchKind> search;
+  retrieval::VectorSearchKind kind = retrieval::VectorSearchKind::kExact;
+  auto chunks = retrieval::retrieve(*store, o.db, embedder.get(), question, mode, static_cast<size_t>(o.k),
+                                    vector_options, &kind);
+  if (mode != retrieval::SearchMode::kBm25) search = kind;
   if (o.retrieve_only) {
     if (o.json) {
-      print_chunks_json(o, mode, chunks);
+      print_chunks_json(o, mode, search ? retrieval::vector_search_kind_name(*search) : "none", chunks);
     } else {
       print_chunks_text(chunks);
     }
@@ -142,8 +153,12 @@ Action& register_ask(CLI::App& app) {
       "chunk's embedding), hybrid (reciprocal rank fusion of both, k = 60, each list 50 deep).\n"
       "Default: hybrid when the index has vectors, else bm25; vector and hybrid refuse a BM25-only\n"
       "index. The question is embedded with the index's own model (--embed-model to name it\n"
-      "elsewhere). --retrieve-only --json prints {\"question\", \"mode\", \"chunks\": [{\"rank\",\n"
-      "\"source\", \"start_line\", \"end_line\", \"score\", \"text\"}]}. Otherwise -m CHAT_MODEL\n"
+      "elsewhere). At LMFORGE_ANN_MIN_CHUNKS vectors and more (default 100000), vector search goes\n"
+      "through an approximate HNSW index kept beside the database (DB.hnsw, built at the first\n"
+      "such search with -t threads when `index` has not built it); --exact scans every vector.\n"
+      "--retrieve-only --json prints {\"question\", \"mode\", \"search\" (exact, approximate, or\n"
+      "none for bm25), \"chunks\": [{\"rank\", \"source\", \"start_line\", \"end_line\", \"score\",\n"
+      "\"text\"}]}. Otherwise -m CHAT_MODEL\n"
       "answers from LangChain RetrievalQA's default \"stuff\" prompt, streamed, then the sources.\n"
       "Exit status: 0 done, 1 an index or model problem, 2 a usage problem.");
   sub->add_option("--db", o.db, "The index database file")->required();
@@ -153,6 +168,7 @@ Action& register_ask(CLI::App& app) {
   sub->add_option("--embed-model", o.embed_model, "The index's embedding model, when not where the index recorded it");
   sub->add_flag("--retrieve-only", o.retrieve_only, "Print the chunks, no answer");
   sub->add_flag("--json", o.json, "With --retrieve-only: one JSON object");
+  sub->add_flag("--exact", o.exact, "Exact vector search even where the approximate index would be used");
   sub->add_option("-m,--model", o.run.model, "Chat model (GGUF file or Hugging Face folder) for the answer");
   sub->add_option("-n,--n-predict", o.run.n_predict, "Answer tokens at most, -1: until EOS or the context is full (default 256)");
   sub->add_option("-c,--ctx-size", o.run.n_ctx, "Context size (default: the model's)");

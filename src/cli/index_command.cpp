@@ -1,17 +1,22 @@
 // `lmforge index --db FILE.db [-m EMBED_MODEL] PATH... [--chunk-size 1000] [--chunk-overlap 200] [--vector-type f32|f16]
-// [--rebuild] [--json] [-q]`: brings a persistent index (SQLite: documents, chunks, BM25, vectors)
-// up to date with text files and folders; see retrieval/indexer.h for what a run does.
+// [--rebuild] [--json] [-q] [-t N]`: brings a persistent index (SQLite: documents, chunks, BM25,
+// vectors) up to date with text files and folders (see retrieval/indexer.h for what a run does),
+// then writes the files vector search reads beside it: DB.vectors, and DB.hnsw (the approximate
+// index) when the index holds LMFORGE_ANN_MIN_CHUNKS vectors or more.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/embedder_open.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/text_checks.h"
 #include "retrieval/indexer.h"
 #include "retrieval/sqlite_index_store.h"
@@ -29,6 +34,7 @@ struct IndexCommandOptions {
   bool rebuild = false;
   bool json = false;
   bool quiet = false;
+  int64_t threads = 0;  // for the approximate index; 0: one per core
 };
 
 // A one-line bar on a terminal: files done of total, chunks, chunks per second.
@@ -65,7 +71,29 @@ class IndexProgressLine {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
 };
 
+// The files a search would otherwise build at its first question: DB.vectors, and the
+// approximate index when the index is large enough for it (a bar on a terminal: it takes
+// minutes at a million chunks).
+void prepare_vector_search(retrieval::IndexStore& store, const IndexCommandOptions& o) {
+  retrieval::VectorSearchOptions options = retrieval::vector_search_options_from_environment();
+  options.threads = o.threads > 0 ? static_cast<unsigned>(o.threads) : std::max(1u, std::thread::hardware_concurrency());
+  std::unique_ptr<Progress> bar;
+  options.on_build_progress = [&](uint64_t done, uint64_t total) {
+    if (o.quiet) return;
+    if (!bar) {
+      bar = std::make_unique<Progress>(total, o.quiet);
+      if (::isatty(STDERR_FILENO)) {
+        bar->log("building the approximate index (DB.hnsw) over " + std::to_string(total) + " vectors");
+      }
+    }
+    bar->update(done);
+  };
+  store.prepare_vector_search(options);
+  if (bar) bar->finish();
+}
+
 int run_index(const IndexCommandOptions& o, bool size_given, bool overlap_given) {
+  if (o.threads < 0 || o.threads > 1024) throw UsageError("-t must be between 1 and 1024");
   auto store = retrieval::open_sqlite_index(o.db, retrieval::IndexOpenMode::kUpdate);
   const auto existing = store->settings();
   // Without -m, an index that has a model keeps using it (reopened from what it recorded).
@@ -93,6 +121,7 @@ int run_index(const IndexCommandOptions& o, bool size_given, bool overlap_given)
   if (!o.quiet) {
     for (const auto& note : report.notes) std::fprintf(stderr, "lmforge: note: %s\n", note.c_str());
   }
+  prepare_vector_search(*store, o);
   if (o.json) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : report.files) {
@@ -128,7 +157,9 @@ Action& register_index(CLI::App& app) {
       "the documents of files gone from the given folders; each file is one transaction, so an\n"
       "interrupted run leaves whole files and the next run finishes. Without -m the index is BM25\n"
       "only; with -m it also stores one vector per chunk, and an index made with another model or\n"
-      "other chunk settings is refused (exit 1, untouched) unless --rebuild.\n"
+      "other chunk settings is refused (exit 1, untouched) unless --rebuild. At the end, the vectors\n"
+      "are written once more beside the database for search (DB.vectors), and from\n"
+      "LMFORGE_ANN_MIN_CHUNKS vectors on (default 100000) an approximate HNSW index (DB.hnsw).\n"
       "EMBED_MODEL: hash:DIM (a model-free hashing embedder).\n"
       "Exit status: 0 done, 1 a file or index problem, 2 a usage problem.");
   sub->add_option("--db", o.db, "The index database file (created when missing)")->required();
@@ -143,6 +174,7 @@ Action& register_index(CLI::App& app) {
   sub->add_flag("--rebuild", o.rebuild, "Start the index over with these settings");
   sub->add_flag("--json", o.json, "Print {\"files\": [...], \"chunks_total\"}");
   sub->add_flag("-q,--quiet", o.quiet, "No progress bar or notes");
+  sub->add_option("-t,--threads", o.threads, "Threads to build the approximate index (default: the number of cores)");
   action = [] { return run_index(o, size_flag->count() > 0, overlap_flag->count() > 0); };
   return action;
 }

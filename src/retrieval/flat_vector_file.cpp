@@ -105,6 +105,7 @@ void write_flat_vector_file(const std::string& path, const VectorStamp& stamp, s
   std::memcpy(header + 32, &stamp.generation, 8);
   std::memcpy(header + 40, stamp.index_id.data(), 32);
   AtomicOutputFile out(path, /*overwrite=*/true);
+  out.set_durable(true);  // fsync before the file is linked into place
   out.write(header, sizeof header);
   out.write(ids.data(), ids.size_bytes());
   out.write_zeros(rows_offset(count) - out.position());

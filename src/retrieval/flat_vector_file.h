@@ -1,8 +1,9 @@
 // The index's vectors kept once more, contiguous, in a flat file beside the database
 // (`DB.vectors`), so that exact search reads them at memory speed from a memory map instead of
 // one SQLite row at a time. The database stays the source of truth: the file is a cache that
-// any process may rebuild from it, written whole into place (core's AtomicOutputFile), and used
-// only while its header's stamp equals the one the database holds now.
+// any process may rebuild from it, written whole into place (core's AtomicOutputFile, synced
+// before it is linked), and used only while its header's stamp equals the one the database
+// holds now.
 //
 // The stamp: a random index id chosen when the index is reset (so a file copied from another
 // index never matches), a generation counter that every transaction changing the index bumps

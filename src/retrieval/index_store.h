@@ -14,6 +14,7 @@
 
 #include "retrieval/embedder.h"
 #include "retrieval/text_splitter.h"
+#include "retrieval/vector_search_options.h"
 
 namespace lmforge::retrieval {
 
@@ -41,6 +42,11 @@ struct StoredDocument {
 struct ScoredChunk {
   int64_t chunk_id = 0;
   double score = 0;  // higher is better; BM25 (as a positive number) or cosine
+};
+
+struct VectorSearchResult {
+  std::vector<ScoredChunk> hits;
+  VectorSearchKind kind = VectorSearchKind::kExact;  // which search produced them
 };
 
 struct ChunkRecord {
@@ -76,6 +82,16 @@ class IndexStore {
   virtual std::vector<ScoredChunk> search_bm25(std::string_view question, size_t k) = 0;
   // Up to k chunks by exact cosine similarity with `query` (normalized, the index's dim).
   virtual std::vector<ScoredChunk> search_vectors(std::span<const float> query, size_t k) = 0;
+  // Up to k chunks by cosine similarity, exactly or through an approximate index as `options`
+  // say (vector_search_options.h). A backend without an approximate index searches exactly.
+  virtual VectorSearchResult search_nearest(std::span<const float> query, size_t k,
+                                            const VectorSearchOptions& options) {
+    (void)options;
+    return {search_vectors(query, k), VectorSearchKind::kExact};
+  }
+  // Makes whatever search_nearest would otherwise build at its first call (caches beside the
+  // database, an approximate index) now: `index` calls it at the end of a run.
+  virtual void prepare_vector_search(const VectorSearchOptions& options) { (void)options; }
   virtual std::vector<ChunkRecord> fetch_chunks(std::span<const int64_t> chunk_ids) = 0;
 };
 

@@ -18,7 +18,8 @@ std::string_view search_mode_name(SearchMode mode) {
 
 std::vector<RetrievedChunk> retrieve(IndexStore& store, const std::string& index_name,
                                      Embedder* embedder, std::string_view question, SearchMode mode,
-                                     size_t k) {
+                                     size_t k, const VectorSearchOptions& vector_options,
+                                     VectorSearchKind* vector_search) {
   const auto settings = store.settings();
   if (!settings) fail(index_name, "the index is empty (no lmforge index was made here yet)");
   std::vector<ScoredChunk> hits;
@@ -39,7 +40,9 @@ std::vector<RetrievedChunk> retrieve(IndexStore& store, const std::string& index
     const std::vector<std::string> texts{std::string(question)};
     const auto query = embedder->embed(texts).at(0);
     const size_t depth = mode == SearchMode::kHybrid ? std::max(k, kFusionDepth) : k;
-    auto by_vector = store.search_vectors(query, depth);
+    auto nearest = store.search_nearest(query, depth, vector_options);
+    if (vector_search) *vector_search = nearest.kind;
+    auto by_vector = std::move(nearest.hits);
     if (mode == SearchMode::kVector) {
       hits = std::move(by_vector);
     } else {

@@ -30,9 +30,12 @@ struct RetrievedChunk {
 };
 
 // `embedder` may be null for kBm25. Vector and hybrid modes need an index with vectors and an
-// embedder with the index's fingerprint; otherwise an Error names the index and says why.
+// embedder with the index's fingerprint; otherwise an Error names the index and says why. The
+// vector search is exact or approximate as `vector_options` say; `vector_search`, when given,
+// receives which one ran (left alone in kBm25 mode).
 std::vector<RetrievedChunk> retrieve(IndexStore& store, const std::string& index_name,
                                      Embedder* embedder, std::string_view question, SearchMode mode,
-                                     size_t k);
+                                     size_t k, const VectorSearchOptions& vector_options = {},
+                                     VectorSearchKind* vector_search = nullptr);
 
 }  // namespace lmforge::retrieval

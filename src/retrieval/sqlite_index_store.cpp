@@ -1,8 +1,10 @@
 // SQLite implementation of IndexStore. Exact vector search scores the flat vector file beside
 // the database (flat_vector_file.h; rebuilt from the database when its stamp is not the
 // database's) with kernels/similarity's dot_rows_f32, or, where that file cannot be written,
-// every vector read out of SQLite; BM25 is FTS5's bm25() (negated, so higher is better
-// everywhere).
+// every vector read out of SQLite; at LMFORGE_ANN_MIN_CHUNKS vectors and more, search_nearest
+// goes through the approximate index instead (DB.hnsw, hnsw_file.h; built from the flat file
+// and rebuilt when its stamp is not the flat file's). BM25 is FTS5's bm25() (negated, so higher
+// is better everywhere).
 #include "retrieval/sqlite_index_store.h"
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "core/half.h"
 #include "kernels/similarity.h"
 #include "retrieval/flat_vector_file.h"
+#include "retrieval/hnsw_file.h"
 #include "retrieval/fts_query.h"
 #include "retrieval/sqlite_handle.h"
 
@@ -290,6 +293,25 @@ class SqliteIndexStore : public IndexStore {
     return search_vectors_in_sqlite(query, k);
   }
 
+  VectorSearchResult search_nearest(std::span<const float> query, size_t k, const VectorSearchOptions& options) override {
+    if (empty_ || k == 0) return {};
+    const FlatVectorFile* flat = current_flat_file(static_cast<uint32_t>(query.size()));
+    if (flat && wants_approximate(*flat, options)) {
+      if (const ApproximateIndex* ann = current_approximate_index(*flat, options)) {
+        return {ann->search(query, k, hnsw_ef_search(k)), VectorSearchKind::kApproximate};
+      }
+    }
+    return {search_vectors(query, k), VectorSearchKind::kExact};
+  }
+
+  void prepare_vector_search(const VectorSearchOptions& options) override {
+    if (empty_) return;
+    const auto s = settings();
+    if (!s || !s->embedder) return;
+    const FlatVectorFile* flat = current_flat_file(s->embedder->dim);
+    if (flat && wants_approximate(*flat, options)) current_approximate_index(*flat, options);
+  }
+
   std::vector<ChunkRecord> fetch_chunks(std::span<const int64_t> chunk_ids) override {
     std::vector<ChunkRecord> out;
     SqliteStatement s(db_,
@@ -376,6 +398,39 @@ class SqliteIndexStore : public IndexStore {
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
+  }
+
+  static bool wants_approximate(const FlatVectorFile& flat, const VectorSearchOptions& options) {
+    return !options.exact_only && flat.count() > 0 && flat.count() >= options.approximate_min_chunks;
+  }
+
+  // The approximate index for the flat file as it is now: the one loaded already, the one on
+  // disk (DB.hnsw) when its stamp and checks hold, or one built from the flat file and written
+  // there (where the folder is read-only, used from memory this time). nullptr when hnswlib
+  // cannot build it (memory): the caller searches exactly.
+  const ApproximateIndex* current_approximate_index(const FlatVectorFile& flat, const VectorSearchOptions& options) {
+    const HnswStamp stamp{flat.stamp(), flat.count(), options.hnsw};
+    if (ann_ && ann_stamp_ == stamp) return ann_.get();
+    ann_.reset();
+    const std::string path = db_.path() + ".hnsw";
+    ann_ = open_hnsw_file_if_current(path, stamp);
+    if (!ann_) {
+      std::function<void(uint64_t)> progress;
+      if (options.on_build_progress) progress = [&](uint64_t done) { options.on_build_progress(done, flat.count()); };
+      try {
+        ann_ = ApproximateIndex::build(flat.rows(), flat.stamp().element_type, flat.ids(), flat.stamp().dim,
+                                       options.hnsw, options.threads, progress);
+      } catch (const Error&) {
+        return nullptr;
+      }
+      try {
+        write_hnsw_file(path, stamp, *ann_);
+      } catch (const Error&) {
+        // A read-only folder: the graph serves this process only.
+      }
+    }
+    ann_stamp_ = stamp;
+    return ann_.get();
   }
 
   void check_vector_size(size_t bytes, size_t dim, size_t element) {
@@ -506,6 +561,8 @@ class SqliteIndexStore : public IndexStore {
   bool has_stamp_ = false;  // meta holds index_id and vectors_generation (schema 2)
   bool upgrade_on_write_ = false;  // schema 1: stamped by the first write
   std::unique_ptr<FlatVectorFile> flat_;  // the mapped flat file, kept while its stamp holds
+  std::unique_ptr<ApproximateIndex> ann_;  // the loaded graph, kept while ann_stamp_ holds
+  HnswStamp ann_stamp_;
 };
 
 }  // namespace

@@ -4,7 +4,9 @@ reader nobody here wrote): the --json formats, incremental runs, kill -9 at many
 index run (the database must pass PRAGMA integrity_check and FTS5's integrity-check, hold every
 file fully or not at all, and the next run must finish the job), and bad input (a database that
 is not ours or is corrupt, refused and left byte for byte; binary files; empty files; huge
-lines; FTS syntax and quotes in questions; a question longer than the context).
+lines; FTS syntax and quotes in questions; a question longer than the context). The approximate
+index (DB.hnsw, forced on small indexes with LMFORGE_ANN_MIN_CHUNKS) must find what exact search
+finds, be rebuilt when stale or damaged, and survive an `ask` killed while it builds it.
 
 Uses the model-free hashing embedder (-m hash:DIM) and the committed demo chat model.
 """
@@ -33,8 +35,11 @@ def check(cond, message):
         raise CheckFailed(message)
 
 
-def run(cmd, expect_rc=0, timeout=300):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+ANN_ENV = dict(os.environ, LMFORGE_ANN_MIN_CHUNKS="1")  # the approximate index on any index
+
+
+def run(cmd, expect_rc=0, timeout=300, env=None):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
     if expect_rc is not None and r.returncode != expect_rc:
         raise CheckFailed("exit status %d (expected %d) from %s\nstdout:\n%s\nstderr:\n%s" % (
             r.returncode, expect_rc, " ".join(cmd), r.stdout.decode(errors="replace")[-2000:],
@@ -115,7 +120,8 @@ def check_formats(lm, work):
 
     r = run([lm, "ask", "--db", db, "Where is the harbor?", "--retrieve-only", "--json", "-k", "3"])
     out = json.loads(r.stdout)
-    check(set(out) == {"question", "mode", "chunks"} and out["mode"] == "hybrid", "ask --json: %r" % out)
+    check(set(out) == {"question", "mode", "search", "chunks"} and out["mode"] == "hybrid" and out["search"] == "exact",
+          "ask --json: %r" % out)
     check(out["question"] == "Where is the harbor?", "question echoed")
     check(1 <= len(out["chunks"]) <= 3, "-k 3 gave %d chunks" % len(out["chunks"]))
     for i, c in enumerate(out["chunks"]):
@@ -162,6 +168,77 @@ def vector_hits(lm, db, question):
     out = json.loads(run([lm, "ask", "--db", db, question, "--retrieve-only", "--json", "--mode", "vector",
                           "-k", "8"]).stdout)
     return [(c["source"], c["start_line"], c["end_line"], c["text"], round(c["score"], 5)) for c in out["chunks"]]
+
+
+def vector_search(lm, db, question, env=None, extra=()):
+    """ask --mode vector -k 10: (which search ran, [(source, start_line, score)])."""
+    # -t 1: one thread builds the same graph every time, so the checks below cannot flicker.
+    out = json.loads(run([lm, "ask", "--db", db, question, "--retrieve-only", "--json", "--mode", "vector",
+                          "-k", "10", "-t", "1"] + list(extra), env=env).stdout)
+    return out["search"], [(c["source"], c["start_line"], c["score"]) for c in out["chunks"]]
+
+
+def check_approximate_overlaps_exact(lm, db, questions):
+    """The approximate search's hits are exact search's: for each question, every hit it returns
+    scores at least exact search's 10th best (ties among the hash embedder's similar chunks make
+    chunk ids a poor test), and the cosine it reports for a chunk is exact search's."""
+    good = total = 0
+    for q in questions:
+        kind, approximate = vector_search(lm, db, q, env=ANN_ENV)
+        check(kind == "approximate", "LMFORGE_ANN_MIN_CHUNKS=1: search %r, not approximate" % kind)
+        kind, exact = vector_search(lm, db, q, env=ANN_ENV, extra=["--exact"])
+        check(kind == "exact", "--exact: search %r" % kind)
+        exact_scores = {(s, l): sc for s, l, sc in exact}
+        for s, l, sc in approximate:
+            total += 1
+            good += sc >= exact[-1][2] - 1e-5
+            if (s, l) in exact_scores:
+                check(abs(exact_scores[(s, l)] - sc) < 1e-4, "approximate score %r, exact %r" % (sc, exact_scores[(s, l)]))
+    check(good >= 0.95 * total, "approximate search found %d of %d hits among exact search's top 10" % (good, total))
+
+
+def check_approximate_index(lm, work, corpus, reference, questions):
+    """DB.hnsw: built by `index` when the threshold says so, used by `ask` (--json says which
+    search ran), its hits exact search's, rebuilt when stale (a change since) or damaged."""
+    db = os.path.join(work, "ann.db")
+    for p in (db, db + "-journal", db + ".vectors", db + ".hnsw"):
+        if os.path.exists(p):
+            os.remove(p)
+    shutil.copyfile(reference, db)
+    cmd = ["-m", "hash:384", "--chunk-size", "300", "--chunk-overlap", "50", "-q", "-t", "1"]
+    run([lm, "index", "--db", db, corpus] + cmd)
+    check(not os.path.exists(db + ".hnsw"), "an index under the default threshold got an approximate index")
+    check(os.path.exists(db + ".vectors"), "index did not write the flat vector file at its end")
+    run([lm, "index", "--db", db, corpus] + cmd, env=ANN_ENV)
+    check(read_bytes(db + ".hnsw")[:8] == b"LMFHNSW\0", "index with LMFORGE_ANN_MIN_CHUNKS=1 wrote no DB.hnsw")
+    kind, _ = vector_search(lm, db, questions[0])
+    check(kind == "exact", "the default threshold (100000) on a small index: search %r" % kind)
+    check_approximate_overlaps_exact(lm, db, questions)
+    # Stale: a change made by an index run under the default threshold leaves the old graph.
+    before = read_bytes(db + ".hnsw")
+    victim = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(corpus) for f in fs)[1]
+    original = read_bytes(victim)
+    write(victim, (questions[0] + " ") * 40 + "\n")
+    try:
+        run([lm, "index", "--db", db, corpus] + cmd)
+        check(read_bytes(db + ".hnsw") == before, "an index run under the threshold touched DB.hnsw")
+        kind, hits = vector_search(lm, db, questions[0], env=ANN_ENV)
+        check(kind == "approximate" and hits[0][0] == victim, "a stale DB.hnsw was used: %r" % hits[:1])
+        check(read_bytes(db + ".hnsw") != before, "the stale DB.hnsw was not rebuilt")
+        # Damaged: a byte flipped in the header, and in the graph; truncated.
+        good = read_bytes(db + ".hnsw")
+        expected = vector_search(lm, db, questions[1], env=ANN_ENV)
+        for at in (20, 50, len(good) // 2, len(good) - 5):
+            write(db + ".hnsw", good[:at] + bytes([good[at] ^ 0x20]) + good[at + 1:])
+            check(vector_search(lm, db, questions[1], env=ANN_ENV)[0] == "approximate", "damaged at %d" % at)
+            check(read_bytes(db + ".hnsw")[:8] == b"LMFHNSW\0" and len(read_bytes(db + ".hnsw")) == len(good),
+                  "a DB.hnsw damaged at byte %d was not rebuilt" % at)
+        write(db + ".hnsw", good[: len(good) // 3])
+        check(vector_search(lm, db, questions[1], env=ANN_ENV)[1][:1] == expected[1][:1], "truncated DB.hnsw")
+        check(len(read_bytes(db + ".hnsw")) == len(good), "a truncated DB.hnsw was not rebuilt")
+    finally:
+        write(victim, original)
+    return len(good)
 
 
 def check_flat_file(lm, work, corpus, reference, question):
@@ -236,6 +313,8 @@ def check_kill9(lm, work):
     check(len(expected) == 120, "reference run indexed %d files" % len(expected))
     question = "harbor storm river"
     check_flat_file(lm, work, corpus, reference, question)
+    ann_questions = [question, "llama alpaca camel", "vector matrix token index", "bread cheese", "desert mountain"]
+    check_approximate_index(lm, work, corpus, reference, ann_questions)
     expected_hits = vector_hits(lm, reference, question)
 
     db = os.path.join(work, "kill.db")
@@ -263,16 +342,21 @@ def check_kill9(lm, work):
                     100 * fraction, path, got, expected[path]))
         run([lm, "index", "--db", db] + cmd[1:])
         check(db_state(db) == expected, "the run after kill -9 at %.0f%% did not finish the job" % (100 * fraction))
-        # The flat vector file of the previous round's database (left in place) is foreign to
-        # this one; an `ask` killed while it rebuilds it leaves nothing that the next one trusts.
-        ask = subprocess.Popen([lm, "ask", "--db", db, question, "--retrieve-only", "--mode", "vector"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.002 * round_no)
+        # The flat vector file and approximate index of the previous round's database (left in
+        # place) are foreign to this one; an `ask` killed while it rebuilds them (odd rounds: the
+        # approximate index too) leaves nothing that the next one trusts.
+        ann_round = round_no % 2 == 1
+        ask = subprocess.Popen([lm, "ask", "--db", db, question, "--retrieve-only", "--mode", "vector", "-t", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=ANN_ENV if ann_round else None)
+        time.sleep((0.05 if ann_round else 0.002) * round_no)
         if ask.poll() is None:
             ask.send_signal(signal.SIGKILL)
         ask.wait()
         check(vector_hits(lm, db, question) == expected_hits,
               "vector search after kill -9 at %.0f%% differs from the reference's" % (100 * fraction))
+        if ann_round and round_no in (1, 5):
+            check_approximate_overlaps_exact(lm, db, [question])
         leftovers = [f for f in os.listdir(work) if "lmforge-tmp" in f]
         check(not leftovers, "temporaries left behind: %r" % leftovers)
     check(kills >= len(fractions) // 2, "only %d of %d runs were killed mid-way (the corpus indexes too fast)" % (
@@ -385,6 +469,8 @@ def main():
         check_formats(args.lmforge, args.workdir)
         kills, full = check_kill9(args.lmforge, args.workdir)
         print("index: kill -9 in %d runs (a full run took %.2f s); every file whole, every rerun finished" % (kills, full))
+        print("index: the approximate index (DB.hnsw) found exact search's hits, was rebuilt when stale, "
+              "damaged or foreign, and survived kill -9 during its build")
         check_bad_input(args.lmforge, args.workdir)
     except CheckFailed as e:
         print("index: FAILED: %s" % e, flush=True)
