@@ -105,17 +105,20 @@ void handle_ask(ServeState& s, const httplib::Request& req, httplib::Response& r
       "text/event-stream",
       [st](size_t, httplib::DataSink& sink) {
         GenerationChannel::Taken t = st->gen->next();
-        if (st->gen->client_gone()) return false;
+        if (st->gen->client_gone()) {
+          st->gen->abandon();
+          return false;
+        }
         const std::string out = ask_events(*st, t);
         if (!out.empty() && !sink.write(out.data(), out.size())) {
-          st->gen->cancel();
+          st->gen->abandon();
           return false;
         }
         if (t.done) sink.done();
         return true;
       },
       [st](bool success) {
-        if (!success) st->gen->cancel();
+        if (!success) st->gen->abandon();  // the client went away (or a write failed)
       });
 }
 

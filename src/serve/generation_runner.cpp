@@ -77,6 +77,15 @@ void ActiveGeneration::cancel() {
   if (!channel_->finished()) s_.scheduler->cancel(id_);
 }
 
+void ActiveGeneration::abandon() {
+  if (done_) return;
+  cancel();
+  for (int i = 0; i < 50 && !done_; ++i) {
+    GenerationChannel::Taken rest = channel_->take(kWaitSlice);
+    if (rest.done) record(*rest.done);
+  }
+}
+
 GenerationChannel::Taken ActiveGeneration::next() {
   GenerationChannel::Taken t = channel_->take(kWaitSlice);
   if (t.done) {
@@ -93,6 +102,7 @@ void ActiveGeneration::record(const ScheduledResult& r) {
   RequestRecord& rec = current_request_record();
   rec.prompt_tokens = r.prompt_tokens;
   rec.completion_tokens = r.completion_tokens;
+  rec.stop = std::string(stop_reason_name(r.stop));
   s_.metrics.count_tokens(r.prompt_tokens, r.completion_tokens);
   const auto first = channel_->first_token_at();
   const auto end = channel_->done_at();
@@ -116,11 +126,7 @@ std::optional<ActiveGeneration::Collected> ActiveGeneration::collect() {
       return c;
     }
     if (gone_) {
-      // Wait (bounded) for the scheduler to confirm, so the slot is free when this returns.
-      for (int i = 0; i < 50 && !done_; ++i) {
-        GenerationChannel::Taken rest = channel_->take(kWaitSlice);
-        if (rest.done) record(*rest.done);
-      }
+      abandon();
       return std::nullopt;
     }
   }

@@ -33,6 +33,9 @@ class ActiveGeneration {
   // What arrived, waiting up to 100 ms; cancels the request when the client has gone away.
   GenerationChannel::Taken next();
   void cancel();
+  // Cancels and waits (bounded) for the scheduler to confirm, so that the slot is free and the
+  // request's numbers are recorded when this returns. For a client that went away.
+  void abandon();
   bool client_gone() const { return gone_; }
   size_t prompt_tokens() const { return prompt_tokens_; }
 

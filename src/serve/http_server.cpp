@@ -341,6 +341,7 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
         strm.get_remote_ip_and_port(req.remote_addr, req.remote_port);
         strm.get_local_ip_and_port(req.local_addr, req.local_port);
       });
+      if (request_done_) request_done_();
       if (!ok) {
         if (strm.timed_out() && strm.written() == 0) {
           ApiError e = error_for_status(408);
@@ -359,6 +360,8 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
 }
 
 bool current_connection_alive() { return t_stream != nullptr && t_stream->peer_alive(); }
+
+bool current_request_timed_out() { return t_stream != nullptr && t_stream->timed_out(); }
 
 std::chrono::steady_clock::time_point current_request_start() {
   return t_stream ? t_stream->started() : std::chrono::steady_clock::now();

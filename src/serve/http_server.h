@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 
 #include <httplib.h>
 
@@ -44,6 +45,9 @@ class BoundedHttpServer : public httplib::Server {
   void begin_shutdown();
   bool shutting_down() const { return stopping_.load(); }
   size_t open_connections() const { return open_.load(); }
+  // Called on the connection's thread after each request is completely over (its response
+  // written or abandoned, the response object destroyed).
+  void set_request_done(std::function<void()> fn) { request_done_ = std::move(fn); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
@@ -52,11 +56,15 @@ class BoundedHttpServer : public httplib::Server {
   HttpLimits limits_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> open_{0};
+  std::function<void()> request_done_;
 };
 
 // For handlers and content providers running on a connection's thread: false once the client
 // has closed or reset its side (or outside any connection).
 bool current_connection_alive();
+// Whether the request on this thread ran out of its read deadline (the library then reports a
+// bad request; the error handler makes it the 408 it is).
+bool current_request_timed_out();
 // When the request being handled on this thread began to arrive.
 std::chrono::steady_clock::time_point current_request_start();
 

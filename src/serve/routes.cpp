@@ -49,19 +49,17 @@ httplib::Server::Handler guarded(ServeState& s, Handler h, bool needs_model) {
   };
 }
 
-void log_request(const httplib::Request& req, const httplib::Response& res) {
-  const RequestRecord& rec = current_request_record();
+void log_request(const RequestRecord& rec) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - current_request_start()).count();
-  std::fprintf(stderr, "lmforge serve: %s %s %d prompt_tokens=%zu completion_tokens=%zu %.1f ms\n",
-               escaped_for_display(req.method).c_str(), escaped_for_display(req.path).c_str(), res.status, rec.prompt_tokens,
-               rec.completion_tokens, ms);
+  std::fprintf(stderr, "lmforge serve: %s %s %d prompt_tokens=%zu completion_tokens=%zu%s%s %.1f ms\n",
+               escaped_for_display(rec.method).c_str(), escaped_for_display(rec.path).c_str(), rec.status, rec.prompt_tokens,
+               rec.completion_tokens, rec.stop.empty() ? "" : " stop=", rec.stop.c_str(), ms);
 }
 
 }  // namespace
 
 void register_routes(BoundedHttpServer& server, ServeState& s) {
   server.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-    current_request_record() = {};
     if (req.path == "/health" || !s.api_key.enabled()) return httplib::Server::HandlerResponse::Unhandled;
     if (s.api_key.accepts(req.get_header_value("Authorization"))) return httplib::Server::HandlerResponse::Unhandled;
     send_error(res, unauthorized_error());
@@ -84,6 +82,7 @@ void register_routes(BoundedHttpServer& server, ServeState& s) {
   // cannot parse: 400) get an OpenAI error body like every other refusal.
   server.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.status == 499) return;
+    if (res.status == 400 && current_request_timed_out()) res.status = 408;
     ApiError e = res.status == 404   ? route_not_found_error(escaped_for_display(req.method), escaped_for_display(req.path))
                  : res.status == 413 ? body_too_large_error(s.limits.max_body)
                                      : error_for_status(res.status);
@@ -94,7 +93,15 @@ void register_routes(BoundedHttpServer& server, ServeState& s) {
   });
   server.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {
     s.metrics.count_request(res.status);
-    if (s.log_requests) log_request(req, res);
+    RequestRecord& rec = current_request_record();
+    rec.method = req.method;
+    rec.path = req.path;
+    rec.status = res.status;
+  });
+  server.set_request_done([&s] {
+    RequestRecord& rec = current_request_record();
+    if (s.log_requests && rec.status != 0) log_request(rec);
+    rec = {};
   });
 }
 
