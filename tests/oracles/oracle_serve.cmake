@@ -3,8 +3,10 @@
 #  - serve_sdk: the official `openai` npm SDK and @langchain/openai, unchanged, plus greedy
 #    output against `lmforge run --temp 0` (check_serve_sdk.py, serve_sdk.mjs);
 #  - serve_hostile: malformed and hostile requests over raw sockets, slow clients,
-#    disconnects mid-stream, the connection cap (check_serve_hostile.py).
-foreach(check serve_sdk serve_hostile)
+#    disconnects mid-stream, the connection cap (check_serve_hostile.py);
+#  - serve_endpoints: /v1/ask over an index, /tokenize and /detokenize against `lmforge
+#    tokenize`, /metrics, /slots, SIGINT with a stream in flight (check_serve_endpoints.py).
+foreach(check serve_sdk serve_hostile serve_endpoints)
   add_test(NAME oracle.${check}
            COMMAND ${LMFORGE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_${check}.py
                    --lmforge $<TARGET_FILE:lmforge>
