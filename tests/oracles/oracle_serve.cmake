@@ -5,8 +5,13 @@
 #  - serve_hostile: malformed and hostile requests over raw sockets, slow clients,
 #    disconnects mid-stream, the connection cap (check_serve_hostile.py);
 #  - serve_endpoints: /v1/ask over an index, /tokenize and /detokenize against `lmforge
-#    tokenize`, /metrics, /slots, SIGINT with a stream in flight (check_serve_endpoints.py).
-foreach(check serve_sdk serve_hostile serve_endpoints)
+#    tokenize`, /metrics, /slots, SIGINT with a stream in flight (check_serve_endpoints.py);
+#  - serve_load: 64 concurrent clients mixing streams, plain requests, embeddings, cancels and
+#    malformed requests; no 5xx but 503 + Retry-After, slots idle and RSS flat after
+#    (check_serve_load.py);
+#  - serve_nginx: two replicas behind nginx with docs/nginx/lmforge.conf, streaming through it
+#    (check_serve_nginx.py).
+foreach(check serve_sdk serve_hostile serve_endpoints serve_load serve_nginx)
   add_test(NAME oracle.${check}
            COMMAND ${LMFORGE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_${check}.py
                    --lmforge $<TARGET_FILE:lmforge>
