@@ -77,6 +77,7 @@ struct BatchScheduler::Impl {
   std::vector<uint64_t> cancels;
   uint64_t next_id = 1;
   bool stopping = false, finish_queued = false;
+  bool exited = false;  // the scheduler thread has ended: nothing reads `cancels` any more
   uint32_t busy = 0;  // slots given a request and not yet seen idle again
   SchedulerStats counters;
   std::vector<SlotInfo> view;
@@ -100,6 +101,7 @@ BatchScheduler::Impl::Impl(const LlamaModel& m, const SpmTokenizer& t, const Bat
   for (uint32_t i = 0; i < opt.n_slots; ++i) slots.push_back(std::make_unique<SchedulerSlot>(i, n_ctx, tok));
   holds_cells.assign(opt.n_slots, false);
   counters.slots_total = opt.n_slots;
+  counters.kv_cells_total = counters.kv_cells_free = cache->n_cells();
   view.resize(opt.n_slots);
   for (uint32_t i = 0; i < opt.n_slots; ++i) view[i] = SlotInfo{.id = i, .state = "idle"};
 }
@@ -163,10 +165,12 @@ void BatchScheduler::Impl::publish(const StepBatch* done) {
     n_busy += !s.idle();
   }
   busy = n_busy;
+  counters.kv_cells_free = cache->n_free();
+  counters.generated_tokens = 0;
+  for (const auto& s : slots) counters.generated_tokens += s->drawn_total();
   if (done && !done->parts.empty()) {
     ++counters.steps;
     counters.prompt_tokens += done->n_prompt_tokens;
-    for (const StepBatch::Part& p : done->parts) counters.generated_tokens += p.wants_logits;
   }
 }
 
@@ -216,6 +220,8 @@ void BatchScheduler::Impl::run() {
     release_idle_cells();
     if (exit_after) {
       publish(nullptr);
+      std::lock_guard lk(mu);
+      exited = true;
       break;
     }
     try {
@@ -262,7 +268,8 @@ BatchScheduler::Submitted BatchScheduler::submit(ScheduledRequest request, Reque
 
 void BatchScheduler::cancel(uint64_t id) {
   std::lock_guard lk(impl_->mu);
-  if (impl_->stopping && !impl_->finish_queued) return;  // everything is being cancelled
+  // Everything is being cancelled, or nothing runs any more.
+  if (impl_->exited || (impl_->stopping && !impl_->finish_queued)) return;
   impl_->cancels.push_back(id);
   impl_->cv.notify_all();
 }

@@ -65,7 +65,7 @@ struct ScheduledToken {
 };
 
 struct ScheduledResult {
-  StopReason stop = StopReason::kLimit;  // kCancelled after cancel() or shutdown
+  StopReason stop = StopReason::kLimit;  // kCancelled after cancel() or shutdown, and with `error`
   size_t prompt_tokens = 0;
   size_t completion_tokens = 0;          // generated, the token that ended the text excluded
   std::string error;                     // not empty when the engine failed for this request
@@ -82,7 +82,9 @@ struct SchedulerStats {
   uint32_t queued = 0;
   uint64_t steps = 0;            // engine evaluations so far
   uint64_t prompt_tokens = 0;    // evaluated prompt tokens so far
-  uint64_t generated_tokens = 0;
+  uint64_t generated_tokens = 0;  // drawn tokens (the one ending a text included)
+  uint32_t kv_cells_total = 0;   // n_slots * n_ctx
+  uint32_t kv_cells_free = 0;    // back to kv_cells_total once every slot is idle
 };
 
 struct SlotInfo {
@@ -111,6 +113,8 @@ class BatchScheduler {
   // Queues a request. kTooLong when prompt + max(n_predict, 0) does not fit one slot's context
   // (n_predict < 0 needs one free position), kQueueFull when max_queue requests already wait;
   // callbacks are then never called. Accepted requests always end with on_done.
+  // Throws UsageError (and calls nothing) on an empty prompt, a token id outside the
+  // vocabulary, or top_logprobs above 20: the caller should have refused those already.
   Submitted submit(ScheduledRequest request, RequestCallbacks callbacks);
 
   // Ends a request early (waiting or running): its slot is freed at the next step and on_done

@@ -89,6 +89,7 @@ bool SchedulerSlot::emit(const ScheduledToken& token) {
 void SchedulerSlot::draw(std::span<const float> logits) {
   const ScheduledRequest& r = run_->request;
   const int32_t next = sample(logits);
+  ++drawn_total_;
   ScheduledToken token;
   token.id = next;
   if (r.logprobs) {

@@ -45,6 +45,7 @@ class SchedulerSlot {
   size_t n_past() const { return n_past_; }     // positions of this slot filled in the cache
   size_t n_prompt() const { return run_ ? run_->request.prompt.size() : 0; }
   size_t n_generated() const { return generated_; }
+  uint64_t drawn_total() const { return drawn_total_; }  // tokens drawn by this slot, all requests
 
   // Takes a request (the slot must be idle): its prompt is fed from the next step on.
   void start(QueuedRequest request);
@@ -85,6 +86,7 @@ class SchedulerSlot {
   size_t n_past_ = 0;
   size_t generated_ = 0;
   int32_t pending_ = -1;
+  uint64_t drawn_total_ = 0;
   std::vector<float> scratch_;            // the logits with EOS masked, for ignore_eos
   std::vector<TokenLogprob> top_;         // the current token's alternatives
 };

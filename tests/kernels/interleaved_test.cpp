@@ -171,5 +171,62 @@ TEST(InterleavedTest, Q8_0WeightMinus128) {
   });
 }
 
+
+// A token's products must not depend on the tokens that share its pass (a server batches its
+// slots' tokens): each row of a small batch against the same row packed alone, bit for bit.
+void expect_rows_independent(DType type, uint64_t rows, uint64_t cols, size_t n, uint64_t r0, uint64_t r1, uint32_t seed) {
+  SCOPED_TRACE(std::string(dtype_name(type)) + " rows " + std::to_string(rows) + " cols " + std::to_string(cols) +
+               " n " + std::to_string(n) + " r0 " + std::to_string(r0) + " r1 " + std::to_string(r1));
+  auto m = make_matrix(type, rows, cols, seed);
+  if (type == DType::Q8_0) {  // -128 too: the VNNI form biases the weights by 128
+    for (uint64_t r = 0; r < rows; r += 3) const_cast<uint8_t*>(m.view.row(r))[2 + r % 32] = 0x80;
+  }
+  const InterleavedMatrix il(m.view);
+  const std::vector<float> x = random_floats(n * cols, seed + 1);
+  PackedActivations batch, one;
+  batch.reset(type, n, cols);
+  batch.pack_rows_scalar(x.data(), cols, 0, n);
+  std::vector<float> got(n * rows), alone(rows);
+  matmul_interleaved(il, batch, got.data(), rows, r0, r1);
+  for (size_t t = 0; t < n; ++t) {
+    one.reset(type, 1, cols);
+    one.pack_rows_scalar(x.data() + t * cols, cols, 0, 1);
+    matmul_interleaved(il, one, alone.data(), rows, r0, r1);
+    for (uint64_t r = r0; r < r1; ++r) {
+      uint32_t a, b;
+      std::memcpy(&a, &got[t * rows + r], 4);
+      std::memcpy(&b, &alone[r], 4);
+      ASSERT_EQ(a, b) << "t " << t << " r " << r << ": " << got[t * rows + r] << " batched, " << alone[r] << " alone";
+    }
+  }
+}
+
+// Small batches (2-16 tokens) take their own tiles on AVX-512 (several groups streamed, each
+// block decoded once for up to 8 tokens): every remainder of groups, tokens and ranges, against
+// the twin on every target and under normal dispatch (which on VNNI CPUs is AVX3_DL), and each
+// row bit for bit equal to its product alone wherever no column chunks are taken (up to 2048
+// columns on every target; any width on AVX-512, where chunked tiles start at 17 tokens).
+TEST(InterleavedTest, SmallBatchesMatchTheTwinAndEachRowAlone) {
+  const bool avx512 = (hwy::SupportedTargets() & (HWY_AVX3 | HWY_AVX3_DL)) != 0;
+  auto cases = [&](const std::string& target) {
+    const bool any_width = target.empty() ? avx512 : target.rfind("AVX3", 0) == 0;
+    for (DType type : interleaved_types()) {
+      uint32_t seed = 500;
+      for (size_t n = 2; n <= 16; ++n) {
+        expect_interleaved_matches(type, 203, 256, n, 0, 203, ++seed, true);  // 25 groups + 3 rows
+        expect_interleaved_matches(type, 203, 256, n, 5, 197, ++seed, true);  // both ends cut
+        expect_rows_independent(type, 203, 256, n, 5, 197, ++seed);
+        if (n % 4 == 0 || n % 4 == 1) {  // the wide ones for some remainders: they take longer
+          expect_interleaved_matches(type, 40, 2048, n, 8, 40, ++seed, true);
+          expect_rows_independent(type, 56, 2048, n, 0, 56, ++seed);
+          if (any_width) expect_rows_independent(type, 24, 5632, n, 0, 24, ++seed);
+        }
+      }
+    }
+  };
+  for_each_target([&](const std::string& name) { cases(name); });
+  cases("");
+}
+
 }  // namespace
 }  // namespace lmforge

@@ -215,6 +215,50 @@ TEST(MatmulTest, DispatchedMatchesScalarTwin) {
   });
 }
 
+// A token's products must not depend on the tokens that share its pass (a server batches its
+// slots' tokens): float weights against 2-8 tokens take their own strided tiles on AVX-512;
+// every row of such a batch must be the bits of the same row multiplied alone, and within the
+// twin's bound. Wide rows too on AVX-512 (5632 columns: the prompt tiles, which other targets
+// take from 5 tokens on, split those into column chunks).
+TEST(MatmulTest, SmallFloatBatchesMatchTheTwinAndEachRowAlone) {
+  const bool avx512 = (hwy::SupportedTargets() & (HWY_AVX3 | HWY_AVX3_DL)) != 0;
+  auto cases = [&](const std::string& target) {
+    const bool any_width = target.empty() ? avx512 : target.rfind("AVX3", 0) == 0;
+    for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+      uint32_t seed = 700;
+      for (size_t n = 2; n <= 8; ++n) {
+        expect_dispatched_matches_scalar(type, 45, 256, n, 0, 45, ++seed);  // 5 strided tiles + 5 rows
+        expect_dispatched_matches_scalar(type, 45, 256, n, 3, 40, ++seed);
+        for (const uint64_t cols : {256u, 5632u}) {
+          if (cols > 256 && !any_width) continue;
+          const uint64_t rows = cols > 256 ? 19 : 45;
+          SCOPED_TRACE(std::string(dtype_name(type)) + " cols " + std::to_string(cols) + " n " + std::to_string(n));
+          auto m = make_matrix(type, rows, cols, ++seed);
+          const std::vector<float> x = random_floats(n * cols, ++seed);
+          PackedActivations batch, one;
+          batch.reset(type, n, cols);
+          batch.pack_rows_scalar(x.data(), cols, 0, n);
+          std::vector<float> got(n * rows), alone(rows);
+          matmul_packed(m.view, batch, got.data(), rows, 0, rows);
+          for (size_t t = 0; t < n; ++t) {
+            one.reset(type, 1, cols);
+            one.pack_rows_scalar(x.data() + t * cols, cols, 0, 1);
+            matmul_packed(m.view, one, alone.data(), rows, 0, rows);
+            for (uint64_t r = 0; r < rows; ++r) {
+              uint32_t a, b;
+              std::memcpy(&a, &got[t * rows + r], 4);
+              std::memcpy(&b, &alone[r], 4);
+              ASSERT_EQ(a, b) << "t " << t << " r " << r << ": " << got[t * rows + r] << " batched, " << alone[r] << " alone";
+            }
+          }
+        }
+      }
+    }
+  };
+  for_each_target([&](const std::string& name) { cases(name); });
+  cases("");
+}
+
 // Q8_0 files may hold -128 (ggml's quantizer never writes it, other tools may): the sign tricks
 // of 8-bit dot products must still be exact.
 TEST(MatmulTest, Q8_0WeightMinus128) {
