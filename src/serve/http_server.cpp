@@ -319,7 +319,9 @@ int BoundedHttpServer::bind_any_port(const std::string& host) {
 
 void BoundedHttpServer::begin_shutdown() {
   stopping_ = true;
-  stop();
+  // The library's stop() asserts that the listening socket is still open; after a first
+  // successful stop it is not, and callers may repeat this until the listen loop has ended.
+  if (svr_sock_.load() != INVALID_SOCKET) stop();
 }
 
 bool BoundedHttpServer::process_and_close_socket(socket_t sock) {

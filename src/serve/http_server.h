@@ -41,7 +41,8 @@ class BoundedHttpServer : public httplib::Server {
   bool bind(const std::string& host, int port);
   int bind_any_port(const std::string& host);
   // Stops taking connections and closes idle keep-alive ones; requests in progress finish.
-  // listen_after_bind() returns once every connection has closed.
+  // listen_after_bind() returns once every connection has closed. Called before the listen
+  // loop has started it has no effect on the loop: repeat it until the loop has ended.
   void begin_shutdown();
   bool shutting_down() const { return stopping_.load(); }
   size_t open_connections() const { return open_.load(); }

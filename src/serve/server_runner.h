@@ -3,9 +3,9 @@
 // connections, running generations cancelled (their clients get the end of their stream),
 // every connection closed, then return so the process exits 0.
 //
-// Signals are taken by a thread of their own (sigtimedwait): the constructor blocks SIGINT and
-// SIGTERM for the whole process, so it must run before any other thread is started, and it
-// ignores SIGPIPE (a client that goes away must not kill the server).
+// The constructor installs SIGINT/SIGTERM handlers that only record the signal (whichever
+// thread it lands on; SA_RESTART, so other threads' system calls resume), and ignores SIGPIPE
+// (a client that goes away must not kill the server).
 #pragma once
 
 #include <atomic>
@@ -26,14 +26,20 @@ class ServerRunner {
 
   // Binds (port 0: a free port) and starts serving; returns the port, or throws lmforge::Error.
   int start(const std::string& host, int port);
-  // Blocks until SIGINT/SIGTERM (or request_stop()), then shuts down as described above.
+  // Waits (checking every 50 ms) for SIGINT/SIGTERM or request_stop(), then shuts down as
+  // described above.
   void serve_until_stopped();
   void request_stop() { stop_requested_ = true; }
 
  private:
+  // Stops the server and joins its listener. The library's stop() does nothing before its
+  // listen loop has started, so it is repeated until the loop has ended.
+  void stop_listener();
+
   ServeState& state_;
   BoundedHttpServer server_;
   std::thread listener_;
+  std::atomic<bool> listener_done_{false};
   std::atomic<bool> stop_requested_{false};
 };
 
