@@ -8,6 +8,8 @@
    without BOS) and a round trip.
 3. /metrics (Prometheus text: the unlabelled gauges, request counters, histograms) and /slots.
 4. SIGINT while a stream is in flight: the stream ends, the process exits 0, within bounds.
+5. Start-up failures: a model that does not exist exits 1 (after it already listened), a bad
+   flag exits 2, each within bounds.
 """
 
 import json
@@ -169,6 +171,17 @@ def main():
         print("SIGINT with a stream in flight: exit 0", flush=True)
     finally:
         server.stop()
+
+    # 5. Start-up failures end the process (the listener started before loading must not hold it).
+    for argv, want in [(["-m", os.path.join(work, "no-such-model.gguf"), "--port", "0"], 1),
+                       (["-m", DEMO, "--parallel", "0"], 2), (["-m", DEMO, "--timeout", "-1"], 2)]:
+        try:
+            r = subprocess.run([args.lmforge, "serve"] + argv, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("lmforge serve %s did not exit within 60 s" % " ".join(argv))
+        check(r.returncode == want and "lmforge: error:" in r.stderr,
+              "lmforge serve %s: exit %s (want %s): %s" % (" ".join(argv), r.returncode, want, r.stderr[-300:]))
+    print("start-up failures exit 1 / 2", flush=True)
 
 
 if __name__ == "__main__":
