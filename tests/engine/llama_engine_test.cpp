@@ -64,6 +64,52 @@ void expect_same_row(const std::vector<float>& got, size_t got_row, const std::v
   }
 }
 
+// A server's step: one decode token of each of n sequences. On the fast engine each row must be
+// the same bits as that token decoded alone after the same history (the small-batch kernels
+// keep each row's sums in the one-token order), so a request's greedy output cannot change
+// with the load beside it. A wide feed-forward (TinyLlama's 5632) so that the down projection
+// has the rows that prompt-sized tiles would split into column chunks.
+TEST_F(BatchedEval, DecodeRowsAreTheBitsOfEachTokenAlone) {
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    TinySpec s;
+    s.matrix_type = t;
+    s.ff = 5632;
+    auto m = write(s);
+    auto engine = LlamaEngine::create(*m, {.n_threads = 2});
+    const auto history = [](int32_t seq) {
+      std::vector<int32_t> h;
+      for (int32_t i = 0; i < 3 + seq % 4; ++i) h.push_back((5 * seq + 3 * i + 1) % static_cast<int32_t>(kVocab));
+      return h;
+    };
+    const auto next = [](int32_t seq) { return (7 * seq + 2) % static_cast<int32_t>(kVocab); };
+    const auto prefill = [&](KvCache& cache, int32_t seq, int32_t as) {
+      LlamaBatch b;
+      const auto h = history(seq);
+      for (size_t i = 0; i < h.size(); ++i) b.add(h[i], static_cast<int32_t>(i), as, false);
+      engine->eval(cache, b);
+    };
+    for (int32_t n = 1; n <= 8; ++n) {
+      SCOPED_TRACE(std::string(dtype_name(t)) + ", " + std::to_string(n) + " rows");
+      KvCache cache(*m, 64, 8);
+      LlamaBatch step;
+      for (int32_t seq = 0; seq < n; ++seq) {
+        prefill(cache, seq, seq);
+        step.add(next(seq), static_cast<int32_t>(history(seq).size()), seq, true);
+      }
+      const auto rows = engine->eval(cache, step);
+      for (int32_t seq = 0; seq < n; ++seq) {
+        KvCache own(*m, 16, 1);
+        prefill(own, seq, 0);
+        LlamaBatch one;
+        one.add(next(seq), static_cast<int32_t>(history(seq).size()), 0, true);
+        const auto want = engine->eval(own, one);
+        for (size_t v = 0; v < kVocab; ++v)
+          ASSERT_EQ(rows[static_cast<size_t>(seq) * kVocab + v], want[v]) << "sequence " << seq << " vocab " << v;
+      }
+    }
+  }
+}
+
 TEST_F(BatchedEval, TwoSequencesInOneBatchGiveTheLogitsEachGivesAlone) {
   const std::vector<int32_t> a = {1, 5, 39, 0, 7, 7, 12, 30}, b = {3, 1, 4, 1, 5, 9};
   for (DType t : {DType::F32, DType::Q4_0}) {

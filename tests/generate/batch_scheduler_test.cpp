@@ -187,6 +187,32 @@ TEST_F(BatchSchedulerTest, ConcurrentGreedyRequestsMatchEachAlone) {
 }
 
 
+// Steps of 5 tokens for 4 slots: prompts are fed in chunks across several steps, beside the
+// slots already generating (generating slots first), and still give each request's own tokens.
+TEST_F(BatchSchedulerTest, PromptChunksAcrossStepsStillMatchEachAlone) {
+  BatchSchedulerOptions o = options(4);
+  o.n_batch = 5;
+  BatchScheduler sched(*loaded_->model, tok(), o);
+  std::vector<std::unique_ptr<Outcome>> outcomes;
+  std::vector<ScheduledRequest> requests;
+  for (size_t i = 0; i < kPrompts.size(); ++i) {
+    requests.push_back(greedy(kPrompts[kPrompts.size() - 1 - i] + " and then, one day,", 10 + static_cast<int64_t>(i)));
+    outcomes.push_back(std::make_unique<Outcome>());
+    ASSERT_EQ(sched.submit(requests.back(), outcomes.back()->callbacks()).admission, BatchScheduler::Admission::kAccepted);
+  }
+  size_t prompt_tokens = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(outcomes[i]->wait());
+    const GenerationResult expected = alone(requests[i]);
+    EXPECT_EQ(outcomes[i]->generated(), expected.tokens) << "request " << i;
+    EXPECT_EQ(outcomes[i]->text, expected.text) << "request " << i;
+    prompt_tokens += requests[i].prompt.size();
+  }
+  expect_all_idle(sched);
+  // At most 5 tokens a step: the prompts alone needed this many steps.
+  EXPECT_GE(sched.stats().steps, (prompt_tokens + 4) / 5);
+}
+
 TEST_F(BatchSchedulerTest, StopStringsNeverLeakFromConcurrentRequests) {
   // Stop strings taken from each prompt's greedy continuation (they may span tokens).
   BatchScheduler sched(*loaded_->model, tok(), options(4));
