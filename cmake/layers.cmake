@@ -16,5 +16,6 @@ set(LMFORGE_LAYERS
   "engine"               # the loaded model, KV cache, forward passes
   "generate"             # generation sessions, chat templates, perplexity
   "gptq retrieval"       # GPTQ / RTN quantization with calibration text; text splitting, index store, search
+  "serve"                # the OpenAI-compatible HTTP server: routes, request parsing, SSE, limits, metrics
   "cli"                  # parse, call one function, print
 )

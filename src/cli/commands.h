@@ -24,5 +24,6 @@ Action& register_gptq_layer(CLI::App& app);
 Action& register_embed(CLI::App& app);
 Action& register_index(CLI::App& app);
 Action& register_ask(CLI::App& app);
+Action& register_serve(CLI::App& app);
 
 }  // namespace lmforge::cli

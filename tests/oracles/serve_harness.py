@@ -1,0 +1,112 @@
+"""A live `lmforge serve` for the server checks: started on 127.0.0.1 with --port 0 (the port
+it picked is read from its log), waited for until /health says ok, stopped with SIGTERM (its
+exit status checked: 0) or killed if it hangs. Every wait is bounded.
+
+Python standard library only, so that the hostile-request and load checks need nothing that
+scripts/install_oracles.sh installs."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO = os.path.join(REPO, "models", "demo")
+
+
+class Server:
+    def __init__(self, lmforge, args=(), model=DEMO, log_path=None, start_timeout=120):
+        self.cmd = [lmforge, "serve", "-m", model, "--host", "127.0.0.1", "--port", "0"] + list(args)
+        self.log_lines = []
+        self.log_file = open(log_path, "w") if log_path else None
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     errors="replace")
+        self.port = None
+        self._port_seen = threading.Event()
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        if not self._port_seen.wait(start_timeout):
+            self.kill()
+            raise RuntimeError("lmforge serve printed no port within %ds: %s" % (start_timeout, self.log_tail()))
+        deadline = time.time() + start_timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("lmforge serve exited with %s: %s" % (self.proc.returncode, self.log_tail()))
+            try:
+                status, body, _ = self.request("GET", "/health")
+                if status == 200 and json.loads(body).get("status") == "ok":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("lmforge serve was not healthy within %ds: %s" % (start_timeout, self.log_tail()))
+
+    def _read_log(self):
+        for line in self.proc.stderr:
+            self.log_lines.append(line.rstrip("\n"))
+            if self.log_file:
+                self.log_file.write(line)
+                self.log_file.flush()
+            m = re.search(r"listening on http://[^:]+:(\d+)", line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+                self._port_seen.set()
+
+    def log_tail(self, n=20):
+        return "\n".join(self.log_lines[-n:])
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        """(status, body bytes, headers dict) of one request on a fresh connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            data = body
+            if isinstance(body, (dict, list)):
+                data = json.dumps(body).encode()
+            elif isinstance(body, str):
+                data = body.encode()
+            h = {"Content-Type": "application/json"} if data is not None else {}
+            h.update(headers or {})
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return r.status, r.read(), {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            conn.close()
+
+    def json(self, method, path, body=None, headers=None, timeout=60):
+        status, data, _ = self.request(method, path, body, headers, timeout)
+        return status, json.loads(data) if data else None
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self, timeout=30):
+        """SIGTERM, then the exit status (killed and reported as None when it does not end)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        self._reader.join(5)
+        if self.log_file:
+            self.log_file.close()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
