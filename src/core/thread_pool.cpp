@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <mutex>
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -153,6 +154,11 @@ void ThreadPool::dispatch(Job job, void* arg, uint32_t n_chunks, unsigned thread
   if (sleepers_.load() > 0) futex_wake_all(epoch_);
   work_on(0);
   wait_for_chunks(n_chunks);
+  if (error_) {
+    // Every chunk is done: no other thread touches error_ until the next job.
+    std::exception_ptr e = std::exchange(error_, nullptr);
+    std::rethrow_exception(e);
+  }
 }
 
 // A claim succeeds only while claim_ still holds the value read before the job fields were: if
@@ -170,7 +176,14 @@ void ThreadPool::work_on(unsigned index) {
     if (chunk >= n_chunks || index >= threads) return;
     if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel, std::memory_order_relaxed))
       continue;
-    job(arg, chunk);
+    try {
+      job(arg, chunk);
+    } catch (...) {
+      // The chunk still counts as done (the caller waits for every chunk before anything can
+      // go out of scope); the first error goes to the caller once the step is over.
+      std::lock_guard lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
     // seq_cst, paired with the caller's caller_sleeping_ store and done_ re-check.
     if (done_.fetch_add(1) + 1 == n_chunks && caller_sleeping_.load() != 0) futex_wake_all(done_);
   }

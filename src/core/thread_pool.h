@@ -18,6 +18,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -44,7 +46,9 @@ class ThreadPool {
   // returned. Indices are claimed by whichever threads are running (the caller included), so
   // two calls may run on one thread one after the other; fn may keep per-index scratch (the
   // index is never in use twice at once) but must not wait for another index's call. Not
-  // reentrant: fn must not call run() or parallel_for() on the same pool.
+  // reentrant: fn must not call run() or parallel_for() on the same pool. If a call throws, the
+  // first exception is rethrown here once no call is running any more (the calls not yet
+  // started may or may not run).
   template <typename Fn>
   void run(Fn&& fn) {
     dispatch(&call_index<std::remove_reference_t<Fn>>, const_cast<void*>(static_cast<const void*>(&fn)), n_threads_,
@@ -158,6 +162,9 @@ class ThreadPool {
   // Workers asleep (or about to be) on epoch_: a job pays for a wake-up only when needed.
   std::atomic<uint32_t> sleepers_{0};
   std::atomic<bool> stop_{false};
+  // The first exception a chunk of the current job threw, rethrown by the caller.
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
 };
 
 }  // namespace lmforge

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -236,6 +237,28 @@ TEST(ThreadPool, SmallWorkRunsOnTheCallerAlone) {
   pool.run([&](unsigned) { elsewhere += std::this_thread::get_id() != caller; }, WorkSize{1000});
   EXPECT_EQ(elsewhere.load(), 0);
   EXPECT_EQ(items.load(), 1000);
+}
+
+// An exception from any thread reaches the caller once the step is over, and the pool goes on.
+TEST(ThreadPool, AnExceptionInAChunkReachesTheCaller) {
+  for (unsigned threads : {1u, 2u, 3u}) {
+    ThreadPool pool(threads);
+    for (size_t bad : {size_t{0}, size_t{37}, size_t{99}}) {
+      std::atomic<int> running{0};
+      EXPECT_THROW(pool.parallel_for(100, 1,
+                                     [&](size_t b, size_t e) {
+                                       ++running;
+                                       std::this_thread::sleep_for(std::chrono::microseconds(100));
+                                       --running;
+                                       if (b <= bad && bad < e) throw std::runtime_error("chunk failed");
+                                     }),
+                   std::runtime_error);
+      EXPECT_EQ(running.load(), 0) << threads << " threads";
+    }
+    std::atomic<int> items{0};
+    pool.parallel_for(100, 1, [&](size_t b, size_t e) { items += static_cast<int>(e - b); });
+    EXPECT_EQ(items.load(), 100);
+  }
 }
 
 TEST(ThreadPool, DestroysWhileIdle) {
