@@ -1,8 +1,8 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <mutex>
@@ -59,13 +59,15 @@ size_t min_bytes_per_thread_from_env() {
   return (*end != '\0' || errno != 0 || *v == '-') ? kMinBytesPerThread : static_cast<size_t>(n);
 }
 
-static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) && std::atomic<uint32_t>::is_always_lock_free,
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
+                  std::atomic<uint32_t>::is_always_lock_free,
               "the futex words are std::atomic<uint32_t>");
 
 // Sleeps while word == expected (or until a spurious wake-up: callers re-check).
 void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
 #if defined(__linux__)
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+          nullptr, 0);
 #else
   word.wait(expected);
 #endif
@@ -73,7 +75,8 @@ void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
 
 void futex_wake_all(std::atomic<uint32_t>& word) {
 #if defined(__linux__)
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+          nullptr, 0);
 #else
   word.notify_all();
 #endif
@@ -125,7 +128,8 @@ std::pair<size_t, size_t> ThreadPool::split(size_t n, size_t grain, unsigned t) 
 
 unsigned ThreadPool::threads_for(WorkSize work) const {
   if (min_bytes_per_thread_ == 0) return n_threads_;
-  return static_cast<unsigned>(std::clamp<size_t>(work.bytes / min_bytes_per_thread_, 1, n_threads_));
+  return static_cast<unsigned>(
+      std::clamp<size_t>(work.bytes / min_bytes_per_thread_, 1, n_threads_));
 }
 
 void ThreadPool::dispatch(Job job, void* arg, uint32_t n_chunks, unsigned threads) {
@@ -174,7 +178,8 @@ void ThreadPool::work_on(unsigned index) {
     const uint32_t n_chunks = job_chunks_.load(std::memory_order_acquire);
     const unsigned threads = job_threads_.load(std::memory_order_acquire);
     if (chunk >= n_chunks || index >= threads) return;
-    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel, std::memory_order_relaxed))
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
       continue;
     try {
       job(arg, chunk);

@@ -51,8 +51,8 @@ class ThreadPool {
   // started may or may not run).
   template <typename Fn>
   void run(Fn&& fn) {
-    dispatch(&call_index<std::remove_reference_t<Fn>>, const_cast<void*>(static_cast<const void*>(&fn)), n_threads_,
-             n_threads_);
+    dispatch(&call_index<std::remove_reference_t<Fn>>,
+             const_cast<void*>(static_cast<const void*>(&fn)), n_threads_, n_threads_);
   }
   // As run(fn), on the caller alone when `work` is too small to share.
   template <typename Fn>
@@ -129,7 +129,8 @@ class ThreadPool {
     }
     const size_t n_chunks = std::min<size_t>(units, size_t{n_threads_} * kChunksPerThread);
     RangeJob<std::remove_reference_t<Fn>> job{n, grain, units, n_chunks, &fn};
-    dispatch(&RangeJob<std::remove_reference_t<Fn>>::call, &job, static_cast<uint32_t>(n_chunks), threads);
+    dispatch(&RangeJob<std::remove_reference_t<Fn>>::call, &job, static_cast<uint32_t>(n_chunks),
+             threads);
   }
 
   // Runs job(arg, c) for every c in [0, n_chunks) on the caller and the first `threads` - 1

@@ -29,7 +29,8 @@ TEST(ThreadPool, RunCallsEveryThreadIndexOnce) {
     EXPECT_EQ(pool.size(), n);
     std::vector<std::atomic<int>> calls(n);
     for (int round = 0; round < 1000; ++round) pool.run([&](unsigned t) { calls[t].fetch_add(1); });
-    for (unsigned t = 0; t < n; ++t) EXPECT_EQ(calls[t].load(), 1000) << n << " threads, index " << t;
+    for (unsigned t = 0; t < n; ++t)
+      EXPECT_EQ(calls[t].load(), 1000) << n << " threads, index " << t;
   }
 }
 
@@ -104,13 +105,14 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnceWithAThreadStalled) {
         std::mutex m;
         std::vector<std::pair<size_t, size_t>> chunks;
         pool.parallel_for(n, grain, [&](size_t b, size_t e) {
-          if (std::this_thread::get_id() != caller && !stalled.exchange(true)) std::this_thread::sleep_for(milliseconds(2));
+          if (std::this_thread::get_id() != caller && !stalled.exchange(true))
+            std::this_thread::sleep_for(milliseconds(2));
           for (size_t i = b; i < e; ++i) seen[i].fetch_add(1);
           std::lock_guard lock(m);
           chunks.emplace_back(b, e);
         });
-        const std::string what =
-            std::to_string(threads) + " threads, n " + std::to_string(n) + ", grain " + std::to_string(grain);
+        const std::string what = std::to_string(threads) + " threads, n " + std::to_string(n) +
+                                 ", grain " + std::to_string(grain);
         for (size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << what << ", index " << i;
         const size_t g = std::max<size_t>(grain, 1);
         for (auto [b, e] : chunks) {
@@ -135,7 +137,8 @@ TEST(ThreadPool, ChunkBoundariesDependOnlyOnTheStep) {
       std::mutex m;
       std::set<std::pair<size_t, size_t>> chunks;
       pool.parallel_for(1000, 16, [&](size_t b, size_t e) {
-        if (round % 5 == 1 && b == size_t{16} * static_cast<size_t>(round % 3)) std::this_thread::sleep_for(milliseconds(1));
+        if (round % 5 == 1 && b == size_t{16} * static_cast<size_t>(round % 3))
+          std::this_thread::sleep_for(milliseconds(1));
         std::lock_guard lock(m);
         chunks.emplace(b, e);
       });
@@ -154,7 +157,8 @@ TEST(ThreadPool, TheOthersFinishAStalledThreadsShare) {
     for (size_t n : {8u, 100u, 2048u}) {
       const size_t grain = 16;
       const size_t units = (n + grain - 1) / grain;
-      const size_t n_chunks = std::min<size_t>(units, size_t{threads} * ThreadPool::kChunksPerThread);
+      const size_t n_chunks =
+          std::min<size_t>(units, size_t{threads} * ThreadPool::kChunksPerThread);
       std::atomic<size_t> others_done{0};
       std::atomic<bool> gave_up{false};
       pool.parallel_for(n, grain, [&](size_t b, size_t) {
@@ -207,9 +211,7 @@ TEST(ThreadPool, CallersMayChangeAndCallbacksMayUseAnotherPool) {
   outer.parallel_for(10, 1, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) sum += i;
   });
-  std::thread other([&] {
-    outer.run([&](unsigned t) { sum += 100 * (t + 1); });
-  });
+  std::thread other([&] { outer.run([&](unsigned t) { sum += 100 * (t + 1); }); });
   other.join();
   outer.parallel_for(1, 1, [&](size_t, size_t) {
     inner.parallel_for(3, 1, [&](size_t b, size_t e) {
@@ -250,7 +252,8 @@ TEST(ThreadPool, AnExceptionInAChunkReachesTheCaller) {
                                        ++running;
                                        std::this_thread::sleep_for(std::chrono::microseconds(100));
                                        --running;
-                                       if (b <= bad && bad < e) throw std::runtime_error("chunk failed");
+                                       if (b <= bad && bad < e)
+                                         throw std::runtime_error("chunk failed");
                                      }),
                    std::runtime_error);
       EXPECT_EQ(running.load(), 0) << threads << " threads";
@@ -263,9 +266,7 @@ TEST(ThreadPool, AnExceptionInAChunkReachesTheCaller) {
 
 TEST(ThreadPool, DestroysWhileIdle) {
   for (int round = 0; round < 20; ++round) {
-    {
-      ThreadPool never_used(3);
-    }
+    { ThreadPool never_used(3); }
     {
       ThreadPool just_used(3);  // workers still spinning
       just_used.run([](unsigned) {});
