@@ -4,9 +4,10 @@
 //
 // A chunk moves through each layer together, so each weight matrix is read from memory once
 // per chunk instead of once per token (prompt processing becomes compute-bound instead of
-// bandwidth-bound). Matrix products are split across threads by weight rows: every thread
-// streams a disjoint part of the matrix, which is what generation (one token, bandwidth-bound)
-// needs, and with a batch each thread reuses its rows for every token. The small steps
+// bandwidth-bound). Matrix products are split across threads by weight rows, in chunks that
+// the pool's threads claim as they come free: every thread streams a disjoint part of the
+// matrix, which is what generation (one token, bandwidth-bound) needs, and with a batch each
+// thread reuses its rows for every token. The small steps
 // (RMSNorm, RoPE, SwiGLU, packing) are split by tokens; attention by (token, head) pairs.
 //
 // When the cache gives a chunk consecutive cells (always, for one sequence evaluated alone),
@@ -257,12 +258,12 @@ void FastEngine::products(std::initializer_list<ProductPart> parts) {
   pool_.parallel_for(
       total, kRowGrain,
       [&](size_t b, size_t e) {
-        size_t start = 0;
+        size_t start = 0;  // of the part's rows on the line
         for (const ProductPart& p : parts) {
-          const size_t rows = p.w->m.rows, r0 = std::max(b, start) - start, r1 = std::min(e - start, rows);
-          if (e > start && r0 < r1) linear(*p.w, *p.in, p.y, p.ldy, r0, r1);
-          start += (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
           if (start >= e) break;
+          const size_t rows = p.w->m.rows, r0 = std::max(b, start) - start, r1 = std::min(e - start, rows);
+          if (r0 < r1) linear(*p.w, *p.in, p.y, p.ldy, r0, r1);
+          start += (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
         }
       },
       WorkSize{work});
