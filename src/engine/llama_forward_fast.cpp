@@ -4,9 +4,10 @@
 //
 // A chunk moves through each layer together, so each weight matrix is read from memory once
 // per chunk instead of once per token (prompt processing becomes compute-bound instead of
-// bandwidth-bound). Matrix products are split across threads by weight rows: every thread
-// streams a disjoint part of the matrix, which is what generation (one token, bandwidth-bound)
-// needs, and with a batch each thread reuses its rows for every token. The small steps
+// bandwidth-bound). Matrix products are split across threads by weight rows, in chunks that
+// the pool's threads claim as they come free: every thread streams a disjoint part of the
+// matrix, which is what generation (one token, bandwidth-bound) needs, and with a batch each
+// thread reuses its rows for every token. The small steps
 // (RMSNorm, RoPE, SwiGLU, packing) are split by tokens; attention by (token, head) pairs.
 //
 // When the cache gives a chunk consecutive cells (always, for one sequence evaluated alone),
@@ -102,6 +103,14 @@ bool same_packing(const LlamaWeight& a, const LlamaWeight& b) {
   return !a.gptq || a.gptq == b.gptq || (a.gptq->padded_cols() == b.gptq->padded_cols() && a.gptq->x_map() == b.gptq->x_map());
 }
 
+// One product of a step: y[t * ldy + r] = W x[t] for all rows r of *w.
+struct ProductPart {
+  const LlamaWeight* w;
+  const ProductInput* in;
+  float* y;
+  size_t ldy;
+};
+
 // The entries [begin, begin + n) of a batch that one pass through the layers computes, and
 // where their keys and values go.
 struct Chunk {
@@ -133,7 +142,9 @@ class FastEngine final : public LlamaEngine {
   // into bf16 tiles too when use_amx(w, n).
   void pack_for(ProductInput& p, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols);
   // y[t * ldy + r] = W x[t] for all rows of `w`, split over threads by rows.
-  void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy);
+  void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy) { products({{&w, &x, y, ldy}}); }
+  // Several products (Q, K and V; gate and up) as one step of the pool.
+  void products(std::initializer_list<ProductPart> parts);
   // Whether the product by `w` of n tokens runs on AMX tiles.
   bool use_amx(const LlamaWeight& w, size_t n) const {
     return amx_ && (w.gptq || w.interleaved || amx_supports(w.m.type) || amx_f16_weight(w)) &&
@@ -231,11 +242,31 @@ void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) { in.bf16.pack_from(p, b, e); });
 }
 
-void FastEngine::product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy) {
-  pool_.run([&](unsigned t) {
-    const auto [b, e] = pool_.split(w.m.rows, kRowGrain, t);
-    if (b < e) linear(w, x, y, ldy, b, e);
-  });
+// The parts' rows are laid end to end, each part starting at a multiple of kRowGrain, and the
+// pool's chunks (multiples of kRowGrain) cut that line: a chunk may take the end of one part and
+// the start of the next, but every piece of a part it computes begins on a kRowGrain multiple
+// of that part, as in a product alone, so the kernels see the same row tiles and results do
+// not depend on how the step is cut or on which thread computes a chunk.
+void FastEngine::products(std::initializer_list<ProductPart> parts) {
+  size_t total = 0, work = 0;
+  for (const ProductPart& p : parts) {
+    total += (p.w->m.rows + kRowGrain - 1) / kRowGrain * kRowGrain;
+    // Bytes of weights read, times the tokens that reuse them (GPTQ views have no row_bytes:
+    // about half a byte per weight).
+    work += p.w->m.rows * std::max<size_t>(p.w->m.row_bytes, p.w->m.cols / 2) * p.in->packed.n();
+  }
+  pool_.parallel_for(
+      total, kRowGrain,
+      [&](size_t b, size_t e) {
+        size_t start = 0;  // of the part's rows on the line
+        for (const ProductPart& p : parts) {
+          if (start >= e) break;
+          const size_t rows = p.w->m.rows, r0 = std::max(b, start) - start, r1 = std::min(e - start, rows);
+          if (r0 < r1) linear(*p.w, *p.in, p.y, p.ldy, r0, r1);
+          start += (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
+        }
+      },
+      WorkSize{work});
 }
 
 void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
@@ -306,14 +337,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     pack_for(packed_c_, L.wv, xn_.data(), embd, n, embd);
     for_v = &packed_c_;
   }
-  pool_.run([&](unsigned t) {
-    auto [qb, qe] = pool_.split(L.wq.m.rows, kRowGrain, t);
-    if (qb < qe) linear(L.wq, packed_a_, q_.data(), q_dim_, qb, qe);
-    auto [kb, ke] = pool_.split(L.wk.m.rows, kRowGrain, t);
-    if (kb < ke) linear(L.wk, *for_k, k_dst, kv_dim_, kb, ke);
-    auto [vb, ve] = pool_.split(L.wv.m.rows, kRowGrain, t);
-    if (vb < ve) linear(L.wv, *for_v, v_dst, kv_dim_, vb, ve);
-  });
+  products({{&L.wq, &packed_a_, q_.data(), q_dim_}, {&L.wk, for_k, k_dst, kv_dim_}, {&L.wv, for_v, v_dst, kv_dim_}});
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) {
       const float* cs = &rope_cos_[t * (hd / 2)];
@@ -345,11 +369,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     pack_for(packed_b_, L.w_up, xn_.data(), embd, n, embd);
     for_up = &packed_b_;
   }
-  pool_.run([&](unsigned t) {
-    auto [gb, ge] = pool_.split(ff, kRowGrain, t);
-    if (gb < ge) linear(L.w_gate, packed_a_, gate_.data(), ff, gb, ge);
-    if (gb < ge) linear(L.w_up, *for_up, up_.data(), ff, gb, ge);
-  });
+  products({{&L.w_gate, &packed_a_, gate_.data(), ff}, {&L.w_up, for_up, up_.data(), ff}});
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
   });
@@ -368,16 +388,21 @@ void FastEngine::attention(KvCache& cache, uint32_t l, const Chunk& chunk) {
   const float* kl = cache.keys(l);
   const float* vl = cache.values(l);
   const CellSpan* visible = chunk.placement.visible.data() + chunk.begin;
-  pool_.run([&](unsigned thread) {
-    float* scores = scores_[thread].data();
-    // Units dealt round-robin, not in contiguous ranges: a query's cost grows with its
-    // position, so contiguous ranges would give the last thread most of a prompt's attention
-    // (3x the first's at 2 threads) while the others wait.
-    for (size_t u = thread; u < n * n_head; u += pool_.size()) {
-      const size_t t = u / n_head, h = u % n_head;
-      attention_head_f32(&q_[t * q_dim_], kl, vl, shape_, h, visible[t], scores, &att_[t * q_dim_]);
-    }
-  });
+  // Bytes of keys and values read: short contexts stay on the caller.
+  size_t cells = 0;
+  for (size_t t = 0; t < n; ++t) cells += visible[t].count;
+  pool_.run(
+      [&](unsigned thread) {
+        float* scores = scores_[thread].data();
+        // Units dealt round-robin, not in contiguous ranges: a query's cost grows with its
+        // position, so contiguous ranges would give the last thread most of a prompt's attention
+        // (3x the first's at 2 threads) while the others wait.
+        for (size_t u = thread; u < n * n_head; u += pool_.size()) {
+          const size_t t = u / n_head, h = u % n_head;
+          attention_head_f32(&q_[t * q_dim_], kl, vl, shape_, h, visible[t], scores, &att_[t * q_dim_]);
+        }
+      },
+      WorkSize{cells * kv_dim_ * 2 * sizeof(float)});
 }
 
 }  // namespace

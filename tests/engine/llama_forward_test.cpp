@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -280,6 +281,37 @@ TEST_F(TinyModel, FastEngineMatchesTheReferenceForEveryTypeAndThreadCount) {
       }
     }
   }
+}
+
+// The pool hands chunks of each step to whichever thread is free, and cuts steps differently
+// for each thread count; no chunk boundary may change a result. Every step is shared here
+// (LMFORGE_POOL_MIN_WORK=0: the tiny model's steps would otherwise stay on one thread), with a
+// wider model than the default so that products have many row chunks.
+TEST_F(TinyModel, FastEngineGivesBitIdenticalLogitsAtEveryThreadCount) {
+  ::setenv("LMFORGE_POOL_MIN_WORK", "0", 1);
+  const std::vector<int32_t> ids = {1, 5, 39, 0, 7, 7, 12, 30, 2, 11, 25, 3, 9};
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_1}) {
+    TinySpec s;
+    s.matrix_type = t;
+    s.embd = 128;
+    s.ff = 352;
+    auto m = write(s);
+    for (uint32_t batch : {512u, 5u, 1u}) {
+      std::vector<float> want;
+      for (uint32_t threads : {1u, 2u, 3u, 4u}) {
+        LlamaContext fast(*m, LlamaContextOptions{.n_ctx = 16, .n_threads = threads, .n_batch = batch});
+        const auto got = fast.eval(ids, true);
+        if (threads == 1) {
+          want = got;
+          continue;
+        }
+        ASSERT_EQ(got.size(), want.size());
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << dtype_name(t) << " batch " << batch << " threads " << threads;
+      }
+    }
+  }
+  ::unsetenv("LMFORGE_POOL_MIN_WORK");
 }
 
 TEST_F(TinyModel, FastEngineGivesTheSameLogitsWhateverTheBatching) {
