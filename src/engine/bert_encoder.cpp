@@ -23,6 +23,11 @@ namespace {
 // Rows per unit of work when a product is split across threads (as in the llama engine).
 constexpr size_t kRowGrain = 16;
 
+// Fewest tokens in a pass for the AMX product: amx_min_tokens() of an F16 matrix (below it the
+// panel decoding does not pay off). One threshold for F16 and F32, so that a folder and its
+// f32 GGUF always take the same product, which gives them the same bits (amx_f16.h).
+constexpr size_t kAmxMinTokens = 32;
+
 // The input of one or more products: float rows (or 8-bit blocks) for the kernels of matmul.h,
 // or, when amx is true, the same floats as bf16 triples for the exact F16 tile product
 // (kernels/amx_f16.h), which is what the LLaMA engine's prompt path multiplies F16 weights with.
@@ -129,10 +134,10 @@ class BertEncoder::Impl {
     for (const BertLayer& L : m_.layers) layer(L, n);
   }
 
-  // Whether the product by `w` of n tokens runs on AMX tiles: F16 weights (exact to float
-  // precision), from as many tokens as the LLaMA engine's prompt path asks.
+  // Whether the product by `w` of n tokens runs on AMX tiles: F16 and F32 weights, to float
+  // precision, from kAmxMinTokens tokens.
   bool use_amx(const BertLinear& l, size_t n) const {
-    return amx_ && amx_f16_supports(l.w.m.type) && n >= amx_min_tokens(AmxWeights{.matrix = &l.w.m});
+    return amx_ && amx_f16_or_f32_supports(l.w.m.type) && n >= kAmxMinTokens;
   }
 
   void pack(ProductInput& p, const BertLinear& l, const float* x, size_t ld, size_t n, uint64_t cols) {
