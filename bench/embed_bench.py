@@ -19,7 +19,7 @@ less on a shared machine) give chunks/s and tokens/s, and ratio = llama.cpp's me
 lmforge's (above 1: lmforge faster), against llama.cpp's fastest batch size.
 
 Before timing, per model: (1) both engines must have fed the same number of tokens (lmforge's
-`tokenize --lines` + [CLS]/[SEP], llama.cpp's "prompt eval ... tokens" line), and (2) the first
+`tokenize --lines` + [CLS]/[SEP], the sum of llama-embedding's "batch_decode: n_tokens" lines), and (2) the first
 inputs' vectors must agree (cosine >= 0.999), so that both compute the same thing.
 
 llama.cpp's settings: `-t N` (batch threads the same), `-c B -b B -ub B` (llama-embedding makes
@@ -104,8 +104,9 @@ def llama_cmd(a, model, path, batch, fmt=None):
 
 
 def llama_token_count(err):
-    m = re.search(r"prompt eval time =.*?/\s*(\d+) tokens", err)
-    return int(m.group(1)) if m else None
+    """Tokens llama-embedding decoded: the sum of its "batch_decode: n_tokens = N" lines."""
+    counts = re.findall(r"batch_decode: n_tokens = (\d+)", err)
+    return sum(int(c) for c in counts) if counts else None
 
 
 def check_agreement(a, model, path, n_lines, counts, tmp, batch):

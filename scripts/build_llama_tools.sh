@@ -14,6 +14,8 @@
 #              VNNI and AMX where present), in build-native/ beside the portable build, for
 #              throughput comparisons (bench/embed_bench.py). The portable build is left as it
 #              is: its SSE2 baseline would make llama.cpp look several times slower than it is.
+#              Cold, on 2 cores shared at load ~11-18: about 45 min (libllama's ~250 files),
+#              so its default time limit is 5400 s; a rerun that finds its stamp takes 0.03 s.
 set -eu
 mode=portable
 if [ "${1:-}" = "--native" ]; then mode=native; fi
@@ -108,7 +110,9 @@ fi
 # shellcheck disable=SC2086 # options is a list of words on purpose
 cmake -S "$dir/src" -B "$build" -G Ninja $options >>"$log" 2>&1 || fail "configuring llama.cpp failed"
 # shellcheck disable=SC2086
-timeout "${LMFORGE_LLAMA_TOOLS_TIMEOUT:-2400}" ninja -C "$build" -j"${LMFORGE_JOBS:-2}" $targets \
+limit=2400
+if [ "$mode" = native ]; then limit=5400; fi
+timeout "${LMFORGE_LLAMA_TOOLS_TIMEOUT:-$limit}" ninja -C "$build" -j"${LMFORGE_JOBS:-2}" $targets \
     >>"$log" 2>&1 || fail "building $targets failed or ran out of time"
 for t in $targets; do
     [ -x "$bin/$t" ] || fail "$bin/$t was not built"
