@@ -22,7 +22,8 @@ Before timing, per model: (1) both engines must have fed the same number of toke
 `tokenize --lines` + [CLS]/[SEP], the sum of llama-embedding's "batch_decode: n_tokens" lines), and (2) the first
 inputs' vectors must agree (cosine >= 0.999), so that both compute the same thing.
 
-llama.cpp's settings: `-t N` (batch threads the same), `-c B -b B -ub B` (llama-embedding makes
+llama.cpp's settings: `--no-escape` (else a literal backslash-n in the docs' text becomes a line
+break and splits an input in two), `-t N` (batch threads the same), `-c B -b B -ub B` (llama-embedding makes
 the micro-batch the batch for non-causal models; every text must fit in one), `--no-warmup`,
 the GGUF's own pooling (mean) and L2 normalisation as lmforge's. In one micro-batch ggml's BERT
 graph attends over all its tokens with a mask, so a smaller batch wastes less attention work
@@ -99,7 +100,7 @@ def lmforge_cmd(a, model, path):
 
 def llama_cmd(a, model, path, batch, fmt=None):
     cmd = [os.path.join(a.llama_bin, "llama-embedding"), "-m", model, "-f", path, "-t", str(a.threads),
-           "-tb", str(a.threads), "-c", str(batch), "-b", str(batch), "-ub", str(batch), "--no-warmup"]
+           "-tb", str(a.threads), "-c", str(batch), "-b", str(batch), "-ub", str(batch), "--no-warmup", "--no-escape"]
     return cmd + (["--embd-output-format", fmt] if fmt else [])
 
 
