@@ -9,7 +9,16 @@
 #                        that cannot be written)
 #   LMFORGE_JOBS         parallel compile jobs (default 2)
 #   LMFORGE_LLAMA_TOOLS_TIMEOUT  seconds the build may take before it is stopped (default 2400)
+#
+#   --native   instead: llama-embedding built for THIS machine's CPU (GGML_NATIVE, so AVX-512,
+#              VNNI and AMX where present), in build-native/ beside the portable build, for
+#              throughput comparisons (bench/embed_bench.py). The portable build is left as it
+#              is: its SSE2 baseline would make llama.cpp look several times slower than it is.
+#              Cold, on 2 cores shared at load ~11-18: about 45 min (libllama's ~250 files),
+#              so its default time limit is 5400 s; a rerun that finds its stamp takes 0.03 s.
 set -eu
+mode=portable
+if [ "${1:-}" = "--native" ]; then mode=native; fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 package="$here/tests/oracles/node_modules/node-llama-cpp"
 bundle="$package/llama/gitRelease.bundle"
@@ -51,8 +60,21 @@ if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
     mkdir -p "$cache"
 fi
 dir="$cache/llama.cpp-$version-$commit"
-bin="$dir/build/bin"
+build="$dir/build"
 stamp="$dir/built.stamp"
+if [ "$mode" = native ]; then
+    # Only what the embedding benchmark runs; ggml's own defaults for everything the CPU has
+    # (GGML_NATIVE=ON, llamafile's tinyBLAS on), examples on because llama-embedding is one.
+    targets="llama-embedding"
+    options="-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON
+ -DGGML_CCACHE=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_BACKEND_DL=OFF
+ -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF
+ -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=OFF
+ -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF"
+    build="$dir/build-native"
+    stamp="$dir/built-native.stamp"
+fi
+bin="$build/bin"
 # The stamp records what was built and how; any change to the list or the options rebuilds
 # (incrementally) instead of trusting an old build.
 want="targets: $targets | options: $options"
@@ -63,7 +85,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 
 mkdir -p "$dir"
-log="$dir/build.log"
+log="$build.log"  # build.log, or build-native.log
 # One builder at a time per key: a second caller waits for the first, then finds its stamp.
 exec 9>"$dir/lock"
 flock 9
@@ -86,9 +108,11 @@ if [ ! -f "$dir/src/CMakeLists.txt" ]; then
     mv "$dir/src.partial" "$dir/src"
 fi
 # shellcheck disable=SC2086 # options is a list of words on purpose
-cmake -S "$dir/src" -B "$dir/build" -G Ninja $options >>"$log" 2>&1 || fail "configuring llama.cpp failed"
+cmake -S "$dir/src" -B "$build" -G Ninja $options >>"$log" 2>&1 || fail "configuring llama.cpp failed"
 # shellcheck disable=SC2086
-timeout "${LMFORGE_LLAMA_TOOLS_TIMEOUT:-2400}" ninja -C "$dir/build" -j"${LMFORGE_JOBS:-2}" $targets \
+limit=2400
+if [ "$mode" = native ]; then limit=5400; fi
+timeout "${LMFORGE_LLAMA_TOOLS_TIMEOUT:-$limit}" ninja -C "$build" -j"${LMFORGE_JOBS:-2}" $targets \
     >>"$log" 2>&1 || fail "building $targets failed or ran out of time"
 for t in $targets; do
     [ -x "$bin/$t" ] || fail "$bin/$t was not built"

@@ -7,9 +7,13 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/amx_f16.h"
+#include "kernels/amx_matmul.h"
+#include "kernels/amx_support.h"
 #include "kernels/attention.h"
 #include "kernels/encoder_ops.h"
 #include "kernels/matmul.h"
+#include "kernels/sequence_attention.h"
 #include "kernels/vec_ops.h"
 
 namespace lmforge {
@@ -19,13 +23,39 @@ namespace {
 // Rows per unit of work when a product is split across threads (as in the llama engine).
 constexpr size_t kRowGrain = 16;
 
+// Fewest tokens in a pass for the AMX product: amx_min_tokens() of an F16 matrix (below it the
+// panel decoding does not pay off). One threshold for F16 and F32, so that a folder and its
+// f32 GGUF always take the same product, which gives them the same bits (amx_f16.h).
+constexpr size_t kAmxMinTokens = 32;
+
+// The input of one or more products: float rows (or 8-bit blocks) for the kernels of matmul.h,
+// or, when amx is true, the same floats as bf16 triples for the exact F16 tile product
+// (kernels/amx_f16.h), which is what the LLaMA engine's prompt path multiplies F16 weights with.
+struct ProductInput {
+  PackedActivations packed;
+  AmxF16Activations f16;
+  bool amx = false;
+};
+
+// y[t * ldy + r] = (W x[t])[r] + bias[r] for rows [b, e), each thread adding its rows' bias.
+void linear_rows(const BertLinear& l, const ProductInput& x, float* y, size_t ldy, size_t b, size_t e) {
+  if (x.amx) {
+    matmul_amx_f16(l.w.m, x.f16, y, ldy, b, e);
+  } else {
+    matmul_packed(l.w.m, x.packed, y, ldy, b, e);
+  }
+  const size_t n = x.amx ? x.f16.n() : x.packed.n();
+  for (size_t t = 0; t < n; ++t) add_f32(l.bias.data() + b, y + t * ldy + b, e - b);
+}
+
 }  // namespace
 
 class BertEncoder::Impl {
  public:
   Impl(const BertModel& model, uint32_t n_threads, size_t pass_tokens)
       : m_(model), c_(model.config()), pool_(n_threads), pass_tokens_(std::max<size_t>(1, pass_tokens)) {
-    scores_.resize(pool_.size(), std::vector<float>(c_.max_position_embeddings));
+    attention_scratch_.resize(pool_.size());
+    amx_ = amx_enabled();
     const float hd = static_cast<float>(c_.head_dim());
     shape_ = AttentionShape{.n_head = c_.num_attention_heads,
                             .n_head_kv = c_.num_attention_heads,
@@ -77,14 +107,13 @@ class BertEncoder::Impl {
     resize(n);
     const size_t h = c_.hidden_size;
     // Per token: its row's sequence span (for attention) and position.
-    spans_.resize(n);
+    spans_.clear();
     pos_.resize(n);
     ids_.resize(n);
     size_t t = 0;
     for (const auto& ids : seqs) {
-      const CellSpan span{nullptr, static_cast<uint32_t>(t), static_cast<uint32_t>(ids.size())};
+      spans_.push_back(CellSpan{nullptr, static_cast<uint32_t>(t), static_cast<uint32_t>(ids.size())});
       for (size_t i = 0; i < ids.size(); ++i, ++t) {
-        spans_[t] = span;
         pos_[t] = static_cast<uint32_t>(i);
         ids_[t] = ids[i];
       }
@@ -105,18 +134,24 @@ class BertEncoder::Impl {
     for (const BertLayer& L : m_.layers) layer(L, n);
   }
 
-  void pack(PackedActivations& p, DType type, const float* x, size_t ld, size_t n, uint64_t cols) {
-    p.reset(type, n, cols);
-    pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.pack_rows(x, ld, b, e); });
+  // Whether the product by `w` of n tokens runs on AMX tiles: F16 and F32 weights, to float
+  // precision, from kAmxMinTokens tokens.
+  bool use_amx(const BertLinear& l, size_t n) const {
+    return amx_ && amx_f16_or_f32_supports(l.w.m.type) && n >= kAmxMinTokens;
   }
 
-  // y[t * ldy + r] = (W x[t])[r] + bias[r], rows split over threads, each adding its rows' bias.
-  static void linear_rows(const BertLinear& l, const PackedActivations& x, float* y, size_t ldy, size_t b, size_t e) {
-    matmul_packed(l.w.m, x, y, ldy, b, e);
-    for (size_t t = 0; t < x.n(); ++t) add_f32(l.bias.data() + b, y + t * ldy + b, e - b);
+  void pack(ProductInput& p, const BertLinear& l, const float* x, size_t ld, size_t n, uint64_t cols) {
+    p.amx = use_amx(l, n);
+    if (p.amx) {
+      p.f16.reset(n, cols);
+      pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.f16.pack_rows(x, ld, b, e); });
+      return;
+    }
+    p.packed.reset(l.w.m.type, n, cols);
+    pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.packed.pack_rows(x, ld, b, e); });
   }
 
-  void product(const BertLinear& l, const PackedActivations& x, float* y, size_t ldy) {
+  void product(const BertLinear& l, const ProductInput& x, float* y, size_t ldy) {
     pool_.run([&](unsigned t) {
       const auto [b, e] = pool_.split(l.w.m.rows, kRowGrain, t);
       if (b < e) linear_rows(l, x, y, ldy, b, e);
@@ -138,15 +173,15 @@ class BertEncoder::Impl {
   void layer(const BertLayer& L, size_t n) {
     const size_t h = c_.hidden_size, ff = c_.intermediate_size;
     // Q, K and V share one packed input when they share a type (always, in a checkpoint).
-    pack(pa_, L.q.w.m.type, x_.data(), h, n, h);
-    const PackedActivations* for_k = &pa_;
-    const PackedActivations* for_v = &pa_;
+    pack(pa_, L.q, x_.data(), h, n, h);
+    const ProductInput* for_k = &pa_;
+    const ProductInput* for_v = &pa_;
     if (L.k.w.m.type != L.q.w.m.type) {
-      pack(pb_, L.k.w.m.type, x_.data(), h, n, h);
+      pack(pb_, L.k, x_.data(), h, n, h);
       for_k = &pb_;
     }
     if (L.v.w.m.type != L.q.w.m.type) {
-      pack(pc_, L.v.w.m.type, x_.data(), h, n, h);
+      pack(pc_, L.v, x_.data(), h, n, h);
       for_v = &pc_;
     }
     pool_.run([&](unsigned t) {
@@ -156,25 +191,26 @@ class BertEncoder::Impl {
       linear_rows(L.k, *for_k, k_.data(), h, b, e);
       linear_rows(L.v, *for_v, v_.data(), h, b, e);
     });
-    // Attention: each query over the keys of its own text only.
+    // Attention: each text's queries over its own keys only, a (text, head) pair per unit.
     const size_t n_head = c_.num_attention_heads;
     pool_.run([&](unsigned thread) {
-      float* scores = scores_[thread].data();
-      for (size_t u = thread; u < n * n_head; u += pool_.size()) {
-        const size_t t = u / n_head, hh = u % n_head;
-        attention_head_f32(&q_[t * h], k_.data(), v_.data(), shape_, hh, spans_[t], scores, &att_[t * h]);
+      SequenceAttentionScratch& scratch = attention_scratch_[thread];
+      for (size_t u = thread; u < spans_.size() * n_head; u += pool_.size()) {
+        const CellSpan& text = spans_[u / n_head];
+        sequence_attention_head_f32(q_.data(), k_.data(), v_.data(), shape_, u % n_head, text.first, text.count,
+                                    scratch, att_.data());
       }
     });
-    pack(pa_, L.attn_out.w.m.type, att_.data(), h, n, h);
+    pack(pa_, L.attn_out, att_.data(), h, n, h);
     product(L.attn_out, pa_, tmp_.data(), h);
     residual_norm(tmp_.data(), L.attn_norm, n);
 
-    pack(pa_, L.up.w.m.type, x_.data(), h, n, h);
+    pack(pa_, L.up, x_.data(), h, n, h);
     product(L.up, pa_, up_.data(), ff);
     pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) gelu_erf_f32(&up_[i * ff], &up_[i * ff], ff);
     });
-    pack(pa_, L.down.w.m.type, up_.data(), ff, n, ff);
+    pack(pa_, L.down, up_.data(), ff, n, ff);
     product(L.down, pa_, tmp_.data(), h);
     residual_norm(tmp_.data(), L.out_norm, n);
   }
@@ -185,11 +221,12 @@ class BertEncoder::Impl {
   size_t pass_tokens_;
   AttentionShape shape_;
   std::vector<float> x_, tmp_, q_, k_, v_, att_, up_;  // [tokens][hidden] ([tokens][ff] for up_)
-  std::vector<CellSpan> spans_;
+  std::vector<CellSpan> spans_;  // the rows of each text of the pass
   std::vector<uint32_t> pos_;
   std::vector<int32_t> ids_;
-  std::vector<std::vector<float>> scores_;  // per thread, one per key of the longest text
-  PackedActivations pa_, pb_, pc_;
+  std::vector<SequenceAttentionScratch> attention_scratch_;  // per thread
+  ProductInput pa_, pb_, pc_;
+  bool amx_ = false;
 };
 
 BertEncoder::BertEncoder(const BertModel& model, uint32_t n_threads, size_t pass_tokens)

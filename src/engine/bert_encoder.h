@@ -9,8 +9,10 @@
 // batch becomes a block-diagonal one: each query attends to exactly the keys of its own text
 // (a CellSpan over that text's rows), which is what a padded batch with its mask computes,
 // without the wasted rows. Products go through the SIMD kernels (kernels/matmul.h) split over a
-// persistent thread pool by weight rows; LayerNorm, GELU and the embeddings by tokens;
-// attention by (token, head).
+// persistent thread pool by weight rows, F16 weights on AMX tiles when the CPU has them and the
+// pass has enough tokens (kernels/amx_f16.h: F16 and F32 weights, float precision);
+// LayerNorm, GELU and the embeddings by tokens; attention by (text, head), each pair as two
+// matrix products over the text's rows (kernels/sequence_attention.h).
 #pragma once
 
 #include <cstdint>

@@ -24,6 +24,8 @@ Bf16Triple split_bf16_3(float x) {
 
 bool amx_f16_supports(DType t) { return t == DType::F16; }
 
+bool amx_f16_or_f32_supports(DType t) { return t == DType::F16 || t == DType::F32; }
+
 void AmxF16Activations::reset(size_t n, uint64_t cols) {
   n_ = n;
   cols_ = cols;
@@ -80,6 +82,8 @@ void matmul_amx_f16(const MatrixView& w, const AmxF16Activations& x, float* y, s
   if (!amx_usable()) return matmul_amx_f16_scalar(w, x, y, ldy, r0, r1);
   namespace at = amx_f16_tiles;
   const uint64_t steps = x.steps();
+  const bool f32 = w.type == DType::F32;
+  const size_t panel_step = f32 ? at::kPanelStepF32 : at::kPanelStep;
   // Activations larger than L2 (128 tokens of a 5632-input row are 4.3 MB in three parts) are
   // read once per 64 rows, two panels, instead of per 32; smaller ones stay in L2 anyway, and
   // there the second panel only crowds them. One thread, 128 tokens, CPU time, load 8.4-9.2,
@@ -92,22 +96,23 @@ void matmul_amx_f16(const MatrixView& w, const AmxF16Activations& x, float* y, s
   thread_local std::vector<float> acc_storage;
   acc_storage.resize(panels_per_pass * x.token_tiles() * 512 + 16);
   float* acc = aligned64(acc_storage.data());
-  panel_storage.resize(panels_per_pass * steps * at::kPanelStep + 32);
+  panel_storage.resize(panels_per_pass * steps * panel_step + 32);
   uint16_t* panels = aligned64(panel_storage.data());  // whole cache lines per tile row
   for (uint64_t r = r0; r < r1; r += rows_per_pass) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(rows_per_pass, r1 - r));
     const size_t n_panels = (rows + at::kPanelRows - 1) / at::kPanelRows;
     for (size_t p = 0; p < n_panels; ++p) {
       const size_t panel_rows = std::min(at::kPanelRows, rows - p * at::kPanelRows);
-      at::f16_rows_to_panel(w.row(r + p * at::kPanelRows), w.row_bytes, panel_rows, panel_rows <= 16 ? 16 : 32,
-                            w.cols, steps, panels + p * steps * at::kPanelStep);
+      (f32 ? at::f32_rows_to_panel : at::f16_rows_to_panel)(w.row(r + p * at::kPanelRows), w.row_bytes, panel_rows,
+                                                             panel_rows <= 16 ? 16 : 32, w.cols, steps,
+                                                             panels + p * steps * panel_step);
     }
     // The next rows, fetched while the tiles run: model-sized weights from memory, one thread,
     // 128 tokens, 5632 x 2048 (bench f16_prompt_stream): 413-416 ms per 640 MB pass with it,
     // 439-453 without (32-row panels).
     const uint64_t next_rows = r + rows < r1 ? std::min<uint64_t>(rows_per_pass, r1 - r - rows) : 0;
     at::panel_product(panels, n_panels, x.tile(0, 0), steps, x.token_tiles(), x.n(), rows, y + r, ldy, acc,
-                      w.row(r + rows), static_cast<size_t>(next_rows * w.row_bytes));
+                      w.row(r + rows), static_cast<size_t>(next_rows * w.row_bytes), f32);
   }
 }
 #else

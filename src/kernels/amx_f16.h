@@ -39,9 +39,15 @@ struct Bf16Triple {
 };
 Bf16Triple split_bf16_3(float x);
 
-// Whether matmul_amx_f16() takes weights of type `t` (F16 only: F32 weights would need a third
-// weight part, nine products).
+// Whether the LLaMA engine multiplies weights of type `t` with matmul_amx_f16() (F16 only).
 bool amx_f16_supports(DType t);
+
+// Whether matmul_amx_f16() takes weights of type `t`: F16, and F32 with a third weight part
+// w_lo2 = bf16(w - w_hi - w_lo) and a sixth product w_lo2 x_hi, added first so that it leaves
+// the accumulators untouched when it is zero: an F32 copy of an F16 matrix multiplies to the
+// F16 matrix's result bit for bit. (The terms still left out are below 2^-24 of w x.) The
+// BERT encoder uses both.
+bool amx_f16_or_f32_supports(DType t);
 
 // n activation rows of `cols` floats as bf16 triples in the tiles' B layout (see above).
 class AmxF16Activations {
@@ -78,7 +84,8 @@ class AmxF16Activations {
   uint16_t* base_ = nullptr;  // data_ rounded up to 64 bytes: a tile row is one cache line
 };
 
-// y[t * ldy + r] = sum_c of the five products above for W[r][c] (w.type F16) and x[t][c], for
+// y[t * ldy + r] = sum_c of the five products above for W[r][c] (w.type F16, or F32 with the
+// sixth) and x[t][c], for
 // rows r in [r0, r1) and every packed row t; x.cols() must equal w.cols. Threads may compute
 // disjoint row ranges concurrently.
 void matmul_amx_f16(const MatrixView& w, const AmxF16Activations& x, float* y, size_t ldy, uint64_t r0, uint64_t r1);

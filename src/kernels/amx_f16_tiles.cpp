@@ -71,15 +71,23 @@ struct Prefetcher {
 
 // Steps [s0, s1) of one panel against one token pair (b0, b1: the pair's tile (j, 0) and
 // (j + 1, 0)), into the pair's 4 accumulator tiles parked at c (zeroed first when s0 is 0).
-template <bool kTwoRowTiles>
+// kThreeParts: F32 panels, w_lo2 x_hi first (before any other term, so that when it is zero the
+// accumulators go on exactly as for the F16 panel).
+template <bool kTwoRowTiles, bool kThreeParts>
 void slice_pair(const uint16_t* panel, const uint16_t* b0, const uint16_t* b1, uint64_t s0, uint64_t s1, float* c,
                 Prefetcher& ahead) {
   amx_common::resume_accumulators<kTwoRowTiles>(c, s0 == 0);
+  constexpr size_t kStep = kThreeParts ? kPanelStepF32 : kPanelStep;
   for (uint64_t s = s0; s < s1; ++s) {
     ahead.step();
-    const uint16_t* a = panel + s * kPanelStep;
+    const uint16_t* a = panel + s * kStep;
     const uint16_t* x0 = b0 + s * kActTile;
     const uint16_t* x1 = b1 + s * kActTile;
+    if (kThreeParts) {
+      load_weights<kTwoRowTiles>(a + 2 * kPanelPart);
+      load_tokens(x0, x1);
+      multiply_loaded<kTwoRowTiles>();
+    }
     // The small terms first, ordered so that each load serves the next products:
     // w_hi x_lo, w_hi x_mid, w_lo x_mid, w_lo x_hi, w_hi x_hi (12 tile loads, 5 products).
     load_weights<kTwoRowTiles>(a);
@@ -98,6 +106,7 @@ void slice_pair(const uint16_t* panel, const uint16_t* b0, const uint16_t* b1, u
 }
 
 // Panel p's accumulators for token pair j / 2 are at acc + (p * token_tiles / 2 + j / 2) * 1024.
+template <bool kThreeParts>
 void product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint64_t steps, size_t token_tiles,
              size_t n, size_t rows, float* y, size_t ldy, float* acc, Prefetcher& ahead) {
   const size_t pairs = token_tiles / 2;
@@ -108,12 +117,12 @@ void product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint
       const uint16_t* b1 = b0 + steps * kActTile;
       // Every panel meets this pair's slice while it is still in L2.
       for (size_t p = 0; p < n_panels; ++p) {
-        const uint16_t* panel = panels + p * steps * kPanelStep;
+        const uint16_t* panel = panels + p * steps * (kThreeParts ? kPanelStepF32 : kPanelStep);
         float* c = acc + (p * pairs + j / 2) * 1024;
         if (rows - p * kPanelRows > 16) {
-          slice_pair<true>(panel, b0, b1, s0, s1, c, ahead);
+          slice_pair<true, kThreeParts>(panel, b0, b1, s0, s1, c, ahead);
         } else {
-          slice_pair<false>(panel, b0, b1, s0, s1, c, ahead);
+          slice_pair<false, kThreeParts>(panel, b0, b1, s0, s1, c, ahead);
         }
       }
     }
@@ -134,7 +143,40 @@ inline void split_f16(__m256i h0, __m256i h1, uint16_t* hi) {
   store_bf16(rest(w0, bf16_round_ps(w0)), rest(w1, bf16_round_ps(w1)), hi + kPanelPart);
 }
 
+// 32 F32 weights into w_hi at hi, w_lo at hi + kPanelPart and w_lo2 at hi + 2 * kPanelPart.
+inline void split_f32(__m512 w0, __m512 w1, uint16_t* hi) {
+  const __m512 r0 = rest(w0, bf16_round_ps(w0)), r1 = rest(w1, bf16_round_ps(w1));
+  const __m512 m0 = bf16_round_ps(r0), m1 = bf16_round_ps(r1);
+  store_bf16(w0, w1, hi);
+  store_bf16(m0, m1, hi + kPanelPart);
+  store_bf16(_mm512_sub_ps(r0, m0), _mm512_sub_ps(r1, m1), hi + 2 * kPanelPart);
+}
+
 }  // namespace
+
+void f32_rows_to_panel(const uint8_t* first, size_t row_bytes, size_t rows, size_t used, uint64_t cols,
+                       uint64_t steps, uint16_t* panel) {
+  // As f16_rows_to_panel: step by step, all rows of a step together.
+  const uint64_t whole = cols / 32;
+  for (uint64_t s = 0; s < steps; ++s) {
+    uint16_t* dst = panel + s * kPanelStepF32;
+    for (size_t i = 0; i < used; ++i, dst += 32) {
+      if (i >= rows) {
+        const __m512i zero = _mm512_setzero_si512();
+        for (size_t part = 0; part < 3; ++part) _mm512_storeu_si512(dst + part * kPanelPart, zero);
+        continue;
+      }
+      const float* in = reinterpret_cast<const float*>(first + i * row_bytes) + 32 * s;
+      if (s < whole) {
+        split_f32(_mm512_loadu_ps(in), _mm512_loadu_ps(in + 16), dst);
+        continue;
+      }
+      alignas(64) float tail[32] = {};  // the padding inputs are zeros
+      __builtin_memcpy(tail, in, (cols - 32 * whole) * 4);
+      split_f32(_mm512_load_ps(tail), _mm512_load_ps(tail + 16), dst);
+    }
+  }
+}
 
 void f16_rows_to_panel(const uint8_t* first, size_t row_bytes, size_t rows, size_t used, uint64_t cols,
                        uint64_t steps, uint16_t* panel) {
@@ -185,12 +227,17 @@ void floats_to_token_column(const float* in, uint64_t steps, uint16_t* column) {
 }
 
 void panel_product(const uint16_t* panels, size_t n_panels, const uint16_t* acts, uint64_t steps, size_t token_tiles,
-                   size_t n, size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes) {
+                   size_t n, size_t rows, float* y, size_t ldy, float* acc, const uint8_t* ahead, size_t ahead_bytes,
+                   bool three_parts) {
   static const UniformTileConfig config;
   _tile_loadconfig(&config);
   const uint64_t calls = steps * (token_tiles / 2) * n_panels;
   Prefetcher prefetcher{ahead, ahead + ahead_bytes, (ahead_bytes / 64 + calls) / (calls ? calls : 1)};
-  product(panels, n_panels, acts, steps, token_tiles, n, rows, y, ldy, acc, prefetcher);
+  if (three_parts) {
+    product<true>(panels, n_panels, acts, steps, token_tiles, n, rows, y, ldy, acc, prefetcher);
+  } else {
+    product<false>(panels, n_panels, acts, steps, token_tiles, n, rows, y, ldy, acc, prefetcher);
+  }
   _tile_release();
 }
 
