@@ -9,6 +9,7 @@
 #include "retrieval/stuff_prompt.h"
 #include "serve/api_error.h"
 #include "serve/ask_service.h"
+#include "serve/event_stream.h"
 #include "serve/generation_runner.h"
 #include "serve/handlers.h"
 
@@ -32,7 +33,6 @@ json sources_json(const std::vector<retrieval::RetrievedChunk>& chunks) {
 }
 
 struct AskStream {
-  std::shared_ptr<ActiveGeneration> gen;
   ResponseMeta meta;
   json sources;
   bool include_usage = false;
@@ -96,30 +96,10 @@ void handle_ask(ServeState& s, const httplib::Request& req, httplib::Response& r
     return;
   }
   auto st = std::make_shared<AskStream>();
-  st->gen = gen;
   st->meta = meta;
   st->sources = std::move(sources);
   st->include_usage = r.include_usage;
-  set_event_stream_headers(res);
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [st](size_t, httplib::DataSink& sink) {
-        GenerationChannel::Taken t = st->gen->next();
-        if (st->gen->client_gone()) {
-          st->gen->abandon();
-          return false;
-        }
-        const std::string out = ask_events(*st, t);
-        if (!out.empty() && !sink.write(out.data(), out.size())) {
-          st->gen->abandon();
-          return false;
-        }
-        if (t.done) sink.done();
-        return true;
-      },
-      [st](bool success) {
-        if (!success) st->gen->abandon();  // the client went away (or a write failed)
-      });
+  stream_generation_events(res, gen, [st](GenerationChannel::Taken& t) { return ask_events(*st, t); });
 }
 
 }  // namespace lmforge::serve

@@ -5,6 +5,7 @@
 
 #include "generate/special_tokens.h"
 #include "serve/api_error.h"
+#include "serve/event_stream.h"
 #include "serve/generation_runner.h"
 #include "serve/handlers.h"
 
@@ -24,7 +25,6 @@ std::vector<int32_t> chat_prompt(const ServeState& s, const std::vector<ChatMess
 }
 
 struct ChatStream {
-  std::shared_ptr<ActiveGeneration> gen;
   ResponseMeta meta;
   bool include_usage = false;
   bool logprobs = false;
@@ -93,31 +93,11 @@ void handle_chat_completions(ServeState& s, const httplib::Request& req, httplib
   }
 
   auto st = std::make_shared<ChatStream>();
-  st->gen = gen;
   st->meta = meta;
   st->include_usage = r.include_usage;
   st->logprobs = r.logprobs;
   st->tok = s.tokenizer;
-  set_event_stream_headers(res);
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [st](size_t, httplib::DataSink& sink) {
-        GenerationChannel::Taken t = st->gen->next();
-        if (st->gen->client_gone()) {
-          st->gen->abandon();
-          return false;
-        }
-        const std::string out = chat_events(*st, t);
-        if (!out.empty() && !sink.write(out.data(), out.size())) {
-          st->gen->abandon();
-          return false;
-        }
-        if (t.done) sink.done();
-        return true;
-      },
-      [st](bool success) {
-        if (!success) st->gen->abandon();  // the client went away (or a write failed)
-      });
+  stream_generation_events(res, gen, [st](GenerationChannel::Taken& t) { return chat_events(*st, t); });
 }
 
 }  // namespace lmforge::serve

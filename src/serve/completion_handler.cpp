@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "serve/api_error.h"
+#include "serve/event_stream.h"
 #include "serve/generation_runner.h"
 #include "serve/handlers.h"
 
@@ -14,7 +15,6 @@ namespace {
 using json = nlohmann::json;
 
 struct CompletionStream {
-  std::shared_ptr<ActiveGeneration> gen;
   ResponseMeta meta;
   bool include_usage = false;
   std::optional<int64_t> logprobs;
@@ -88,32 +88,12 @@ void handle_completions(ServeState& s, const httplib::Request& req, httplib::Res
   }
 
   auto st = std::make_shared<CompletionStream>();
-  st->gen = gen;
   st->meta = meta;
   st->include_usage = r.include_usage;
   st->logprobs = r.logprobs;
   st->echo = echo;
   st->tok = &tok;
-  set_event_stream_headers(res);
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [st](size_t, httplib::DataSink& sink) {
-        GenerationChannel::Taken t = st->gen->next();
-        if (st->gen->client_gone()) {
-          st->gen->abandon();
-          return false;
-        }
-        const std::string out = completion_events(*st, t);
-        if (!out.empty() && !sink.write(out.data(), out.size())) {
-          st->gen->abandon();
-          return false;
-        }
-        if (t.done) sink.done();
-        return true;
-      },
-      [st](bool success) {
-        if (!success) st->gen->abandon();  // the client went away (or a write failed)
-      });
+  stream_generation_events(res, gen, [st](GenerationChannel::Taken& t) { return completion_events(*st, t); });
 }
 
 }  // namespace lmforge::serve
