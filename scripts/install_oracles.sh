@@ -2,7 +2,7 @@
 # Installs the JavaScript oracles (llama.cpp through node-llama-cpp's prebuilt CPU binaries,
 # @huggingface/gguf, and tokenizers.js (@huggingface/tokenizers, pure JavaScript, no install
 # script) for the WordPiece check) into tests/oracles/node_modules, which git ignores.
-# Needs Node >= 20 and access to the npm registry; nothing is compiled and no model is fetched:
+# Needs Node >= 22 and access to the npm registry; nothing is compiled and no model is fetched:
 # NODE_LLAMA_CPP_SKIP_DOWNLOAD stops node-llama-cpp's postinstall from downloading llama.cpp
 # sources, and --ignore-scripts skips every install script.
 set -eu

