@@ -1,7 +1,6 @@
 #include "retrieval/flat_vector_file.h"
 
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <bit>
 #include <cstring>
@@ -9,6 +8,7 @@
 
 #include "core/atomic_output.h"
 #include "core/error.h"
+#include "retrieval/side_file.h"
 
 namespace lmforge::retrieval {
 namespace {
@@ -25,13 +25,6 @@ size_t rows_offset(uint64_t count) {
   return static_cast<size_t>((end_of_ids + kRowAlignment - 1) / kRowAlignment * kRowAlignment);
 }
 
-template <class T>
-T load(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 }  // namespace
 
 std::string new_index_id() {
@@ -46,26 +39,18 @@ std::string new_index_id() {
 }
 
 std::unique_ptr<FlatVectorFile> FlatVectorFile::open_if_current(const std::string& path, const VectorStamp& expected) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(kHeaderBytes)) {
-    return nullptr;
-  }
-  std::shared_ptr<const MappedFile> map;
-  try {
-    map = MappedFile::open(path);
-  } catch (const Error&) {
-    return nullptr;
-  }
+  const std::shared_ptr<const MappedFile> map = map_side_file(path, kHeaderBytes);
+  if (!map) return nullptr;
   const uint8_t* p = map->bytes().data();
   const uint64_t size = map->size();
-  if (size < kHeaderBytes || std::memcmp(p, kMagic, sizeof kMagic) != 0 || load<uint32_t>(p + 8) != kFormatVersion) {
+  if (size < kHeaderBytes || std::memcmp(p, kMagic, sizeof kMagic) != 0 || load_field<uint32_t>(p + 8) != kFormatVersion) {
     return nullptr;
   }
   VectorStamp stamp;
-  stamp.dim = load<uint32_t>(p + 12);
-  stamp.element_type = load<uint32_t>(p + 16);
-  const uint64_t count = load<uint64_t>(p + 24);
-  stamp.generation = load<uint64_t>(p + 32);
+  stamp.dim = load_field<uint32_t>(p + 12);
+  stamp.element_type = load_field<uint32_t>(p + 16);
+  const uint64_t count = load_field<uint64_t>(p + 24);
+  stamp.generation = load_field<uint64_t>(p + 32);
   stamp.index_id.assign(reinterpret_cast<const char*>(p + 40), 32);
   if (!(stamp == expected) || stamp.element_type > kVectorElementF16 || stamp.dim == 0) return nullptr;
   // Sizes from the header are checked against the file's size before anything is read.
