@@ -9,17 +9,15 @@ afterwards every slot is idle and nothing is queued (/slots, /metrics); and the 
 memory after the last round is back near its level after the first (no growth per request).
 """
 
-import json
 import os
 import random
-import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import base_args, check, main_wrapper, workdir_for  # noqa: E402
-from serve_harness import Server  # noqa: E402
+from serve_harness import Server, raw_request  # noqa: E402
 
 CLIENTS = 64
 REQUESTS_PER_CLIENT = 3
@@ -27,31 +25,10 @@ ROUNDS = 3
 
 
 def http(port, method, path, body=None, timeout=120, drop_after=None):
-    """(status, headers dict, body bytes); with drop_after, closes after that many response bytes."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
-        s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                   "Connection: close\r\n\r\n" % (method, path, len(data))).encode() + data)
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            if drop_after is not None and len(buf) >= drop_after:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                break
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0][9:12]) if lines and lines[0].startswith(b"HTTP/1.1 ") else None
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower().decode()] = v.strip().decode()
-        return status, headers, rest
-    finally:
-        s.close()
+    """(status, headers dict, body bytes); with drop_after, resets after that many response bytes."""
+    stop = (lambda buf: len(buf) >= drop_after) if drop_after is not None else None
+    status, headers, _, rest = raw_request(port, method, path, body, timeout, stop, reset=True)
+    return status, headers, rest
 
 
 KINDS = ["stream_chat", "chat", "completion", "embeddings", "cancelled", "malformed"]

@@ -8,7 +8,6 @@ stream dropped by its client is cancelled on its replica (every slot idle afterw
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import base_args, check, main_wrapper, workdir_for  # noqa: E402
-from serve_harness import REPO, Server  # noqa: E402
+from serve_harness import REPO, Server, raw_request  # noqa: E402
 
 NGINX_CONF = os.path.join(REPO, "docs", "nginx", "lmforge.conf")
 
@@ -33,36 +32,23 @@ def free_port():
 
 
 def request(port, method, path, body=None, timeout=60, drop_after=None):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        data = json.dumps(body).encode() if body is not None else b""
-        s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                   "Connection: close\r\n\r\n" % (method, path, len(data))).encode() + data)
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
+    """(status, head text, body bytes with chunked transfer undone); with drop_after, closes
+    after that many server-sent events."""
+    stop = (lambda buf: buf.count(b"data: ") >= drop_after) if drop_after is not None else None
+    status, _, head, rest = raw_request(port, method, path, body, timeout, stop)
+    if "transfer-encoding: chunked" in head.lower():
+        out, r = b"", rest
+        while r:
+            size, _, r = r.partition(b"\r\n")
+            if not size.strip():
                 break
-            buf += chunk
-            if drop_after is not None and buf.count(b"data: ") >= drop_after:
+            n = int(size, 16)
+            if n == 0:
                 break
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        status = int(head[9:12])
-        if b"transfer-encoding: chunked" in head.lower():
-            out, r = b"", rest
-            while r:
-                size, _, r = r.partition(b"\r\n")
-                if not size.strip():
-                    break
-                n = int(size, 16)
-                if n == 0:
-                    break
-                out += r[:n]
-                r = r[n + 2:]
-            rest = out
-        return status, head.decode(errors="replace"), rest
-    finally:
-        s.close()
+            out += r[:n]
+            r = r[n + 2:]
+        rest = out
+    return status, head, rest
 
 
 def main():

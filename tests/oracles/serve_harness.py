@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -110,3 +111,35 @@ class Server:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def raw_request(port, method, path, body=None, timeout=60, stop_when=None, reset=False):
+    """One request over a fresh loopback socket, `Connection: close`, read to the end or until
+    stop_when(bytes so far) says stop (then, with reset, the socket closes with an RST, as a
+    client that dies does). body: bytes as is, anything else as JSON, None for none. Returns
+    (status or None, headers as a lower-cased dict, raw head text, raw body bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
+        s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                   "Connection: close\r\n\r\n" % (method, path, len(data))).encode() + data)
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            if stop_when is not None and stop_when(buf):
+                if reset:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                break
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0][9:12]) if lines and lines[0].startswith(b"HTTP/1.1 ") else None
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        return status, headers, head.decode(errors="replace"), rest
+    finally:
+        s.close()
