@@ -331,19 +331,9 @@ HWY_NOINLINE void StreamTile(const InterleavedMatrix& w, uint64_t g, const Packe
 // beforehand; without, X86InterleavedQ4 / Q8, which GroupTile uses.
 #if HWY_TARGET == HWY_AVX3_DL
 struct VnniQ4 {
-  struct Weights {
-    __m256i lo[4];
-    __m256i hi[4];
-  };
-  HWY_INLINE static void Decode(const uint8_t* q, Weights& w) {
-    const __m256i mask = _mm256_set1_epi8(0x0F);
-    LMFORGE_IL_UNROLL
-    for (size_t k = 0; k < 4; ++k) {
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * k));
-      w.lo[k] = _mm256_and_si256(raw, mask);
-      w.hi[k] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-    }
-  }
+  // The nibbles decode as for GroupTile; only the dot product differs.
+  using Weights = X86InterleavedQ4::Weights;
+  HWY_INLINE static void Decode(const uint8_t* q, Weights& w) { X86InterleavedQ4::Decode(q, w); }
   HWY_INLINE static __m256 Dot(const Weights& w, const uint8_t*, const int8_t* xq, float xs) {
     __m256i s = _mm256_setzero_si256();
     LMFORGE_IL_UNROLL
