@@ -77,6 +77,14 @@ void prepare_data_position(const StepPlan& plan, const TrainingLoopOptions& opti
                      std::to_string(state.step) + " steps");
 }
 
+// Not enough windows left in this epoch for a whole step: the next epoch, in a new order.
+void next_epoch_if_done(const StepPlan& plan, const TrainingLoopOptions& options, TrainingState& state) {
+  if ((state.cursor + options.grad_accum) * options.batch <= plan.n_windows) return;
+  ++state.epoch;
+  state.cursor = 0;
+  state.order = epoch_order(plan.n_windows, options.shuffle, options.seed, state.epoch);
+}
+
 std::string step_line(uint64_t step, uint64_t total, float loss, float lr, double tokens_per_s) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "step %llu/%llu  loss %.6f  lr %.3e  %.1f tokens/s",
@@ -104,12 +112,7 @@ TrainingResult run_training(const TokenWindows& data, const TrainingLoopOptions&
       result.interrupted = true;
       break;
     }
-    // Not enough windows left in this epoch for a whole step: the next epoch, in a new order.
-    if ((state.cursor + options.grad_accum) * options.batch > plan.n_windows) {
-      ++state.epoch;
-      state.cursor = 0;
-      state.order = epoch_order(plan.n_windows, options.shuffle, options.seed, state.epoch);
-    }
+    next_epoch_if_done(plan, options, state);
     const uint64_t first = state.cursor * options.batch;
     for (uint64_t i = 0; i < plan.windows_per_step; ++i) windows[i] = data.window(state.order[first + i]);
 
@@ -132,6 +135,9 @@ TrainingResult run_training(const TokenWindows& data, const TrainingLoopOptions&
     state.losses.push_back(loss);
     ++state.step;
     state.cursor += options.grad_accum;
+    // Eagerly, so that a checkpoint after an epoch's last step is the same as one at the next
+    // epoch's start, whichever path led there.
+    next_epoch_if_done(plan, options, state);
     ++result.steps_done;
 
     result.tokens_per_s = result.seconds > 0 ? static_cast<double>(tokens_per_step * result.steps_done) / result.seconds : 0;

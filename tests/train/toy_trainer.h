@@ -66,8 +66,8 @@ class ToyBigramTrainer : public StepTrainer {
       for (size_t i = t; i < nw; i += threads_) {
         for (size_t pos = 0; pos < ctx; ++pos) {
           if (pos == skipped) continue;
-          const auto x = static_cast<size_t>(windows[i][pos]);
-          const auto y = static_cast<size_t>(windows[i][pos + 1]);
+          const auto x = static_cast<size_t>(windows[i][pos]) % vocab_;
+          const auto y = static_cast<size_t>(windows[i][pos + 1]) % vocab_;
           double mx = -INFINITY, sum = 0;
           for (size_t v = 0; v < vocab_; ++v) mx = std::max(mx, static_cast<double>(W[x * vocab_ + v] + B[v]));
           for (size_t v = 0; v < vocab_; ++v) sum += (p[v] = std::exp(W[x * vocab_ + v] + B[v] - mx));
