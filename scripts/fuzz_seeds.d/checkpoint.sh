@@ -59,8 +59,8 @@ seeds = {
     "one-tensor": checkpoint([(2, 3)], 3, 5),
     "two-tensors": checkpoint([(4, 2), (3,)], 5, 8),
 }
-seeds["truncated"] = seeds["two-tensors"][:-7]
-damaged = bytearray(seeds["two-tensors"]); damaged[-40] ^= 0x55
+seeds["truncated"] = seeds["two-tensors"][:-25]  # into the last tensor's data
+damaged = bytearray(seeds["two-tensors"]); damaged[-62] ^= 0x55  # inside t1.adam_m's 12 data bytes
 seeds["bit-flip"] = bytes(damaged)
 for name, data in seeds.items():
     with open("%s/%s.gguf" % (dst, name), "wb") as f:

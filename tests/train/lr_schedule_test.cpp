@@ -13,7 +13,7 @@ namespace {
 //             else 1 if constant or total <= warmup
 //             else 0.5 * (1 + math.cos(math.pi * min(1, (s - warmup) / (total - warmup))))
 // reading param_groups[0]['lr'] before each step, with base = float32(2e-4) (or 1e-3) as a
-// Python float, each rate then rounded to float32 (torch 2.x, Debian python3-torch).
+// Python float, each rate then rounded to float32 (Debian python3-torch 1.13).
 std::vector<float> schedule_values(float lr, uint64_t warmup, LrScheduleKind kind, uint64_t total, uint64_t steps) {
   const LrSchedule s{lr, warmup, kind, total};
   std::vector<float> out;
