@@ -11,10 +11,6 @@ namespace lmforge {
 
 namespace {
 
-// The GGUF base names of the targets, as engine/lora_adapter.h's lora_target_gguf_name gives them.
-const char* const kGgufNames[kLoraTargetCount] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                  "ffn_gate", "ffn_up", "ffn_down"};
-
 const MatrixView& target_matrix(const LlamaLayer& L, LoraTarget t) {
   switch (t) {
     case LoraTarget::kQ: return L.wq.m;
@@ -30,7 +26,7 @@ const MatrixView& target_matrix(const LlamaLayer& L, LoraTarget t) {
 }  // namespace
 
 std::string lora_tensor_name(size_t layer, LoraTarget target, bool b) {
-  return "blk." + std::to_string(layer) + "." + kGgufNames[static_cast<size_t>(target)] + ".weight." +
+  return "blk." + std::to_string(layer) + "." + lora_target_gguf_name(target) + ".weight." +
          (b ? "lora_b" : "lora_a");
 }
 
@@ -49,7 +45,7 @@ LoraAdapter init_lora_adapter(const LlamaModel& model, const std::vector<LoraTar
       const MatrixView& w = target_matrix(model.layers[l], static_cast<LoraTarget>(t));
       if (rank > std::min(w.rows, w.cols)) {
         throw Error(model.path(), "LoRA rank " + std::to_string(rank) + " is larger than blk." +
-                                      std::to_string(l) + "." + kGgufNames[t] + " allows (" +
+                                      std::to_string(l) + "." + lora_target_gguf_name(static_cast<LoraTarget>(t)) + " allows (" +
                                       std::to_string(w.rows) + " x " + std::to_string(w.cols) + ")");
       }
       LoraPair p;
