@@ -2,17 +2,42 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "core/error.h"
+#include "engine/lora_io.h"
 
 namespace lmforge {
 
 std::unique_ptr<LlamaEngine> LlamaEngine::create(const LlamaModel& model, const LlamaEngineOptions& o) {
-  if (o.reference) return make_reference_engine(model);
-  const uint32_t threads = o.n_threads ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
-  return make_fast_engine(model, threads, std::max(1u, o.n_batch), o.amx);
+  std::unique_ptr<LlamaEngine> engine;
+  if (o.reference) {
+    engine = make_reference_engine(model);
+  } else {
+    const uint32_t threads = o.n_threads ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
+    engine = make_fast_engine(model, threads, std::max(1u, o.n_batch), o.amx);
+  }
+  engine->set_loras(o.loras);
+  return engine;
+}
+
+void LlamaEngine::set_loras(const std::vector<AppliedLora>& loras) {
+  const LlamaConfig& c = model_.config();
+  lora_terms_.assign(c.num_hidden_layers, {});
+  lora_keep_.clear();
+  for (size_t i = 0; i < loras.size(); ++i) {
+    const AppliedLora& applied = loras[i];
+    if (!applied.adapter) throw std::logic_error("LlamaEngine: a null LoRA adapter");
+    const std::string label = applied.adapter->name.empty() ? "LoRA adapter " + std::to_string(i + 1) : applied.adapter->name;
+    check_lora_adapter(*applied.adapter, c, label);
+    if (!std::isfinite(applied.scale())) fail(label, "the LoRA scale is not a finite number");
+    lora_keep_.push_back(applied.adapter);
+    for (size_t l = 0; l < applied.adapter->layers.size(); ++l)
+      for (size_t t = 0; t < kLoraTargetCount; ++t)
+        if (const auto& p = applied.adapter->layers[l][t]) lora_terms_[l][t].push_back(LoraTerm{&*p, applied.scale()});
+  }
 }
 
 std::vector<float> LlamaEngine::eval(KvCache& cache, const LlamaBatch& batch) {

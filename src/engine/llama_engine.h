@@ -10,6 +10,7 @@
 //    (llama_forward_ref.cpp), the specification the fast one is tested against.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "engine/kv_cache.h"
 #include "engine/llama_batch.h"
 #include "engine/llama_model.h"
+#include "engine/lora_adapter.h"
 
 namespace lmforge {
 
@@ -29,6 +31,10 @@ struct LlamaEngineOptions {
   // Prompt chunks on AMX tiles where the CPU has them (kernels/amx_matmul.h); the environment
   // variable LMFORGE_NO_AMX=1 turns them off too.
   bool amx = true;
+  // LoRA adapters added to the products they target, each with its --lora-scale: every
+  // adapted weight computes W x + sum over adapters of scale · B (A x). Checked against the
+  // model by create() (an adapter for another base is refused).
+  std::vector<AppliedLora> loras;
 };
 
 // Sees the float input of every weight product of the fast engine (before it is packed for
@@ -80,12 +86,28 @@ class LlamaEngine {
   // Floats per returned row: n_vocab, or hidden_size while hidden_out_.
   size_t out_width() const { return hidden_out_ ? model_.config().hidden_size : model_.n_vocab(); }
 
+  // One adapter's pair for one weight, with its final scale (lora_scale · alpha / r).
+  struct LoraTerm {
+    const LoraPair* pair;
+    float scale;
+  };
+  // The terms adapting blk.l's `target`, in the order of the options' adapters (empty: none).
+  const std::vector<LoraTerm>& lora_terms(uint32_t l, LoraTarget target) const {
+    return lora_terms_[l][static_cast<size_t>(target)];
+  }
+  bool has_lora() const { return !lora_keep_.empty(); }
+
   const LlamaModel& model_;
   ActivationObserver* observer_ = nullptr;
   bool hidden_out_ = false;
 
  private:
   std::vector<float> eval_rows(KvCache& cache, const LlamaBatch& batch);
+  // Checks the adapters against the model and fills lora_terms_ (create() calls it once).
+  void set_loras(const std::vector<AppliedLora>& loras);
+
+  std::vector<std::array<std::vector<LoraTerm>, kLoraTargetCount>> lora_terms_;
+  std::vector<std::shared_ptr<const LoraAdapter>> lora_keep_;  // owns what lora_terms_ points to
 };
 
 // The two implementations behind LlamaEngine::create. n_threads >= 1, n_batch >= 1.

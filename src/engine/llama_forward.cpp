@@ -18,7 +18,8 @@ LlamaContext::LlamaContext(const LlamaModel& model, const LlamaContextOptions& o
   // No chunk larger than the context: the activation buffers stay as small as it allows.
   engine_ = LlamaEngine::create(model, LlamaEngineOptions{.n_threads = n_threads_,
                                                           .n_batch = std::min(std::max(1u, o.n_batch), n_ctx_),
-                                                          .reference = o.reference});
+                                                          .reference = o.reference,
+                                                          .loras = o.loras});
   cache_ = std::make_unique<KvCache>(model, n_ctx_, 1);
 }
 

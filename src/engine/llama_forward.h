@@ -33,6 +33,7 @@ struct LlamaContextOptions {
   uint32_t n_threads = 0;   // 0: one per available core
   uint32_t n_batch = 512;   // most tokens computed together (bounds the activation buffers)
   bool reference = false;   // the scalar reference engine instead of the fast one
+  std::vector<AppliedLora> loras;  // LoRA adapters applied to every product (llama_engine.h)
 };
 
 class LlamaContext {

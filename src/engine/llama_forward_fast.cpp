@@ -75,10 +75,34 @@ AmxWeights amx_weights(const LlamaWeight& w) {
   return a;
 }
 
+// The LoRA terms of one product and A x of each for every token of the chunk, computed once
+// (rank r per term: cheap) before the threads split the product's rows.
+struct LoraInput {
+  struct Term {
+    const LoraPair* pair;
+    float scale;
+    size_t offset;  // of this term's A x within a token's row of `ax`
+  };
+  std::vector<Term> terms;
+  size_t width = 0;       // sum of the terms' ranks
+  std::vector<float> ax;  // [n][width]
+};
+
+// Rows [r0, r1) of y += scale · B (A x) for every term and each of the n tokens: row r of B
+// dotted with the token's A x, so each row is computed whole by the thread that owns it.
+void lora_add(const LoraInput& li, size_t n, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
+  for (size_t t = 0; t < n; ++t) {
+    const float* ax = &li.ax[t * li.width];
+    for (const LoraInput::Term& term : li.terms) {
+      const LoraPair& p = *term.pair;
+      for (uint64_t r = r0; r < r1; ++r)
+        y[t * ldy + r] += term.scale * dot_f32(&p.b[r * p.rank], ax + term.offset, p.rank);
+    }
+  }
+}
+
 // Rows [r0, r1) of y = W x (y[t * ldy + r] for every packed row t of x). Every weight product
-// of the forward pass goes through here, so this is the one place where a LoRA adapter will
-// add scale * B (A x): A x (rank r, cheap) computed once per packed input before the threads
-// split the rows, then rows [r0, r1) of B times it added to y. Not built yet.
+// of the forward pass goes through here; LoRA terms are added to the same rows by lora_add.
 void linear(const LlamaWeight& w, const ProductInput& in, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
   const PackedActivations& x = in.packed;
   if (in.amx_kquants) {
@@ -109,6 +133,7 @@ struct ProductPart {
   const ProductInput* in;
   float* y;
   size_t ldy;
+  const LoraInput* lora = nullptr;  // the product's LoRA terms; null or empty: none
 };
 
 // The entries [begin, begin + n) of a batch that one pass through the layers computes, and
@@ -145,6 +170,9 @@ class FastEngine final : public LlamaEngine {
   void product(const LlamaWeight& w, const ProductInput& x, float* y, size_t ldy) { products({{&w, &x, y, ldy}}); }
   // Several products (Q, K and V; gate and up) as one step of the pool.
   void products(std::initializer_list<ProductPart> parts);
+  // Fills `li` with the LoRA terms of blk.l's `target` and their A x for n rows of x (ld floats
+  // apart); `li` is left empty when the weight is not adapted.
+  LoraInput* lora_prepare(LoraInput& li, uint32_t l, LoraTarget target, const float* x, size_t ld, size_t n);
   // Whether the product by `w` of n tokens runs on AMX tiles.
   bool use_amx(const LlamaWeight& w, size_t n) const {
     return amx_ && (w.gptq || w.interleaved || amx_supports(w.m.type) || amx_f16_weight(w)) &&
@@ -164,6 +192,7 @@ class FastEngine final : public LlamaEngine {
   std::vector<std::vector<float>> scores_;   // per thread, one per visible cell
   std::vector<float> rope_cos_, rope_sin_;   // [n_batch][head_dim / 2]
   ProductInput packed_a_, packed_b_, packed_c_;
+  LoraInput lora_a_, lora_b_, lora_c_;  // for the up to three products of one step
   bool amx_;
 };
 
@@ -262,11 +291,35 @@ void FastEngine::products(std::initializer_list<ProductPart> parts) {
         for (const ProductPart& p : parts) {
           if (start >= e) break;
           const size_t rows = p.w->m.rows, r0 = std::max(b, start) - start, r1 = std::min(e - start, rows);
-          if (r0 < r1) linear(*p.w, *p.in, p.y, p.ldy, r0, r1);
+          if (r0 < r1) {
+            linear(*p.w, *p.in, p.y, p.ldy, r0, r1);
+            if (p.lora && !p.lora->terms.empty()) lora_add(*p.lora, p.in->packed.n(), p.y, p.ldy, r0, r1);
+          }
           start += (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
         }
       },
       WorkSize{work});
+}
+
+LoraInput* FastEngine::lora_prepare(LoraInput& li, uint32_t l, LoraTarget target, const float* x, size_t ld, size_t n) {
+  li.terms.clear();
+  li.width = 0;
+  if (!has_lora()) return nullptr;
+  for (const LoraTerm& term : lora_terms(l, target)) {
+    li.terms.push_back({term.pair, term.scale, li.width});
+    li.width += term.pair->rank;
+  }
+  if (li.terms.empty()) return nullptr;
+  li.ax.resize(n * li.width);
+  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t)
+      for (const LoraInput::Term& term : li.terms) {
+        const LoraPair& p = *term.pair;
+        for (uint32_t k = 0; k < p.rank; ++k)
+          li.ax[t * li.width + term.offset + k] = dot_f32(&p.a[size_t{k} * p.in], x + t * ld, p.in);
+      }
+  });
+  return &li;
 }
 
 void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
@@ -337,7 +390,10 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     pack_for(packed_c_, L.wv, xn_.data(), embd, n, embd);
     for_v = &packed_c_;
   }
-  products({{&L.wq, &packed_a_, q_.data(), q_dim_}, {&L.wk, for_k, k_dst, kv_dim_}, {&L.wv, for_v, v_dst, kv_dim_}});
+  const LoraInput* lq = lora_prepare(lora_a_, l, LoraTarget::kQ, xn_.data(), embd, n);
+  const LoraInput* lk = lora_prepare(lora_b_, l, LoraTarget::kK, xn_.data(), embd, n);
+  const LoraInput* lv = lora_prepare(lora_c_, l, LoraTarget::kV, xn_.data(), embd, n);
+  products({{&L.wq, &packed_a_, q_.data(), q_dim_, lq}, {&L.wk, for_k, k_dst, kv_dim_, lk}, {&L.wv, for_v, v_dst, kv_dim_, lv}});
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) {
       const float* cs = &rope_cos_[t * (hd / 2)];
@@ -353,7 +409,7 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   attention(cache, l, chunk);
   observe({&L.wo}, att_.data(), q_dim_, n, q_dim_);
   pack_for(packed_a_, L.wo, att_.data(), q_dim_, n, q_dim_);
-  product(L.wo, packed_a_, proj_.data(), embd);
+  products({{&L.wo, &packed_a_, proj_.data(), embd, lora_prepare(lora_a_, l, LoraTarget::kO, att_.data(), q_dim_, n)}});
 
   // Feed-forward block: residual, norm, gate and up products, SwiGLU, down product, residual.
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
@@ -369,13 +425,15 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
     pack_for(packed_b_, L.w_up, xn_.data(), embd, n, embd);
     for_up = &packed_b_;
   }
-  products({{&L.w_gate, &packed_a_, gate_.data(), ff}, {&L.w_up, for_up, up_.data(), ff}});
+  const LoraInput* lgate = lora_prepare(lora_a_, l, LoraTarget::kGate, xn_.data(), embd, n);
+  const LoraInput* lup = lora_prepare(lora_b_, l, LoraTarget::kUp, xn_.data(), embd, n);
+  products({{&L.w_gate, &packed_a_, gate_.data(), ff, lgate}, {&L.w_up, for_up, up_.data(), ff, lup}});
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
   });
   observe({&L.w_down}, gate_.data(), ff, n, ff);
   pack_for(packed_a_, L.w_down, gate_.data(), ff, n, ff);
-  product(L.w_down, packed_a_, proj_.data(), embd);
+  products({{&L.w_down, &packed_a_, proj_.data(), embd, lora_prepare(lora_a_, l, LoraTarget::kDown, gate_.data(), ff, n)}});
   pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) add_f32(&proj_[t * embd], &x_[t * embd], embd);
   });

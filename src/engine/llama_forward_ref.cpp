@@ -22,12 +22,31 @@ namespace lmforge {
 namespace {
 
 // y = W x. Every weight product of the forward pass goes through here, so this is the one
-// place where a LoRA adapter will add scale * B (A x). Not built yet.
+// place where a LoRA adapter adds scale · B (A x), in double sums like the product itself.
 void linear(const LlamaWeight& w, const float* x, float* y) {
   if (w.gptq) {
     matmul_gptq_ref(*w.gptq, x, y);  // dequantized rows, as exact as matmul_ref
   } else {
     matmul_ref(w.m, x, y);
+  }
+}
+
+template <typename Terms>
+void linear(const LlamaWeight& w, const float* x, float* y, const Terms& loras, std::vector<double>& ax) {
+  linear(w, x, y);
+  for (const auto& term : loras) {
+    const LoraPair& p = *term.pair;
+    ax.assign(p.rank, 0.0);
+    for (uint32_t k = 0; k < p.rank; ++k) {
+      const float* a = &p.a[size_t{k} * p.in];
+      for (uint32_t c = 0; c < p.in; ++c) ax[k] += double{a[c]} * x[c];
+    }
+    for (uint32_t r = 0; r < p.out; ++r) {
+      const float* b = &p.b[size_t{r} * p.rank];
+      double s = 0;
+      for (uint32_t k = 0; k < p.rank; ++k) s += double{b[k]} * ax[k];
+      y[r] = static_cast<float>(y[r] + double{term.scale} * s);
+    }
   }
 }
 
@@ -64,6 +83,7 @@ class ReferenceEngine final : public LlamaEngine {
   size_t kv_dim_ = 0;
   AttentionShape shape_;
   std::vector<float> x_, xn_, q_, att_, proj_, gate_, up_, scores_;
+  std::vector<double> lora_ax_;  // A x of one LoRA term
 };
 
 void ReferenceEngine::forward_one(KvCache& cache, int32_t token, int32_t pos, uint32_t cell, CellSpan visible,
@@ -79,20 +99,20 @@ void ReferenceEngine::forward_one(KvCache& cache, int32_t token, int32_t pos, ui
     float* v = cache.values(l) + size_t{cell} * kv_dim_;
 
     rms_norm_ref(x_.data(), L.attn_norm.data(), xn_.data(), embd, c.rms_norm_eps);
-    linear(L.wq, xn_.data(), q_.data());
-    linear(L.wk, xn_.data(), k);
-    linear(L.wv, xn_.data(), v);
+    linear(L.wq, xn_.data(), q_.data(), lora_terms(l, LoraTarget::kQ), lora_ax_);
+    linear(L.wk, xn_.data(), k, lora_terms(l, LoraTarget::kK), lora_ax_);
+    linear(L.wv, xn_.data(), v, lora_terms(l, LoraTarget::kV), lora_ax_);
     rope_norm_ref(q_.data(), c.num_attention_heads, hd, pos, c.rope_theta, rope_factor);
     rope_norm_ref(k, c.num_key_value_heads, hd, pos, c.rope_theta, rope_factor);
     attention_ref(q_.data(), cache.keys(l), cache.values(l), shape_, visible, scores_.data(), att_.data());
-    linear(L.wo, att_.data(), proj_.data());
+    linear(L.wo, att_.data(), proj_.data(), lora_terms(l, LoraTarget::kO), lora_ax_);
     for (size_t i = 0; i < embd; ++i) x_[i] += proj_[i];
 
     rms_norm_ref(x_.data(), L.ffn_norm.data(), xn_.data(), embd, c.rms_norm_eps);
-    linear(L.w_gate, xn_.data(), gate_.data());
-    linear(L.w_up, xn_.data(), up_.data());
+    linear(L.w_gate, xn_.data(), gate_.data(), lora_terms(l, LoraTarget::kGate), lora_ax_);
+    linear(L.w_up, xn_.data(), up_.data(), lora_terms(l, LoraTarget::kUp), lora_ax_);
     swiglu_ref(gate_.data(), up_.data(), gate_.data(), gate_.size());
-    linear(L.w_down, gate_.data(), proj_.data());
+    linear(L.w_down, gate_.data(), proj_.data(), lora_terms(l, LoraTarget::kDown), lora_ax_);
     for (size_t i = 0; i < embd; ++i) x_[i] += proj_[i];
   }
   if (!logits) return;  // only the hidden state matters for this position's cache entries

@@ -1,0 +1,450 @@
+#include "train/lora_forward_backward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "engine/llama_model.h"
+#include "kernels/attention.h"
+#include "kernels/backward_ops.h"
+#include "kernels/decode_rows.h"
+#include "kernels/matmul.h"
+#include "kernels/rope.h"
+#include "kernels/vec_ops.h"
+#include "quant/type_traits.h"
+
+namespace lmforge {
+
+namespace {
+
+// Fixed tile sizes: the work of a tile depends on these and the shapes only, never on how many
+// threads share the tiles, which keeps results bit-identical for any thread count.
+constexpr size_t kTokenGrain = 16;   // tokens per tile for per-token work
+constexpr size_t kRowTile = 64;      // weight rows per forward product tile
+constexpr size_t kColTile = 128;     // columns per tile of the adapter's A gradient
+constexpr size_t kLogitChunk = 64;   // tokens whose logits exist at once
+
+size_t tiles(size_t n, size_t tile) { return (n + tile - 1) / tile; }
+
+const LlamaWeight& target_weight(const LlamaLayer& L, LoraTarget t) {
+  switch (t) {
+    case LoraTarget::kQ: return L.wq;
+    case LoraTarget::kK: return L.wk;
+    case LoraTarget::kV: return L.wv;
+    case LoraTarget::kO: return L.wo;
+    case LoraTarget::kGate: return L.w_gate;
+    case LoraTarget::kUp: return L.w_up;
+    default: return L.w_down;
+  }
+}
+
+void check_weight(const LlamaWeight& w, const std::string& path) {
+  if (w.gptq) throw Error(path, "training needs the base weights in a GGUF type; " + w.name + " is a GPTQ linear");
+  if (!can_decode(w.m.type) || !matmul_supports(w.m.type)) {
+    throw Error(path, w.name + ": weight type " + std::string(dtype_name(w.m.type)) + " cannot be trained through");
+  }
+}
+
+}  // namespace
+
+struct LoraForwardBackward::Impl {
+  Impl(const LlamaModel& m, const LoraAdapter& a, uint32_t context, ThreadPool& p)
+      : model(m), adapter(a), ctx(context), pool(p), c(m.config()) {
+    H = c.hidden_size;
+    Q = size_t{c.num_attention_heads} * c.head_dim;
+    KV = size_t{c.num_key_value_heads} * c.head_dim;
+    F = c.intermediate_size;
+    hd = c.head_dim;
+    V = c.vocab_size;
+    shape.n_head = c.num_attention_heads;
+    shape.n_head_kv = c.num_key_value_heads;
+    shape.head_dim = hd;
+    shape.cell_stride = KV;
+    shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    if (ctx == 0) throw Error(m.path(), "training needs a context of at least one token");
+    cos_.resize(size_t{ctx} * hd / 2);
+    sin_.resize(cos_.size());
+    for (uint32_t pos = 0; pos < ctx; ++pos) {
+      rope_angles(pos, hd, c.rope_theta, c.rope_scaling_linear.value_or(1.0f), &cos_[pos * hd / 2],
+                  &sin_[pos * hd / 2]);
+    }
+    if (!can_decode(m.tok_embd.m.type)) throw Error(m.path(), "the token embedding's type cannot be decoded");
+    check_weight(m.output, m.path());
+    for (const LlamaLayer& L : m.layers) {
+      for (size_t t = 0; t < kLoraTargetCount; ++t) check_weight(target_weight(L, static_cast<LoraTarget>(t)), m.path());
+    }
+    check_adapter();
+  }
+
+  void check_adapter() const {
+    if (adapter.layers.size() > model.layers.size()) {
+      throw Error(model.path(), "the adapter has more layers than the base model");
+    }
+    for (size_t l = 0; l < adapter.layers.size(); ++l) {
+      for (size_t t = 0; t < kLoraTargetCount; ++t) {
+        const auto& p = adapter.layers[l][t];
+        if (!p) continue;
+        const LlamaWeight& w = target_weight(model.layers[l], static_cast<LoraTarget>(t));
+        if (p->rank != adapter.rank || p->rank == 0 || p->in != w.m.cols || p->out != w.m.rows ||
+            p->a.size() != size_t{p->rank} * p->in || p->b.size() != size_t{p->out} * p->rank) {
+          throw Error(model.path(), "the adapter's pair for " + w.name + " does not match the base weight's shape");
+        }
+      }
+    }
+  }
+
+  const LoraPair* pair(size_t l, LoraTarget t) const {
+    if (l >= adapter.layers.size()) return nullptr;
+    const auto& p = adapter.layers[l][static_cast<size_t>(t)];
+    return p ? &*p : nullptr;
+  }
+
+  void resize(size_t n_seq) {
+    T = n_seq * ctx;
+    const size_t L = model.layers.size();
+    inputs.assign((L + 1) * T * H, 0.0f);
+    for (auto* b : {&xn, &h, &hn, &proj, &dres, &dh, &dxn, &dhn, &xf}) b->assign(T * H, 0.0f);
+    for (auto* b : {&q, &att, &datt, &dq}) b->assign(T * Q, 0.0f);
+    for (auto* b : {&k, &v, &dk, &dv}) b->assign(T * KV, 0.0f);
+    for (auto* b : {&gate, &up, &s, &ds, &dgate, &dup}) b->assign(T * F, 0.0f);
+    for (auto& b : u) b.assign(T * adapter.rank, 0.0f);
+    du.assign(T * adapter.rank, 0.0f);
+    token_loss.assign(T, 0.0f);
+    logits.assign(kLogitChunk * V, 0.0f);
+  }
+
+  void embed(std::span<const std::span<const int32_t>> windows) {
+    tokens.resize(T);
+    targets.resize(T);
+    for (size_t sq = 0; sq < windows.size(); ++sq) {
+      if (windows[sq].size() != size_t{ctx} + 1) {
+        throw Error(model.path(), "a training window has " + std::to_string(windows[sq].size()) +
+                                      " tokens, not ctx + 1 = " + std::to_string(ctx + 1));
+      }
+      for (uint32_t t = 0; t <= ctx; ++t) {
+        const int32_t id = windows[sq][t];
+        if (id < 0 || static_cast<uint32_t>(id) >= V) {
+          throw Error(model.path(), "token id " + std::to_string(id) + " is outside the vocabulary");
+        }
+        if (t < ctx) tokens[sq * ctx + t] = id;
+        if (t > 0) targets[sq * ctx + t - 1] = id;
+      }
+    }
+    const MatrixView& e = model.tok_embd.m;
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t en) {
+      for (size_t t = b; t < en; ++t) decode_row_fast(e.type, e.row(static_cast<uint64_t>(tokens[t])), &inputs[t * H], H);
+    });
+  }
+
+  void rms_rows(const float* x, const std::vector<float>& w, float* out) {
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) rms_norm_f32(x + t * H, w.data(), out + t * H, H, c.rms_norm_eps);
+    });
+  }
+
+  void rms_rows_backward(const float* x, const std::vector<float>& w, const float* dy, float* dx) {
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) rms_norm_backward_f32(x + t * H, w.data(), dy + t * H, dx + t * H, H, c.rms_norm_eps);
+    });
+  }
+
+  // y[n x rows] = x W^T through the engine's kernels, in fixed row tiles.
+  void frozen_product(const LlamaWeight& w, const float* x, size_t n, float* y) {
+    const size_t in = w.m.cols, out = w.m.rows;
+    packed.reset(w.m.type, n, in);
+    pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(x, in, b, e); });
+    pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) matmul_packed(w.m, packed, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
+    });
+  }
+
+  // dx[n x cols] += dy W, in fixed column tiles.
+  void frozen_backward(const LlamaWeight& w, const float* dy, size_t n, float* dx) {
+    const size_t in = w.m.cols, tile = transposed_tile_cols(w.m.type);
+    pool.parallel_for(tiles(in, tile), 1, [&](size_t b, size_t e) {
+      std::vector<float> panel(kTransposedPanelRows * tile);
+      for (size_t i = b; i < e; ++i) {
+        matmul_transposed_add(w.m, dy, w.m.rows, n, dx, in, i * tile, std::min(in, (i + 1) * tile), panel.data());
+      }
+    });
+  }
+
+  // u = x A^T (the adapter's low-rank activations).
+  void lora_down(const LoraPair& p, const float* x, float* uo) {
+    const size_t r = p.rank, in = p.in;
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t)
+        for (size_t j = 0; j < r; ++j) uo[t * r + j] = dot_f32(&p.a[j * in], x + t * in, in);
+    });
+  }
+
+  // y = x W^T + scale (x A^T) B^T; u keeps x A^T for the backward pass.
+  void linear(const LlamaWeight& w, const LoraPair* p, const float* x, float* y, float* uo) {
+    frozen_product(w, x, T, y);
+    if (!p) return;
+    lora_down(*p, x, uo);
+    const size_t r = p->rank, out = p->out;
+    const float sc = adapter.base_scale();
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t)
+        for (size_t o = 0; o < out; ++o) y[t * out + o] += sc * dot_f32(&p->b[o * r], uo + t * r, r);
+    });
+  }
+
+  // dx += dy W + scale dy B A; the adapter's gradients g += (scale dy^T u, du^T x).
+  void linear_backward(const LlamaWeight& w, const LoraPair* p, LoraPair* g, const float* x, const float* uo,
+                       const float* dy, float* dx) {
+    frozen_backward(w, dy, T, dx);
+    if (!p) return;
+    const size_t r = p->rank, in = p->in, out = p->out;
+    const float sc = adapter.base_scale();
+    pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        const size_t o1 = std::min(out, (i + 1) * kRowTile);
+        for (size_t t = 0; t < T; ++t) {
+          for (size_t o = i * kRowTile; o < o1; ++o) {
+            const float gy = sc * dy[t * out + o];
+            for (size_t j = 0; j < r; ++j) g->b[o * r + j] += gy * uo[t * r + j];
+          }
+        }
+      }
+    });
+    bt.resize(r * out);
+    for (size_t o = 0; o < out; ++o)
+      for (size_t j = 0; j < r; ++j) bt[j * out + o] = p->b[o * r + j];
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t)
+        for (size_t j = 0; j < r; ++j) du[t * r + j] = sc * dot_f32(dy + t * out, &bt[j * out], out);
+    });
+    pool.parallel_for(tiles(in, kColTile), 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        const size_t c0 = i * kColTile, width = std::min(in, c0 + kColTile) - c0;
+        for (size_t t = 0; t < T; ++t)
+          for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], x + t * in + c0, &g->a[j * in + c0], width);
+      }
+    });
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t)
+        for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], &p->a[j * in], dx + t * in, in);
+    });
+  }
+
+  void rope_rows(float* x, size_t width, size_t heads, bool backward) {
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) {
+        const size_t pos = t % ctx;
+        if (backward) {
+          rope_unapply_f32(x + t * width, heads, hd, &cos_[pos * hd / 2], &sin_[pos * hd / 2]);
+        } else {
+          rope_apply_f32(x + t * width, heads, hd, &cos_[pos * hd / 2], &sin_[pos * hd / 2]);
+        }
+      }
+    });
+  }
+
+  // Layer l from its input x; with next, writes the layer's output there.
+  void forward_layer(size_t l, const float* x, float* next) {
+    const LlamaLayer& L = model.layers[l];
+    auto U = [&](LoraTarget t) { return u[static_cast<size_t>(t)].data(); };
+    rms_rows(x, L.attn_norm, xn.data());
+    linear(L.wq, pair(l, LoraTarget::kQ), xn.data(), q.data(), U(LoraTarget::kQ));
+    linear(L.wk, pair(l, LoraTarget::kK), xn.data(), k.data(), U(LoraTarget::kK));
+    linear(L.wv, pair(l, LoraTarget::kV), xn.data(), v.data(), U(LoraTarget::kV));
+    rope_rows(q.data(), Q, shape.n_head, false);
+    rope_rows(k.data(), KV, shape.n_head_kv, false);
+    pool.parallel_for(T, 1, [&](size_t b, size_t e) {
+      std::vector<float> scores(ctx);
+      for (size_t i = b; i < e; ++i) {
+        const size_t sq = i / ctx, t = i % ctx;
+        const CellSpan cells{nullptr, 0, static_cast<uint32_t>(t + 1)};
+        attention_f32(&q[i * Q], &k[sq * ctx * KV], &v[sq * ctx * KV], shape, cells, scores.data(), &att[i * Q]);
+      }
+    });
+    linear(L.wo, pair(l, LoraTarget::kO), att.data(), proj.data(), U(LoraTarget::kO));
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t i = b * H; i < e * H; ++i) h[i] = x[i] + proj[i];
+    });
+    rms_rows(h.data(), L.ffn_norm, hn.data());
+    linear(L.w_gate, pair(l, LoraTarget::kGate), hn.data(), gate.data(), U(LoraTarget::kGate));
+    linear(L.w_up, pair(l, LoraTarget::kUp), hn.data(), up.data(), U(LoraTarget::kUp));
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) swiglu_f32(&gate[t * F], &up[t * F], &s[t * F], F);
+    });
+    const LoraPair* pd = pair(l, LoraTarget::kDown);
+    if (!next) {  // recomputing for the backward pass: only the down adapter's activations
+      if (pd) lora_down(*pd, s.data(), U(LoraTarget::kDown));
+      return;
+    }
+    linear(L.w_down, pd, s.data(), proj.data(), U(LoraTarget::kDown));
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t i = b * H; i < e * H; ++i) next[i] = h[i] + proj[i];
+    });
+  }
+
+  // dres holds d(loss)/d(layer output); leaves d(loss)/d(layer input) there.
+  void backward_layer(size_t l, LoraAdapter& grads) {
+    const LlamaLayer& L = model.layers[l];
+    const float* x = &inputs[l * T * H];
+    forward_layer(l, x, nullptr);
+    auto U = [&](LoraTarget t) { return u[static_cast<size_t>(t)].data(); };
+    auto G = [&](LoraTarget t) -> LoraPair* {
+      if (l >= grads.layers.size()) return nullptr;
+      auto& p = grads.layers[l][static_cast<size_t>(t)];
+      return p ? &*p : nullptr;
+    };
+    std::fill(ds.begin(), ds.end(), 0.0f);
+    linear_backward(L.w_down, pair(l, LoraTarget::kDown), G(LoraTarget::kDown), s.data(), U(LoraTarget::kDown),
+                    dres.data(), ds.data());
+    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) swiglu_backward_f32(&gate[t * F], &up[t * F], &ds[t * F], &dgate[t * F], &dup[t * F], F);
+    });
+    std::fill(dhn.begin(), dhn.end(), 0.0f);
+    linear_backward(L.w_gate, pair(l, LoraTarget::kGate), G(LoraTarget::kGate), hn.data(), U(LoraTarget::kGate),
+                    dgate.data(), dhn.data());
+    linear_backward(L.w_up, pair(l, LoraTarget::kUp), G(LoraTarget::kUp), hn.data(), U(LoraTarget::kUp), dup.data(),
+                    dhn.data());
+    dh = dres;
+    rms_rows_backward(h.data(), L.ffn_norm, dhn.data(), dh.data());
+
+    std::fill(datt.begin(), datt.end(), 0.0f);
+    linear_backward(L.wo, pair(l, LoraTarget::kO), G(LoraTarget::kO), att.data(), U(LoraTarget::kO), dh.data(),
+                    datt.data());
+    std::fill(dk.begin(), dk.end(), 0.0f);
+    std::fill(dv.begin(), dv.end(), 0.0f);
+    const size_t n_kv = shape.n_head_kv, group = shape.n_head / n_kv, n_seq = T / ctx;
+    // One unit per (sequence, KV head): it alone adds into that head's key and value gradients,
+    // over the queries in order.
+    pool.parallel_for(n_seq * n_kv, 1, [&](size_t b, size_t e) {
+      std::vector<float> scratch(2 * size_t{ctx});
+      for (size_t unit = b; unit < e; ++unit) {
+        const size_t sq = unit / n_kv, g = unit % n_kv, base = sq * ctx * KV;
+        for (size_t t = 0; t < ctx; ++t) {
+          const size_t i = sq * ctx + t;
+          const CellSpan cells{nullptr, 0, static_cast<uint32_t>(t + 1)};
+          for (size_t hh = g * group; hh < (g + 1) * group; ++hh) {
+            attention_head_backward_f32(&q[i * Q], &k[base], &v[base], shape, hh, cells, &datt[i * Q], scratch.data(),
+                                        &dq[i * Q], &dk[base], &dv[base]);
+          }
+        }
+      }
+    });
+    rope_rows(dq.data(), Q, shape.n_head, true);
+    rope_rows(dk.data(), KV, n_kv, true);
+    std::fill(dxn.begin(), dxn.end(), 0.0f);
+    linear_backward(L.wq, pair(l, LoraTarget::kQ), G(LoraTarget::kQ), xn.data(), U(LoraTarget::kQ), dq.data(),
+                    dxn.data());
+    linear_backward(L.wk, pair(l, LoraTarget::kK), G(LoraTarget::kK), xn.data(), U(LoraTarget::kK), dk.data(),
+                    dxn.data());
+    linear_backward(L.wv, pair(l, LoraTarget::kV), G(LoraTarget::kV), xn.data(), U(LoraTarget::kV), dv.data(),
+                    dxn.data());
+    dres = dh;
+    rms_rows_backward(x, L.attn_norm, dxn.data(), dres.data());
+  }
+
+  // The output head and cross-entropy of every position; with backward, d(loss)/d(last layer
+  // output) into dres.
+  double head(float loss_scale, bool backward) {
+    const float* xl = &inputs[model.layers.size() * T * H];
+    rms_rows(xl, model.output_norm, xf.data());
+    if (backward) std::fill(dxn.begin(), dxn.end(), 0.0f);
+    const LlamaWeight& w = model.output;
+    for (size_t c0 = 0; c0 < T; c0 += kLogitChunk) {
+      const size_t n = std::min(kLogitChunk, T - c0);
+      packed.reset(w.m.type, n, H);
+      pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(&xf[c0 * H], H, b, e); });
+      pool.parallel_for(tiles(V, kRowTile), 1, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) matmul_packed(w.m, packed, logits.data(), V, i * kRowTile, std::min(V, (i + 1) * kRowTile));
+      });
+      pool.parallel_for(n, 1, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) {
+          float* row = &logits[i * V];
+          token_loss[c0 + i] = cross_entropy_f32(row, V, static_cast<uint32_t>(targets[c0 + i]), loss_scale, row);
+        }
+      });
+      if (!backward) continue;
+      const size_t tile = transposed_tile_cols(w.m.type);
+      pool.parallel_for(tiles(H, tile), 1, [&](size_t b, size_t e) {
+        std::vector<float> panel(kTransposedPanelRows * tile);
+        for (size_t i = b; i < e; ++i) {
+          matmul_transposed_add(w.m, logits.data(), V, n, &dxn[c0 * H], H, i * tile, std::min(H, (i + 1) * tile),
+                                panel.data());
+        }
+      });
+    }
+    if (backward) {
+      std::fill(dres.begin(), dres.end(), 0.0f);
+      rms_rows_backward(xl, model.output_norm, dxn.data(), dres.data());
+    }
+    double sum = 0;
+    for (float x : token_loss) sum += x;
+    return sum;
+  }
+
+  double run(std::span<const std::span<const int32_t>> windows, float loss_scale, LoraAdapter* grads) {
+    if (windows.empty()) return 0.0;
+    if (T != windows.size() * ctx) resize(windows.size());
+    check_adapter();
+    embed(windows);
+    for (size_t l = 0; l < model.layers.size(); ++l) forward_layer(l, &inputs[l * T * H], &inputs[(l + 1) * T * H]);
+    const double sum = head(loss_scale, grads != nullptr);
+    if (grads) {
+      for (size_t l = model.layers.size(); l-- > 0;) backward_layer(l, *grads);
+    }
+    return sum;
+  }
+
+  const LlamaModel& model;
+  const LoraAdapter& adapter;
+  uint32_t ctx;
+  ThreadPool& pool;
+  LlamaConfig c;
+  size_t H = 0, Q = 0, KV = 0, F = 0, hd = 0, V = 0, T = 0;
+  AttentionShape shape;
+  std::vector<float> cos_, sin_;
+  std::vector<int32_t> tokens, targets;
+  std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
+  std::array<std::vector<float>, kLoraTargetCount> u;
+  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt;
+  PackedActivations packed;
+};
+
+LoraForwardBackward::LoraForwardBackward(const LlamaModel& model, const LoraAdapter& adapter, uint32_t ctx,
+                                         ThreadPool& pool)
+    : impl_(std::make_unique<Impl>(model, adapter, ctx, pool)) {}
+
+LoraForwardBackward::~LoraForwardBackward() = default;
+
+double LoraForwardBackward::accumulate(std::span<const std::span<const int32_t>> windows, float loss_scale,
+                                       LoraAdapter& grads) {
+  return impl_->run(windows, loss_scale, &grads);
+}
+
+double LoraForwardBackward::loss(std::span<const std::span<const int32_t>> windows) {
+  return impl_->run(windows, 1.0f, nullptr);
+}
+
+LoraAdapter zero_like(const LoraAdapter& adapter) {
+  LoraAdapter z;
+  z.alpha = adapter.alpha;
+  z.rank = adapter.rank;
+  z.name = adapter.name;
+  z.layers.resize(adapter.layers.size());
+  for (size_t l = 0; l < adapter.layers.size(); ++l) {
+    for (size_t t = 0; t < kLoraTargetCount; ++t) {
+      const auto& p = adapter.layers[l][t];
+      if (!p) continue;
+      LoraPair g;
+      g.rank = p->rank;
+      g.in = p->in;
+      g.out = p->out;
+      g.a.assign(p->a.size(), 0.0f);
+      g.b.assign(p->b.size(), 0.0f);
+      z.layers[l][t] = std::move(g);
+    }
+  }
+  return z;
+}
+
+}  // namespace lmforge

@@ -1,0 +1,45 @@
+// The StepTrainer of `lmforge finetune`: one optimizer step of LoRA on a frozen base. For the
+// step's windows (grad_accum micro-batches of `batch` windows) it accumulates the gradient of
+// the mean next-token cross-entropy over every position (train/lora_forward_backward.h), then
+// applies AdamW (train/adamw.h) to every adapter tensor of the TrainingState. A non-finite loss
+// leaves the tensors unchanged.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "engine/lora_adapter.h"
+#include "train/adamw.h"
+#include "train/lora_forward_backward.h"
+#include "train/training_loop.h"
+
+namespace lmforge {
+
+class LlamaModel;
+class ThreadPool;
+
+class LoraStepTrainer final : public StepTrainer {
+ public:
+  // `shape`: the adapter's rank, alpha and pairs (its values are replaced by the state's at
+  // every step). `batch`: windows per micro-batch.
+  LoraStepTrainer(const LlamaModel& model, LoraAdapter shape, uint32_t ctx, uint32_t batch, const AdamWOptions& adamw,
+                  ThreadPool& pool);
+  // The forward/backward pass keeps a reference to adapter_: neither copied nor moved.
+  LoraStepTrainer(const LoraStepTrainer&) = delete;
+  LoraStepTrainer& operator=(const LoraStepTrainer&) = delete;
+
+  float step(std::span<const std::span<const int32_t>> windows, float lr, TrainingState& state) override;
+
+  // The adapter with the state's current values.
+  const LoraAdapter& adapter_from(const TrainingState& state);
+  // The gradient of the last step (before AdamW), for tests.
+  const LoraAdapter& last_gradient() const { return grads_; }
+
+ private:
+  LoraAdapter adapter_, grads_;
+  uint32_t ctx_, batch_;
+  AdamWOptions adamw_;
+  LoraForwardBackward fb_;
+};
+
+}  // namespace lmforge
