@@ -659,8 +659,8 @@ void RunSmallBatch(const InterleavedMatrix& w, const PackedActivations& x, float
   // As many groups streamed at once as below, two to a register.
   switch (x.n()) {
     case 2: BatchPairGroups<Q, 4, 2>(w, g0, g1, x, 0, y, ldy, r0, r1); return;
-    case 3: BatchPairGroups<Q, 2, 3>(w, g0, g1, x, 0, y, ldy, r0, r1); return;
-    case 4: BatchPairGroups<Q, 2, 4>(w, g0, g1, x, 0, y, ldy, r0, r1); return;
+    case 3: BatchPairGroups<Q, 4, 3>(w, g0, g1, x, 0, y, ldy, r0, r1); return;
+    case 4: BatchPairGroups<Q, 4, 4>(w, g0, g1, x, 0, y, ldy, r0, r1); return;
     default: break;
   }
   uint64_t gp = g0;
