@@ -9,9 +9,11 @@
 // With --step-cost, instead: the CPU time of one engine step of n decode tokens (one per
 // sequence, each after a 16-token prompt) for each n of --streams, on one thread (the whole
 // process's CPU time, so other load on a shared machine counts little), median of 12 steps:
-// what the weights' pass costs as rows are added, whatever the machine's load.
+// what the weights' pass costs as rows are added, whatever the machine's load. Also its wall
+// time; --step-threads N runs the steps on N threads (then the wall time is the measure: CPU
+// time counts the pool's spinning), --steps N takes the median of N steps.
 // Usage: lmforge_batch_scheduler_bench MODEL [--threads N] [--streams 1,2,4,8] [--tokens N]
-//        [--rounds R] [--ctx N] [--step-cost]
+//        [--rounds R] [--ctx N] [--step-cost [--step-threads N] [--steps N]]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -124,30 +127,44 @@ double process_seconds() {
 
 double median(std::vector<double> v);
 
-void step_cost(const LoadedModel& m, const std::vector<uint32_t>& streams) {
-  auto engine = LlamaEngine::create(*m.model, LlamaEngineOptions{.n_threads = 1, .n_batch = 512});
+// One engine and one cache per row count; the counts' steps alternate (1, 4, 1, 4, ...) so that
+// drift in the machine's load hits them alike.
+void step_cost(const LoadedModel& m, const std::vector<uint32_t>& streams, uint32_t threads, int32_t steps) {
+  auto engine = LlamaEngine::create(*m.model, LlamaEngineOptions{.n_threads = threads, .n_batch = 512});
   const int32_t n_vocab = static_cast<int32_t>(m.model->n_vocab());
-  std::printf("%8s %14s %10s %14s\n", "rows", "step cpu ms", "x one", "rows/s (cpu)");
-  double one = 0;
+  constexpr int32_t kPrompt = 16;
+  std::vector<std::unique_ptr<KvCache>> caches;
   for (uint32_t n : streams) {
-    constexpr int32_t kPrompt = 16, kSteps = 12;
-    KvCache cache(*m.model, n * (kPrompt + kSteps), n);
+    caches.push_back(std::make_unique<KvCache>(*m.model, n * static_cast<uint32_t>(kPrompt + steps), n));
     LlamaBatch prompt;
     for (uint32_t s = 0; s < n; ++s)
       for (int32_t p = 0; p < kPrompt; ++p) prompt.add((100 + 7 * p + 13 * static_cast<int32_t>(s)) % n_vocab, p, static_cast<int32_t>(s), false);
     prompt.logits.back() = true;
-    engine->eval(cache, prompt);
-    std::vector<double> cpu;
-    for (int32_t step = 0; step < kSteps; ++step) {
+    engine->eval(*caches.back(), prompt);
+  }
+  std::vector<std::vector<double>> cpu(streams.size()), wall(streams.size());
+  for (int32_t step = 0; step < steps; ++step) {
+    for (size_t i = 0; i < streams.size(); ++i) {
       LlamaBatch d;
-      for (uint32_t s = 0; s < n; ++s) d.add((200 + static_cast<int32_t>(s) + step) % n_vocab, kPrompt + step, static_cast<int32_t>(s), true);
+      for (uint32_t s = 0; s < streams[i]; ++s) d.add((200 + static_cast<int32_t>(s) + step) % n_vocab, kPrompt + step, static_cast<int32_t>(s), true);
       const double c0 = process_seconds();
-      engine->eval(cache, d);
-      cpu.push_back(process_seconds() - c0);
+      const Clock::time_point w0 = Clock::now();
+      engine->eval(*caches[i], d);
+      wall[i].push_back(std::chrono::duration<double>(Clock::now() - w0).count());
+      cpu[i].push_back(process_seconds() - c0);
     }
-    const double ms = 1e3 * median(cpu);
-    if (n == 1) one = ms;
-    std::printf("%8u %14.1f %10.2f %14.2f\n", n, ms, one > 0 ? ms / one : 0.0, 1e3 * n / ms);
+  }
+  std::printf("%u threads, median of %d steps each\n", threads, steps);
+  std::printf("%8s %14s %10s %14s %14s %10s\n", "rows", "step cpu ms", "x one", "rows/s (cpu)", "step wall ms", "x one");
+  double one = 0, one_wall = 0;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const double ms = 1e3 * median(cpu[i]), wms = 1e3 * median(wall[i]);
+    if (streams[i] == 1 && one == 0) {
+      one = ms;
+      one_wall = wms;
+    }
+    std::printf("%8u %14.1f %10.2f %14.2f %14.1f %10.2f\n", streams[i], ms, one > 0 ? ms / one : 0.0, 1e3 * streams[i] / ms, wms,
+                one_wall > 0 ? wms / one_wall : 0.0);
   }
 }
 
@@ -160,13 +177,15 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--streams 1,2,4,8] [--tokens N] [--rounds R] [--ctx N] [--step-cost]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--streams 1,2,4,8] [--tokens N] [--rounds R] [--ctx N] [--step-cost [--step-threads N] [--steps N]]\n", argv[0]);
     return 2;
   }
   uint32_t threads = 2, rounds = 3, ctx = 512;
   int64_t tokens = 64;
   std::vector<uint32_t> streams = {1, 2, 4, 8};
   bool steps_only = false;
+  uint32_t step_threads = 1;
+  int32_t step_count = 12;
   for (int i = 2; i < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--step-cost") {
@@ -183,6 +202,8 @@ int main(int argc, char** argv) {
     else if (a == "--tokens") tokens = std::stoll(v);
     else if (a == "--rounds") rounds = static_cast<uint32_t>(std::stoul(v));
     else if (a == "--ctx") ctx = static_cast<uint32_t>(std::stoul(v));
+    else if (a == "--step-threads") step_threads = static_cast<uint32_t>(std::stoul(v));
+    else if (a == "--steps") step_count = static_cast<int32_t>(std::stoi(v));
     else if (a == "--streams") {
       streams.clear();
       std::stringstream ss(v);
@@ -195,7 +216,7 @@ int main(int argc, char** argv) {
   try {
     const LoadedModel m = load_model_for_inference(argv[1]);
     if (steps_only) {
-      step_cost(m, streams);
+      step_cost(m, streams, step_threads, step_count);
       return 0;
     }
     const SpmTokenizer tok(m.vocab);

@@ -173,6 +173,10 @@ class FastEngine final : public LlamaEngine {
   // Fills `li` with the LoRA terms of blk.l's `target` and their A x for n rows of x (ld floats
   // apart); `li` is left empty when the weight is not adapted.
   LoraInput* lora_prepare(LoraInput& li, uint32_t l, LoraTarget target, const float* x, size_t ld, size_t n);
+  // The size of a step over n rows of `floats` floats each (norms, RoPE, SwiGLU, packing), by
+  // which the pool decides whether another thread is worth waking: for a few decode rows it is
+  // not (microseconds of work against a hand-off per step, some 200 steps a token).
+  static WorkSize row_work(size_t n, size_t floats) { return WorkSize{n * floats * sizeof(float)}; }
   // Whether the product by `w` of n tokens runs on AMX tiles.
   bool use_amx(const LlamaWeight& w, size_t n) const {
     return amx_ && (w.gptq || w.interleaved || amx_supports(w.m.type) || amx_f16_weight(w)) &&
@@ -233,7 +237,8 @@ void FastEngine::compute(KvCache& cache, const LlamaBatch& batch, const KvPlacem
 
 void FastEngine::pack(PackedActivations& p, DType type, const float* x, size_t ld, size_t n, uint64_t cols) {
   p.reset(type, n, cols);
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) { p.pack_rows(x, ld, b, e); });
+  pool_.parallel_for(
+      n, 1, [&](size_t b, size_t e) { p.pack_rows(x, ld, b, e); }, row_work(n, cols));
 }
 
 void FastEngine::pack_for(ProductInput& in, const LlamaWeight& w, const float* x, size_t ld, size_t n, uint64_t cols) {
@@ -326,17 +331,25 @@ void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
   const size_t embd = c_.hidden_size, n = chunk.n;
   const int32_t* tokens = chunk.batch.token.data() + chunk.begin;
   const int32_t* pos = chunk.batch.pos.data() + chunk.begin;
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) matrix_row_ref(model_.tok_embd.m, static_cast<uint64_t>(tokens[t]), &x_[t * embd]);
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t)
+          matrix_row_ref(model_.tok_embd.m, static_cast<uint64_t>(tokens[t]), &x_[t * embd]);
+      },
+      row_work(n, embd));
   // RoPE angles depend only on the position: one cos/sin table per token for every head of Q
   // and K.
   const size_t half = c_.head_dim / 2;
   const float factor = c_.rope_scaling_linear.value_or(1.0f);
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t)
-      rope_angles(pos[t], c_.head_dim, c_.rope_theta, factor, &rope_cos_[t * half], &rope_sin_[t * half]);
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t)
+          rope_angles(pos[t], c_.head_dim, c_.rope_theta, factor, &rope_cos_[t * half],
+                      &rope_sin_[t * half]);
+      },
+      row_work(n, 16 * c_.head_dim));  // a cos and a sin per pair: weigh them as 16 floats each
 
   for (uint32_t l = 0; l < c_.num_hidden_layers; ++l) layer(cache, l, chunk);
 
@@ -348,10 +361,14 @@ void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
   const size_t m = out_rows_.size();
   // eval_hidden: the normed states themselves are the result.
   float* normed = hidden_out_ ? logits : xn_.data();
-  pool_.parallel_for(m, 1, [&](size_t b, size_t e) {
-    for (size_t r = b; r < e; ++r)
-      rms_norm_f32(&x_[out_rows_[r] * embd], model_.output_norm.data(), &normed[r * embd], embd, c_.rms_norm_eps);
-  });
+  pool_.parallel_for(
+      m, 1,
+      [&](size_t b, size_t e) {
+        for (size_t r = b; r < e; ++r)
+          rms_norm_f32(&x_[out_rows_[r] * embd], model_.output_norm.data(), &normed[r * embd], embd,
+                       c_.rms_norm_eps);
+      },
+      row_work(m, embd));
   if (hidden_out_) return;
   observe({&model_.output}, xn_.data(), embd, m, embd);
   pack_for(packed_a_, model_.output, xn_.data(), embd, m, embd);
@@ -372,9 +389,13 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   }
 
   // Attention block: norm, Q/K/V products, RoPE, attention.
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) rms_norm_f32(&x_[t * embd], L.attn_norm.data(), &xn_[t * embd], embd, c_.rms_norm_eps);
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t)
+          rms_norm_f32(&x_[t * embd], L.attn_norm.data(), &xn_[t * embd], embd, c_.rms_norm_eps);
+      },
+      row_work(n, embd));
   // Q, K and V usually share a type and so one packed input; a file that mixes types gets one
   // packing per type.
   observe({&L.wq, &L.wk, &L.wv}, xn_.data(), embd, n, embd);
@@ -394,30 +415,38 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   const LoraInput* lk = lora_prepare(lora_b_, l, LoraTarget::kK, xn_.data(), embd, n);
   const LoraInput* lv = lora_prepare(lora_c_, l, LoraTarget::kV, xn_.data(), embd, n);
   products({{&L.wq, &packed_a_, q_.data(), q_dim_, lq}, {&L.wk, for_k, k_dst, kv_dim_, lk}, {&L.wv, for_v, v_dst, kv_dim_, lv}});
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const float* cs = &rope_cos_[t * (hd / 2)];
-      const float* sn = &rope_sin_[t * (hd / 2)];
-      rope_apply_f32(&q_[t * q_dim_], c_.num_attention_heads, hd, cs, sn);
-      rope_apply_f32(k_dst + t * kv_dim_, c_.num_key_value_heads, hd, cs, sn);
-      if (!chunk.consecutive_cells) {
-        std::memcpy(cache.keys(l) + size_t{cells[t]} * kv_dim_, k_dst + t * kv_dim_, kv_dim_ * sizeof(float));
-        std::memcpy(cache.values(l) + size_t{cells[t]} * kv_dim_, v_dst + t * kv_dim_, kv_dim_ * sizeof(float));
-      }
-    }
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          const float* cs = &rope_cos_[t * (hd / 2)];
+          const float* sn = &rope_sin_[t * (hd / 2)];
+          rope_apply_f32(&q_[t * q_dim_], c_.num_attention_heads, hd, cs, sn);
+          rope_apply_f32(k_dst + t * kv_dim_, c_.num_key_value_heads, hd, cs, sn);
+          if (!chunk.consecutive_cells) {
+            std::memcpy(cache.keys(l) + size_t{cells[t]} * kv_dim_, k_dst + t * kv_dim_,
+                        kv_dim_ * sizeof(float));
+            std::memcpy(cache.values(l) + size_t{cells[t]} * kv_dim_, v_dst + t * kv_dim_,
+                        kv_dim_ * sizeof(float));
+          }
+        }
+      },
+      row_work(n, q_dim_ + 3 * kv_dim_));
   attention(cache, l, chunk);
   observe({&L.wo}, att_.data(), q_dim_, n, q_dim_);
   pack_for(packed_a_, L.wo, att_.data(), q_dim_, n, q_dim_);
   products({{&L.wo, &packed_a_, proj_.data(), embd, lora_prepare(lora_a_, l, LoraTarget::kO, att_.data(), q_dim_, n)}});
 
   // Feed-forward block: residual, norm, gate and up products, SwiGLU, down product, residual.
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      add_f32(&proj_[t * embd], &x_[t * embd], embd);
-      rms_norm_f32(&x_[t * embd], L.ffn_norm.data(), &xn_[t * embd], embd, c_.rms_norm_eps);
-    }
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          add_f32(&proj_[t * embd], &x_[t * embd], embd);
+          rms_norm_f32(&x_[t * embd], L.ffn_norm.data(), &xn_[t * embd], embd, c_.rms_norm_eps);
+        }
+      },
+      row_work(n, 2 * embd));
   observe({&L.w_gate, &L.w_up}, xn_.data(), embd, n, embd);
   pack_for(packed_a_, L.w_gate, xn_.data(), embd, n, embd);
   const ProductInput* for_up = &packed_a_;
@@ -428,15 +457,21 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
   const LoraInput* lgate = lora_prepare(lora_a_, l, LoraTarget::kGate, xn_.data(), embd, n);
   const LoraInput* lup = lora_prepare(lora_b_, l, LoraTarget::kUp, xn_.data(), embd, n);
   products({{&L.w_gate, &packed_a_, gate_.data(), ff, lgate}, {&L.w_up, for_up, up_.data(), ff, lup}});
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) swiglu_f32(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
+      },
+      row_work(n, 2 * ff));
   observe({&L.w_down}, gate_.data(), ff, n, ff);
   pack_for(packed_a_, L.w_down, gate_.data(), ff, n, ff);
   products({{&L.w_down, &packed_a_, proj_.data(), embd, lora_prepare(lora_a_, l, LoraTarget::kDown, gate_.data(), ff, n)}});
-  pool_.parallel_for(n, 1, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) add_f32(&proj_[t * embd], &x_[t * embd], embd);
-  });
+  pool_.parallel_for(
+      n, 1,
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) add_f32(&proj_[t * embd], &x_[t * embd], embd);
+      },
+      row_work(n, embd));
 }
 
 // Attention of every query of the chunk over the cells it may see (its sequence, positions up

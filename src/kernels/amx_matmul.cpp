@@ -29,6 +29,11 @@ size_t amx_min_tokens(const AmxWeights& w) {
     return v && *v ? std::max(1L, std::strtol(v, nullptr, 10)) : 0L;
   }();
   if (forced > 0) return static_cast<size_t>(forced);
+  // Interleaved Q4_0/Q8_0: the small-batch tiles of interleaved_matmul.cpp take up to 16 tokens
+  // (AVX-512 VNNI, which every AMX CPU has) and at 16 decode rows cost 184 ms of CPU per
+  // TinyLlama step against 265 ms on the tiles (which stay ~flat to 32 rows, where the
+  // small-batch tiles would reach them): the tiles from 17 tokens on.
+  if (w.interleaved) return 17;
   if (amx_int8_form(w)) return 16;
   // Q3_K...Q6_K on INT8 tiles (amx_kquants.h): decoded with AVX-512 as interleaved Q4_0.
   if (w.matrix && amx_kquant_int8(w.matrix->type)) return 16;

@@ -59,6 +59,7 @@ class Sampler {
   static void softmax(std::vector<TokenCandidate>& c);
 
  private:
+  bool penalties_active() const;                 // some penalty is set and there are tokens to apply it to
   int32_t draw(std::vector<TokenCandidate>& c);  // softmax, then sample by p
   int32_t mirostat_v1(std::vector<TokenCandidate>& c);
   int32_t mirostat_v2(std::vector<TokenCandidate>& c);
@@ -67,6 +68,7 @@ class Sampler {
   std::mt19937 rng_;
   std::deque<int32_t> last_;  // the last repeat_last_n tokens
   float mu_;                  // mirostat's running surprise target
+  std::vector<TokenCandidate> candidates_;  // sample()'s scratch, one per vocabulary entry
 };
 
 }  // namespace lmforge

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <random>
 
 namespace lmforge {
 namespace {
@@ -108,6 +110,39 @@ TEST(Sampler, GreedyAtZeroTemperatureAndSeededDrawsRepeat) {
     rb.push_back(b.sample(logits));
   }
   EXPECT_EQ(ra, rb);
+}
+
+// Greedy takes the argmax in one pass (no sort): the same token a full sort by logit puts
+// first, the lowest id among equal logits, NaN never chosen, with and without penalties.
+TEST(Sampler, GreedyIsTheFirstOfTheSortedLogits) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> level(0, 9);  // few distinct values: many ties
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> logits(1 + trial % 50);
+    for (float& l : logits) l = static_cast<float>(level(rng)) * 0.5f - 2.0f;
+    if (trial % 7 == 0) logits[static_cast<size_t>(trial) % logits.size()] = std::nanf("");
+    size_t expect = logits.size();
+    std::vector<size_t> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const bool na = std::isnan(logits[a]), nb = std::isnan(logits[b]);
+      if (na != nb) return nb;  // NaN last
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    expect = std::isnan(logits[order[0]]) ? 0 : order[0];
+    SamplingParams g;
+    g.temperature = 0.0f;
+    EXPECT_EQ(Sampler(g).sample(logits), static_cast<int32_t>(expect)) << "trial " << trial;
+    // Through the candidate list: a presence penalty on a token that is not there changes nothing.
+    g.presence_penalty = 1.0f;
+    Sampler with_penalty(g);
+    with_penalty.accept(static_cast<int32_t>(logits.size()) + 5);
+    EXPECT_EQ(with_penalty.sample(logits), static_cast<int32_t>(expect)) << "trial " << trial;
+  }
+  std::vector<TokenCandidate> shuffled = {{5, 1.0f, 0}, {2, 3.0f, 0}, {9, 3.0f, 0}, {1, 3.0f, 0}, {0, -1.0f, 0}};
+  Sampler::temperature(shuffled, 0.0f);
+  ASSERT_EQ(shuffled.size(), 1u);
+  EXPECT_EQ(shuffled[0].id, 1);  // the lowest id of the three equal logits, not the earliest
 }
 
 TEST(Sampler, DrawFrequenciesFollowTheDistribution) {
