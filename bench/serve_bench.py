@@ -25,7 +25,9 @@ tokens after the first / from the first to the last token); over every stream of
 TTFT p50 and p99 (from sending the request to the first token's event). ratio = lmforge /
 llama-server (aggregate tok/s: above 1 lmforge is faster; TTFT: below 1 lmforge is faster).
 How many streams produced the same text on both servers is printed too (greedy, so mostly
-all; the two engines' float sums differ, so a near tie can go either way).
+all on a trained model; the two engines' float sums differ, so a near tie can go either way;
+/work/bench-all's TinyLlama-shape files are synthetic weights, whose greedy output is a
+repeated token, so there it says little). TTFT is the first token's event, whatever its text.
 
 llama-server runs with --no-repack by default (--llama-args to change it): on this Sapphire
 Rapids host its AMX weight buffers (the first extra buffer type ggml picks for Q4_0, Q8_0 and
@@ -162,13 +164,16 @@ def stream_completion(port, body, timeout, out):
             if event.get("usage"):
                 usage = event["usage"]
             for choice in event.get("choices") or []:
-                piece = choice.get("text") or ""
-                if piece:
-                    now = time.perf_counter()
-                    out.setdefault("first", now)
-                    out["last"] = now
-                    events += 1
-                    text.append(piece)
+                if choice.get("finish_reason") is not None:
+                    continue  # the closing event carries no token
+                # One event per token on both servers (see token_events_body): time it even when
+                # its text is empty (a byte of an unfinished UTF-8 character, or a synthetic
+                # model's output).
+                now = time.perf_counter()
+                out.setdefault("first", now)
+                out["last"] = now
+                events += 1
+                text.append(choice.get("text") or "")
         conn.close()
         out["end"] = time.perf_counter()
         out["text"] = "".join(text)
@@ -178,13 +183,22 @@ def stream_completion(port, body, timeout, out):
         out["error"] = "%s: %s" % (type(e).__name__, e)
 
 
-def run_streams(server, model_id, prompts, tokens, timeout):
+def token_events_body(name, body):
+    """llama-server sends one event per token, text or not; lmforge skips tokens that release no
+    text (an unfinished UTF-8 character) unless logprobs are asked for, so it gets `logprobs`
+    0 (each token's own log-probability, no alternatives: one log-softmax per token, a few
+    microseconds against a step of tens of milliseconds) and both are timed per token."""
+    return dict(body, logprobs=0) if name == "lmforge" else body
+
+
+def run_streams(name, server, model_id, prompts, tokens, timeout):
     """C streams at once (C = len(prompts)); returns the per-stream records."""
     records = [{} for _ in prompts]
     threads = []
     for prompt, rec in zip(prompts, records):
-        body = {"model": model_id, "prompt": prompt, "max_tokens": tokens, "temperature": 0, "stream": True,
-                "stream_options": {"include_usage": True}, "ignore_eos": True, "cache_prompt": False}
+        body = token_events_body(name, {"model": model_id, "prompt": prompt, "max_tokens": tokens, "temperature": 0,
+                                        "stream": True, "stream_options": {"include_usage": True}, "ignore_eos": True,
+                                        "cache_prompt": False})
         threads.append(threading.Thread(target=stream_completion, args=(server.port, body, timeout, rec), daemon=True))
     for t in threads:
         t.start()
@@ -202,9 +216,9 @@ def check_counts(name, records, tokens):
             sys.exit("serve_bench: %s stream %d failed: %s" % (name, i, rec["error"]))
         usage = rec.get("usage") or {}
         got = usage.get("completion_tokens")
-        if got != tokens:
-            sys.exit("serve_bench: %s stream %d generated %s tokens (usage), not %d: ignore_eos not honoured?"
-                     % (name, i, got, tokens))
+        if got != tokens or rec["events"] != tokens:
+            sys.exit("serve_bench: %s stream %d generated %s tokens (usage) in %d events, not %d: ignore_eos not honoured?"
+                     % (name, i, got, rec["events"], tokens))
 
 
 def summarize_round(records, tokens):
@@ -276,7 +290,7 @@ def main():
                 os.path.join(a.logdir, "serve_bench.llama-server.log"), port=port)
         ids = {n: s.model_id() for n, s in servers.items()}
         for n, s in servers.items():  # one short request each: first-touch of the weights, not timed
-            check_counts(n, run_streams(s, ids[n], ["Hello"], 4, a.request_timeout), 4)
+            check_counts(n, run_streams(n, s, ids[n], ["Hello"], 4, a.request_timeout), 4)
 
         print("serve_bench: %s, -t %d, %d slots of %d positions, %d tokens per stream, %d rounds; load average %s"
               % (os.path.basename(a.model), a.threads, a.slots, a.ctx, a.tokens, a.rounds, loadavg()), file=sys.stderr)
@@ -288,7 +302,7 @@ def main():
             for c in levels:
                 prompts = [prompt_for(r, i, c) for i in range(c)]
                 for n in order:
-                    recs = run_streams(servers[n], ids[n], prompts, a.tokens, a.request_timeout)
+                    recs = run_streams(n, servers[n], ids[n], prompts, a.tokens, a.request_timeout)
                     check_counts(n, recs, a.tokens)
                     s = summarize_round(recs, a.tokens)
                     rounds[n][c].append(s)
