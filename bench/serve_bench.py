@@ -308,8 +308,10 @@ def main():
                     rounds[n][c].append(s)
                     for p, rec in zip(prompts, recs):
                         texts[n][p] = rec["text"]
-                    print("  round %d, %d streams, %-12s %7.2f tok/s aggregate, TTFT max %6.0f ms  (load %s)"
-                          % (r + 1, c, n, s["aggregate_tok_s"], max(s["ttft_ms"]), loadavg()), file=sys.stderr)
+                    print("  round %d, %d streams, %-12s %7.2f tok/s aggregate, %6.2f per stream, TTFT p50 %6.0f max %6.0f ms"
+                          "  (load %s)" % (r + 1, c, n, s["aggregate_tok_s"], s["per_stream_tok_s"],
+                                           statistics.median(s["ttft_ms"]), max(s["ttft_ms"]), loadavg()),
+                          file=sys.stderr, flush=True)
             loads.append(loadavg())
     finally:
         for s in servers.values():
