@@ -10,9 +10,10 @@
 #   LMFORGE_JOBS         parallel compile jobs (default 2)
 #   LMFORGE_LLAMA_TOOLS_TIMEOUT  seconds the build may take before it is stopped (default 2400)
 #
-#   --native   instead: llama-embedding built for THIS machine's CPU (GGML_NATIVE, so AVX-512,
-#              VNNI and AMX where present), in build-native/ beside the portable build, for
-#              throughput comparisons (bench/embed_bench.py). The portable build is left as it
+#   --native   instead: llama-embedding and llama-server built for THIS machine's CPU
+#              (GGML_NATIVE, so AVX-512, VNNI and AMX where present), in build-native/ beside
+#              the portable build, for throughput comparisons (bench/embed_bench.py,
+#              bench/serve_bench.py). The portable build is left as it
 #              is: its SSE2 baseline would make llama.cpp look several times slower than it is.
 #              Cold, on 2 cores shared at load ~11-18: about 45 min (libllama's ~250 files),
 #              so its default time limit is 5400 s; a rerun that finds its stamp takes 0.03 s.
@@ -63,14 +64,16 @@ dir="$cache/llama.cpp-$version-$commit"
 build="$dir/build"
 stamp="$dir/built.stamp"
 if [ "$mode" = native ]; then
-    # Only what the embedding benchmark runs; ggml's own defaults for everything the CPU has
-    # (GGML_NATIVE=ON, llamafile's tinyBLAS on), examples on because llama-embedding is one.
-    targets="llama-embedding"
+    # Only what the benchmarks run; ggml's own defaults for everything the CPU has
+    # (GGML_NATIVE=ON, llamafile's tinyBLAS on), examples on because llama-embedding is one,
+    # tools and server on for llama-server (bench/serve_bench.py; its web UI stays off, so
+    # nothing is downloaded).
+    targets="llama-embedding llama-server"
     options="-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON
  -DGGML_CCACHE=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_BACKEND_DL=OFF
  -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF
- -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=OFF
- -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF"
+ -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON
+ -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF"
     build="$dir/build-native"
     stamp="$dir/built-native.stamp"
 fi

@@ -10,12 +10,17 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/embedder_open.h"
@@ -77,6 +82,15 @@ std::string model_name(const std::string& path, const std::string& alias) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
+// LMFORGE_SERVE_TEST_LOAD_DELAY_MS (tests only): milliseconds to wait, after listening, before
+// loading the model, so that a test can see /health answer 503 while loading even when the
+// model loads in a few milliseconds. Capped at 60 s; anything but digits is ignored.
+void delay_load_for_tests() {
+  const char* v = std::getenv("LMFORGE_SERVE_TEST_LOAD_DELAY_MS");
+  if (!v || !*v || std::strlen(v) > 9 || std::strspn(v, "0123456789") != std::strlen(v)) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(std::atol(v), 60000L)));
+}
+
 ChatFormat choose_format(const ServeOptions& o, const LoadedModel& m) {
   if (!o.chat_template.empty()) return *chat_format_from_name(o.chat_template);
   if (auto f = detect_chat_format(m.chat_template); f && !m.chat_template.empty()) return *f;
@@ -116,6 +130,7 @@ int run_serve(ServeOptions o) {
   std::fprintf(stderr, "lmforge serve: listening on http://%s:%d (model loading)\n", o.host.c_str(), port);
   std::fflush(stderr);
 
+  delay_load_for_tests();
   LoadedModel loaded = load_model_for_inference(o.model);
   const LlamaConfig& c = loaded.model->config();
   const uint64_t n_ctx = o.n_ctx ? static_cast<uint64_t>(*o.n_ctx) : c.max_position_embeddings;
@@ -132,9 +147,12 @@ int run_serve(ServeOptions o) {
   so.max_queue = static_cast<uint32_t>(o.queue);
   BatchScheduler scheduler(*loaded.model, tokenizer, so);
 
-  const std::string embed_path = o.embed_model.empty() ? o.model : o.embed_model;
-  serve::EmbeddingService embeddings(Embedder::open(embed_path), o.embed_model.empty() ? state.model_id : model_name(o.embed_model, ""),
-                                     o.embed_model.empty());
+  // Without --embed-model the served model embeds: the weights already loaded are shared (a
+  // second load would double the resident weights: the interleaved and huge-page copies are
+  // per load).
+  serve::EmbeddingService embeddings(
+      o.embed_model.empty() ? Embedder::over_loaded_llama(*loaded.model, loaded.vocab, o.model) : Embedder::open(o.embed_model),
+      o.embed_model.empty() ? state.model_id : model_name(o.embed_model, ""), o.embed_model.empty());
 
   std::unique_ptr<serve::AskService> ask;
   if (!o.db.empty()) {
@@ -176,7 +194,7 @@ Action& register_serve(CLI::App& app) {
       "/v1/completions, /v1/embeddings, /v1/ask (with --db), /tokenize, /detokenize.\n"
       "-c is the context of EACH slot: --parallel 4 -c 2048 allocates 4 x 2048 KV positions (llama-server\n"
       "divides its -c among its slots instead). A prompt that does not fit one slot with its max_tokens\n"
-      "is refused (400), never cut. Without --embed-model the served model embeds (loaded a second time).\n"
+      "is refused (400), never cut. Without --embed-model the served model embeds (the same loaded weights).\n"
       "--timeout S bounds reading each request and each blocked write; idle keep-alive connections close\n"
       "after min(S, 5) seconds. SIGINT/SIGTERM cancel running requests and exit 0.\n"
       "Exit status: 0 after a signal, 1 a model, index or address problem, 2 a usage problem.");

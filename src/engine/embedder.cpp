@@ -19,6 +19,11 @@ std::unique_ptr<Embedder> Embedder::open(const std::string& model_path, const Em
   return make_llama_embedder(model_path, options);
 }
 
+std::unique_ptr<Embedder> Embedder::over_loaded_llama(const LlamaModel& model, const Vocab& vocab, const std::string& model_path,
+                                                      const EmbedderOptions& options) {
+  return make_llama_embedder_borrowing(model, vocab, model_path, options);
+}
+
 bool is_bert_gguf_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec) || sniff_format(path) != FileFormat::kGguf) return false;

@@ -1,7 +1,9 @@
 // The LLaMA family behind Embedder: SentencePiece tokens (BOS first when the vocabulary adds
 // it), the fast engine's final hidden states after the output norm (LlamaEngine::eval_hidden),
-// many texts per batch as separate sequences of one KV cache.
+// many texts per batch as separate sequences of one KV cache. The model is loaded here, or
+// borrowed from the caller (the server's generating model, so it is not loaded twice).
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
 #include "engine/embedder_families.h"
@@ -20,10 +22,20 @@ constexpr uint32_t kMaxSequencesPerPass = 64;
 
 class LlamaEmbedder final : public Embedder {
  public:
+  // Loads the model at `path` and owns it.
   LlamaEmbedder(const std::string& path, const EmbedderOptions& o)
-      : loaded_(load_model_for_inference(path)), tokenizer_(loaded_.vocab) {
+      : owned_(load_model_for_inference(path)), model_(*owned_->model), tokenizer_(owned_->vocab) {
+    init(path, o);
+  }
+  // Borrows a model loaded elsewhere (the weights are only read, so sharing them is safe).
+  LlamaEmbedder(const LlamaModel& model, const Vocab& vocab, const std::string& path, const EmbedderOptions& o)
+      : model_(model), tokenizer_(vocab) {
+    init(path, o);
+  }
+
+  void init(const std::string& path, const EmbedderOptions& o) {
     options_ = o;
-    const LlamaConfig& c = loaded_.model->config();
+    const LlamaConfig& c = model_.config();
     info_.architecture = "llama";
     info_.path = path;
     info_.dim = c.hidden_size;
@@ -36,7 +48,7 @@ class LlamaEmbedder final : public Embedder {
     info_.max_tokens = c.max_position_embeddings;
     LlamaEngineOptions eo;
     eo.n_threads = o.n_threads;
-    engine_ = LlamaEngine::create(*loaded_.model, eo);
+    engine_ = LlamaEngine::create(model_, eo);
   }
 
   std::vector<int32_t> tokenize(std::string_view text, const std::string& source) const override {
@@ -56,7 +68,7 @@ class LlamaEmbedder final : public Embedder {
     for (const auto& s : seqs) longest = std::max(longest, s.size());
     const uint32_t cells = static_cast<uint32_t>(std::max(options_.batch_tokens, longest));
     if (!cache_ || cache_->n_cells() < cells)
-      cache_ = std::make_unique<KvCache>(*loaded_.model, cells, kMaxSequencesPerPass);
+      cache_ = std::make_unique<KvCache>(model_, cells, kMaxSequencesPerPass);
     std::vector<float> out;
     LlamaBatch batch;
     for (size_t s = 0; s < seqs.size();) {
@@ -79,7 +91,8 @@ class LlamaEmbedder final : public Embedder {
   }
 
  private:
-  LoadedModel loaded_;
+  std::optional<LoadedModel> owned_;  // empty when the model is borrowed
+  const LlamaModel& model_;
   SpmTokenizer tokenizer_;
   std::unique_ptr<LlamaEngine> engine_;
   std::unique_ptr<KvCache> cache_;
@@ -89,6 +102,11 @@ class LlamaEmbedder final : public Embedder {
 
 std::unique_ptr<Embedder> make_llama_embedder(const std::string& path, const EmbedderOptions& options) {
   return std::make_unique<LlamaEmbedder>(path, options);
+}
+
+std::unique_ptr<Embedder> make_llama_embedder_borrowing(const LlamaModel& model, const Vocab& vocab, const std::string& path,
+                                                        const EmbedderOptions& options) {
+  return std::make_unique<LlamaEmbedder>(model, vocab, path, options);
 }
 
 }  // namespace lmforge

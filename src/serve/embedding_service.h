@@ -1,6 +1,6 @@
-// The embedding model behind /v1/embeddings (--embed-model, or the main model opened a second
-// time as an Embedder). An Embedder runs one call at a time, so requests take turns through a
-// mutex; each call embeds all of a request's inputs together.
+// The embedding model behind /v1/embeddings (--embed-model, or the served model itself, its
+// loaded weights shared with the generating engine). An Embedder runs one call at a time, so
+// requests take turns through a mutex; each call embeds all of a request's inputs together.
 #pragma once
 
 #include <memory>

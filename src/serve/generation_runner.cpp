@@ -24,6 +24,7 @@ ScheduledRequest scheduled_request(const GenerationRequest& r, std::vector<int32
   q.prompt = std::move(prompt);
   q.generation.n_predict = r.max_tokens ? *r.max_tokens : -1;
   q.generation.stop_strings = r.stop;
+  q.generation.ignore_eos = r.ignore_eos;
   SamplingParams& p = q.sampling;
   p.temperature = static_cast<float>(r.sampling.temperature);
   p.top_p = static_cast<float>(r.sampling.top_p);

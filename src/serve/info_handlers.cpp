@@ -16,9 +16,13 @@ void set_event_stream_headers(httplib::Response& res) {
   res.set_header("X-Accel-Buffering", "no");
 }
 
+// While the model loads: 503 with llama-server's body for this state (its message, type and
+// numeric code), so that scripts and probes written for llama-server read it the same way; the
+// other routes answer 503 with an OpenAI error object (code "model_loading") meanwhile.
 void handle_health(ServeState& s, const httplib::Request&, httplib::Response& res) {
   if (!s.ready.load()) {
-    send_json(res, {{"status", "loading"}}, 503);
+    res.set_header("Retry-After", "1");
+    send_json(res, {{"error", {{"message", "Loading model"}, {"type", "unavailable_error"}, {"code", 503}}}}, 503);
     return;
   }
   send_json(res, {{"status", "ok"}});

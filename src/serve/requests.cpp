@@ -65,6 +65,7 @@ void read_generation(const Fields& f, GenerationRequest& g, bool model_required)
   if (auto v = f.integer("max_completion_tokens", 1, kMaxTokensLimit)) g.max_tokens = v;
   if (auto n = f.integer("n", 1, 128); n && *n != 1) f.refuse("n", "must be 1: this server makes one choice per request");
   g.stop = read_stop(f);
+  g.ignore_eos = f.boolean("ignore_eos").value_or(false);
   read_sampling(f, g.sampling);
 }
 

@@ -41,6 +41,7 @@ struct GenerationRequest {
   bool include_usage = false;           // stream_options.include_usage
   std::optional<int64_t> max_tokens;    // nullopt: until the text or the slot's context ends
   std::vector<std::string> stop;
+  bool ignore_eos = false;  // llama-server's extension: EOS is never drawn (fixed-length benchmarks)
   SamplingRequest sampling;
 };
 

@@ -10,6 +10,14 @@
 4. SIGINT while a stream is in flight: the stream ends, the process exits 0, within bounds.
 5. Start-up failures: a model that does not exist exits 1 (after it already listened), a bad
    flag exits 2, each within bounds.
+6. While the model loads (held back by LMFORGE_SERVE_TEST_LOAD_DELAY_MS, as the demo model
+   loads in milliseconds): GET /health is 503 with llama-server's body for that state
+   ({"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}}), the
+   model routes 503 with Retry-After; then /health is 200 {"status": "ok"}.
+7. Without --embed-model the served model embeds from the weights already loaded: resident
+   memory is at least half the model's weights below a server given the same model again as
+   --embed-model (which loads it a second time), and the vectors are the same. And
+   `ignore_eos` (llama-server's field) is taken (a boolean; anything else is 400).
 """
 
 import json
@@ -182,6 +190,69 @@ def main():
         check(r.returncode == want and "lmforge: error:" in r.stderr,
               "lmforge serve %s: exit %s (want %s): %s" % (" ".join(argv), r.returncode, want, r.stderr[-300:]))
     print("start-up failures exit 1 / 2", flush=True)
+
+    check_loading_phase(args, work)
+    check_one_load(args, work)
+
+
+def check_loading_phase(args, work):
+    server = Server(args.lmforge, ["--parallel", "1", "-t", "1", "-c", "256"], log_path=os.path.join(work, "loading.log"),
+                    env={"LMFORGE_SERVE_TEST_LOAD_DELAY_MS": "3000"}, wait_ready=False)
+    try:
+        status, body, headers = server.request("GET", "/health", timeout=10)
+        check(status == 503, "/health while loading: %s %r" % (status, body))
+        check(json.loads(body) == {"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}},
+              "/health body while loading: %r" % body)
+        check(headers.get("retry-after") == "1", "/health while loading has Retry-After: %s" % headers)
+        status, body, headers = server.request("GET", "/v1/models", timeout=10)
+        check(status == 503 and json.loads(body)["error"]["code"] == "model_loading" and "retry-after" in headers,
+              "/v1/models while loading: %s %r" % (status, body))
+        server.wait_ready(120)
+        status, body = server.json("GET", "/health")
+        check(status == 200 and body == {"status": "ok"}, "/health after loading: %s %s" % (status, body))
+    finally:
+        check(server.stop() == 0, "exit status after SIGTERM")
+    print("/health: 503 (llama-server's body) while loading, 200 after", flush=True)
+
+
+def embed_and_measure(server, texts):
+    status, body = server.json("POST", "/v1/embeddings", {"model": "demo", "input": texts})
+    check(status == 200 and len(body["data"]) == len(texts), "embeddings: %s %s" % (status, str(body)[:200]))
+    status, _ = server.json("POST", "/v1/completions", {"model": "demo", "prompt": "Once upon", "max_tokens": 8, "temperature": 0})
+    check(status == 200, "completion: %s" % status)
+    return [d["embedding"] for d in body["data"]], server.rss_kib()
+
+
+def check_one_load(args, work):
+    weights_kib = sum(os.path.getsize(os.path.join(DEMO, f)) for f in os.listdir(DEMO) if f.endswith(".safetensors")) // 1024
+    texts = ["The lighthouse keeper wrote every ship's name.", "Dunstan Reel counted boats."]
+    common = ["--parallel", "1", "-t", "1", "-c", "256", "--alias", "demo"]
+    shared = Server(args.lmforge, common, log_path=os.path.join(work, "one_load.log"))
+    try:
+        vectors_shared, rss_shared = embed_and_measure(shared, texts)
+        # ignore_eos (llama-server's field) is accepted and runs to max_tokens (the demo model never
+        # draws EOS greedily, so that it reaches the scheduler is tested in request_parser_test).
+        status, body = shared.json("POST", "/v1/completions", {"model": "demo", "prompt": "Once", "max_tokens": 40,
+                                                                 "temperature": 0, "ignore_eos": True})
+        check(status == 200 and body["usage"]["completion_tokens"] == 40 and body["choices"][0]["finish_reason"] == "length",
+              "ignore_eos: %s %s" % (status, body.get("usage")))
+        status, body = shared.json("POST", "/v1/completions", {"model": "demo", "prompt": "Once", "max_tokens": 40,
+                                                                 "temperature": 0, "ignore_eos": "yes"})
+        check(status == 400 and body["error"]["param"] == "ignore_eos", "ignore_eos must be a boolean: %s %s" % (status, body))
+    finally:
+        check(shared.stop() == 0, "exit status after SIGTERM")
+    twice = Server(args.lmforge, common + ["--embed-model", DEMO], log_path=os.path.join(work, "two_loads.log"))
+    try:
+        vectors_twice, rss_twice = embed_and_measure(twice, texts)
+    finally:
+        check(twice.stop() == 0, "exit status after SIGTERM")
+    for a, b in zip(vectors_shared, vectors_twice):
+        check(max(abs(x - y) for x, y in zip(a, b)) < 1e-5, "the shared model embeds as a second copy does")
+    print("RSS: %d KiB with the served model embedding, %d KiB with it loaded again as --embed-model (weights %d KiB)"
+          % (rss_shared, rss_twice, weights_kib), flush=True)
+    check(rss_twice - rss_shared >= weights_kib // 2,
+          "the served model seems loaded twice without --embed-model: RSS %d KiB, against %d KiB with a second load"
+          % (rss_shared, rss_twice))
 
 
 if __name__ == "__main__":

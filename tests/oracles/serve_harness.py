@@ -20,12 +20,15 @@ DEMO = os.path.join(REPO, "models", "demo")
 
 
 class Server:
-    def __init__(self, lmforge, args=(), model=DEMO, log_path=None, start_timeout=120):
+    """wait_ready=False returns as soon as the port is known (the model may still be loading);
+    then call wait_ready(). env: extra environment variables for the server."""
+
+    def __init__(self, lmforge, args=(), model=DEMO, log_path=None, start_timeout=120, env=None, wait_ready=True):
         self.cmd = [lmforge, "serve", "-m", model, "--host", "127.0.0.1", "--port", "0"] + list(args)
         self.log_lines = []
         self.log_file = open(log_path, "w") if log_path else None
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     errors="replace")
+                                     errors="replace", env=dict(os.environ, **(env or {})))
         self.port = None
         self._port_seen = threading.Event()
         self._reader = threading.Thread(target=self._read_log, daemon=True)
@@ -33,6 +36,11 @@ class Server:
         if not self._port_seen.wait(start_timeout):
             self.kill()
             raise RuntimeError("lmforge serve printed no port within %ds: %s" % (start_timeout, self.log_tail()))
+        if wait_ready:
+            self.wait_ready(start_timeout)
+
+    def wait_ready(self, start_timeout=120):
+        """Polls /health until it says ok (bounded); kills the server and raises otherwise."""
         deadline = time.time() + start_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

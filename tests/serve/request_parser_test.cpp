@@ -6,6 +6,7 @@
 #include <string>
 
 #include "serve/api_error.h"
+#include "serve/generation_runner.h"
 #include "serve/requests.h"
 
 namespace lmforge::serve {
@@ -177,6 +178,20 @@ TEST(CompletionRequestParser, Refusals) {
     EXPECT_EQ(e.status, 400) << body;
     EXPECT_FALSE(e.param.empty()) << body;
   }
+}
+
+// llama-server's `ignore_eos` reaches the scheduler (the engine side is tested in generate/);
+// the demo model never draws EOS greedily, so a live test could not tell it from no-op.
+TEST(CompletionRequestParser, IgnoreEosReachesTheScheduledRequest) {
+  const CompletionRequest on = parse_completion_request(R"({"model": "m", "prompt": "x", "ignore_eos": true})", kVocab);
+  EXPECT_TRUE(scheduled_request(on, {1, 2}).generation.ignore_eos);
+  const CompletionRequest off = parse_completion_request(R"({"model": "m", "prompt": "x"})", kVocab);
+  EXPECT_FALSE(scheduled_request(off, {1, 2}).generation.ignore_eos);
+  const ChatRequest chat = parse_chat_request(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "ignore_eos": true})");
+  EXPECT_TRUE(scheduled_request(chat, {1}).generation.ignore_eos);
+  const ApiError e = error_of([] { parse_completion_request(R"({"model": "m", "prompt": "x", "ignore_eos": 1})", kVocab); });
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.param, "ignore_eos");
 }
 
 TEST(EmbeddingRequestParser, InputForms) {
