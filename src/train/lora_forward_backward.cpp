@@ -187,10 +187,21 @@ struct LoraForwardBackward::Impl {
     lora_down(*p, x, uo);
     const size_t r = p->rank, out = p->out;
     const float sc = adapter.base_scale();
+    // y[t] += sum_j (scale u[t][j]) B^T[j]: a panel product over the r rows of B^T.
+    transpose_b(*p);
+    us.resize(T * r);
+    for (size_t i = 0; i < T * r; ++i) us[i] = sc * uo[i];
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t)
-        for (size_t o = 0; o < out; ++o) y[t * out + o] += sc * dot_f32(&p->b[o * r], uo + t * r, r);
+      panel_accumulate_f32(bt.data(), r, out, &us[b * r], r, e - b, y + b * out, out);
     });
+  }
+
+  // bt = B^T [r x out], rows contiguous.
+  void transpose_b(const LoraPair& p) {
+    const size_t r = p.rank, out = p.out;
+    bt.resize(r * out);
+    for (size_t o = 0; o < out; ++o)
+      for (size_t j = 0; j < r; ++j) bt[j * out + o] = p.b[o * r + j];
   }
 
   // dx += dy W + scale dy B A; the adapter's gradients g += (scale dy^T u, du^T x).
@@ -211,9 +222,7 @@ struct LoraForwardBackward::Impl {
         }
       }
     });
-    bt.resize(r * out);
-    for (size_t o = 0; o < out; ++o)
-      for (size_t j = 0; j < r; ++j) bt[j * out + o] = p->b[o * r + j];
+    transpose_b(*p);
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t)
         for (size_t j = 0; j < r; ++j) du[t * r + j] = sc * dot_f32(dy + t * out, &bt[j * out], out);
@@ -225,9 +234,9 @@ struct LoraForwardBackward::Impl {
           for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], x + t * in + c0, &g->a[j * in + c0], width);
       }
     });
+    // dx[t] += sum_j du[t][j] A[j]: a panel product over the r rows of A.
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t)
-        for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], &p->a[j * in], dx + t * in, in);
+      panel_accumulate_f32(p->a.data(), r, in, &du[b * r], r, e - b, dx + b * in, in);
     });
   }
 
@@ -406,7 +415,7 @@ struct LoraForwardBackward::Impl {
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
   std::array<std::vector<float>, kLoraTargetCount> u;
-  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt;
+  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us;
   PackedActivations packed;
 };
 
