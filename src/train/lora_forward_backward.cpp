@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/backward_ops.h"
 #include "kernels/decode_rows.h"
+#include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "kernels/rope.h"
 #include "kernels/vec_ops.h"
@@ -150,13 +151,24 @@ struct LoraForwardBackward::Impl {
     });
   }
 
+  // Rows [r0, r1) of y = x W^T for the packed x: the engine's regrouped Q8_0/Q4_0 matrix where the
+  // loader made one (its mapped pages were released, so reading it keeps them out), else W as
+  // stored.
+  void product_rows(const LlamaWeight& w, float* y, size_t ldy, size_t r0, size_t r1) {
+    if (w.interleaved) {
+      matmul_interleaved(*w.interleaved, packed, y, ldy, r0, r1);
+    } else {
+      matmul_packed(w.m, packed, y, ldy, r0, r1);
+    }
+  }
+
   // y[n x rows] = x W^T through the engine's kernels, in fixed row tiles.
   void frozen_product(const LlamaWeight& w, const float* x, size_t n, float* y) {
     const size_t in = w.m.cols, out = w.m.rows;
     packed.reset(w.m.type, n, in);
     pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(x, in, b, e); });
     pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) matmul_packed(w.m, packed, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
+      for (size_t i = b; i < e; ++i) product_rows(w, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
     });
   }
 
@@ -364,7 +376,7 @@ struct LoraForwardBackward::Impl {
       packed.reset(w.m.type, n, H);
       pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(&xf[c0 * H], H, b, e); });
       pool.parallel_for(tiles(V, kRowTile), 1, [&](size_t b, size_t e) {
-        for (size_t i = b; i < e; ++i) matmul_packed(w.m, packed, logits.data(), V, i * kRowTile, std::min(V, (i + 1) * kRowTile));
+        for (size_t i = b; i < e; ++i) product_rows(w, logits.data(), V, i * kRowTile, std::min(V, (i + 1) * kRowTile));
       });
       pool.parallel_for(n, 1, [&](size_t b, size_t e) {
         for (size_t i = b; i < e; ++i) {
