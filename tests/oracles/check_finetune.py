@@ -6,7 +6,8 @@
    LLaMA of check_train_step.py, float32) from the adapter file as @huggingface/gguf reads it,
    so this also checks the file: llama.cpp's adapter keys, [in, r] / [r, out] shapes, F32, and
    B rows of q/k in the GGUF's rotary order;
-2. --json prints {"steps", "loss", "tokens_per_s"} and nothing else on stdout;
+2. --json prints {"steps", "loss", "tokens_per_s"} and nothing else on stdout; --init-adapter
+   from the adapter and from its --peft export give the same bytes;
 3. Ctrl-C during a run (-t 1) writes a checkpoint and exits 130; --resume with -t 2 finishes
    it, and the adapter's bytes equal those of an uninterrupted run with -t 3;
 4. bad input (empty and too-short data, rank larger than a matrix, unknown targets, conflicting
@@ -68,7 +69,7 @@ def check_learning(args, work, gguf):
     ctx, rank, alpha = 32, 8, 16.0
     r = run([args.lmforge, "finetune", "-m", gguf, "--data", frag, "-o", out, "--ctx", str(ctx), "--batch", "2",
              "--steps", "30", "--lr", "3e-3", "--lora-rank", str(rank), "--lora-alpha", str(alpha), "--seed", "3",
-             "-t", "2", "--json"], timeout=600)
+             "-t", "2", "--json", "--peft", os.path.join(work, "learned-peft")], timeout=600)
     summary = json.loads(r.stdout)
     check(sorted(summary) == ["loss", "steps", "tokens_per_s"], "--json printed %s" % sorted(summary))
     check(summary["steps"] == 30 and len(summary["loss"]) == 30, "--json: %d steps, %d losses"
@@ -107,6 +108,15 @@ def check_interrupt_and_resume(args, work, gguf, frag):
               "--seed", "9", "--lr-schedule", "cosine", "--warmup", "2"]
     whole = os.path.join(work, "whole.gguf")
     shutil.rmtree(os.path.join(work, "ck-whole"), ignore_errors=True)
+    # --init-adapter: the GGUF adapter and its PEFT export start the same run (same bytes out).
+    outs = []
+    for start in ("learned.gguf", "learned-peft"):
+        outs.append(os.path.join(work, "from-%s.gguf" % start.split(".")[0]))
+        run([args.lmforge, "finetune", "-m", gguf, "--data", frag, "--ctx", "32", "--steps", "2", "-t", "2",
+             "--init-adapter", os.path.join(work, start), "-o", outs[-1]], timeout=600)
+    with open(outs[0], "rb") as f1, open(outs[1], "rb") as f2:
+        check(f1.read() == f2.read(), "--init-adapter: the GGUF adapter and its --peft export train differently")
+    print("init-adapter: the adapter and its PEFT export (--peft) start identical runs")
     run([args.lmforge, "finetune"] + common + ["-o", whole, "-t", "3", "--checkpoint-dir",
         os.path.join(work, "ck-whole")], timeout=600)
     ck = os.path.join(work, "ck-cut")
