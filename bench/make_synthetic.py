@@ -22,6 +22,8 @@ SHAPES = {
     "tinyllama": dict(hidden=2048, layers=22, heads=32, kv_heads=4, ffn=5632, vocab=32000),
     "llama7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, ffn=11008, vocab=32000),
     "small": dict(hidden=256, layers=2, heads=8, kv_heads=2, ffn=704, vocab=32000),
+    # about 120M parameters, for the training benchmark (bench/train_bench.py)
+    "llama100m": dict(hidden=768, layers=12, heads=12, kv_heads=4, ffn=2048, vocab=32000),
 }
 
 

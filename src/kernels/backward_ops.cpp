@@ -1,6 +1,6 @@
 // Highway forms of the backward kernels (backward_ops.h), compiled once per SIMD target and
-// picked at run time: the panel product of the transposed weight (four tokens at a time, their
-// partial sums kept in registers over the panel's rows) and RMSNorm's backward. The attention
+// picked at run time: the panel product of the transposed weight (four tokens by two vectors at
+// a time, their partial sums kept in registers over the panel's rows) and RMSNorm's backward. The attention
 // backward and the transposed product are the shared algorithms of backward_ops-inl.h over
 // these and the vec_ops.h primitives.
 #undef HWY_TARGET_INCLUDE
@@ -34,7 +34,36 @@ void PanelAccumulateF32(const float* panel, size_t rows, size_t width, const flo
     float* x1 = x0 + ldx;
     float* x2 = x1 + ldx;
     float* x3 = x2 + ldx;
-    for (size_t j = 0; j < vec_width; j += N) {
+    size_t j = 0;
+    // Two vectors per token: 8 accumulators, 2 loads and 4 broadcasts per 8 FMAs.
+    for (; j + 2 * N <= vec_width; j += 2 * N) {
+      auto a0 = hn::LoadU(d, x0 + j), a1 = hn::LoadU(d, x1 + j), a2 = hn::LoadU(d, x2 + j),
+           a3 = hn::LoadU(d, x3 + j);
+      auto b0 = hn::LoadU(d, x0 + j + N), b1 = hn::LoadU(d, x1 + j + N), b2 = hn::LoadU(d, x2 + j + N),
+           b3 = hn::LoadU(d, x3 + j + N);
+      for (size_t r = 0; r < rows; ++r) {
+        const auto w = hn::LoadU(d, panel + r * width + j);
+        const auto w2 = hn::LoadU(d, panel + r * width + j + N);
+        const auto s0 = hn::Set(d, g0[r]), s1 = hn::Set(d, g1[r]), s2 = hn::Set(d, g2[r]), s3 = hn::Set(d, g3[r]);
+        a0 = hn::MulAdd(s0, w, a0);
+        b0 = hn::MulAdd(s0, w2, b0);
+        a1 = hn::MulAdd(s1, w, a1);
+        b1 = hn::MulAdd(s1, w2, b1);
+        a2 = hn::MulAdd(s2, w, a2);
+        b2 = hn::MulAdd(s2, w2, b2);
+        a3 = hn::MulAdd(s3, w, a3);
+        b3 = hn::MulAdd(s3, w2, b3);
+      }
+      hn::StoreU(a0, d, x0 + j);
+      hn::StoreU(a1, d, x1 + j);
+      hn::StoreU(a2, d, x2 + j);
+      hn::StoreU(a3, d, x3 + j);
+      hn::StoreU(b0, d, x0 + j + N);
+      hn::StoreU(b1, d, x1 + j + N);
+      hn::StoreU(b2, d, x2 + j + N);
+      hn::StoreU(b3, d, x3 + j + N);
+    }
+    for (; j < vec_width; j += N) {
       auto a0 = hn::LoadU(d, x0 + j), a1 = hn::LoadU(d, x1 + j), a2 = hn::LoadU(d, x2 + j),
            a3 = hn::LoadU(d, x3 + j);
       for (size_t r = 0; r < rows; ++r) {

@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/backward_ops.h"
 #include "kernels/decode_rows.h"
+#include "kernels/interleaved.h"
 #include "kernels/matmul.h"
 #include "kernels/rope.h"
 #include "kernels/vec_ops.h"
@@ -150,13 +151,24 @@ struct LoraForwardBackward::Impl {
     });
   }
 
+  // Rows [r0, r1) of y = x W^T for the packed x: the engine's regrouped Q8_0/Q4_0 matrix where the
+  // loader made one (its mapped pages were released, so reading it keeps them out), else W as
+  // stored.
+  void product_rows(const LlamaWeight& w, float* y, size_t ldy, size_t r0, size_t r1) {
+    if (w.interleaved) {
+      matmul_interleaved(*w.interleaved, packed, y, ldy, r0, r1);
+    } else {
+      matmul_packed(w.m, packed, y, ldy, r0, r1);
+    }
+  }
+
   // y[n x rows] = x W^T through the engine's kernels, in fixed row tiles.
   void frozen_product(const LlamaWeight& w, const float* x, size_t n, float* y) {
     const size_t in = w.m.cols, out = w.m.rows;
     packed.reset(w.m.type, n, in);
     pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(x, in, b, e); });
     pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) matmul_packed(w.m, packed, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
+      for (size_t i = b; i < e; ++i) product_rows(w, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
     });
   }
 
@@ -187,10 +199,21 @@ struct LoraForwardBackward::Impl {
     lora_down(*p, x, uo);
     const size_t r = p->rank, out = p->out;
     const float sc = adapter.base_scale();
+    // y[t] += sum_j (scale u[t][j]) B^T[j]: a panel product over the r rows of B^T.
+    transpose_b(*p);
+    us.resize(T * r);
+    for (size_t i = 0; i < T * r; ++i) us[i] = sc * uo[i];
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t)
-        for (size_t o = 0; o < out; ++o) y[t * out + o] += sc * dot_f32(&p->b[o * r], uo + t * r, r);
+      panel_accumulate_f32(bt.data(), r, out, &us[b * r], r, e - b, y + b * out, out);
     });
+  }
+
+  // bt = B^T [r x out], rows contiguous.
+  void transpose_b(const LoraPair& p) {
+    const size_t r = p.rank, out = p.out;
+    bt.resize(r * out);
+    for (size_t o = 0; o < out; ++o)
+      for (size_t j = 0; j < r; ++j) bt[j * out + o] = p.b[o * r + j];
   }
 
   // dx += dy W + scale dy B A; the adapter's gradients g += (scale dy^T u, du^T x).
@@ -211,9 +234,7 @@ struct LoraForwardBackward::Impl {
         }
       }
     });
-    bt.resize(r * out);
-    for (size_t o = 0; o < out; ++o)
-      for (size_t j = 0; j < r; ++j) bt[j * out + o] = p->b[o * r + j];
+    transpose_b(*p);
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t)
         for (size_t j = 0; j < r; ++j) du[t * r + j] = sc * dot_f32(dy + t * out, &bt[j * out], out);
@@ -225,9 +246,9 @@ struct LoraForwardBackward::Impl {
           for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], x + t * in + c0, &g->a[j * in + c0], width);
       }
     });
+    // dx[t] += sum_j du[t][j] A[j]: a panel product over the r rows of A.
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t)
-        for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], &p->a[j * in], dx + t * in, in);
+      panel_accumulate_f32(p->a.data(), r, in, &du[b * r], r, e - b, dx + b * in, in);
     });
   }
 
@@ -355,7 +376,7 @@ struct LoraForwardBackward::Impl {
       packed.reset(w.m.type, n, H);
       pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(&xf[c0 * H], H, b, e); });
       pool.parallel_for(tiles(V, kRowTile), 1, [&](size_t b, size_t e) {
-        for (size_t i = b; i < e; ++i) matmul_packed(w.m, packed, logits.data(), V, i * kRowTile, std::min(V, (i + 1) * kRowTile));
+        for (size_t i = b; i < e; ++i) product_rows(w, logits.data(), V, i * kRowTile, std::min(V, (i + 1) * kRowTile));
       });
       pool.parallel_for(n, 1, [&](size_t b, size_t e) {
         for (size_t i = b; i < e; ++i) {
@@ -406,7 +427,7 @@ struct LoraForwardBackward::Impl {
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
   std::array<std::vector<float>, kLoraTargetCount> u;
-  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt;
+  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us;
   PackedActivations packed;
 };
 

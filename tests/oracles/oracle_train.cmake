@@ -13,3 +13,14 @@ add_test(NAME oracle.train_step
                  --tool $<TARGET_FILE:train_step_tool>
                  --demo ${PROJECT_SOURCE_DIR}/models/demo)
 set_tests_properties(oracle.train_step PROPERTIES FIXTURES_REQUIRED fixtures TIMEOUT 600 LABELS "oracle")
+
+# `lmforge finetune`: learning on an unseen fragment (perplexity by PyTorch from the adapter as
+# @huggingface/gguf reads it), --json, Ctrl-C + --resume bit-identity across thread counts,
+# bad input.
+add_test(NAME oracle.finetune
+         COMMAND ${LMFORGE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_finetune.py
+                 --lmforge $<TARGET_FILE:lmforge>
+                 --fixtures ${LMFORGE_FIXTURE_DIR}
+                 --workdir ${LMFORGE_ORACLE_WORK}/finetune
+                 --demo ${PROJECT_SOURCE_DIR}/models/demo)
+set_tests_properties(oracle.finetune PROPERTIES FIXTURES_REQUIRED fixtures TIMEOUT 900 LABELS "oracle;node")
