@@ -25,5 +25,6 @@ Action& register_embed(CLI::App& app);
 Action& register_index(CLI::App& app);
 Action& register_ask(CLI::App& app);
 Action& register_serve(CLI::App& app);
+Action& register_lora_convert(CLI::App& app);
 
 }  // namespace lmforge::cli

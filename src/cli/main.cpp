@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   actions.emplace_back("index", &lmforge::cli::register_index(app));
   actions.emplace_back("ask", &lmforge::cli::register_ask(app));
   actions.emplace_back("serve", &lmforge::cli::register_serve(app));
+  actions.emplace_back("lora-convert", &lmforge::cli::register_lora_convert(app));
 
   try {
     app.parse(argc, argv);
