@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/stats.h"
@@ -40,6 +41,7 @@ struct BenchOptions {
   uint32_t reps = 5;
   uint32_t warmup = 1;
   bool json = false;
+  std::vector<LoraRequest> loras;  // --lora / --lora-scale / --lora-scaled
 };
 
 constexpr uint32_t kMaxTokens = 1u << 16;  // p + n; more is a typo, not a benchmark
@@ -55,9 +57,12 @@ int32_t argmax(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-Rep run_once(const LlamaModel& model, const std::vector<int32_t>& prompt, uint32_t n_gen, uint32_t n_threads) {
+Rep run_once(const LlamaModel& model, const std::vector<int32_t>& prompt, uint32_t n_gen, uint32_t n_threads,
+             const std::vector<AppliedLora>& loras) {
   using Clock = std::chrono::steady_clock;
-  LlamaContext ctx(model, static_cast<uint32_t>(prompt.size()) + n_gen + 1, n_threads);
+  LlamaContext ctx(model, LlamaContextOptions{.n_ctx = static_cast<uint32_t>(prompt.size()) + n_gen + 1,
+                                              .n_threads = n_threads,
+                                              .loras = loras});
   Rep rep;
   std::vector<float> logits;
   if (!prompt.empty()) {
@@ -131,10 +136,11 @@ int run_bench(const BenchOptions& o, bool threads_given) {
   for (int32_t& id : prompt) id = pick(rng);
 
   const uint32_t threads = o.n_threads ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
-  for (uint32_t w = 0; w < o.warmup; ++w) run_once(*model, prompt, o.n_gen, threads);  // not counted
+  const std::vector<AppliedLora> loras = load_loras(o.loras, *model, o.json);
+  for (uint32_t w = 0; w < o.warmup; ++w) run_once(*model, prompt, o.n_gen, threads, loras);  // not counted
   std::vector<double> pp, tg;
   for (uint32_t r = 0; r < o.reps; ++r) {
-    const Rep rep = run_once(*model, prompt, o.n_gen, threads);
+    const Rep rep = run_once(*model, prompt, o.n_gen, threads, loras);
     if (o.n_prompt) pp.push_back(rep.pp_tokens_per_s);
     if (o.n_gen) tg.push_back(rep.tg_tokens_per_s);
   }
@@ -150,6 +156,7 @@ int run_bench(const BenchOptions& o, bool threads_given) {
                         {"reps", o.reps},
                         {"simd", matmul_target_name()},
                         {"amx", amx_enabled()},  // prompt chunks on AMX tiles (kernels/amx_matmul.h)
+                        {"loras", o.loras.size()},
                         {"pp_tokens_per_s", pps.median},
                         {"tg_tokens_per_s", tgs.median},
                         {"pp", summary_json(pps)},
@@ -185,7 +192,12 @@ Action& register_bench(CLI::App& app) {
   sub->add_option("-r,--repetitions", o.reps, "Timed repetitions after one warm-up (default 5)");
   sub->add_option("--warmup", o.warmup, "Untimed repetitions first (default 1)");
   sub->add_flag("--json", o.json, "Print one JSON object");
-  action = [t] { return run_bench(o, t->count() > 0); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [t, sub] {
+    o.loras = lora_requests(lora_flags, sub);
+    return run_bench(o, t->count() > 0);
+  };
   return action;
 }
 

@@ -26,5 +26,6 @@ Action& register_index(CLI::App& app);
 Action& register_ask(CLI::App& app);
 Action& register_serve(CLI::App& app);
 Action& register_finetune(CLI::App& app);
+Action& register_lora_convert(CLI::App& app);
 
 }  // namespace lmforge::cli

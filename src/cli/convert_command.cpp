@@ -16,12 +16,15 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
+#include "cli/lora_merge.h"
 #include "convert/quantize_plan.h"
 #include "convert/sinks/ggjt_sink.h"
 #include "convert/sinks/gguf_sink.h"
@@ -121,8 +124,21 @@ uint64_t parse_size(const std::string& text) {
   throw UsageError("--max-shard-size: unknown unit '" + unit + "' (use B, KB, MB, GB, KiB, MiB, GiB)");
 }
 
+// The type most of the model's matrices have: what a merged model is written in when
+// --outtype is not given (the merged rows are then quantized back into it).
+std::optional<DType> main_matrix_type(const TensorSource& weights) {
+  std::map<DType, uint64_t> elements;
+  for (const TensorInfo& t : weights.tensors())
+    if (t.shape.size() == 2) elements[t.dtype] += t.numel();
+  std::optional<DType> best;
+  for (const auto& [type, n] : elements)
+    if (!best || n > elements[*best]) best = type;
+  return best && can_encode(*best) ? best : std::nullopt;
+}
+
 int run_convert(const std::string& src, const std::string& dst, const std::string& outtype,
-                std::string to, bool force, bool quiet, bool json, const std::string& shard_size) {
+                std::string to, bool force, bool quiet, bool json, const std::string& shard_size,
+                const std::vector<LoraRequest>& loras) {
   ConvertOptions opt;
   if (!shard_size.empty()) opt.max_shard_bytes = parse_size(shard_size);
   opt.overwrite = force;
@@ -157,7 +173,18 @@ int run_convert(const std::string& src, const std::string& dst, const std::strin
   const bool whole_model = in == FileFormat::kHfFolder || in == FileFormat::kMetaFolder || in == FileFormat::kGgmlLegacy ||
                            in == FileFormat::kOnnx || in == FileFormat::kOnnxFolder;
   ConvertReport rep;
-  if (to == "gguf" && in == FileFormat::kHfFolder && is_bert_folder(src)) {
+  if (!loras.empty()) {
+    // An adapter merged into a whole llama model, GGUF included (merging is not requantizing).
+    if (to != "gguf" && to != "ggml" && to != "hf")
+      throw UsageError("--lora merges into a llama model written as GGUF, a Hugging Face folder or ggjt");
+    if (!whole_model && in != FileFormat::kGguf) throw UsageError("--lora needs a whole llama model as input");
+    if (mix) throw UsageError("--lora: give a single --outtype (the merged model is written in one type)");
+    LlamaModelSource model = open_llama_model_source(src);
+    if (!opt.outtype && to == "gguf") opt.outtype = main_matrix_type(*model.weights);
+    const size_t merged = merge_loras_into(model, loras, opt.quiet);
+    if (!opt.quiet) std::fprintf(stderr, "lmforge: %zu weights merged\n", merged);
+    rep = to == "gguf" ? write_llama_gguf(model, dst, opt) : to == "hf" ? write_llama_hf(model, dst, opt) : write_ggjt_v3(model, dst, opt);
+  } else if (to == "gguf" && in == FileFormat::kHfFolder && is_bert_folder(src)) {
     if (mix) throw UsageError("a BERT model converts to GGUF as f16 or f32");
     rep = write_bert_gguf(src, dst, opt);
   } else if (to == "gguf") {
@@ -217,7 +244,11 @@ Action& register_convert(CLI::App& app) {
   sub->add_flag("--force", force, "Overwrite an existing output");
   sub->add_flag("-q,--quiet", quiet, "No progress output");
   sub->add_flag("--json", json, "Print a JSON summary on stdout (implies --quiet)");
-  action = [] { return run_convert(src, dst, outtype, to, force, quiet, json, shard_size); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [sub] {
+    return run_convert(src, dst, outtype, to, force, quiet, json, shard_size, lora_requests(lora_flags, sub));
+  };
   return action;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "engine/llama_forward.h"
 #include "engine/llama_model.h"
@@ -41,7 +42,8 @@ std::vector<int32_t> parse_ids(const std::string& text) {
   return ids;
 }
 
-int run_logits(const std::string& model_path, const std::string& ids_text, bool all, bool reference, int threads) {
+int run_logits(const std::string& model_path, const std::string& ids_text, bool all, bool reference, int threads,
+               const std::vector<LoraRequest>& loras) {
   if (threads < 0) throw UsageError("logits: -t must be 0 (all cores) or more");
   const std::vector<int32_t> ids = parse_ids(ids_text);
   // GGUF or any folder `run` reads (a GPTQ folder's linears go straight to their kernels).
@@ -49,7 +51,8 @@ int run_logits(const std::string& model_path, const std::string& ids_text, bool 
   const auto& model = loaded.model;
   LlamaContext ctx(*model, LlamaContextOptions{.n_ctx = static_cast<uint32_t>(ids.size()),
                                                .n_threads = static_cast<uint32_t>(threads),
-                                               .reference = reference});
+                                               .reference = reference,
+                                               .loras = load_loras(loras, *model, /*quiet=*/true)});
   const std::vector<float> logits = ctx.eval(ids, all);
   const size_t n_vocab = model->n_vocab();
 
@@ -85,7 +88,9 @@ Action& register_logits(CLI::App& app) {
   sub->add_flag("--all", all, "Print the logits of every position, not only the last");
   sub->add_flag("--reference", reference, "Use the scalar reference engine instead of the fast one");
   sub->add_option("-t,--threads", threads, "Threads (default: all cores)");
-  action = [] { return run_logits(model, ids, all, reference, threads); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [sub] { return run_logits(model, ids, all, reference, threads, lora_requests(lora_flags, sub)); };
   return action;
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "cli/perplexity_kld.h"
 #include "core/atomic_output.h"
 #include "core/error.h"
@@ -41,6 +42,7 @@ struct PerplexityOptions {
   std::string kld_base;        // --kl-divergence-base FILE
   bool kl_divergence = false;  // read kld_base instead of writing it
   bool force = false;          // overwrite an existing kld_base
+  std::vector<LoraRequest> loras;  // --lora / --lora-scale / --lora-scaled
 };
 
 // Larger contexts than this are refused before anything is allocated for them.
@@ -92,7 +94,8 @@ int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_gi
   if (o.n_ctx > model->config().max_position_embeddings)
     std::fprintf(stderr, "lmforge: warning: -c %u is beyond the model's training context (%u)\n", o.n_ctx,
                  model->config().max_position_embeddings);
-  LlamaContext ctx(*model, o.n_ctx, o.n_threads);
+  LlamaContext ctx(*model, LlamaContextOptions{.n_ctx = o.n_ctx, .n_threads = o.n_threads,
+                                               .loras = load_loras(o.loras, *model, o.json)});
   if (!o.json)
     std::fprintf(stderr, "lmforge: %zu tokens, %zu chunks of %u, scoring %zu tokens per chunk, %u threads\n",
                  tokens.size(), plan.n_chunks, plan.n_ctx, plan.scored_per_chunk(), ctx.n_threads());
@@ -159,7 +162,12 @@ Action& register_perplexity(CLI::App& app) {
                 "Compare the model with the base model of --kl-divergence-base FILE over FILE's tokens: "
                 "KL divergence, PPL ratio, delta p, same top token (as llama-perplexity)");
   sub->add_flag("--force", o.force, "Overwrite an existing --kl-divergence-base file");
-  action = [t, b, c] { return run_perplexity(o, t->count() > 0, b->count() > 0, c->count() > 0); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [t, b, c, sub] {
+    o.loras = lora_requests(lora_flags, sub);
+    return run_perplexity(o, t->count() > 0, b->count() > 0, c->count() > 0);
+  };
   return action;
 }
 

@@ -206,6 +206,7 @@ RunSession open_session(const RunOptions& o) {
   options.n_ctx = static_cast<uint32_t>(n_ctx);
   options.n_threads = static_cast<uint32_t>(o.n_threads);
   options.sampling = o.sampling;
+  options.loras = load_loras(o.loras, *loaded.model, o.json);
   GenerationSession generation(*loaded.model, loaded.vocab, options);
   RunSession s{std::move(loaded), std::move(generation)};
   s.generation.timings().load_ms = ms_since(t_load);
@@ -270,12 +271,15 @@ Action& register_run(CLI::App& app) {
   sub->add_option("--chat-template", o.chat_template, "Chat format for -i: " + chat_format_names());
   sub->add_option("--system", o.system, "System prompt for -i");
   add_sampling_flags(sub, o.sampling);
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
   sub->add_flag("--ignore-eos", o.ignore_eos, "Never draw EOS (generate until -n, the context's end or Ctrl-C)");
   sub->add_flag("--json", o.json, "One JSON object per generated token instead of text");
   sub->add_option("--probs", o.probs, "With --json: the K most likely next tokens and their probabilities per token");
-  action = [] {
+  action = [sub] {
     o.has_prompt = prompt_flag->count() > 0;
     o.has_prompt_file = file_flag->count() > 0;
+    o.loras = lora_requests(lora_flags, sub);
     if (!o.has_prompt && !o.has_prompt_file && !o.interactive) throw UsageError("give a prompt with -p or -f, or chat with -i");
     return run_generation(o);
   };

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/lora_flags.h"
 #include "engine/model_loader.h"
 #include "generate/session.h"
 #include "sampling/sampler.h"
@@ -29,6 +30,7 @@ struct RunOptions {
   bool ignore_eos = false;
   std::string chat_template, system;
   SamplingParams sampling;
+  std::vector<LoraRequest> loras;  // --lora / --lora-scale / --lora-scaled
 };
 
 struct RunSession {

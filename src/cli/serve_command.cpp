@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "cli/embedder_open.h"
 #include "core/error.h"
 #include "engine/embedder.h"
@@ -45,6 +46,7 @@ constexpr int64_t kMaxContext = int64_t{1} << 20;
 
 struct ServeOptions {
   std::string model, host = "127.0.0.1", api_key, api_key_file, embed_model, db, alias, chat_template;
+  std::vector<LoraRequest> loras;  // --lora / --lora-scale / --lora-scaled
   int64_t port = 8080, parallel = 4, n_threads = 0, max_body = int64_t{8} << 20, timeout = 30, queue = 64,
           max_connections = 128, batch = 512;
   std::optional<int64_t> n_ctx;
@@ -145,6 +147,7 @@ int run_serve(ServeOptions o) {
   so.n_threads = o.n_threads > 0 ? static_cast<uint32_t>(o.n_threads) : available_cores();
   so.n_batch = static_cast<uint32_t>(o.batch);
   so.max_queue = static_cast<uint32_t>(o.queue);
+  so.loras = load_loras(o.loras, *loaded.model);
   BatchScheduler scheduler(*loaded.model, tokenizer, so);
 
   // Without --embed-model the served model embeds: the weights already loaded are shared (a
@@ -216,7 +219,12 @@ Action& register_serve(CLI::App& app) {
   sub->add_option("--queue", o.queue, "Requests waiting for a slot at most; more are 503 (default 64)");
   sub->add_option("--max-connections", o.max_connections, "Connections served at once (default 128; beyond 64 more waiting: 503)");
   sub->add_flag("--quiet", o.quiet, "No log line per request");
-  action = [] { return run_serve(o); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [sub] {
+    o.loras = lora_requests(lora_flags, sub);
+    return run_serve(o);
+  };
   return action;
 }
 

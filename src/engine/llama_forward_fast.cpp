@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <vector>
 
 #include "core/error.h"
@@ -81,22 +82,29 @@ struct LoraInput {
   struct Term {
     const LoraPair* pair;
     float scale;
-    size_t offset;  // of this term's A x within a token's row of `ax`
+    size_t offset;    // of this term's A x within a token's row of `ax`
+    const float* bt;  // B transposed: [rank][out]
   };
   std::vector<Term> terms;
   size_t width = 0;       // sum of the terms' ranks
   std::vector<float> ax;  // [n][width]
 };
 
-// Rows [r0, r1) of y += scale · B (A x) for every term and each of the n tokens: row r of B
-// dotted with the token's A x, so each row is computed whole by the thread that owns it.
+// Rows [r0, r1) of y += scale · B (A x) for every term and each of the n tokens, as `rank`
+// SIMD passes y[r0..r1) += (scale · (A x)[k]) · Bt[k][r0..r1) (a dot product of rank floats per
+// row cost more in calls than in arithmetic). r0 is a multiple of kRowGrain (16), which every
+// vector width divides, and r1 is one too unless it is the matrix's end: an element takes
+// axpy_f32's vector body or its scalar tail whatever rows a thread owns, so results do not
+// depend on the split.
 void lora_add(const LoraInput& li, size_t n, float* y, size_t ldy, uint64_t r0, uint64_t r1) {
-  for (size_t t = 0; t < n; ++t) {
-    const float* ax = &li.ax[t * li.width];
-    for (const LoraInput::Term& term : li.terms) {
-      const LoraPair& p = *term.pair;
-      for (uint64_t r = r0; r < r1; ++r)
-        y[t * ldy + r] += term.scale * dot_f32(&p.b[r * p.rank], ax + term.offset, p.rank);
+  for (const LoraInput::Term& term : li.terms) {
+    const LoraPair& p = *term.pair;
+    for (size_t t = 0; t < n; ++t) {
+      float* yt = y + t * ldy;
+      const float* ax = &li.ax[t * li.width + term.offset];
+      for (uint32_t k = 0; k < p.rank; ++k) {
+        axpy_f32(term.scale * ax[k], term.bt + size_t{k} * p.out + r0, yt + r0, r1 - r0);
+      }
     }
   }
 }
@@ -197,6 +205,7 @@ class FastEngine final : public LlamaEngine {
   std::vector<float> rope_cos_, rope_sin_;   // [n_batch][head_dim / 2]
   ProductInput packed_a_, packed_b_, packed_c_;
   LoraInput lora_a_, lora_b_, lora_c_;  // for the up to three products of one step
+  std::map<const LoraPair*, std::vector<float>> lora_bt_;  // B transposed, made at first use
   bool amx_;
 };
 
@@ -311,8 +320,15 @@ LoraInput* FastEngine::lora_prepare(LoraInput& li, uint32_t l, LoraTarget target
   li.width = 0;
   if (!has_lora()) return nullptr;
   for (const LoraTerm& term : lora_terms(l, target)) {
-    li.terms.push_back({term.pair, term.scale, li.width});
-    li.width += term.pair->rank;
+    const LoraPair& p = *term.pair;
+    std::vector<float>& bt = lora_bt_[term.pair];
+    if (bt.empty()) {
+      bt.resize(p.b.size());
+      for (uint32_t r = 0; r < p.out; ++r)
+        for (uint32_t k = 0; k < p.rank; ++k) bt[size_t{k} * p.out + r] = p.b[size_t{r} * p.rank + k];
+    }
+    li.terms.push_back({term.pair, term.scale, li.width, bt.data()});
+    li.width += p.rank;
   }
   if (li.terms.empty()) return nullptr;
   li.ax.resize(n * li.width);

@@ -96,7 +96,7 @@ BatchScheduler::Impl::Impl(const LlamaModel& m, const SpmTokenizer& t, const Bat
     throw UsageError(std::to_string(opt.n_slots) + " slots of " + std::to_string(n_ctx) + " positions are too many KV cells");
   // Every generating slot takes part in every step, so a step holds at least one token per slot.
   budget = std::max<size_t>(std::max(opt.n_batch, 1u), opt.n_slots);
-  engine = LlamaEngine::create(model, LlamaEngineOptions{.n_threads = opt.n_threads, .n_batch = static_cast<uint32_t>(budget)});
+  engine = LlamaEngine::create(model, LlamaEngineOptions{.n_threads = opt.n_threads, .n_batch = static_cast<uint32_t>(budget), .loras = opt.loras});
   cache = std::make_unique<KvCache>(model, static_cast<uint32_t>(cells), opt.n_slots);
   for (uint32_t i = 0; i < opt.n_slots; ++i) slots.push_back(std::make_unique<SchedulerSlot>(i, n_ctx, tok));
   holds_cells.assign(opt.n_slots, false);

@@ -35,6 +35,7 @@ struct BatchSchedulerOptions {
   uint32_t n_threads = 0;     // engine threads; 0: one per available core
   uint32_t n_batch = 512;     // tokens per engine step at most
   uint32_t max_queue = 64;    // requests waiting for a slot at most (--queue)
+  std::vector<AppliedLora> loras;  // LoRA adapters the engine applies (llama_engine.h)
 };
 
 // One request, already tokenized and validated by the caller.

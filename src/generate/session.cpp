@@ -14,7 +14,8 @@ namespace lmforge {
 GenerationSession::GenerationSession(const LlamaModel& model, Vocab vocab, const SessionOptions& options)
     : model_(model),
       tok_(std::make_unique<SpmTokenizer>(std::move(vocab))),
-      ctx_(std::make_unique<LlamaContext>(model, options.n_ctx, options.n_threads)),
+      ctx_(std::make_unique<LlamaContext>(
+          model, LlamaContextOptions{.n_ctx = options.n_ctx, .n_threads = options.n_threads, .loras = options.loras})),
       sampler_(std::make_unique<Sampler>(options.sampling)) {}
 
 uint32_t GenerationSession::n_ctx() const { return ctx_->n_ctx(); }

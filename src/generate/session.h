@@ -35,6 +35,7 @@ struct SessionOptions {
   uint32_t n_ctx = 0;      // positions of the KV cache; 0: the model's context length
   uint32_t n_threads = 0;  // 0: one per available core
   SamplingParams sampling;
+  std::vector<AppliedLora> loras;  // LoRA adapters the engine applies (llama_engine.h)
 };
 
 // What one call generates, and when it stops.

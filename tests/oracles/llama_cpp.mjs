@@ -3,7 +3,7 @@
 // Usage: node llama_cpp.mjs MODEL.gguf REQUEST.json
 // REQUEST.json: {"prompts": [str...], "ids": [[int...]...] (optional, token ids to evaluate,
 //                one list per prompt; default: llama.cpp's own tokenization), "generate": 16,
-//                "probabilities": true}
+//                "probabilities": true, "lora": [{"path": ADAPTER.gguf, "scale": 1}] (optional)}
 // Prints one JSON object on stdout:
 //   {"vocab_size", "bos", "eos", "add_bos",
 //    "results": [{"prompt", "tokens" (llama.cpp's tokenization, BOS prepended when the model asks),
@@ -54,7 +54,9 @@ async function main() {
                                                    sequences: 1, threads: 1,
                                                    experimentalKvCacheKeyType: "F32",
                                                    experimentalKvCacheValueType: "F32",
-                                                   flashAttention: false});
+                                                   flashAttention: false,
+                                                   ...(request.lora ? {lora: {adapters: request.lora.map(
+                                                       (a) => ({filePath: path.resolve(a.path), scale: a.scale ?? 1}))}} : {})});
         const sequence = context.getSequence();
         const out = {prompt, tokens, ids, probs: [], greedy: []};
         // Full distributions: temperature 1 with every truncating sampler switched off is a plain
