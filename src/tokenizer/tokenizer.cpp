@@ -7,6 +7,7 @@
 #include "core/text_checks.h"
 #include "formats/detect/sniff.h"
 #include "formats/gguf/gguf_reader.h"
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
 namespace lmforge {
@@ -87,7 +88,8 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufReader& gguf, const std
   const GgufValue* model = gguf.find_kv("tokenizer.ggml.model");
   if (!model || model->type != GgufType::STRING) fail(file, "no tokenizer.ggml.model key: the file carries no vocabulary");
   if (model->s == "llama") return std::make_unique<SpmTokenizer>(vocab_from_gguf(gguf, file));
-  fail(file, "tokenizer model " + quoted_for_message(model->s) + " is not supported; only 'llama' (SentencePiece) is");
+  if (model->s == "gpt2") return std::make_unique<BpeTokenizer>(bpe_vocab_from_gguf(gguf, file), file);
+  fail(file, "tokenizer model " + quoted_for_message(model->s) + " is not supported; lmforge knows 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)");
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
