@@ -7,6 +7,8 @@
 #include "core/text_checks.h"
 #include "formats/detect/sniff.h"
 #include "formats/gguf/gguf_reader.h"
+#include "formats/json_strict.h"
+#include "tokenizer/bpe_json.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
@@ -97,6 +99,14 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
     auto gguf = GgufReader::open(path);
     return tokenizer_from_gguf(*gguf, path);
   }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  // A folder without tokenizer.model but with tokenizer.json is byte-level BPE (Llama 3, Qwen2).
+  if (fs::is_directory(path, ec) && !fs::exists(fs::path(path) / "tokenizer.model", ec) &&
+      fs::is_regular_file(fs::path(path) / "tokenizer.json", ec))
+    return std::make_unique<BpeTokenizer>(load_bpe_folder(path), (fs::path(path) / "tokenizer.json").string());
+  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".json")
+    return std::make_unique<BpeTokenizer>(bpe_vocab_from_tokenizer_json(read_json_file(path), path), path);
   return std::make_unique<SpmTokenizer>(load_vocab(path));
 }
 
