@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "core/text_checks.h"
@@ -17,6 +18,15 @@ namespace lmforge {
 namespace {
 
 bool is_special(TokenType t) { return t == TokenType::kControl || t == TokenType::kUserDefined; }
+
+// A tokenizer.json is recognised by content: its first non-blank byte opens an object.
+bool starts_like_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char c = 0;
+  while (in.get(c))
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return c == '{';
+  return false;
+}
 
 }  // namespace
 
@@ -105,7 +115,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   if (fs::is_directory(path, ec) && !fs::exists(fs::path(path) / "tokenizer.model", ec) &&
       fs::is_regular_file(fs::path(path) / "tokenizer.json", ec))
     return std::make_unique<BpeTokenizer>(load_bpe_folder(path), (fs::path(path) / "tokenizer.json").string());
-  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".json")
+  if (fs::is_regular_file(path, ec) && starts_like_json(path))
     return std::make_unique<BpeTokenizer>(bpe_vocab_from_tokenizer_json(read_json_file(path), path), path);
   return std::make_unique<SpmTokenizer>(load_vocab(path));
 }
