@@ -18,7 +18,11 @@ from node-llama-cpp's gitRelease.bundle): llama-bpe (Llama 3), qwen2 and gpt-2. 
      plain text, as llama.cpp's default).
   4. SmolLM's pre-tokenizer (Digits(individual_digits) + ByteLevel) on the gpt-2 vocabulary's
      tokenizer.json, against tokenizers.js;
-  5. --parse-special against llama.cpp's parse_special on text with control-token markers.
+  5. --parse-special against llama.cpp's parse_special on text with control-token markers;
+  6. conversion: the fixtures' mha-safetensors model with its tokenizer.model replaced by a
+     small byte-level BPE tokenizer.json (Llama 3's regex, a BOS template, a special and a
+     non-special added token) converts to a GGUF whose vocabulary llama.cpp loads and
+     tokenizes as lmforge does on the folder.
 """
 
 import argparse
@@ -126,6 +130,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--lmforge", required=True)
     p.add_argument("--workdir", required=True)
+    p.add_argument("--fixtures", default=None, help="tools/make_fixtures.py's directory (for the conversion check)")
     args = p.parse_args()
     work = args.workdir
     os.makedirs(work, exist_ok=True)
@@ -179,11 +184,75 @@ def main():
         {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]}
     smol = os.path.join(work, "smollm-tokenizer.json")
     write_json(smol, tj)
+    # tokenizers.js's Digits matches JavaScript's \d (ASCII digits); the tokenizers library's
+    # (char::is_numeric) and llama.cpp's smollm regex (\p{N}) take every number character.
+    smol_lines = [s for s in js_lines if not any(ord(c) > 127 and unicodedata.category(c)[0] == "N" for c in s)]
     path = os.path.join(work, "smollm-lines.json")
-    write_json(path, js_lines)
+    write_json(path, smol_lines)
     want = node("bpe_tokenizers_js.mjs", smol, path)
-    compare("smollm (gpt-2 vocabulary): tokenizer.json vs tokenizers.js", js_lines,
-            lmforge_lines(args.lmforge, smol, js_lines, work, "smollm-json", ["--parse-special"]), want)
+    compare("smollm (gpt-2 vocabulary): tokenizer.json vs tokenizers.js", smol_lines,
+            lmforge_lines(args.lmforge, smol, smol_lines, work, "smollm-json", ["--parse-special"]), want)
+
+    if args.fixtures:
+        check_conversion(args, work, stress + CHKTXT.split("\n"))
+
+
+def tiny_bpe_folder(fixtures, folder):
+    """The fixture model with a 266-token byte-level BPE tokenizer.json instead of tokenizer.model."""
+    import shutil
+    src = os.path.join(fixtures, "hf", "mha-safetensors")
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    for name in ("config.json", "generation_config.json", "model.safetensors"):
+        shutil.copy(os.path.join(src, name), folder)
+    printable = [b for b in range(256) if 0x21 <= b <= 0x7E or 0xA1 <= b <= 0xAC or 0xAE <= b <= 0xFF]
+    chars, n = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + n)
+            n += 1
+    vocab = {chars[b]: b for b in range(256)}
+    merges = [("t", "h"), ("th", "e"), ("\u0120", "the"), ("i", "n"), ("\u0120", "a"), ("e", "r")]
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    regex = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    bos, eot, tool = len(vocab), len(vocab) + 1, len(vocab) + 2
+    tj = {"version": "1.0",
+          "added_tokens": [{"id": bos, "content": "<|begin_of_text|>", "special": True},
+                           {"id": eot, "content": "<|eot_id|>", "special": True},
+                           {"id": tool, "content": "<tool>", "special": False}],
+          "normalizer": None,
+          "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+              {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
+              {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+          "post_processor": {"type": "TemplateProcessing", "single": [
+              {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]},
+          "decoder": {"type": "ByteLevel"},
+          "model": {"type": "BPE", "byte_fallback": False, "ignore_merges": True, "vocab": vocab,
+                    "merges": [[a, b] for a, b in merges]}}
+    write_json(os.path.join(folder, "tokenizer.json"), tj)
+    write_json(os.path.join(folder, "tokenizer_config.json"),
+               {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "chat_template": "{{ messages }}"})
+    return bos, eot
+
+
+def check_conversion(args, work, lines):
+    folder = os.path.join(work, "bpe-folder")
+    bos, eot = tiny_bpe_folder(args.fixtures, folder)
+    gguf = os.path.join(work, "bpe-folder.gguf")
+    run([args.lmforge, "convert", folder, gguf, "--outtype", "f32", "-q", "--force"], timeout=300)
+    lines = [s for s in lines if "\x00" not in s] + ["the <tool> the<tool>in", "<|eot_id|> is plain text here"]
+    path = os.path.join(work, "conv-lines.json")
+    write_json(path, lines)
+    want = node("bpe_llama_cpp_tokenize.mjs", gguf, path)
+    compare("converted folder: tokenizer.json vs llama.cpp on our GGUF", lines,
+            lmforge_lines(args.lmforge, folder, lines, work, "conv-folder"), want)
+    compare("converted folder: our GGUF vs llama.cpp", lines, lmforge_lines(args.lmforge, gguf, lines, work, "conv-gguf"), want)
+    with_bos = json.loads(run([args.lmforge, "tokenize", "-m", gguf, "-p", "the", "--json"]).stdout)["ids"]
+    check(with_bos[0] == bos, "the converted GGUF does not add BOS %d: %s" % (bos, with_bos))
 
 
 if __name__ == "__main__":
