@@ -139,7 +139,7 @@ int run_serve(ServeOptions o) {
   if (n_ctx < 2 || n_ctx > static_cast<uint64_t>(kMaxContext)) throw UsageError("give each slot's context with -c (the model does not say its own)");
   const std::optional<uint64_t> kv = llama_kv_cache_bytes(c, static_cast<uint32_t>(n_ctx * static_cast<uint64_t>(o.parallel)));
   if (!kv) throw UsageError("--parallel " + std::to_string(o.parallel) + " slots of " + std::to_string(n_ctx) + " positions are too many for this model; use a smaller -c or --parallel");
-  SpmTokenizer tokenizer(loaded.vocab);
+  const Tokenizer& tokenizer = *loaded.tokenizer;
 
   BatchSchedulerOptions so;
   so.n_slots = static_cast<uint32_t>(o.parallel);
@@ -154,7 +154,7 @@ int run_serve(ServeOptions o) {
   // second load would double the resident weights: the interleaved and huge-page copies are
   // per load).
   serve::EmbeddingService embeddings(
-      o.embed_model.empty() ? Embedder::over_loaded_llama(*loaded.model, loaded.vocab, o.model) : Embedder::open(o.embed_model),
+      o.embed_model.empty() ? Embedder::over_loaded_llama(*loaded.model, loaded.tokenizer, o.model) : Embedder::open(o.embed_model),
       o.embed_model.empty() ? state.model_id : model_name(o.embed_model, ""), o.embed_model.empty());
 
   std::unique_ptr<serve::AskService> ask;

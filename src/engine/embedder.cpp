@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <utility>
 
 #include "arch/bert/bert_config_gguf.h"
 
@@ -19,9 +20,9 @@ std::unique_ptr<Embedder> Embedder::open(const std::string& model_path, const Em
   return make_llama_embedder(model_path, options);
 }
 
-std::unique_ptr<Embedder> Embedder::over_loaded_llama(const LlamaModel& model, const Vocab& vocab, const std::string& model_path,
+std::unique_ptr<Embedder> Embedder::over_loaded_llama(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const std::string& model_path,
                                                       const EmbedderOptions& options) {
-  return make_llama_embedder_borrowing(model, vocab, model_path, options);
+  return make_llama_embedder_borrowing(model, std::move(tokenizer), model_path, options);
 }
 
 bool is_bert_gguf_file(const std::string& path) {

@@ -31,7 +31,7 @@
 namespace lmforge {
 
 class LlamaModel;
-struct Vocab;
+class Tokenizer;
 
 struct EmbedderOptions {
   uint32_t n_threads = 0;          // 0: one per available core
@@ -57,11 +57,11 @@ class Embedder {
   // model cannot embed (another architecture, missing or bad files, ...).
   static std::unique_ptr<Embedder> open(const std::string& model_path, const EmbedderOptions& options = {});
   // A LLaMA-family Embedder over a model that is already loaded (the one `lmforge serve`
-  // generates with): it borrows the weights and the vocabulary, which must outlive it, instead
+  // generates with): it borrows the weights (which must outlive it) and shares the tokenizer, instead
   // of loading `model_path` a second time. `model_path` only names the model in info() and
   // errors. Embedding runs its own engine and KV cache, so it may run beside other engines on
   // the same (read-only) weights.
-  static std::unique_ptr<Embedder> over_loaded_llama(const LlamaModel& model, const Vocab& vocab, const std::string& model_path,
+  static std::unique_ptr<Embedder> over_loaded_llama(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const std::string& model_path,
                                                      const EmbedderOptions& options = {});
   virtual ~Embedder() = default;
 

@@ -13,7 +13,7 @@ namespace lmforge {
 std::unique_ptr<Embedder> make_bert_embedder(const std::string& path, bool gguf, const EmbedderOptions& options);
 std::unique_ptr<Embedder> make_llama_embedder(const std::string& path, const EmbedderOptions& options);
 // Over a model someone else loaded and keeps alive (Embedder::over_loaded_llama).
-std::unique_ptr<Embedder> make_llama_embedder_borrowing(const LlamaModel& model, const Vocab& vocab, const std::string& path,
+std::unique_ptr<Embedder> make_llama_embedder_borrowing(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const std::string& path,
                                                         const EmbedderOptions& options);
 
 // "SOURCE has N tokens; the model takes at most M" (and what truncation would keep): the one

@@ -3,14 +3,16 @@
 // many texts per batch as separate sequences of one KV cache. The model is loaded here, or
 // borrowed from the caller (the server's generating model, so it is not loaded twice).
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <utility>
 
 #include "core/error.h"
 #include "engine/embedder_families.h"
 #include "engine/kv_cache.h"
 #include "engine/llama_engine.h"
 #include "engine/model_loader.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
@@ -24,12 +26,13 @@ class LlamaEmbedder final : public Embedder {
  public:
   // Loads the model at `path` and owns it.
   LlamaEmbedder(const std::string& path, const EmbedderOptions& o)
-      : owned_(load_model_for_inference(path)), model_(*owned_->model), tokenizer_(owned_->vocab) {
+      : owned_(load_model_for_inference(path)), model_(*owned_->model), tokenizer_(owned_->tokenizer) {
     init(path, o);
   }
   // Borrows a model loaded elsewhere (the weights are only read, so sharing them is safe).
-  LlamaEmbedder(const LlamaModel& model, const Vocab& vocab, const std::string& path, const EmbedderOptions& o)
-      : model_(model), tokenizer_(vocab) {
+  LlamaEmbedder(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const std::string& path,
+                const EmbedderOptions& o)
+      : model_(model), tokenizer_(std::move(tokenizer)) {
     init(path, o);
   }
 
@@ -52,7 +55,7 @@ class LlamaEmbedder final : public Embedder {
   }
 
   std::vector<int32_t> tokenize(std::string_view text, const std::string& source) const override {
-    std::vector<int32_t> ids = tokenizer_.encode(text, tokenizer_.vocab().add_bos, false);
+    std::vector<int32_t> ids = tokenizer_->encode(text, tokenizer_->add_bos(), false);
     if (ids.size() > info_.max_tokens) {
       if (!options_.truncate) fail_too_long(info_.path, source, ids.size(), info_.max_tokens);
       ids.resize(info_.max_tokens);
@@ -93,7 +96,7 @@ class LlamaEmbedder final : public Embedder {
  private:
   std::optional<LoadedModel> owned_;  // empty when the model is borrowed
   const LlamaModel& model_;
-  SpmTokenizer tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
   std::unique_ptr<LlamaEngine> engine_;
   std::unique_ptr<KvCache> cache_;
 };
@@ -104,9 +107,9 @@ std::unique_ptr<Embedder> make_llama_embedder(const std::string& path, const Emb
   return std::make_unique<LlamaEmbedder>(path, options);
 }
 
-std::unique_ptr<Embedder> make_llama_embedder_borrowing(const LlamaModel& model, const Vocab& vocab, const std::string& path,
-                                                        const EmbedderOptions& options) {
-  return std::make_unique<LlamaEmbedder>(model, vocab, path, options);
+std::unique_ptr<Embedder> make_llama_embedder_borrowing(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer,
+                                                        const std::string& path, const EmbedderOptions& options) {
+  return std::make_unique<LlamaEmbedder>(model, std::move(tokenizer), path, options);
 }
 
 }  // namespace lmforge

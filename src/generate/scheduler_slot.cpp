@@ -9,7 +9,7 @@
 
 namespace lmforge {
 
-SchedulerSlot::SchedulerSlot(uint32_t index, uint32_t n_ctx, const SpmTokenizer& tok) : index_(index), n_ctx_(n_ctx), tok_(tok) {}
+SchedulerSlot::SchedulerSlot(uint32_t index, uint32_t n_ctx, const Tokenizer& tok) : index_(index), n_ctx_(n_ctx), tok_(tok) {}
 
 void SchedulerSlot::start(QueuedRequest request) {
   run_ = std::move(request);
@@ -56,7 +56,7 @@ void SchedulerSlot::token_evaluated(std::span<const float> logits) {
 
 bool SchedulerSlot::ends_text(int32_t id) const {
   const GenerationParams& g = run_->request.generation;
-  return id == tok_.vocab().eos_id || std::find(g.stop_tokens.begin(), g.stop_tokens.end(), id) != g.stop_tokens.end();
+  return id == tok_.eos_id() || std::find(g.stop_tokens.begin(), g.stop_tokens.end(), id) != g.stop_tokens.end();
 }
 
 bool SchedulerSlot::want_more() const {
@@ -65,7 +65,7 @@ bool SchedulerSlot::want_more() const {
 }
 
 int32_t SchedulerSlot::sample(std::span<const float> logits) {
-  const int32_t eos = tok_.vocab().eos_id;
+  const int32_t eos = tok_.eos_id();
   if (!run_->request.generation.ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size())
     return sampler_->sample(logits);
   // As GenerationSession (and llama.cpp's logit bias): EOS is impossible for this draw only;

@@ -11,9 +11,9 @@
 
 namespace lmforge {
 
-GenerationSession::GenerationSession(const LlamaModel& model, Vocab vocab, const SessionOptions& options)
+GenerationSession::GenerationSession(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const SessionOptions& options)
     : model_(model),
-      tok_(std::make_unique<SpmTokenizer>(std::move(vocab))),
+      tok_(std::move(tokenizer)),
       ctx_(std::make_unique<LlamaContext>(
           model, LlamaContextOptions{.n_ctx = options.n_ctx, .n_threads = options.n_threads, .loras = options.loras})),
       sampler_(std::make_unique<Sampler>(options.sampling)) {}
@@ -27,14 +27,14 @@ void GenerationSession::reset() {
 }
 
 std::vector<int32_t> GenerationSession::tokenize_prompt(std::string_view text) const {
-  std::vector<int32_t> ids = tok_->encode(text, tok_->vocab().add_bos, false);
+  std::vector<int32_t> ids = tok_->encode(text, tok_->add_bos(), false);
   if (ids.empty()) throw UsageError("the prompt is empty and the model adds no BOS token");
   return ids;
 }
 
 size_t GenerationSession::truncate_prompt(std::vector<int32_t>& tokens) const {
   if (prompt_fits(tokens.size())) return 0;
-  const bool bos = tok_->vocab().add_bos && !tokens.empty() && tokens.front() == tok_->vocab().bos_id;
+  const bool bos = tok_->add_bos() && !tokens.empty() && tokens.front() == tok_->bos_id();
   const size_t keep = n_ctx() - 1 - (bos ? 1 : 0);
   const size_t dropped = tokens.size() - (bos ? 1 : 0) - keep;
   std::vector<int32_t> kept;
@@ -67,7 +67,7 @@ GenerationResult GenerationSession::extend(std::span<const int32_t> tokens, std:
 }
 
 int32_t GenerationSession::sample(std::vector<float>& logits, bool ignore_eos) {
-  const int32_t eos = tok_->vocab().eos_id;
+  const int32_t eos = tok_->eos_id();
   if (!ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size()) return sampler_->sample(logits);
   // As llama.cpp's logit bias does: EOS gets -inf for this draw only, and the caller still sees
   // the logits the model gave.
@@ -91,7 +91,7 @@ GenerationResult GenerationSession::feed_and_generate(std::span<const int32_t> t
   timings_.prompt_tokens += tokens.size();
   r.prompt_tokens = tokens.size();
 
-  const int32_t eos = tok_->vocab().eos_id;
+  const int32_t eos = tok_->eos_id();
   const auto ends_text = [&](int32_t id) {
     return id == eos || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
   };

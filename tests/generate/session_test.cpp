@@ -40,7 +40,7 @@ class GenerationSessionTest : public ::testing::Test {
     o.n_threads = 2;
     o.sampling.temperature = temperature;
     o.sampling.seed = seed;
-    return GenerationSession(*loaded_->model, loaded_->vocab, o);
+    return GenerationSession(*loaded_->model, loaded_->tokenizer, o);
   }
   static GenerationParams limit(int64_t n) {
     GenerationParams p;
@@ -64,7 +64,7 @@ class GenerationSessionTest : public ::testing::Test {
 TEST_F(GenerationSessionTest, GreedyIsDeterministicAndStopsAtNPredict) {
   GenerationSession s = open();
   const std::vector<int32_t> prompt = s.tokenize_prompt(kPrompt);
-  ASSERT_EQ(prompt.front(), s.tokenizer().vocab().bos_id);
+  ASSERT_EQ(prompt.front(), s.tokenizer().bos_id());
   const GenerationResult a = s.complete(prompt, limit(12), {});
   EXPECT_EQ(a.stop, StopReason::kLimit);
   ASSERT_EQ(a.tokens.size(), 12u);
@@ -208,7 +208,7 @@ TEST_F(GenerationSessionTest, TruncationKeepsBosAndTheEnd) {
   const size_t dropped = s.truncate_prompt(prompt);
   ASSERT_EQ(prompt.size(), 7u);
   EXPECT_EQ(dropped, original.size() - 7);
-  EXPECT_EQ(prompt.front(), s.tokenizer().vocab().bos_id);
+  EXPECT_EQ(prompt.front(), s.tokenizer().bos_id());
   EXPECT_EQ(std::vector<int32_t>(prompt.begin() + 1, prompt.end()), std::vector<int32_t>(original.end() - 6, original.end()));
   EXPECT_EQ(s.complete(prompt, limit(1), {}).tokens.size(), 1u);
 }
@@ -221,7 +221,7 @@ TEST_F(GenerationSessionTest, ChatTurnsReuseTheCacheAndMatchAFreshEvaluation) {
   ASSERT_NE(t1.reply.stop, StopReason::kPromptTooLong);
   const size_t prompt_after_1 = s.timings().prompt_tokens;
   EXPECT_EQ(prompt_after_1, t1.fed.size());
-  EXPECT_EQ(t1.fed.front(), s.tokenizer().vocab().bos_id);
+  EXPECT_EQ(t1.fed.front(), s.tokenizer().bos_id());
   EXPECT_EQ(s.pos(), t1.fed.size() + t1.reply.tokens.size());
 
   std::vector<int32_t> fed2;
@@ -239,7 +239,7 @@ TEST_F(GenerationSessionTest, ChatTurnsReuseTheCacheAndMatchAFreshEvaluation) {
   ASSERT_NE(t2.reply.stop, StopReason::kPromptTooLong);
   // The second turn feeds only what follows the cached reply: no BOS, no first turn.
   EXPECT_EQ(fed2, t2.fed);
-  EXPECT_NE(t2.fed.front(), s.tokenizer().vocab().bos_id);
+  EXPECT_NE(t2.fed.front(), s.tokenizer().bos_id());
   EXPECT_EQ(s.timings().prompt_tokens - prompt_after_1, t2.fed.size());
   EXPECT_EQ(t2.reply.prompt_tokens, t2.fed.size());
   const size_t before_reply_2 = t1.fed.size() + t1.reply.tokens.size() + t2.fed.size();
