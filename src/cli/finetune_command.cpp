@@ -27,7 +27,7 @@
 #include "core/thread_pool.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_loader.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/lora_step_trainer.h"
 #include "train/lora_tensors.h"
@@ -113,8 +113,8 @@ int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bo
 
   const LoadedModel loaded = load_model_for_inference(o.model);
   const LlamaModel& model = *loaded.model;
-  SpmTokenizer tok(loaded.vocab);
-  const int32_t bos = loaded.vocab.bos_id;
+  const Tokenizer& tok = *loaded.tokenizer;
+  const int32_t bos = tok.bos_id();
   const TrainingData data =
       load_training_data(o.data, o.ctx, bos, [&](std::string_view text) { return tok.encode(text, false, false); });
 
