@@ -1,5 +1,7 @@
 #include "convert/gguf_vocab.h"
 
+#include "convert/eos_list.h"
+
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/hf_folder.h"
@@ -33,7 +35,8 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 }  // namespace
 
-std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size) {
+std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size,
+                                       std::vector<std::string>* warnings) {
   if (!model.tokenizer) fail(model.dir, "no tokenizer.model in the folder; a llama GGUF needs its SentencePiece vocabulary");
   const auto& sp = *model.tokenizer;
   if (vocab_size == 0) vocab_size = static_cast<uint32_t>(sp.pieces.size());
@@ -97,6 +100,7 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& 
     std::optional<uint32_t> config_id;
     int32_t sp_id;
   };
+  std::optional<uint32_t> eos;
   const Special specials[] = {
       {"bos", "bos_token", config.bos_token_id, sp.bos_id},
       {"eos", "eos_token", config.eos_token_id, sp.eos_id},
@@ -109,7 +113,12 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& 
     if (!id && s.config_id && *s.config_id < vocab_size) id = s.config_id;
     if (!id && s.sp_id >= 0 && static_cast<uint32_t>(s.sp_id) < vocab_size) id = static_cast<uint32_t>(s.sp_id);
     if (id) kv.push_back({std::string("tokenizer.ggml.") + s.name + "_token_id", GgufValue::u32(*id)});
+    if (id && std::string_view(s.name) == "eos") eos = id;
   }
+  // Llama 3's eos lists: ids llama.cpp would not find by their text get the eot key.
+  EosListKeys more = eos_list_keys(eos_list(config.eos_token_ids, model.generation_config, vocab_size), tokens, types, eos);
+  kv.insert(kv.end(), more.kvs.begin(), more.kvs.end());
+  if (warnings) warnings->insert(warnings->end(), more.warnings.begin(), more.warnings.end());
   if (cfg.is_object()) {
     if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
       kv.push_back({"tokenizer.ggml.add_bos_token", GgufValue::boolean(cfg["add_bos_token"].get<bool>())});

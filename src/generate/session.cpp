@@ -66,15 +66,20 @@ GenerationResult GenerationSession::extend(std::span<const int32_t> tokens, std:
 }
 
 int32_t GenerationSession::sample(std::vector<float>& logits, bool ignore_eos) {
-  const int32_t eos = tok_->vocab().eos_id;
-  if (!ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size()) return sampler_->sample(logits);
-  // As llama.cpp's logit bias does: EOS gets -inf for this draw only, and the caller still sees
-  // the logits the model gave.
-  float& eos_logit = logits[static_cast<size_t>(eos)];
-  const float saved = eos_logit;
-  eos_logit = -std::numeric_limits<float>::infinity();
+  if (!ignore_eos) return sampler_->sample(logits);
+  // As llama.cpp's --ignore-eos logit bias does: every end-of-generation id gets -inf for
+  // this draw only, and the caller still sees the logits the model gave.
+  const Vocab& v = tok_->vocab();
+  std::vector<int32_t> ids = v.eog_ids;
+  if (ids.empty() && v.eos_id >= 0) ids.push_back(v.eos_id);
+  std::vector<std::pair<size_t, float>> saved;
+  for (int32_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
+    saved.emplace_back(static_cast<size_t>(id), logits[static_cast<size_t>(id)]);
+    logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
+  }
   const int32_t next = sampler_->sample(logits);
-  eos_logit = saved;
+  for (const auto& [i, value] : saved) logits[i] = value;
   return next;
 }
 
@@ -90,9 +95,9 @@ GenerationResult GenerationSession::feed_and_generate(std::span<const int32_t> t
   timings_.prompt_tokens += tokens.size();
   r.prompt_tokens = tokens.size();
 
-  const int32_t eos = tok_->vocab().eos_id;
+  const Vocab& vocab = tok_->vocab();
   const auto ends_text = [&](int32_t id) {
-    return id == eos || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
+    return vocab.is_end_of_generation(id) || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
   };
   StopStringFilter stops(params.stop_strings);
   // Decoding is only needed when someone reads the text.
