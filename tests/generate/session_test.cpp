@@ -181,6 +181,7 @@ TEST_F(GenerationSessionTest, EveryEndOfGenerationIdEndsTheText) {
   SessionOptions o;
   o.n_ctx = 256;
   o.n_threads = 2;
+  o.sampling.temperature = 0.0f;  // greedy, as open() gives
   GenerationSession two_eos(*loaded_->model, vocab, o);
   const GenerationResult r = two_eos.complete(prompt, limit(12), {});
   EXPECT_EQ(r.stop, StopReason::kEndOfText);
