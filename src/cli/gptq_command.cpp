@@ -35,7 +35,7 @@
 #include "gptq/folder_writer.h"
 #include "gptq/settings_check.h"
 #include "quant/gptq_packing.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge::cli {
 
@@ -116,7 +116,7 @@ int run_gptq(GptqOptions o) {
   LoadedModel loaded = load_model_for_inference(o.model);
   const LlamaConfig& c = loaded.model->config();
   check_gptq_settings(c, o.settings);
-  SpmTokenizer tok(loaded.vocab);
+  const Tokenizer& tok = *loaded.tokenizer;
   const PerplexityInput input = perplexity_input(tok, text);
   const CalibrationWindows cal = cut_calibration_windows(input.tokens, input.bos_id, o.seqlen, o.nsamples, o.calib);
   if (cal.available < o.nsamples && !o.json)

@@ -18,8 +18,7 @@
 #include "formats/imatrix/imatrix_file.h"
 #include "generate/importance_matrix.h"
 #include "generate/perplexity.h"
-#include "tokenizer/spm_tokenizer.h"
-#include "tokenizer/vocab.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge::cli {
 
@@ -51,7 +50,8 @@ int run_imatrix(const ImatrixCliOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string text = read_utf8_text(o.text);
   const auto model = LlamaModel::open(o.model);
-  SpmTokenizer tok(load_vocab(o.model));
+  const std::unique_ptr<Tokenizer> tok_owner = load_tokenizer(o.model);
+  const Tokenizer& tok = *tok_owner;
   const PerplexityInput input = perplexity_input(tok, text);
   const size_t n_chunks = imatrix_chunks(input.tokens.size(), o.n_ctx, o.chunks);  // refuses a short text first
   const bool show = !o.json && !o.quiet;

@@ -25,8 +25,7 @@
 #include "engine/llama_forward.h"
 #include "engine/llama_model.h"
 #include "engine/model_loader.h"
-#include "tokenizer/spm_tokenizer.h"
-#include "tokenizer/vocab.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge::cli {
 
@@ -84,7 +83,8 @@ int run_perplexity(const PerplexityOptions& o, bool threads_given, bool batch_gi
   // GGUF or any folder `run` reads (a GPTQ folder's linears go straight to their kernels).
   const LoadedModel loaded = load_model_for_inference(o.model);
   const auto& model = loaded.model;
-  SpmTokenizer tok(load_vocab(o.model));
+  const std::unique_ptr<Tokenizer> tok_owner = load_tokenizer(o.model);
+  const Tokenizer& tok = *tok_owner;
   const PerplexityInput input = perplexity_input(tok, text);
   const std::vector<int32_t>& tokens = input.tokens;
   // Refuse a short text (or an absurd -c) before the KV cache is allocated.

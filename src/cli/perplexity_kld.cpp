@@ -76,8 +76,7 @@ int run_kl_divergence(const KldRunOptions& o) {
   const auto& model = loaded.model;
   // The file is checked against the model's vocabulary before anything is evaluated.
   const KldBaseFile base = KldBaseFile::open(o.base_file, model->n_vocab());
-  const Vocab vocab = load_vocab(o.model);
-  const int32_t bos_id = vocab.add_bos && vocab.bos_id >= 0 ? vocab.bos_id : -1;
+  const int32_t bos_id = loaded.tokenizer->add_bos() ? loaded.tokenizer->bos_id() : -1;
   if (base.n_ctx() > model->config().max_position_embeddings)
     std::fprintf(stderr, "lmforge: warning: the base file's context %u is beyond the model's training context (%u)\n",
                  base.n_ctx(), model->config().max_position_embeddings);

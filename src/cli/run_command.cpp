@@ -206,7 +206,7 @@ RunSession open_session(const RunOptions& o) {
   options.n_ctx = static_cast<uint32_t>(n_ctx);
   options.n_threads = static_cast<uint32_t>(o.n_threads);
   options.sampling = o.sampling;
-  GenerationSession generation(*loaded.model, loaded.vocab, options);
+  GenerationSession generation(*loaded.model, loaded.tokenizer, options);
   RunSession s{std::move(loaded), std::move(generation)};
   s.generation.timings().load_ms = ms_since(t_load);
   return s;

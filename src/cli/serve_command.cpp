@@ -122,7 +122,7 @@ int run_serve(ServeOptions o) {
   if (n_ctx < 2 || n_ctx > static_cast<uint64_t>(kMaxContext)) throw UsageError("give each slot's context with -c (the model does not say its own)");
   const std::optional<uint64_t> kv = llama_kv_cache_bytes(c, static_cast<uint32_t>(n_ctx * static_cast<uint64_t>(o.parallel)));
   if (!kv) throw UsageError("--parallel " + std::to_string(o.parallel) + " slots of " + std::to_string(n_ctx) + " positions are too many for this model; use a smaller -c or --parallel");
-  SpmTokenizer tokenizer(loaded.vocab);
+  const Tokenizer& tokenizer = *loaded.tokenizer;
 
   BatchSchedulerOptions so;
   so.n_slots = static_cast<uint32_t>(o.parallel);

@@ -1,6 +1,7 @@
 #include "convert/gguf_vocab.h"
 
 #include "convert/eos_list.h"
+#include "convert/gguf_bpe_vocab.h"
 
 #include "core/error.h"
 #include "formats/gguf/gguf_reader.h"
@@ -37,6 +38,8 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size,
                                        std::vector<std::string>* warnings) {
+  // Llama 3, Qwen2, SmolLM: byte-level BPE from tokenizer.json.
+  if (!model.tokenizer && folder_has_bpe_tokenizer(model.dir)) return gguf_vocab_from_bpe_folder(model.dir, vocab_size);
   if (!model.tokenizer) fail(model.dir, "no tokenizer.model in the folder; a llama GGUF needs its SentencePiece vocabulary");
   const auto& sp = *model.tokenizer;
   if (vocab_size == 0) vocab_size = static_cast<uint32_t>(sp.pieces.size());

@@ -8,7 +8,7 @@
 #include "engine/kv_cache.h"
 #include "engine/llama_engine.h"
 #include "engine/model_loader.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
@@ -21,7 +21,7 @@ constexpr uint32_t kMaxSequencesPerPass = 64;
 class LlamaEmbedder final : public Embedder {
  public:
   LlamaEmbedder(const std::string& path, const EmbedderOptions& o)
-      : loaded_(load_model_for_inference(path)), tokenizer_(loaded_.vocab) {
+      : loaded_(load_model_for_inference(path)), tokenizer_(*loaded_.tokenizer) {
     options_ = o;
     const LlamaConfig& c = loaded_.model->config();
     info_.architecture = "llama";
@@ -40,7 +40,7 @@ class LlamaEmbedder final : public Embedder {
   }
 
   std::vector<int32_t> tokenize(std::string_view text, const std::string& source) const override {
-    std::vector<int32_t> ids = tokenizer_.encode(text, tokenizer_.vocab().add_bos, false);
+    std::vector<int32_t> ids = tokenizer_.encode(text, tokenizer_.add_bos(), false);
     if (ids.size() > info_.max_tokens) {
       if (!options_.truncate) fail_too_long(info_.path, source, ids.size(), info_.max_tokens);
       ids.resize(info_.max_tokens);
@@ -80,7 +80,7 @@ class LlamaEmbedder final : public Embedder {
 
  private:
   LoadedModel loaded_;
-  SpmTokenizer tokenizer_;
+  const Tokenizer& tokenizer_;
   std::unique_ptr<LlamaEngine> engine_;
   std::unique_ptr<KvCache> cache_;
 };

@@ -63,7 +63,7 @@ LoadedModel from_reader(std::shared_ptr<const GgufReader> gguf, const std::strin
   LoadedModel out;
   out.gguf = gguf;
   out.model = LlamaModel::from_gguf(gguf, path, gptq);
-  out.vocab = vocab_from_gguf(*gguf, path);
+  out.tokenizer = tokenizer_from_gguf(*gguf, path);
   if (const GgufValue* t = gguf->find_kv("tokenizer.chat_template"); t && t->type == GgufType::STRING) out.chat_template = t->s;
   return out;
 }

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "engine/llama_model.h"
-#include "tokenizer/vocab.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
@@ -19,7 +19,7 @@ class GgufReader;
 
 struct LoadedModel {
   std::unique_ptr<LlamaModel> model;
-  Vocab vocab;
+  std::shared_ptr<const Tokenizer> tokenizer;  // never null
   // tokenizer.chat_template (copied from tokenizer_config.json for a folder); empty when absent.
   std::string chat_template;
   bool converted = false;  // true when the input was not GGUF (converted in memory)

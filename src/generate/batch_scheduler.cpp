@@ -51,7 +51,7 @@ void report_cancelled(QueuedRequest& q) {
 }  // namespace
 
 struct BatchScheduler::Impl {
-  Impl(const LlamaModel& m, const SpmTokenizer& t, const BatchSchedulerOptions& o);
+  Impl(const LlamaModel& m, const Tokenizer& t, const BatchSchedulerOptions& o);
   void run();
   bool wake_condition() const;           // under mu
   void release_idle_cells();             // scheduler thread
@@ -59,7 +59,7 @@ struct BatchScheduler::Impl {
   void publish(const StepBatch* done);   // scheduler thread: the view other threads read
 
   const LlamaModel& model;
-  const SpmTokenizer& tok;
+  const Tokenizer& tok;
   BatchSchedulerOptions opt;
   uint32_t n_ctx = 0;
   size_t budget = 0;
@@ -86,7 +86,7 @@ struct BatchScheduler::Impl {
   std::thread thread;
 };
 
-BatchScheduler::Impl::Impl(const LlamaModel& m, const SpmTokenizer& t, const BatchSchedulerOptions& o)
+BatchScheduler::Impl::Impl(const LlamaModel& m, const Tokenizer& t, const BatchSchedulerOptions& o)
     : model(m), tok(t), opt(o) {
   if (opt.n_slots == 0) throw UsageError("the scheduler needs at least one slot");
   n_ctx = opt.n_ctx ? opt.n_ctx : model.config().max_position_embeddings;
@@ -237,7 +237,7 @@ void BatchScheduler::Impl::run() {
   }
 }
 
-BatchScheduler::BatchScheduler(const LlamaModel& model, const SpmTokenizer& tok, const BatchSchedulerOptions& options)
+BatchScheduler::BatchScheduler(const LlamaModel& model, const Tokenizer& tok, const BatchSchedulerOptions& options)
     : impl_(std::make_unique<Impl>(model, tok, options)) {
   impl_->thread = std::thread([this] { impl_->run(); });
 }

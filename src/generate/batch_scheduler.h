@@ -25,7 +25,7 @@
 #include "engine/llama_model.h"
 #include "generate/session.h"
 #include "sampling/sampler.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
@@ -99,7 +99,7 @@ class BatchScheduler {
  public:
   // `model` and `tok` must outlive the scheduler. Allocates the KV cache (n_slots * n_ctx
   // cells) and starts the scheduler thread.
-  BatchScheduler(const LlamaModel& model, const SpmTokenizer& tok, const BatchSchedulerOptions& options);
+  BatchScheduler(const LlamaModel& model, const Tokenizer& tok, const BatchSchedulerOptions& options);
   // Cancels everything (on_done with kCancelled) and joins the thread.
   ~BatchScheduler();
   BatchScheduler(const BatchScheduler&) = delete;

@@ -13,12 +13,12 @@ ChatSession::ChatSession(GenerationSession& session, ChatFormat format, std::str
 }
 
 ChatTurn ChatSession::answer(std::string user_message, const GenerationParams& params, const GenerationCallbacks& callbacks) {
-  const SpmTokenizer& tok = session_.tokenizer();
+  const Tokenizer& tok = session_.tokenizer();
   messages_.push_back({"user", std::move(user_message)});
   const std::string rendered = render_chat(format_, messages_, true);
   const std::string_view delta = std::string_view(rendered).substr(fed_chars_);
   ChatTurn turn;
-  if (first_turn_ && tok.vocab().add_bos && tok.vocab().bos_id >= 0) turn.fed.push_back(tok.vocab().bos_id);
+  if (first_turn_ && tok.add_bos() && tok.bos_id() >= 0) turn.fed.push_back(tok.bos_id());
   const std::vector<int32_t> text_ids = tokenize_with_specials(tok, delta);
   turn.fed.insert(turn.fed.end(), text_ids.begin(), text_ids.end());
 

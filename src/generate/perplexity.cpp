@@ -6,13 +6,13 @@
 
 #include "core/error.h"
 #include "engine/llama_forward.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
-PerplexityInput perplexity_input(const SpmTokenizer& tok, std::string_view text) {
-  const bool add_bos = tok.vocab().add_bos && tok.vocab().bos_id >= 0;
-  return {tok.encode(text, add_bos, false), add_bos ? tok.vocab().bos_id : -1};
+PerplexityInput perplexity_input(const Tokenizer& tok, std::string_view text) {
+  const bool add_bos = tok.add_bos() && tok.bos_id() >= 0;
+  return {tok.encode(text, add_bos, false), add_bos ? tok.bos_id() : -1};
 }
 
 double token_nll(std::span<const float> logits, int32_t target) {

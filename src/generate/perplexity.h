@@ -23,7 +23,7 @@
 namespace lmforge {
 
 class LlamaContext;
-class SpmTokenizer;
+class Tokenizer;
 
 // A text as the method scores it: tokenized once, with BOS when the vocabulary adds one;
 // `bos_id` is the token each chunk starts with (-1: the chunks keep their first token).
@@ -31,7 +31,7 @@ struct PerplexityInput {
   std::vector<int32_t> tokens;
   int32_t bos_id = -1;
 };
-PerplexityInput perplexity_input(const SpmTokenizer& tok, std::string_view text);
+PerplexityInput perplexity_input(const Tokenizer& tok, std::string_view text);
 
 // -log softmax(logits)[target], computed as logsumexp(logits) - logits[target] around the
 // maximum, the exponentials summed in double. Requires 0 <= target < logits.size().

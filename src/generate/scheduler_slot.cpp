@@ -9,7 +9,7 @@
 
 namespace lmforge {
 
-SchedulerSlot::SchedulerSlot(uint32_t index, uint32_t n_ctx, const SpmTokenizer& tok) : index_(index), n_ctx_(n_ctx), tok_(tok) {}
+SchedulerSlot::SchedulerSlot(uint32_t index, uint32_t n_ctx, const Tokenizer& tok) : index_(index), n_ctx_(n_ctx), tok_(tok) {}
 
 void SchedulerSlot::start(QueuedRequest request) {
   run_ = std::move(request);
@@ -56,7 +56,7 @@ void SchedulerSlot::token_evaluated(std::span<const float> logits) {
 
 bool SchedulerSlot::ends_text(int32_t id) const {
   const GenerationParams& g = run_->request.generation;
-  return tok_.vocab().is_end_of_generation(id) || std::find(g.stop_tokens.begin(), g.stop_tokens.end(), id) != g.stop_tokens.end();
+  return tok_.is_eog(id) || std::find(g.stop_tokens.begin(), g.stop_tokens.end(), id) != g.stop_tokens.end();
 }
 
 bool SchedulerSlot::want_more() const {
@@ -68,9 +68,8 @@ int32_t SchedulerSlot::sample(std::span<const float> logits) {
   if (!run_->request.generation.ignore_eos) return sampler_->sample(logits);
   // As GenerationSession (and llama.cpp's logit bias): every end-of-generation id is
   // impossible for this draw only; logprobs still come from the logits the model gave.
-  const Vocab& v = tok_.vocab();
   scratch_.assign(logits.begin(), logits.end());
-  for (int32_t id : v.eog_ids.empty() ? std::vector<int32_t>{v.eos_id} : v.eog_ids)
+  for (int32_t id : tok_.eog_ids())
     if (id >= 0 && static_cast<size_t>(id) < scratch_.size()) scratch_[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
   return sampler_->sample(scratch_);
 }

@@ -21,7 +21,7 @@
 #include "generate/stop_strings.h"
 #include "generate/text_streamer.h"
 #include "sampling/sampler.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
@@ -36,7 +36,7 @@ class SchedulerSlot {
  public:
   enum class State { kIdle, kPrompt, kGenerating };
 
-  SchedulerSlot(uint32_t index, uint32_t n_ctx, const SpmTokenizer& tok);
+  SchedulerSlot(uint32_t index, uint32_t n_ctx, const Tokenizer& tok);
 
   uint32_t index() const { return index_; }     // also the slot's KV sequence id
   State state() const { return state_; }
@@ -76,7 +76,7 @@ class SchedulerSlot {
 
   const uint32_t index_;
   const uint32_t n_ctx_;
-  const SpmTokenizer& tok_;
+  const Tokenizer& tok_;
 
   State state_ = State::kIdle;
   std::optional<QueuedRequest> run_;

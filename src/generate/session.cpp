@@ -11,9 +11,9 @@
 
 namespace lmforge {
 
-GenerationSession::GenerationSession(const LlamaModel& model, Vocab vocab, const SessionOptions& options)
+GenerationSession::GenerationSession(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const SessionOptions& options)
     : model_(model),
-      tok_(std::make_unique<SpmTokenizer>(std::move(vocab))),
+      tok_(std::move(tokenizer)),
       ctx_(std::make_unique<LlamaContext>(model, options.n_ctx, options.n_threads)),
       sampler_(std::make_unique<Sampler>(options.sampling)) {}
 
@@ -26,14 +26,14 @@ void GenerationSession::reset() {
 }
 
 std::vector<int32_t> GenerationSession::tokenize_prompt(std::string_view text) const {
-  std::vector<int32_t> ids = tok_->encode(text, tok_->vocab().add_bos, false);
+  std::vector<int32_t> ids = tok_->encode(text, tok_->add_bos(), false);
   if (ids.empty()) throw UsageError("the prompt is empty and the model adds no BOS token");
   return ids;
 }
 
 size_t GenerationSession::truncate_prompt(std::vector<int32_t>& tokens) const {
   if (prompt_fits(tokens.size())) return 0;
-  const bool bos = tok_->vocab().add_bos && !tokens.empty() && tokens.front() == tok_->vocab().bos_id;
+  const bool bos = tok_->add_bos() && !tokens.empty() && tokens.front() == tok_->bos_id();
   const size_t keep = n_ctx() - 1 - (bos ? 1 : 0);
   const size_t dropped = tokens.size() - (bos ? 1 : 0) - keep;
   std::vector<int32_t> kept;
@@ -69,11 +69,8 @@ int32_t GenerationSession::sample(std::vector<float>& logits, bool ignore_eos) {
   if (!ignore_eos) return sampler_->sample(logits);
   // As llama.cpp's --ignore-eos logit bias does: every end-of-generation id gets -inf for
   // this draw only, and the caller still sees the logits the model gave.
-  const Vocab& v = tok_->vocab();
-  std::vector<int32_t> ids = v.eog_ids;
-  if (ids.empty() && v.eos_id >= 0) ids.push_back(v.eos_id);
   std::vector<std::pair<size_t, float>> saved;
-  for (int32_t id : ids) {
+  for (int32_t id : tok_->eog_ids()) {
     if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
     saved.emplace_back(static_cast<size_t>(id), logits[static_cast<size_t>(id)]);
     logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
@@ -95,9 +92,8 @@ GenerationResult GenerationSession::feed_and_generate(std::span<const int32_t> t
   timings_.prompt_tokens += tokens.size();
   r.prompt_tokens = tokens.size();
 
-  const Vocab& vocab = tok_->vocab();
   const auto ends_text = [&](int32_t id) {
-    return vocab.is_end_of_generation(id) || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
+    return tok_->is_eog(id) || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
   };
   StopStringFilter stops(params.stop_strings);
   // Decoding is only needed when someone reads the text.

@@ -26,7 +26,7 @@
 #include "engine/llama_model.h"
 #include "generate/timings.h"
 #include "sampling/sampler.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace lmforge {
@@ -57,7 +57,7 @@ enum class StopReason {
 // One drawn token, as the callback sees it.
 struct TokenEvent {
   int32_t id = -1;
-  std::string_view piece;         // the token's own text (SpmTokenizer::token_text)
+  std::string_view piece;         // the token's own text (Tokenizer::token_text)
   std::string_view text;          // the text this token releases to the output (may be empty)
   std::span<const float> logits;  // the model's raw logits this token was drawn from
   bool end_of_text = false;       // EOS or a stop token: not part of the output, generation ends
@@ -85,11 +85,11 @@ struct GenerationResult {
 class GenerationSession {
  public:
   // `model` must outlive the session. Allocates the KV cache of n_ctx positions.
-  GenerationSession(const LlamaModel& model, Vocab vocab, const SessionOptions& options);
+  GenerationSession(const LlamaModel& model, std::shared_ptr<const Tokenizer> tokenizer, const SessionOptions& options);
   GenerationSession(GenerationSession&&) noexcept = default;
   GenerationSession& operator=(GenerationSession&&) = delete;
 
-  const SpmTokenizer& tokenizer() const { return *tok_; }
+  const Tokenizer& tokenizer() const { return *tok_; }
   const LlamaModel& model() const { return model_; }
   uint32_t n_ctx() const;
   uint32_t pos() const;  // positions filled in the KV cache
@@ -125,7 +125,7 @@ class GenerationSession {
   int32_t sample(std::vector<float>& logits, bool ignore_eos);
 
   const LlamaModel& model_;
-  std::unique_ptr<SpmTokenizer> tok_;
+  std::shared_ptr<const Tokenizer> tok_;
   std::unique_ptr<LlamaContext> ctx_;
   std::unique_ptr<Sampler> sampler_;
   Timings timings_;

@@ -11,13 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
-std::vector<int32_t> tokenize_with_specials(const SpmTokenizer& tok, std::string_view text);
+std::vector<int32_t> tokenize_with_specials(const Tokenizer& tok, std::string_view text);
 
 // The id of `text` when it is one control or user-defined piece of the vocabulary, else -1.
-int32_t special_token_id(const SpmTokenizer& tok, std::string_view text);
+int32_t special_token_id(const Tokenizer& tok, std::string_view text);
 
 }  // namespace lmforge

@@ -10,7 +10,7 @@ constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // what deco
 
 }  // namespace
 
-TextStreamer::TextStreamer(const SpmTokenizer& tok, int32_t context) : tok_(tok), ids_{context} { base_ = tok_.decode(ids_); }
+TextStreamer::TextStreamer(const Tokenizer& tok, int32_t context) : tok_(tok), ids_{context} { base_ = tok_.decode(ids_); }
 
 std::string TextStreamer::push(int32_t id) {
   ids_.push_back(id);

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge {
 
 class TextStreamer {
  public:
-  TextStreamer(const SpmTokenizer& tok, int32_t context);
+  TextStreamer(const Tokenizer& tok, int32_t context);
 
   // Adds a token; returns the text it releases (often all of its own text, empty while a
   // character is unfinished, sometimes the text of several tokens at once).
@@ -28,7 +28,7 @@ class TextStreamer {
   const std::string& released() const { return released_; }
 
  private:
-  const SpmTokenizer& tok_;
+  const Tokenizer& tok_;
   std::vector<int32_t> ids_;
   std::string base_, released_;
 };

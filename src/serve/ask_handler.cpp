@@ -70,9 +70,9 @@ void handle_ask(ServeState& s, const httplib::Request& req, httplib::Response& r
   if (!s.ask) throw ApiException(ApiError{404, "This server has no index to ask: start it with --db FILE.db", "invalid_request_error", "", "no_index"});
   if (!r.max_tokens) r.max_tokens = 256;  // `lmforge ask`'s default answer length
   std::vector<retrieval::RetrievedChunk> chunks = s.ask->retrieve(sanitize_utf8(r.question), r.mode, static_cast<size_t>(r.k));
-  const SpmTokenizer& tok = *s.tokenizer;
+  const Tokenizer& tok = *s.tokenizer;
   const size_t n_ctx = s.scheduler->n_ctx();
-  auto prompt_of = [&] { return tok.encode(retrieval::stuff_prompt(r.question, chunks), tok.vocab().add_bos, false); };
+  auto prompt_of = [&] { return tok.encode(retrieval::stuff_prompt(r.question, chunks), tok.add_bos(), false); };
   std::vector<int32_t> prompt = prompt_of();
   while (prompt.size() + static_cast<size_t>(*r.max_tokens) > n_ctx && !chunks.empty()) {
     chunks.pop_back();

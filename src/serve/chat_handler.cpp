@@ -16,9 +16,9 @@ namespace {
 using json = nlohmann::json;
 
 std::vector<int32_t> chat_prompt(const ServeState& s, const std::vector<ChatMessage>& messages) {
-  const SpmTokenizer& tok = *s.tokenizer;
+  const Tokenizer& tok = *s.tokenizer;
   std::vector<int32_t> ids;
-  if (tok.vocab().add_bos && tok.vocab().bos_id >= 0) ids.push_back(tok.vocab().bos_id);
+  if (tok.add_bos() && tok.bos_id() >= 0) ids.push_back(tok.bos_id());
   const std::vector<int32_t> text = tokenize_with_specials(tok, render_chat(s.chat_format, messages, true));
   ids.insert(ids.end(), text.begin(), text.end());
   return ids;
@@ -28,7 +28,7 @@ struct ChatStream {
   ResponseMeta meta;
   bool include_usage = false;
   bool logprobs = false;
-  const SpmTokenizer* tok = nullptr;
+  const Tokenizer* tok = nullptr;
   bool started = false;
 };
 

@@ -20,7 +20,7 @@ struct CompletionStream {
   std::optional<int64_t> logprobs;
   std::string echo;  // sent first, when asked for
   size_t offset = 0;
-  const SpmTokenizer* tok = nullptr;
+  const Tokenizer* tok = nullptr;
 };
 
 std::string completion_events(CompletionStream& st, GenerationChannel::Taken& t) {
@@ -56,10 +56,10 @@ std::string completion_events(CompletionStream& st, GenerationChannel::Taken& t)
 }  // namespace
 
 void handle_completions(ServeState& s, const httplib::Request& req, httplib::Response& res) {
-  const SpmTokenizer& tok = *s.tokenizer;
+  const Tokenizer& tok = *s.tokenizer;
   CompletionRequest r = parse_completion_request(req.body, tok.size());
   check_model(s, r.model);
-  std::vector<int32_t> prompt = r.prompt_text ? tok.encode(*r.prompt_text, tok.vocab().add_bos, false) : r.prompt_tokens;
+  std::vector<int32_t> prompt = r.prompt_text ? tok.encode(*r.prompt_text, tok.add_bos(), false) : r.prompt_tokens;
   if (prompt.empty()) throw_bad_request("The prompt is empty and the model adds no BOS token", "prompt");
   const std::string echo = !r.echo ? "" : r.prompt_text ? *r.prompt_text : tok.decode(prompt);
   ScheduledRequest q = scheduled_request(r, std::move(prompt));

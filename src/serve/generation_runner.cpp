@@ -132,7 +132,7 @@ std::optional<ActiveGeneration::Collected> ActiveGeneration::collect() {
   }
 }
 
-TokenLogprobEntry logprob_entry(const SpmTokenizer& tok, const ReceivedToken& t) {
+TokenLogprobEntry logprob_entry(const Tokenizer& tok, const ReceivedToken& t) {
   TokenLogprobEntry e;
   e.text = tok.token_text(t.id);
   e.logprob = t.logprob;
@@ -140,7 +140,7 @@ TokenLogprobEntry logprob_entry(const SpmTokenizer& tok, const ReceivedToken& t)
   return e;
 }
 
-std::vector<TokenLogprobEntry> logprob_entries(const SpmTokenizer& tok, const std::vector<ReceivedToken>& tokens) {
+std::vector<TokenLogprobEntry> logprob_entries(const Tokenizer& tok, const std::vector<ReceivedToken>& tokens) {
   std::vector<TokenLogprobEntry> out;
   out.reserve(tokens.size());
   for (const auto& t : tokens) out.push_back(logprob_entry(tok, t));

@@ -60,8 +60,8 @@ class ActiveGeneration {
 };
 
 // Log-probability entries of received tokens, with texts from the tokenizer.
-std::vector<TokenLogprobEntry> logprob_entries(const SpmTokenizer& tok, const std::vector<ReceivedToken>& tokens);
-TokenLogprobEntry logprob_entry(const SpmTokenizer& tok, const ReceivedToken& t);
+std::vector<TokenLogprobEntry> logprob_entries(const Tokenizer& tok, const std::vector<ReceivedToken>& tokens);
+TokenLogprobEntry logprob_entry(const Tokenizer& tok, const ReceivedToken& t);
 
 // An error in mid-stream, as the one event sent before the stream closes.
 std::string stream_error_event(const std::string& message);

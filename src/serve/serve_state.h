@@ -13,7 +13,7 @@
 #include "serve/api_key.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmforge::serve {
 
@@ -25,7 +25,7 @@ struct ServeState {
   std::string model_id;       // --alias or the model file's name
   int64_t created = 0;        // when the server started (Unix seconds)
   BatchScheduler* scheduler = nullptr;
-  const SpmTokenizer* tokenizer = nullptr;
+  const Tokenizer* tokenizer = nullptr;
   ChatFormat chat_format = ChatFormat::kChatml;
   int32_t chat_end_token = -1;  // the template's end marker as one token, -1 when it is none
   EmbeddingService* embeddings = nullptr;  // null: /v1/embeddings answers 404 model_not_found

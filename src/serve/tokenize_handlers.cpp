@@ -11,8 +11,8 @@ namespace lmforge::serve {
 
 void handle_tokenize(ServeState& s, const httplib::Request& req, httplib::Response& res) {
   const TokenizeRequest r = parse_tokenize_request(req.body);
-  const SpmTokenizer& tok = *s.tokenizer;
-  const std::vector<int32_t> ids = tok.encode(r.content, r.add_special && tok.vocab().add_bos, false);
+  const Tokenizer& tok = *s.tokenizer;
+  const std::vector<int32_t> ids = tok.encode(r.content, r.add_special && tok.add_bos(), false);
   nlohmann::json tokens = nlohmann::json::array();
   for (const int32_t id : ids) {
     if (!r.with_pieces) {

@@ -80,6 +80,12 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   user_defined_lengths_.erase(std::unique(user_defined_lengths_.begin(), user_defined_lengths_.end()),
                               user_defined_lengths_.end());
   for (unsigned b = 0; b < 256; ++b) byte_ids_[b] = piece_to_id(byte_piece(b));
+  set_specials(vocab_.bos_id, vocab_.eos_id, vocab_.add_bos, vocab_.add_eos, vocab_.eog_ids);
+}
+
+TokenType SpmTokenizer::token_type(int32_t id) const {
+  check_id(id);
+  return vocab_.types[static_cast<size_t>(id)];
 }
 
 void SpmTokenizer::check_id(int32_t id) const {
@@ -221,9 +227,8 @@ std::vector<std::string_view> SpmTokenizer::bpe(std::string_view text) const {
   return out;
 }
 
-std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, bool add_eos) const {
+std::vector<int32_t> SpmTokenizer::encode_text(std::string_view text) const {
   std::vector<int32_t> ids;
-  if (add_bos && vocab_.bos_id >= 0) ids.push_back(vocab_.bos_id);
   const std::string normalized = normalize(text);
   bool prev_unknown = false;
   for (std::string_view w : bpe(normalized)) {
@@ -238,7 +243,6 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, b
       prev_unknown = unknown;
     }
   }
-  if (add_eos && vocab_.eos_id >= 0) ids.push_back(vocab_.eos_id);
   return ids;
 }
 

@@ -22,36 +22,40 @@
 #include <unordered_set>
 #include <vector>
 
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace lmforge {
 
-class SpmTokenizer {
+class SpmTokenizer final : public Tokenizer {
  public:
   explicit SpmTokenizer(Vocab vocab);
 
   const Vocab& vocab() const { return vocab_; }
-  size_t size() const { return vocab_.size(); }
+  std::string_view kind() const override { return "llama"; }
+  std::string description() const override { return "SentencePiece BPE"; }
+  size_t size() const override { return vocab_.size(); }
+  TokenType token_type(int32_t id) const override;
 
   // The text the BPE step sees (U+2581 for spaces, dummy prefix added).
   std::string normalize(std::string_view text) const;
 
-  // Token ids of `text`; a BOS/EOS id is added only when asked and the vocabulary has one.
-  std::vector<int32_t> encode(std::string_view text, bool add_bos = false, bool add_eos = false) const;
-
   // Text of a sequence of ids. Throws lmforge::Error for an id outside the vocabulary.
-  std::string decode(std::span<const int32_t> ids) const;
+  std::string decode(std::span<const int32_t> ids) const override;
 
   // The vocabulary's piece for `id` ("▁the", "<0x0A>", "<s>"). Throws for a bad id.
-  const std::string& piece(int32_t id) const;
+  const std::string& piece(int32_t id) const override;
 
   // What one token shows on its own, as llama.cpp's token_to_piece renders it: U+2581 as a
   // space, a byte piece as its raw byte, control and unknown pieces as their text.
-  std::string token_text(int32_t id) const;
+  std::string token_text(int32_t id) const override;
 
   // libsentencepiece's PieceToId: control/unknown/byte pieces first, then the others, else
   // the unknown id.
-  int32_t piece_to_id(std::string_view piece) const;
+  int32_t piece_to_id(std::string_view piece) const override;
+
+ protected:
+  std::vector<int32_t> encode_text(std::string_view text) const override;
 
  private:
   struct Hash {

@@ -155,6 +155,8 @@ bool is_cjk_ideograph(char32_t cp) {
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
+unsigned canonical_combining_class(char32_t cp) { return combining_class(cp); }
+
 bool is_mark_nonspacing(char32_t cp) { return (flags(cp) & kMarkNonspacing) != 0; }
 
 std::u32string lower(std::u32string_view text) {

@@ -34,6 +34,8 @@ bool is_bert_punctuation(char32_t cp);
 // A-F and compatibility ideographs (not Hangul, kana or CJK punctuation).
 bool is_cjk_ideograph(char32_t cp);
 bool is_mark_nonspacing(char32_t cp);  // general category Mn
+// Canonical_Combining_Class (0 for starters); NFC in bpe_unicode composes with it.
+unsigned canonical_combining_class(char32_t cp);
 
 // Python's str.lower() on the whole text: full lower-case mappings (U+0130 becomes two code
 // points) and the final-sigma rule for U+03A3.

@@ -83,7 +83,7 @@ class BatchSchedulerTest : public ::testing::Test {
       o.n_ctx = 128;
       o.n_threads = 2;
       o.sampling.temperature = 0.0f;
-      session_ = std::make_unique<GenerationSession>(*loaded_->model, loaded_->vocab, o);
+      session_ = std::make_unique<GenerationSession>(*loaded_->model, loaded_->tokenizer, o);
     } catch (const std::exception& e) {
       load_error_ = e.what();
     }
@@ -94,7 +94,7 @@ class BatchSchedulerTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_TRUE(loaded_ && session_) << "cannot load models/demo: " << load_error_; }
 
-  static const SpmTokenizer& tok() { return session_->tokenizer(); }
+  static const Tokenizer& tok() { return session_->tokenizer(); }
   static BatchSchedulerOptions options(uint32_t n_slots, uint32_t max_queue = 64) {
     BatchSchedulerOptions o;
     o.n_slots = n_slots;
@@ -391,7 +391,7 @@ TEST_F(BatchSchedulerTest, LogprobsComeFromTheRawLogits) {
   so.n_ctx = 128;
   so.n_threads = 2;
   so.sampling = r.sampling;
-  GenerationSession s(*loaded_->model, loaded_->vocab, so);
+  GenerationSession s(*loaded_->model, loaded_->tokenizer, so);
   std::vector<std::vector<TokenProbability>> want;
   std::vector<int32_t> ids;
   const GenerationResult g = s.complete(r.prompt, r.generation, GenerationCallbacks{.on_token = [&](const TokenEvent& e) {
@@ -424,7 +424,7 @@ TEST_F(BatchSchedulerTest, SeededSamplingIsReproduciblePerRequest) {
   so.n_ctx = 128;
   so.n_threads = 2;
   so.sampling = r.sampling;
-  GenerationSession s(*loaded_->model, loaded_->vocab, so);
+  GenerationSession s(*loaded_->model, loaded_->tokenizer, so);
   const GenerationResult want = s.complete(r.prompt, r.generation, {});
 
   BatchScheduler sched(*loaded_->model, tok(), options(3));

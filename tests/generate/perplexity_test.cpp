@@ -84,9 +84,9 @@ TEST(PerplexityPlan, RefusesShortTextAndTinyContext) {
 
 TEST(PerplexityInput, TokenizesOnceWithBosWhenTheVocabularyAddsOne) {
   SpmTokenizer tok(load_vocab(std::string(LMFORGE_SOURCE_DIR) + "/models/demo/tokenizer.model"));
-  ASSERT_TRUE(tok.vocab().add_bos);
+  ASSERT_TRUE(tok.add_bos());
   const PerplexityInput in = perplexity_input(tok, "One day a cat sat.");
-  EXPECT_EQ(in.bos_id, tok.vocab().bos_id);
+  EXPECT_EQ(in.bos_id, tok.bos_id());
   EXPECT_EQ(in.tokens, tok.encode("One day a cat sat.", true, false));
   Vocab no_bos = tok.vocab();
   no_bos.add_bos = false;

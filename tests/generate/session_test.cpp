@@ -16,6 +16,7 @@
 #include "engine/model_loader.h"
 #include "generate/chat_session.h"
 #include "generate/special_tokens.h"
+#include "tokenizer/spm_tokenizer.h"
 
 namespace lmforge {
 namespace {
@@ -40,7 +41,7 @@ class GenerationSessionTest : public ::testing::Test {
     o.n_threads = 2;
     o.sampling.temperature = temperature;
     o.sampling.seed = seed;
-    return GenerationSession(*loaded_->model, loaded_->vocab, o);
+    return GenerationSession(*loaded_->model, loaded_->tokenizer, o);
   }
   static GenerationParams limit(int64_t n) {
     GenerationParams p;
@@ -64,7 +65,7 @@ class GenerationSessionTest : public ::testing::Test {
 TEST_F(GenerationSessionTest, GreedyIsDeterministicAndStopsAtNPredict) {
   GenerationSession s = open();
   const std::vector<int32_t> prompt = s.tokenize_prompt(kPrompt);
-  ASSERT_EQ(prompt.front(), s.tokenizer().vocab().bos_id);
+  ASSERT_EQ(prompt.front(), s.tokenizer().bos_id());
   const GenerationResult a = s.complete(prompt, limit(12), {});
   EXPECT_EQ(a.stop, StopReason::kLimit);
   ASSERT_EQ(a.tokens.size(), 12u);
@@ -175,14 +176,16 @@ TEST_F(GenerationSessionTest, EveryEndOfGenerationIdEndsTheText) {
                        full.tokens.begin() + static_cast<ptrdiff_t>(k))
     ++k;
   ASSERT_LT(k, 12u);
-  Vocab vocab = loaded_->vocab;
+  const auto* spm = dynamic_cast<const SpmTokenizer*>(loaded_->tokenizer.get());
+  ASSERT_TRUE(spm) << "models/demo has a SentencePiece vocabulary";
+  Vocab vocab = spm->vocab();
   vocab.eog_ids = {vocab.eos_id, full.tokens[k]};
   std::sort(vocab.eog_ids.begin(), vocab.eog_ids.end());
   SessionOptions o;
   o.n_ctx = 256;
   o.n_threads = 2;
   o.sampling.temperature = 0.0f;  // greedy, as open() gives
-  GenerationSession two_eos(*loaded_->model, vocab, o);
+  GenerationSession two_eos(*loaded_->model, std::make_shared<const SpmTokenizer>(vocab), o);
   const GenerationResult r = two_eos.complete(prompt, limit(12), {});
   EXPECT_EQ(r.stop, StopReason::kEndOfText);
   EXPECT_EQ(r.tokens, std::vector<int32_t>(full.tokens.begin(), full.tokens.begin() + static_cast<ptrdiff_t>(k)));
@@ -239,7 +242,7 @@ TEST_F(GenerationSessionTest, TruncationKeepsBosAndTheEnd) {
   const size_t dropped = s.truncate_prompt(prompt);
   ASSERT_EQ(prompt.size(), 7u);
   EXPECT_EQ(dropped, original.size() - 7);
-  EXPECT_EQ(prompt.front(), s.tokenizer().vocab().bos_id);
+  EXPECT_EQ(prompt.front(), s.tokenizer().bos_id());
   EXPECT_EQ(std::vector<int32_t>(prompt.begin() + 1, prompt.end()), std::vector<int32_t>(original.end() - 6, original.end()));
   EXPECT_EQ(s.complete(prompt, limit(1), {}).tokens.size(), 1u);
 }
@@ -252,7 +255,7 @@ TEST_F(GenerationSessionTest, ChatTurnsReuseTheCacheAndMatchAFreshEvaluation) {
   ASSERT_NE(t1.reply.stop, StopReason::kPromptTooLong);
   const size_t prompt_after_1 = s.timings().prompt_tokens;
   EXPECT_EQ(prompt_after_1, t1.fed.size());
-  EXPECT_EQ(t1.fed.front(), s.tokenizer().vocab().bos_id);
+  EXPECT_EQ(t1.fed.front(), s.tokenizer().bos_id());
   EXPECT_EQ(s.pos(), t1.fed.size() + t1.reply.tokens.size());
 
   std::vector<int32_t> fed2;
@@ -270,7 +273,7 @@ TEST_F(GenerationSessionTest, ChatTurnsReuseTheCacheAndMatchAFreshEvaluation) {
   ASSERT_NE(t2.reply.stop, StopReason::kPromptTooLong);
   // The second turn feeds only what follows the cached reply: no BOS, no first turn.
   EXPECT_EQ(fed2, t2.fed);
-  EXPECT_NE(t2.fed.front(), s.tokenizer().vocab().bos_id);
+  EXPECT_NE(t2.fed.front(), s.tokenizer().bos_id());
   EXPECT_EQ(s.timings().prompt_tokens - prompt_after_1, t2.fed.size());
   EXPECT_EQ(t2.reply.prompt_tokens, t2.fed.size());
   const size_t before_reply_2 = t1.fed.size() + t1.reply.tokens.size() + t2.fed.size();

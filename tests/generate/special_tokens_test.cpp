@@ -1,6 +1,7 @@
 // Template markers become their token ids; the text between them is encoded fragment by
 // fragment (each with the dummy prefix, as llama.cpp's SentencePiece path does).
 #include "generate/special_tokens.h"
+#include "tokenizer/spm_tokenizer.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 // TextStreamer with the demo model's tokenizer: pieces are whole UTF-8, a character split
 // across byte-fallback tokens is held back until complete, and the pieces add up to the text.
 #include "generate/text_streamer.h"
+#include "tokenizer/spm_tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +20,7 @@ TEST(TextStreamer, HoldsBackASplitMultiByteCharacter) {
   const SpmTokenizer tok = demo_tokenizer();
   // The demo vocabulary has no piece for these: byte fallback writes é as 2 and ☃ as 3 byte tokens.
   const std::vector<int32_t> ids = tok.encode(" café ☃ ok");
-  TextStreamer streamer(tok, tok.vocab().bos_id);
+  TextStreamer streamer(tok, tok.bos_id());
   std::string out;
   size_t held = 0;
   for (int32_t id : ids) {
