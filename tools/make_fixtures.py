@@ -51,6 +51,41 @@ MODELS = {
                              fmt="safetensors", shards=1, tied=False, rope_theta=10000.0,
                              rope_scaling=None, eps=1e-5),
 }
+# Architecture variants (issue 14), kept apart from MODELS (manifest key "variants") because
+# they are not plain llamas: oracle.variants holds them to llama.cpp and to the PyTorch
+# reference. llama3-tied is a Llama 3.2 shape (llama3 rope scaling over a short original
+# context so every branch of the formula is used, tied embeddings, head_dim 32 with 4 heads
+# != hidden 96 / 4, two EOS ids and Llama 3's chat markers as added tokens); qwen2-bias is a
+# Qwen2 (q/k/v biases, a vocabulary padded past the tokenizer's, no BOS, ChatML markers).
+LLAMA3_TEMPLATE = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+    "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim "
+    "+ '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+    "{{ content }}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+QWEN2_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+VARIANTS = {
+    "llama3-tied": dict(hidden=96, ffn=160, heads=4, kv_heads=2, head_dim=32, dtype="f32",
+                        fmt="safetensors", shards=1, tied=True, rope_theta=10000.0,
+                        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                      "high_freq_factor": 4.0,
+                                      "original_max_position_embeddings": 32},
+                        eps=1e-5, vocab=456, eos=[2, 454],
+                        added={450: "<|begin_of_text|>", 451: "<|end_of_text|>",
+                               452: "<|start_header_id|>", 453: "<|end_header_id|>",
+                               454: "<|eot_id|>"},
+                        chat_template=LLAMA3_TEMPLATE, add_bos=True),
+    "qwen2-bias": dict(hidden=96, ffn=160, heads=3, kv_heads=1, dtype="f32", fmt="safetensors",
+                       shards=1, tied=False, rope_theta=1000000.0, rope_scaling=None, eps=1e-6,
+                       arch="Qwen2ForCausalLM", qkv_bias=True, vocab=480, eos=452,
+                       sliding_window=256,
+                       added={450: "<|endoftext|>", 451: "<|im_start|>", 452: "<|im_end|>"},
+                       chat_template=QWEN2_TEMPLATE, add_bos=False),
+}
 N_LAYERS = 2
 TORCH_DTYPE = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 ST_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
@@ -165,7 +200,8 @@ def make_tokenizer(outdir):
 
 def random_state_dict(spec, gen):
     h, f, nh, nkv = spec["hidden"], spec["ffn"], spec["heads"], spec["kv_heads"]
-    hd = h // nh
+    hd = spec.get("head_dim", h // nh)
+    vocab = spec.get("vocab", VOCAB_SIZE)
 
     def randn(*shape, std):
         return torch.randn(*shape, generator=gen, dtype=torch.float32) * std
@@ -173,12 +209,17 @@ def random_state_dict(spec, gen):
     sd = collections.OrderedDict()
     # Embeddings std 1 and a head std 0.5 give logits with a spread of several units, so the
     # next-token distribution is far from uniform and probability comparisons mean something.
-    sd["model.embed_tokens.weight"] = randn(VOCAB_SIZE, h, std=1.0)
+    sd["model.embed_tokens.weight"] = randn(vocab, h, std=1.0)
     for i in range(N_LAYERS):
         p = "model.layers.%d." % i
         sd[p + "self_attn.q_proj.weight"] = randn(nh * hd, h, std=0.15)
         sd[p + "self_attn.k_proj.weight"] = randn(nkv * hd, h, std=0.15)
         sd[p + "self_attn.v_proj.weight"] = randn(nkv * hd, h, std=0.1)
+        if spec.get("qkv_bias"):
+            # large enough to move the logits visibly: a dropped bias must fail the oracles
+            sd[p + "self_attn.q_proj.bias"] = randn(nh * hd, std=0.5)
+            sd[p + "self_attn.k_proj.bias"] = randn(nkv * hd, std=0.5)
+            sd[p + "self_attn.v_proj.bias"] = randn(nkv * hd, std=0.3)
         sd[p + "self_attn.o_proj.weight"] = randn(h, nh * hd, std=0.1)
         sd[p + "mlp.gate_proj.weight"] = randn(f, h, std=0.1)
         sd[p + "mlp.up_proj.weight"] = randn(f, h, std=0.1)
@@ -191,7 +232,7 @@ def random_state_dict(spec, gen):
                 torch.arange(0, hd, 2, dtype=torch.float32) / hd))
     sd["model.norm.weight"] = 1.0 + randn(h, std=0.1)
     if not spec["tied"]:
-        sd["lm_head.weight"] = randn(VOCAB_SIZE, h, std=0.5)
+        sd["lm_head.weight"] = randn(vocab, h, std=0.5)
     else:
         # with tied embeddings the embedding is the head: keep its logits in the same range
         sd["model.embed_tokens.weight"] *= 0.5
@@ -223,6 +264,18 @@ def hf_config(spec):
         "transformers_version": "4.40.0",
         "use_cache": True,
     }
+    if "arch" in spec:
+        cfg["architectures"] = [spec["arch"]]
+        cfg["model_type"] = "qwen2"
+    if "head_dim" in spec:
+        cfg["head_dim"] = spec["head_dim"]
+    if "vocab" in spec:
+        cfg["vocab_size"] = spec["vocab"]
+    if "eos" in spec:
+        cfg["eos_token_id"] = spec["eos"]
+    if "sliding_window" in spec:
+        cfg["sliding_window"] = spec["sliding_window"]
+        cfg["use_sliding_window"] = False
     return cfg
 
 
@@ -233,8 +286,30 @@ def split_shards(sd, n):
             for i in range(n)]
 
 
-def write_hf_model(outdir, name, spec, tokenizer_model, gen):
-    d = os.path.join(outdir, "hf", name)
+def write_variant_model(outdir, name, spec, tokenizer_model, gen):
+    """A VARIANTS entry: write_hf_model, then the tokenizer files of a Llama 3 / Qwen2 folder
+    (added special tokens past the SentencePiece pieces, the model's Jinja chat template, the
+    EOS list in generation_config.json, BOS added or not)."""
+    m = write_hf_model(outdir, name, spec, tokenizer_model, gen, subdir="variants")
+    d = os.path.join(outdir, m["path"])
+    eos = spec["eos"] if isinstance(spec["eos"], int) else spec["eos"][0]
+    added = {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                      "single_word": False, "special": True} for i, t in spec["added"].items()}
+    write_json(os.path.join(d, "tokenizer_config.json"), {
+        "add_bos_token": spec["add_bos"], "add_eos_token": False, "added_tokens_decoder": added,
+        "bos_token": "<s>", "eos_token": spec["added"].get(eos, "</s>"), "unk_token": "<unk>",
+        "pad_token": None, "chat_template": spec["chat_template"],
+        "clean_up_tokenization_spaces": False, "legacy": True, "model_max_length": 256,
+        "tokenizer_class": "LlamaTokenizer"})
+    write_json(os.path.join(d, "generation_config.json"),
+               {"bos_token_id": 1, "eos_token_id": spec["eos"]})
+    m["added_tokens"] = {str(i): t for i, t in spec["added"].items()}
+    m["add_bos"] = spec["add_bos"]
+    return m
+
+
+def write_hf_model(outdir, name, spec, tokenizer_model, gen, subdir="hf"):
+    d = os.path.join(outdir, subdir, name)
     os.makedirs(d, exist_ok=True)
     sd = random_state_dict(spec, gen)
     write_json(os.path.join(d, "config.json"), hf_config(spec))
@@ -285,7 +360,7 @@ def write_hf_model(outdir, name, spec, tokenizer_model, gen):
         torch.save(sd, os.path.join(d, "pytorch_model.bin"), _use_new_zipfile_serialization=False)
     else:
         raise ValueError(fmt)
-    return {"name": name, "path": os.path.join("hf", name), "format": fmt, "shards": n,
+    return {"name": name, "path": os.path.join(subdir, name), "format": fmt, "shards": n,
             "dtype": spec["dtype"], "tied": spec["tied"], "config": hf_config(spec),
             "tensors": {k: list(v.shape) for k, v in sd.items()}}
 
@@ -732,11 +807,15 @@ def main():
     for i, (name, spec) in enumerate(MODELS.items()):
         gen = torch.Generator().manual_seed(SEED + i)
         models.append(write_hf_model(tmp, name, spec, tokenizer_model, gen))
+    variants = [write_variant_model(tmp, name, spec, tokenizer_model,
+                                    torch.Generator().manual_seed(SEED + 200 + i))
+                for i, (name, spec) in enumerate(VARIANTS.items())]
     singles = write_single_checkpoints(tmp, torch.Generator().manual_seed(SEED + 100))
     bad = make_bad(tmp, os.path.join(tmp, "hf"))
     write_json(os.path.join(tmp, "manifest.json"),
                {"tokenizer": "tokenizer/tokenizer.model", "vocab_size": VOCAB_SIZE,
-                "models": models, "single_checkpoints": singles, "bad": "bad/manifest.json"})
+                "models": models, "variants": variants, "single_checkpoints": singles,
+                "bad": "bad/manifest.json"})
     with open(os.path.join(tmp, ".stamp"), "w") as f:
         f.write(stamp)
     shutil.rmtree(outdir, ignore_errors=True)

@@ -1,5 +1,6 @@
 #include "convert/gguf_vocab.h"
 
+#include "convert/eos_list.h"
 #include "convert/gguf_bpe_vocab.h"
 
 #include "core/error.h"
@@ -35,7 +36,8 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 }  // namespace
 
-std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size) {
+std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size,
+                                       std::vector<std::string>* warnings) {
   // Llama 3, Qwen2, SmolLM: byte-level BPE from tokenizer.json.
   if (!model.tokenizer && folder_has_bpe_tokenizer(model.dir)) return gguf_vocab_from_bpe_folder(model.dir, vocab_size);
   if (!model.tokenizer) fail(model.dir, "no tokenizer.model in the folder; a llama GGUF needs its SentencePiece vocabulary");
@@ -101,6 +103,7 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& 
     std::optional<uint32_t> config_id;
     int32_t sp_id;
   };
+  std::optional<uint32_t> eos;
   const Special specials[] = {
       {"bos", "bos_token", config.bos_token_id, sp.bos_id},
       {"eos", "eos_token", config.eos_token_id, sp.eos_id},
@@ -113,7 +116,12 @@ std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& 
     if (!id && s.config_id && *s.config_id < vocab_size) id = s.config_id;
     if (!id && s.sp_id >= 0 && static_cast<uint32_t>(s.sp_id) < vocab_size) id = static_cast<uint32_t>(s.sp_id);
     if (id) kv.push_back({std::string("tokenizer.ggml.") + s.name + "_token_id", GgufValue::u32(*id)});
+    if (id && std::string_view(s.name) == "eos") eos = id;
   }
+  // Llama 3's eos lists: ids llama.cpp would not find by their text get the eot key.
+  EosListKeys more = eos_list_keys(eos_list(config.eos_token_ids, model.generation_config, vocab_size), tokens, types, eos);
+  kv.insert(kv.end(), more.kvs.begin(), more.kvs.end());
+  if (warnings) warnings->insert(warnings->end(), more.warnings.begin(), more.warnings.end());
   if (cfg.is_object()) {
     if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
       kv.push_back({"tokenizer.ggml.add_bos_token", GgufValue::boolean(cfg["add_bos_token"].get<bool>())});

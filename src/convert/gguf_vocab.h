@@ -17,8 +17,10 @@ class GgufReader;
 
 // Token list, scores, types and special ids as llama.cpp's converter builds them from
 // tokenizer.model, added_tokens.json and tokenizer_config.json; `config` gives the special
-// ids config.json declares.
-std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size);
+// ids config.json declares; end-of-generation ids of its eos list that no key can carry are
+// reported in `warnings` when given.
+std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size,
+                                       std::vector<std::string>* warnings = nullptr);
 
 // GGUF tokenizer keys for a SentencePiece model alone (no HF json files): token list,
 // scores, types and the model's own special ids, padded to `vocab_size` entries.

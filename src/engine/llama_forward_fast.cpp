@@ -358,12 +358,13 @@ void FastEngine::eval_chunk(KvCache& cache, const Chunk& chunk, float* logits) {
   // and K.
   const size_t half = c_.head_dim / 2;
   const float factor = c_.rope_scaling_linear.value_or(1.0f);
+  const float* freq_factors = c_.rope_freq_factors.empty() ? nullptr : c_.rope_freq_factors.data();
   pool_.parallel_for(
       n, 1,
       [&](size_t b, size_t e) {
         for (size_t t = b; t < e; ++t)
-          rope_angles(pos[t], c_.head_dim, c_.rope_theta, factor, &rope_cos_[t * half],
-                      &rope_sin_[t * half]);
+          rope_angles(pos[t], c_.head_dim, c_.rope_theta, factor, &rope_cos_[t * half], &rope_sin_[t * half],
+                      freq_factors);
       },
       row_work(n, 16 * c_.head_dim));  // a cos and a sin per pair: weigh them as 16 floats each
 
@@ -437,8 +438,14 @@ void FastEngine::layer(KvCache& cache, uint32_t l, const Chunk& chunk) {
         for (size_t t = b; t < e; ++t) {
           const float* cs = &rope_cos_[t * (hd / 2)];
           const float* sn = &rope_sin_[t * (hd / 2)];
-          rope_apply_f32(&q_[t * q_dim_], c_.num_attention_heads, hd, cs, sn);
-          rope_apply_f32(k_dst + t * kv_dim_, c_.num_key_value_heads, hd, cs, sn);
+          if (L.has_qkv_bias) {  // Qwen2: biases join before the rotation, as in the HF model
+            add_f32(L.bq.data(), &q_[t * q_dim_], q_dim_);
+            add_f32(L.bk.data(), k_dst + t * kv_dim_, kv_dim_);
+            add_f32(L.bv.data(), v_dst + t * kv_dim_, kv_dim_);
+          }
+          const auto rope = rope_neox(c_) ? rope_apply_neox_f32 : rope_apply_f32;
+          rope(&q_[t * q_dim_], c_.num_attention_heads, hd, cs, sn);
+          rope(k_dst + t * kv_dim_, c_.num_key_value_heads, hd, cs, sn);
           if (!chunk.consecutive_cells) {
             std::memcpy(cache.keys(l) + size_t{cells[t]} * kv_dim_, k_dst + t * kv_dim_,
                         kv_dim_ * sizeof(float));

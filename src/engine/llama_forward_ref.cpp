@@ -91,6 +91,7 @@ void ReferenceEngine::forward_one(KvCache& cache, int32_t token, int32_t pos, ui
   const LlamaConfig& c = model_.config();
   const size_t embd = c.hidden_size, hd = c.head_dim;
   const float rope_factor = c.rope_scaling_linear.value_or(1.0f);
+  const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
   matrix_row_ref(model_.tok_embd.m, static_cast<uint64_t>(token), x_.data());
 
   for (uint32_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -102,8 +103,14 @@ void ReferenceEngine::forward_one(KvCache& cache, int32_t token, int32_t pos, ui
     linear(L.wq, xn_.data(), q_.data(), lora_terms(l, LoraTarget::kQ), lora_ax_);
     linear(L.wk, xn_.data(), k, lora_terms(l, LoraTarget::kK), lora_ax_);
     linear(L.wv, xn_.data(), v, lora_terms(l, LoraTarget::kV), lora_ax_);
-    rope_norm_ref(q_.data(), c.num_attention_heads, hd, pos, c.rope_theta, rope_factor);
-    rope_norm_ref(k, c.num_key_value_heads, hd, pos, c.rope_theta, rope_factor);
+    if (L.has_qkv_bias) {
+      for (size_t i = 0; i < L.bq.size(); ++i) q_[i] += L.bq[i];
+      for (size_t i = 0; i < kv_dim_; ++i) k[i] += L.bk[i];
+      for (size_t i = 0; i < kv_dim_; ++i) v[i] += L.bv[i];
+    }
+    const auto rope = rope_neox(c) ? rope_neox_ref : rope_norm_ref;
+    rope(q_.data(), c.num_attention_heads, hd, pos, c.rope_theta, rope_factor, freq_factors);
+    rope(k, c.num_key_value_heads, hd, pos, c.rope_theta, rope_factor, freq_factors);
     attention_ref(q_.data(), cache.keys(l), cache.values(l), shape_, visible, scores_.data(), att_.data());
     linear(L.wo, att_.data(), proj_.data(), lora_terms(l, LoraTarget::kO), lora_ax_);
     for (size_t i = 0; i < embd; ++i) x_[i] += proj_[i];

@@ -171,6 +171,18 @@ std::unique_ptr<LlamaModel> LlamaModel::from_gguf(std::shared_ptr<const GgufRead
     L.w_gate = l.matrix(gguf_weight_name(T::kFfnGate, i), {ff, embd});
     L.w_up = l.matrix(gguf_weight_name(T::kFfnUp, i), {ff, embd});
     L.w_down = l.matrix(gguf_weight_name(T::kFfnDown, i), {embd, ff});
+    // Q/K/V biases: all three or none (required for qwen2). Other biases would be ignored by
+    // the forward pass, so a file that has them is refused.
+    auto bias_name = [&](T id) { return *spell_llama_tensor({id, i, true}, LlamaSpelling::kGguf); };
+    const bool any_qkv = l.has(bias_name(T::kAttnQ)) || l.has(bias_name(T::kAttnK)) || l.has(bias_name(T::kAttnV));
+    if (any_qkv || c.attention_bias) {
+      L.has_qkv_bias = true;
+      L.bq = l.vector(bias_name(T::kAttnQ), q_dim);
+      L.bk = l.vector(bias_name(T::kAttnK), kv_dim);
+      L.bv = l.vector(bias_name(T::kAttnV), kv_dim);
+    }
+    for (const T id : {T::kAttnOutput, T::kFfnGate, T::kFfnUp, T::kFfnDown})
+      if (l.has(bias_name(id))) fail(path, "tensor " + quoted_for_message(bias_name(id)) + " is a bias lmforge's llama forward pass does not have");
   }
   m->output_norm = l.vector(gguf_weight_name(LlamaTensor::kOutputNorm), embd);
   m->tied_output = !l.has(gguf_weight_name(LlamaTensor::kOutput));

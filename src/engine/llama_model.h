@@ -45,6 +45,10 @@ struct LlamaLayer {
   std::vector<float> attn_norm, ffn_norm;  // decoded once: tiny, and read at every token
   LlamaWeight wq, wk, wv, wo;
   LlamaWeight w_gate, w_up, w_down;
+  // Q, K and V biases (Qwen2; optional for llama as in llama.cpp), in GGUF row order; empty
+  // when the model has none.
+  bool has_qkv_bias = false;
+  std::vector<float> bq, bk, bv;
 };
 
 class LlamaModel {

@@ -13,6 +13,22 @@ std::string render_chatml(std::span<const ChatMessage> messages, bool add_genera
   return out;
 }
 
+// Whitespace as C's isspace sees it, which llama.cpp's trim() uses (and Jinja's trim strips).
+std::string_view trimmed(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string render_llama3(std::span<const ChatMessage> messages, bool add_generation_prompt) {
+  std::string out;
+  for (const auto& m : messages)
+    out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + std::string(trimmed(m.content)) + "<|eot_id|>";
+  if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  return out;
+}
+
 // llama.cpp's "llama2-sys" rendering: one [INST] block per user turn, the system block inside
 // the first one, each assistant reply closed by </s> and followed by a fresh "[INST] ".
 std::string render_llama2(std::span<const ChatMessage> messages) {
@@ -56,23 +72,25 @@ std::string_view chat_format_name(ChatFormat f) {
     case ChatFormat::kVicuna: return "vicuna";
     case ChatFormat::kLlama2: return "llama2";
     case ChatFormat::kChatml: return "chatml";
+    case ChatFormat::kLlama3: return "llama3";
   }
   return "chatml";
 }
 
 std::optional<ChatFormat> chat_format_from_name(std::string_view name) {
-  for (ChatFormat f : {ChatFormat::kVicuna, ChatFormat::kLlama2, ChatFormat::kChatml})
+  for (ChatFormat f : {ChatFormat::kVicuna, ChatFormat::kLlama2, ChatFormat::kChatml, ChatFormat::kLlama3})
     if (chat_format_name(f) == name) return f;
   return std::nullopt;
 }
 
-std::string chat_format_names() { return "vicuna, llama2, chatml"; }
+std::string chat_format_names() { return "vicuna, llama2, chatml, llama3"; }
 
 std::optional<ChatFormat> detect_chat_format(std::string_view jinja) {
   // Checked in llama.cpp's order, so a template that mentions several markers is read alike.
   if (contains(jinja, "<|im_start|>")) return ChatFormat::kChatml;
   if (contains(jinja, "[INST]") && contains(jinja, "<<SYS>>")) return ChatFormat::kLlama2;
   if (contains(jinja, "USER: ") && contains(jinja, "ASSISTANT: ")) return ChatFormat::kVicuna;
+  if (contains(jinja, "<|start_header_id|>") && contains(jinja, "<|end_header_id|>")) return ChatFormat::kLlama3;
   return std::nullopt;
 }
 
@@ -81,10 +99,17 @@ std::string render_chat(ChatFormat f, std::span<const ChatMessage> messages, boo
     case ChatFormat::kVicuna: return render_vicuna(messages, add_generation_prompt);
     case ChatFormat::kLlama2: return render_llama2(messages);  // the model answers after [/INST]
     case ChatFormat::kChatml: return render_chatml(messages, add_generation_prompt);
+    case ChatFormat::kLlama3: return render_llama3(messages, add_generation_prompt);
   }
   return {};
 }
 
-std::string_view chat_end_marker(ChatFormat f) { return f == ChatFormat::kChatml ? "<|im_end|>" : "</s>"; }
+std::string_view chat_end_marker(ChatFormat f) {
+  switch (f) {
+    case ChatFormat::kChatml: return "<|im_end|>";
+    case ChatFormat::kLlama3: return "<|eot_id|>";
+    default: return "</s>";
+  }
+}
 
 }  // namespace lmforge

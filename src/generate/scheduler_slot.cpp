@@ -56,7 +56,7 @@ void SchedulerSlot::token_evaluated(std::span<const float> logits) {
 
 bool SchedulerSlot::ends_text(int32_t id) const {
   const GenerationParams& g = run_->request.generation;
-  return id == tok_.eos_id() || std::find(g.stop_tokens.begin(), g.stop_tokens.end(), id) != g.stop_tokens.end();
+  return tok_.is_eog(id) || std::find(g.stop_tokens.begin(), g.stop_tokens.end(), id) != g.stop_tokens.end();
 }
 
 bool SchedulerSlot::want_more() const {
@@ -65,13 +65,12 @@ bool SchedulerSlot::want_more() const {
 }
 
 int32_t SchedulerSlot::sample(std::span<const float> logits) {
-  const int32_t eos = tok_.eos_id();
-  if (!run_->request.generation.ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size())
-    return sampler_->sample(logits);
-  // As GenerationSession (and llama.cpp's logit bias): EOS is impossible for this draw only;
-  // logprobs still come from the logits the model gave.
+  if (!run_->request.generation.ignore_eos) return sampler_->sample(logits);
+  // As GenerationSession (and llama.cpp's logit bias): every end-of-generation id is
+  // impossible for this draw only; logprobs still come from the logits the model gave.
   scratch_.assign(logits.begin(), logits.end());
-  scratch_[static_cast<size_t>(eos)] = -std::numeric_limits<float>::infinity();
+  for (int32_t id : tok_.eog_ids())
+    if (id >= 0 && static_cast<size_t>(id) < scratch_.size()) scratch_[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
   return sampler_->sample(scratch_);
 }
 

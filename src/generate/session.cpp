@@ -67,15 +67,17 @@ GenerationResult GenerationSession::extend(std::span<const int32_t> tokens, std:
 }
 
 int32_t GenerationSession::sample(std::vector<float>& logits, bool ignore_eos) {
-  const int32_t eos = tok_->eos_id();
-  if (!ignore_eos || eos < 0 || static_cast<size_t>(eos) >= logits.size()) return sampler_->sample(logits);
-  // As llama.cpp's logit bias does: EOS gets -inf for this draw only, and the caller still sees
-  // the logits the model gave.
-  float& eos_logit = logits[static_cast<size_t>(eos)];
-  const float saved = eos_logit;
-  eos_logit = -std::numeric_limits<float>::infinity();
+  if (!ignore_eos) return sampler_->sample(logits);
+  // As llama.cpp's --ignore-eos logit bias does: every end-of-generation id gets -inf for
+  // this draw only, and the caller still sees the logits the model gave.
+  std::vector<std::pair<size_t, float>> saved;
+  for (int32_t id : tok_->eog_ids()) {
+    if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
+    saved.emplace_back(static_cast<size_t>(id), logits[static_cast<size_t>(id)]);
+    logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
+  }
   const int32_t next = sampler_->sample(logits);
-  eos_logit = saved;
+  for (const auto& [i, value] : saved) logits[i] = value;
   return next;
 }
 
@@ -91,9 +93,8 @@ GenerationResult GenerationSession::feed_and_generate(std::span<const int32_t> t
   timings_.prompt_tokens += tokens.size();
   r.prompt_tokens = tokens.size();
 
-  const int32_t eos = tok_->eos_id();
   const auto ends_text = [&](int32_t id) {
-    return id == eos || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
+    return tok_->is_eog(id) || std::find(params.stop_tokens.begin(), params.stop_tokens.end(), id) != params.stop_tokens.end();
   };
   StopStringFilter stops(params.stop_strings);
   // Decoding is only needed when someone reads the text.

@@ -57,7 +57,8 @@ void DecoderLayerForward::attention(const float* xn, const DecoderLayerF32& L, f
   pool_.parallel_for(t_, 1, [&](size_t b, size_t e) {
     std::vector<float> cs(hd / 2), sn(hd / 2);
     for (size_t t = b; t < e; ++t) {
-      rope_angles(static_cast<double>(t), hd, c_.rope_theta, factor, cs.data(), sn.data());
+      rope_angles(static_cast<double>(t), hd, c_.rope_theta, factor, cs.data(), sn.data(),
+                  c_.rope_freq_factors.empty() ? nullptr : c_.rope_freq_factors.data());
       rope_apply_f32(&q_[t * qdim], c_.num_attention_heads, hd, cs.data(), sn.data());
       rope_apply_f32(&k_[t * kvdim], c_.num_key_value_heads, hd, cs.data(), sn.data());
     }

@@ -14,6 +14,9 @@ void check_gptq_settings(const LlamaConfig& c, const GptqSettings& s) {
   if (s.group_size == 0 || s.group_size < -1)
     throw UsageError("--group-size must be -1 (one group per row) or a positive number of columns, got " +
                      std::to_string(s.group_size));
+  // The calibration forward (decoder_layer_f32) has no attention biases: refuse rather than
+  // calibrate on activations the model does not produce.
+  if (c.attention_bias) throw UsageError("GPTQ of a model with attention biases (" + c.architecture + ") is not supported");
   if (!(s.damp > 0.0 && s.damp < 1.0)) throw UsageError("--damp must be between 0 and 1 (a fraction of the mean diagonal)");
   const char* names[kSlotCount] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   for (int i = 0; i < kSlotCount; ++i) {

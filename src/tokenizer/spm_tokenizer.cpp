@@ -80,7 +80,7 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   user_defined_lengths_.erase(std::unique(user_defined_lengths_.begin(), user_defined_lengths_.end()),
                               user_defined_lengths_.end());
   for (unsigned b = 0; b < 256; ++b) byte_ids_[b] = piece_to_id(byte_piece(b));
-  set_specials(vocab_.bos_id, vocab_.eos_id, vocab_.add_bos, vocab_.add_eos, {});
+  set_specials(vocab_.bos_id, vocab_.eos_id, vocab_.add_bos, vocab_.add_eos, vocab_.eog_ids);
 }
 
 TokenType SpmTokenizer::token_type(int32_t id) const {

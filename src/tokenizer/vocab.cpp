@@ -1,5 +1,6 @@
 #include "tokenizer/vocab.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 
@@ -64,6 +65,7 @@ Vocab vocab_from_sentencepiece(const SentencePieceModel& model, const std::strin
   v.eos_id = id_or_none(model.eos_id, n);
   v.pad_id = id_or_none(model.pad_id, n);
   v.add_bos = v.bos_id >= 0;
+  v.eog_ids = end_of_generation_ids(v, {});
   v.add_dummy_prefix = model.add_dummy_prefix;
   v.remove_extra_whitespaces = model.remove_extra_whitespaces;
   v.escape_whitespaces = model.escape_whitespaces;
@@ -115,6 +117,7 @@ Vocab vocab_from_gguf(const GgufReader& gguf, const std::string& file) {
   v.bos_id = special("bos_token_id");
   v.eos_id = special("eos_token_id");
   v.pad_id = special("padding_token_id");
+  v.eog_ids = end_of_generation_ids(v, {special("eot_token_id"), special("eom_token_id")});
   v.unk_id = find_unknown(v);
   if (v.unk_id < 0) v.unk_id = special("unknown_token_id");
   if (v.unk_id < 0) v.unk_id = 0;  // llama.cpp's default for SentencePiece vocabularies
@@ -127,6 +130,38 @@ Vocab vocab_from_gguf(const GgufReader& gguf, const std::string& file) {
   for (auto t : v.types)
     if (t == TokenType::kByte) v.byte_fallback = true;
   return v;
+}
+
+bool Vocab::is_end_of_generation(int32_t id) const {
+  if (id < 0) return false;
+  if (eog_ids.empty()) return id == eos_id;
+  return std::binary_search(eog_ids.begin(), eog_ids.end(), id);
+}
+
+bool is_end_of_generation_text(std::string_view text) {
+  // The texts llama.cpp's vocabulary loader marks as end of generation (the chat formats'
+  // turn and text ends).
+  static const char* const kTexts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                                       "<|eom_id|>", "<EOT>", "<|end_of_text|>", "<end_of_utterance>"};
+  for (const char* t : kTexts)
+    if (text == t) return true;
+  return false;
+}
+
+std::vector<int32_t> end_of_generation_ids(const Vocab& v, std::initializer_list<int32_t> extra) {
+  std::vector<int32_t> out;
+  if (v.eos_id >= 0) out.push_back(v.eos_id);
+  for (int32_t id : extra)
+    if (id >= 0) out.push_back(id);
+  // Control or user-defined tokens only: a normal piece that happens to read "<EOT>" is text.
+  for (size_t i = 0; i < v.pieces.size(); ++i) {
+    const TokenType t = i < v.types.size() ? v.types[i] : TokenType::kNormal;
+    if ((t == TokenType::kControl || t == TokenType::kUserDefined) && is_end_of_generation_text(v.pieces[i]))
+      out.push_back(static_cast<int32_t>(i));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 Vocab load_vocab(const std::string& path) {

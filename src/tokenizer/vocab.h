@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "formats/sentencepiece_model.h"
@@ -35,6 +37,9 @@ struct Vocab {
   int32_t bos_id = -1;  // -1: the vocabulary has none
   int32_t eos_id = -1;
   int32_t pad_id = -1;
+  // Every id that ends generation (llama.cpp's "EOG" set): eos_id, GGUF's eot/eom ids and
+  // the control tokens llama.cpp recognises by their text (<|eot_id|>, <|im_end|>, ...).
+  std::vector<int32_t> eog_ids;
   bool add_bos = true;  // what `tokenize` does by default (GGUF add_bos_token)
   bool add_eos = false;
 
@@ -46,7 +51,16 @@ struct Vocab {
   bool byte_fallback = false;
 
   size_t size() const { return pieces.size(); }
+  // Whether drawing `id` ends the text (eos_id also when eog_ids was never filled in).
+  bool is_end_of_generation(int32_t id) const;
 };
+
+// Whether llama.cpp takes a control token with this text for an end of generation.
+bool is_end_of_generation_text(std::string_view text);
+
+// The end-of-generation ids of `v` (see Vocab::eog_ids), given its eos id and GGUF's
+// `extra` ids (eot, eom; -1 for none), sorted.
+std::vector<int32_t> end_of_generation_ids(const Vocab& v, std::initializer_list<int32_t> extra);
 
 // From a parsed tokenizer.model. Refuses what the tokenizer cannot reproduce exactly: models
 // other than BPE, normalization rules other than identity, a missing unknown piece.

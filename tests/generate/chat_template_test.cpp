@@ -1,4 +1,4 @@
-// Exact renderings of the three chat formats (the strings of llama.cpp's built-in renderer),
+// Exact renderings of the four chat formats (the strings of llama.cpp's built-in renderer),
 // multi-turn, with and without a system prompt; detection of a Jinja template by its markers.
 #include <gtest/gtest.h>
 
@@ -46,10 +46,22 @@ TEST(ChatTemplate, VicunaMultiTurn) {
   EXPECT_EQ(render_chat(ChatFormat::kVicuna, kTwoTurns, false), "USER: Hi there\nASSISTANT: Hello!</s>\nUSER: How are you?\n");
 }
 
+TEST(ChatTemplate, Llama3MultiTurn) {
+  EXPECT_EQ(render_chat(ChatFormat::kLlama3, kWithSystem, true),
+            "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHow are you?<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  // Contents are trimmed, as the Jinja template's `| trim` and llama.cpp's renderer do.
+  EXPECT_EQ(render_chat(ChatFormat::kLlama3, std::vector<ChatMessage>{{"user", " \n x y\t\n"}}, false),
+            "<|start_header_id|>user<|end_header_id|>\n\nx y<|eot_id|>");
+}
+
 // The interactive mode relies on this: a conversation's rendering (with its generation prompt)
 // is a prefix of the rendering after one more exchange, so the cache never needs rewinding.
 TEST(ChatTemplate, RenderingIsAppendOnly) {
-  for (ChatFormat f : {ChatFormat::kVicuna, ChatFormat::kLlama2, ChatFormat::kChatml}) {
+  for (ChatFormat f : {ChatFormat::kVicuna, ChatFormat::kLlama2, ChatFormat::kChatml, ChatFormat::kLlama3}) {
     std::vector<ChatMessage> m = {{"system", "S"}, {"user", "a"}};
     const std::string before = render_chat(f, m, true);
     m.push_back({"assistant", "b"});
@@ -65,7 +77,9 @@ TEST(ChatTemplate, Names) {
   EXPECT_EQ(chat_format_from_name("vicuna"), ChatFormat::kVicuna);
   EXPECT_FALSE(chat_format_from_name("ChatML"));
   EXPECT_FALSE(chat_format_from_name(""));
-  EXPECT_EQ(chat_format_names(), "vicuna, llama2, chatml");
+  EXPECT_EQ(chat_format_from_name("llama3"), ChatFormat::kLlama3);
+  EXPECT_EQ(chat_format_names(), "vicuna, llama2, chatml, llama3");
+  EXPECT_EQ(chat_end_marker(ChatFormat::kLlama3), "<|eot_id|>");
   EXPECT_EQ(chat_end_marker(ChatFormat::kChatml), "<|im_end|>");
   EXPECT_EQ(chat_end_marker(ChatFormat::kLlama2), "</s>");
 }
@@ -84,8 +98,9 @@ TEST(ChatTemplate, DetectsByMarkers) {
   EXPECT_EQ(detect_chat_format(chatml), ChatFormat::kChatml);
   EXPECT_EQ(detect_chat_format(llama2), ChatFormat::kLlama2);
   EXPECT_EQ(detect_chat_format(vicuna), ChatFormat::kVicuna);
-  // Unknown formats are not guessed: Llama 3 headers, [INST] without <<SYS>> (Mistral), nothing.
-  EXPECT_FALSE(detect_chat_format("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"));
+  EXPECT_EQ(detect_chat_format("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"), ChatFormat::kLlama3);
+  // Unknown formats are not guessed: one Llama 3 marker alone, [INST] without <<SYS>> (Mistral), nothing.
+  EXPECT_FALSE(detect_chat_format("{{ '<|start_header_id|>' + message['role'] }}"));
   EXPECT_FALSE(detect_chat_format("{{ '[INST] ' + message['content'] + ' [/INST]' }}"));
   EXPECT_FALSE(detect_chat_format(""));
   // A template naming chatml's marker anywhere is chatml, as in llama.cpp (checked first).

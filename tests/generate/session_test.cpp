@@ -16,6 +16,7 @@
 #include "engine/model_loader.h"
 #include "generate/chat_session.h"
 #include "generate/special_tokens.h"
+#include "tokenizer/spm_tokenizer.h"
 
 namespace lmforge {
 namespace {
@@ -161,6 +162,39 @@ TEST_F(GenerationSessionTest, StopTokenEndsTheTextAndIsReported) {
   EXPECT_EQ(r.stop, StopReason::kEndOfText);
   EXPECT_EQ(ends, 1);
   EXPECT_EQ(r.tokens, std::vector<int32_t>(full.tokens.begin(), full.tokens.begin() + static_cast<ptrdiff_t>(k)));
+}
+
+// Llama 3 lists several end-of-generation ids (<|end_of_text|>, <|eot_id|>): drawing any of
+// the vocabulary's eog_ids ends the text, and --ignore-eos makes every one of them impossible.
+TEST_F(GenerationSessionTest, EveryEndOfGenerationIdEndsTheText) {
+  GenerationSession s = open();
+  const std::vector<int32_t> prompt = s.tokenize_prompt(kPrompt);
+  const GenerationResult full = s.complete(prompt, limit(12), {});
+  ASSERT_EQ(full.tokens.size(), 12u);
+  size_t k = 4;
+  while (k < 12 && std::find(full.tokens.begin(), full.tokens.begin() + static_cast<ptrdiff_t>(k), full.tokens[k]) !=
+                       full.tokens.begin() + static_cast<ptrdiff_t>(k))
+    ++k;
+  ASSERT_LT(k, 12u);
+  const auto* spm = dynamic_cast<const SpmTokenizer*>(loaded_->tokenizer.get());
+  ASSERT_TRUE(spm) << "models/demo has a SentencePiece vocabulary";
+  Vocab vocab = spm->vocab();
+  vocab.eog_ids = {vocab.eos_id, full.tokens[k]};
+  std::sort(vocab.eog_ids.begin(), vocab.eog_ids.end());
+  SessionOptions o;
+  o.n_ctx = 256;
+  o.n_threads = 2;
+  o.sampling.temperature = 0.0f;  // greedy, as open() gives
+  GenerationSession two_eos(*loaded_->model, std::make_shared<const SpmTokenizer>(vocab), o);
+  const GenerationResult r = two_eos.complete(prompt, limit(12), {});
+  EXPECT_EQ(r.stop, StopReason::kEndOfText);
+  EXPECT_EQ(r.tokens, std::vector<int32_t>(full.tokens.begin(), full.tokens.begin() + static_cast<ptrdiff_t>(k)));
+
+  GenerationParams p = limit(12);
+  p.ignore_eos = true;
+  const GenerationResult ignored = two_eos.complete(prompt, p, {});
+  EXPECT_EQ(ignored.stop, StopReason::kLimit);
+  EXPECT_EQ(std::count(ignored.tokens.begin(), ignored.tokens.end(), full.tokens[k]), 0);
 }
 
 TEST_F(GenerationSessionTest, CancelStops) {

@@ -1,5 +1,6 @@
 // RoPE: the reference against hand computation, and the table-driven fast form (rope_angles +
-// rope_apply_f32, what the fast engine runs) against the reference.
+// rope_apply_f32, what the fast engine runs) against the reference; Llama 3's frequency
+// factors and the NEOX mode of qwen2 files.
 #include "kernels/rope.h"
 
 #include <gtest/gtest.h>
@@ -61,6 +62,55 @@ TEST(RopeTest, TableFormMatchesTheReference) {
         }
       }
     }
+  }
+}
+
+// Llama 3 rope scaling: angle i divided by freq_factors[i], in both forms.
+TEST(RopeTest, FrequencyFactorsDivideEachAngle) {
+  const size_t head_dim = 8;
+  const std::vector<float> factors = {1.0f, 1.5f, 4.0f, 8.0f};
+  const auto x0 = test::random_floats(2 * head_dim, 7);
+  auto got = x0, table = x0;
+  rope_norm_ref(got.data(), 2, head_dim, 5.0, 10000.0f, 1.0f, factors.data());
+  std::vector<float> cs(head_dim / 2), sn(head_dim / 2);
+  rope_angles(5.0, head_dim, 10000.0f, 1.0f, cs.data(), sn.data(), factors.data());
+  rope_apply_f32(table.data(), 2, head_dim, cs.data(), sn.data());
+  for (size_t h = 0; h < 2; ++h)
+    for (size_t i = 0; i < head_dim / 2; ++i) {
+      const double theta = 5.0 * std::pow(10000.0, -2.0 * static_cast<double>(i) / head_dim) / factors[i];
+      const float a = x0[h * head_dim + 2 * i], b = x0[h * head_dim + 2 * i + 1];
+      EXPECT_NEAR(got[h * head_dim + 2 * i], a * std::cos(theta) - b * std::sin(theta), 1e-6);
+      EXPECT_NEAR(got[h * head_dim + 2 * i + 1], a * std::sin(theta) + b * std::cos(theta), 1e-6);
+    }
+  EXPECT_EQ(table, got);
+}
+
+// NEOX mode rotates (x[i], x[i + half]): the same as NORM mode on the rows permuted into
+// adjacent pairs (what the llama converter does), and its table form equals its reference.
+TEST(RopeTest, NeoxIsNormOnPermutedRows) {
+  const size_t n_heads = 2, head_dim = 16, half = head_dim / 2;
+  const std::vector<float> factors = {1, 1, 1, 2, 3, 4, 8, 8};
+  for (double pos : {0.0, 3.0, 250.0}) {
+    const auto x0 = test::random_floats(n_heads * head_dim, static_cast<uint32_t>(pos) + 11);
+    auto neox = x0;
+    std::vector<float> paired(x0.size());
+    for (size_t h = 0; h < n_heads; ++h)
+      for (size_t i = 0; i < half; ++i) {
+        paired[h * head_dim + 2 * i] = x0[h * head_dim + i];
+        paired[h * head_dim + 2 * i + 1] = x0[h * head_dim + i + half];
+      }
+    rope_neox_ref(neox.data(), n_heads, head_dim, pos, 10000.0f, 1.0f, factors.data());
+    rope_norm_ref(paired.data(), n_heads, head_dim, pos, 10000.0f, 1.0f, factors.data());
+    for (size_t h = 0; h < n_heads; ++h)
+      for (size_t i = 0; i < half; ++i) {
+        EXPECT_EQ(neox[h * head_dim + i], paired[h * head_dim + 2 * i]);
+        EXPECT_EQ(neox[h * head_dim + i + half], paired[h * head_dim + 2 * i + 1]);
+      }
+    auto table = x0;
+    std::vector<float> cs(half), sn(half);
+    rope_angles(pos, head_dim, 10000.0f, 1.0f, cs.data(), sn.data(), factors.data());
+    rope_apply_neox_f32(table.data(), n_heads, head_dim, cs.data(), sn.data());
+    EXPECT_EQ(table, neox);
   }
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Float64 forward pass of a Hugging Face LLaMA folder, written from the LlamaForCausalLM
-definition (transformers' modeling_llama): token embedding; per layer RMSNorm, attention with
-rotate_half RoPE (rope_theta, linear scaling divides positions by the factor), grouped KV heads
+definition (transformers' modeling_llama, and modeling_qwen2 for Qwen2ForCausalLM, whose q/k/v
+projections add a bias before RoPE): token embedding; per layer RMSNorm, attention with
+rotate_half RoPE (rope_theta, linear scaling divides positions by the factor, "llama3" scaling
+rescales each inverse frequency as transformers' _compute_llama3_parameters does), grouped KV heads
 repeated to match the query heads, causal softmax, output projection, residual; RMSNorm, SwiGLU
 MLP down(silu(gate(x)) * up(x)), residual; final RMSNorm and the LM head (tied to the embedding
 when there is no lm_head.weight).
@@ -47,9 +49,10 @@ ACT_ROUND = {"q8_0": round_q8_0,
 
 
 class Llama:
-    def __init__(self, folder, act_round=None):
+    def __init__(self, folder, act_round=None, ignore_rope_scaling=False, ignore_biases=False):
         """act_round: {weight name: "q8_0" | "bf16" | "f16"}; the LM head is "lm_head.weight"
-        even when it is tied to the embedding."""
+        even when it is tied to the embedding. ignore_rope_scaling / ignore_biases compute a
+        deliberately wrong model, for self-tests that show a check can see them."""
         cfg = load_hf_config(folder)
         sd = load_hf_state_dict(folder)
         self.w = {k: v.to(torch.float64) for k, v in sd.items()}
@@ -67,19 +70,46 @@ class Llama:
         self.theta = cfg.get("rope_theta", 10000.0)
         scaling = cfg.get("rope_scaling") or {}
         kind = scaling.get("rope_type", scaling.get("type"))
-        if kind not in (None, "linear", "default"):
+        if kind not in (None, "linear", "default", "llama3"):
             raise SystemExit("torch_reference: rope scaling %r is not implemented" % kind)
+        if ignore_rope_scaling:
+            kind = None
         self.pos_scale = float(scaling.get("factor", 1.0)) if kind == "linear" else 1.0
+        self.llama3 = scaling if kind == "llama3" else None
+        self.use_bias = not ignore_biases
         if "lm_head.weight" in self.w:
             self.head = self.w["lm_head.weight"]
         else:
             self.head = self.w["model.embed_tokens.weight"]  # tied embeddings
 
     def linear(self, x, name, weight=None):
-        """x @ W.T, with x rounded first when act_round names W."""
+        """x @ W.T (+ its bias when the folder has one), with x rounded first when act_round
+        names W."""
         if name in self.act_round:
             x = self.act_round[name](x)
-        return x @ (self.w[name] if weight is None else weight).T
+        y = x @ (self.w[name] if weight is None else weight).T
+        bias = name[:-len("weight")] + "bias"
+        if self.use_bias and weight is None and bias in self.w:
+            y = y + self.w[bias]
+        return y
+
+    def inv_freq(self):
+        hd = self.head_dim
+        inv = 1.0 / (self.theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        if self.llama3 is None:
+            return inv
+        # transformers' _compute_llama3_parameters: long wavelengths divided by the factor,
+        # short ones kept, a smooth blend between.
+        s = self.llama3
+        factor, lo, hi = float(s["factor"]), float(s["low_freq_factor"]), float(s["high_freq_factor"])
+        old = float(s["original_max_position_embeddings"])
+        low_wavelen, high_wavelen = old / lo, old / hi
+        wavelen = 2 * math.pi / inv
+        scaled = torch.where(wavelen > low_wavelen, inv / factor, inv)
+        smooth = (old / wavelen - lo) / (hi - lo)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+        return torch.where(medium, smoothed, scaled)
 
     def rms_norm(self, x, weight):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * weight
@@ -90,8 +120,7 @@ class Llama:
         return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
     def rope(self, t):
-        hd = self.head_dim
-        inv_freq = 1.0 / (self.theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        inv_freq = self.inv_freq()
         pos = torch.arange(t, dtype=torch.float64) / self.pos_scale
         freqs = torch.outer(pos, inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)          # [T, hd]

@@ -1,4 +1,5 @@
-// LlamaConfig <-> GGUF `llama.*` metadata keys, both ways.
+// LlamaConfig <-> GGUF `llama.*` (or `qwen2.*`) metadata keys, both ways, and the
+// `rope_freqs.weight` tensor of Llama 3 rope scaling.
 #pragma once
 
 #include <string>
@@ -10,6 +11,9 @@
 namespace lmforge {
 
 class GgufReader;
+
+// The tensor llama.cpp keeps Llama 3's per-frequency rope divisors in (F32, head_dim / 2).
+inline constexpr const char* kRopeFreqsTensor = "rope_freqs.weight";
 
 // Hyperparameters from `llama.*` keys (and the special token ids of `tokenizer.ggml.*`);
 // throws when a required key is missing or mistyped, or the architecture is not llama.

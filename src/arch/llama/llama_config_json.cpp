@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "arch/llama/llama_rope_scaling.h"
 #include "core/error.h"
 
 namespace lmforge {
@@ -73,6 +74,14 @@ class Reader {
     return uint_value(*x, key, 0, vocab - 1);
   }
 
+  // Every id of a token-id list (Llama 3's eos_token_id); empty for a single id or none.
+  std::vector<uint32_t> token_ids(const char* key, uint32_t vocab) const {
+    std::vector<uint32_t> out;
+    if (!has(key) || !j_[key].is_array()) return out;
+    for (const auto& x : j_[key]) out.push_back(uint_value(x, key, 0, vocab - 1));
+    return out;
+  }
+
  private:
   const json& j_;
   const std::string& file_;
@@ -101,12 +110,23 @@ LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
     c.architecture = a[0].get<std::string>();
   } else if (c.model_type == "mistral") {
     c.architecture = "MistralForCausalLM";
+  } else if (c.model_type == "qwen2") {
+    c.architecture = "Qwen2ForCausalLM";
   } else if (c.model_type != "llama") {
     r.bad("config.json has neither 'architectures' nor a llama 'model_type'");
   }
-  if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM")
+  if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM" &&
+      c.architecture != "Qwen2ForCausalLM")
     r.bad("architecture '" + c.architecture +
-          "' is not supported (expected LlamaForCausalLM or MistralForCausalLM)");
+          "' is not supported (expected LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM)");
+  // Qwen2's attention always has q/k/v biases; a llama's "attention_bias" would add one to
+  // o_proj too, and "mlp_bias" to the MLP, which the engine does not have.
+  c.attention_bias = c.architecture == "Qwen2ForCausalLM";
+  if (c.architecture != "Qwen2ForCausalLM") {
+    if (r.has("attention_bias") && r.boolean("attention_bias"))
+      r.bad("'attention_bias' true (biases on q/k/v/o_proj) is not supported for " + c.architecture);
+  }
+  if (r.has("mlp_bias") && r.boolean("mlp_bias")) r.bad("'mlp_bias' true is not supported");
 
   c.vocab_size = r.uint("vocab_size", 1, kMaxConfigVocab);
   c.hidden_size = r.uint("hidden_size", 1, kMaxConfigDim);
@@ -150,18 +170,40 @@ LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
                                                : nullptr;
     if (!type || !type->is_string()) r.bad("'rope_scaling' has no 'type' or 'rope_type' string");
     const auto t = type->get<std::string>();
+    Reader sr(s, file);
     if (t == "linear") {
-      Reader sr(s, file);
       if (!sr.has("factor")) r.bad("linear 'rope_scaling' has no 'factor'");
       c.rope_scaling_linear = sr.positive_float("factor", 1e6);
+    } else if (t == "llama3") {
+      // Every parameter is required: transformers refuses a llama3 scaling without them too,
+      // and a guessed default would change every angle silently.
+      Llama3RopeScaling l3;
+      for (const char* key : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
+        if (!sr.has(key)) r.bad(std::string("rope_scaling type 'llama3' has no '") + key + "'");
+      l3.factor = sr.positive_float("factor", 1e6);
+      l3.low_freq_factor = sr.positive_float("low_freq_factor", 1e6);
+      l3.high_freq_factor = sr.positive_float("high_freq_factor", 1e6);
+      l3.original_max_position_embeddings = sr.uint("original_max_position_embeddings", 1, kMaxConfigContext);
+      c.rope_scaling_llama3 = l3;
+      c.rope_freq_factors = llama3_rope_freq_factors(l3, c.rope_theta, c.head_dim, file);
     } else if (t != "default") {  // "default" means no scaling
-      r.bad("rope_scaling type '" + t + "' is not supported (only 'linear')");
+      r.bad("rope_scaling type '" + t + "' is not supported (only 'linear' and 'llama3')");
     }
+  }
+
+  if (r.has("sliding_window")) {
+    c.sliding_window = r.uint("sliding_window", 1, UINT32_MAX);
+    // Qwen2 records a window but turns it off ("use_sliding_window": false); Mistral 7B v0.1's
+    // 4096 lies beyond what lmforge runs by default and is recorded only, as llama.cpp does.
+    if (c.architecture == "Qwen2ForCausalLM" && r.has("use_sliding_window") && r.boolean("use_sliding_window") &&
+        *c.sliding_window < c.max_position_embeddings)
+      r.bad("'use_sliding_window' is true: sliding-window attention is not supported");
   }
 
   if (r.has("tie_word_embeddings")) c.tie_word_embeddings = r.boolean("tie_word_embeddings");
   c.bos_token_id = r.token_id("bos_token_id", c.vocab_size);
   c.eos_token_id = r.token_id("eos_token_id", c.vocab_size);
+  c.eos_token_ids = r.token_ids("eos_token_id", c.vocab_size);
   c.pad_token_id = r.token_id("pad_token_id", c.vocab_size);
   c.unk_token_id = r.token_id("unk_token_id", c.vocab_size);
   // transformers >= 4.56 writes "dtype"; older versions "torch_dtype".
@@ -188,13 +230,31 @@ json llama_config_to_json(const LlamaConfig& c) {
   j["max_position_embeddings"] = c.max_position_embeddings;
   j["rms_norm_eps"] = float_json(c.rms_norm_eps);
   j["rope_theta"] = float_json(c.rope_theta);
-  j["rope_scaling"] = c.rope_scaling_linear
-                          ? json{{"type", "linear"}, {"factor", float_json(*c.rope_scaling_linear)}}
-                          : json(nullptr);
+  if (c.rope_scaling_linear) {
+    j["rope_scaling"] = json{{"type", "linear"}, {"factor", float_json(*c.rope_scaling_linear)}};
+  } else if (c.rope_scaling_llama3) {
+    const Llama3RopeScaling& l3 = *c.rope_scaling_llama3;
+    j["rope_scaling"] = json{{"rope_type", "llama3"},
+                             {"factor", float_json(l3.factor)},
+                             {"low_freq_factor", float_json(l3.low_freq_factor)},
+                             {"high_freq_factor", float_json(l3.high_freq_factor)},
+                             {"original_max_position_embeddings", l3.original_max_position_embeddings}};
+  } else if (!c.rope_freq_factors.empty()) {
+    // A GGUF keeps only the divisors (rope_freqs.weight), which config.json cannot express.
+    throw UsageError("the model's per-frequency rope factors (rope_freqs.weight) cannot be written as a config.json "
+                "rope_scaling; convert from the original Hugging Face folder instead");
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["hidden_act"] = "silu";
   if (c.bos_token_id) j["bos_token_id"] = *c.bos_token_id;
-  if (c.eos_token_id) j["eos_token_id"] = *c.eos_token_id;
+  if (c.eos_token_ids.size() > 1)
+    j["eos_token_id"] = c.eos_token_ids;
+  else if (c.eos_token_id)
+    j["eos_token_id"] = *c.eos_token_id;
+  if (c.sliding_window) j["sliding_window"] = *c.sliding_window;
+  if (c.architecture == "Qwen2ForCausalLM") j["use_sliding_window"] = false;
   if (c.pad_token_id) j["pad_token_id"] = *c.pad_token_id;
   if (c.unk_token_id) j["unk_token_id"] = *c.unk_token_id;
   if (!c.torch_dtype.empty()) j["torch_dtype"] = c.torch_dtype;

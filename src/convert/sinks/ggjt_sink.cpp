@@ -69,6 +69,10 @@ ConvertReport write_ggjt_v3(LlamaModelSource& model, const std::string& dst, con
     notes.push_back("warning: ggjt has no field for " + std::to_string(c.num_key_value_heads) + " KV heads; old llama.cpp needs -gqa " + std::to_string(c.num_attention_heads / c.num_key_value_heads));
   if (c.rope_theta != 10000.0f) notes.push_back("warning: rope base " + std::to_string(c.rope_theta) + " is not stored in ggjt (old llama.cpp: --rope-freq-base)");
   if (c.rope_scaling_linear) notes.push_back("warning: linear rope scaling is not stored in ggjt");
+  // What ggjt cannot hold and old llama.cpp would silently compute without: refuse.
+  if (!c.rope_freq_factors.empty()) fail(src, "ggjt cannot hold Llama 3 rope scaling (per-frequency rope factors)");
+  if (c.attention_bias || gguf_architecture(c) != std::string("llama"))
+    fail(src, c.architecture + " (attention biases) cannot be written as ggjt, which holds llamas only");
   notes.push_back("note: rms_norm_eps " + std::to_string(c.rms_norm_eps) + " and context length are not stored in ggjt");
 
   // Vocabulary.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -87,7 +88,7 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
     if (type.reason == GgufTypeReason::kPartialBlocksF16)
       notes.push_back("note: " + name + " row length " + std::to_string(t.shape.back()) + " is not a multiple of 32; keeping it F16");
     Planned p{i, name, t.dtype, type.type, t.shape,
-              model.naming == LlamaNaming::kHuggingFace ? llama_tensor_row(llama_name->id).rotary : RotaryRole::kNone,
+              model.naming == LlamaNaming::kHuggingFace && !rope_neox(c) ? llama_tensor_row(llama_name->id).rotary : RotaryRole::kNone,
               llama_gguf_order(*llama_name)};
     total_bytes += t.nbytes;
     plan.push_back(std::move(p));
@@ -107,11 +108,18 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
       if (!opt.provided_elsewhere.count(n) && std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
         fail(src_dir, "missing tensor for " + n + " (the hyperparameters say " + std::to_string(c.num_hidden_layers) + " layers)");
     }
+    // Qwen2's attention biases are part of the model: without them it computes something else.
+    if (c.attention_bias)
+      for (const LlamaTensor id : {LlamaTensor::kAttnQ, LlamaTensor::kAttnK, LlamaTensor::kAttnV}) {
+        const std::string n = *spell_llama_tensor({id, l, true}, LlamaSpelling::kGguf);
+        if (std::none_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.name == n; }))
+          fail(src_dir, "missing tensor for " + n + " (" + c.architecture + " has q/k/v biases)");
+      }
   }
   std::stable_sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.order < b.order; });
 
   GgufWriter w;
-  w.set("general.architecture", GgufValue::str("llama"));
+  w.set("general.architecture", GgufValue::str(gguf_architecture(c)));
   w.set("general.type", GgufValue::str("model"));
   w.set("general.name", GgufValue::str(model.name.empty() ? std::filesystem::path(src_dir).filename().string() : model.name));
   for (auto& kv : llama_config_to_gguf(c)) w.set(kv.key, std::move(kv.value));
@@ -126,6 +134,16 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
   uint64_t done_bytes = 0;
   Progress bar(total_bytes, opt.quiet);
   for (const auto& n : notes) bar.log(n);
+  // Llama 3 rope scaling: llama.cpp keeps the per-frequency divisors as a tensor ahead of the
+  // weights (written from the config, so a GGUF source's copy is replaced by the same values).
+  const bool rope_freqs = !c.rope_freq_factors.empty();
+  if (rope_freqs) {
+    if (c.rope_freq_factors.size() != c.head_dim / 2) throw std::logic_error("write_llama_gguf: rope factors of the wrong size");
+    std::vector<uint8_t> bytes(c.rope_freq_factors.size() * sizeof(float));
+    std::memcpy(bytes.data(), c.rope_freq_factors.data(), bytes.size());
+    w.add_tensor(kRopeFreqsTensor, DType::F32, {c.rope_freq_factors.size()},
+                 [bytes] { return TensorBytes(std::vector<uint8_t>(bytes)); });
+  }
   for (const auto& p : plan) {
     const auto& src = sources[p.source_index];
     const uint64_t rows = p.shape.size() <= 1 ? 1 : src.numel() / p.shape.back();
@@ -164,13 +182,15 @@ ConvertReport write_gguf(LlamaModelSource& model, const std::string& dst, const 
       return out;
     });
   }
-  w.on_tensor([&](size_t i, size_t n, const std::string& tname) {
+  w.on_tensor([&](size_t index, size_t n, const std::string& tname) {
+    if (rope_freqs && index == 0) return;  // generated, not one of the source's tensors
+    const size_t i = rope_freqs ? index - 1 : index;
     const auto& p = plan[i];
     if (types && types->line) {
-      bar.log(types->line(i, n, tname));
+      bar.log(types->line(i, n - (rope_freqs ? 1 : 0), tname));
     } else {
       char line[256];
-      std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n, tname.c_str(),
+      std::snprintf(line, sizeof line, "[%3zu/%3zu] %-28s %-5s -> %-5s shape = %s", i + 1, n - (rope_freqs ? 1 : 0), tname.c_str(),
                     std::string(dtype_name(p.from)).c_str(), std::string(dtype_name(p.to)).c_str(), ggml_dims_text(p.shape).c_str());
       bar.log(line);
     }

@@ -117,7 +117,8 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
     if (to == DType::F32 && t.shape.size() == 2) widest = DType::F32;
     if (to == DType::BF16 && t.shape.size() == 2 && widest != DType::F32) widest = DType::BF16;
     // GGUF and Meta hold Q/K rows in adjacent-pair order; Hugging Face wants rotate_half.
-    const RotaryRole role = model.naming == LlamaNaming::kHuggingFace ? RotaryRole::kNone : rotary_role(gname);
+    // (qwen2 GGUFs keep the Hugging Face order: NEOX rope.)
+    const RotaryRole role = model.naming == LlamaNaming::kHuggingFace || rope_neox(c) ? RotaryRole::kNone : rotary_role(gname);
     const uint64_t hd = c.head_dim;
     const uint32_t heads = role == RotaryRole::kQuery ? c.num_attention_heads : c.num_key_value_heads;
     if (role != RotaryRole::kNone && (t.shape.empty() || hd % 2 != 0 || t.shape[0] != uint64_t{heads} * hd))

@@ -133,6 +133,9 @@ class GptqWeightSource final : public TensorSource {
 std::shared_ptr<const GptqLlamaFolder> folder_view(const std::string& dir, LlamaHfFolder& hf) {
   const auto cfg = read_gptq_config(dir, &hf.files.config_json);
   if (!cfg) fail(dir, "no GPTQ settings (quantize_config.json, quant_config.json or quantization_config in config.json)");
+  // The GPTQ linears are regrouped into llama's pair order; a qwen2 keeps rotate_half order
+  // and its biases, which this path does not carry.
+  if (hf.config.attention_bias) fail(dir, "GPTQ folders of " + hf.config.architecture + " (attention biases) are not supported");
   auto f = std::make_shared<GptqLlamaFolder>();
   f->dir = dir;
   f->gptq = *cfg;

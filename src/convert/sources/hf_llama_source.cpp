@@ -64,9 +64,9 @@ LlamaModelSource llama_source_from_hf_folder(const std::string& dir) {
   m.config = folder.config;
   m.naming = LlamaNaming::kHuggingFace;
   m.name = folder_model_name(dir, hf.config_json);
-  m.tokenizer_kvs = gguf_vocab_from_hf(hf, folder.config, folder.config.vocab_size);
-  m.spm = hf.tokenizer;
   m.warnings = hf.warnings;
+  m.tokenizer_kvs = gguf_vocab_from_hf(hf, folder.config, folder.config.vocab_size, &m.warnings);
+  m.spm = hf.tokenizer;
   m.weights = std::move(hf.weights);
   return m;
 }
