@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "arch/llama/llama_config.h"
 #include "engine/llama_model.h"
 #include "kernels/attention.h"
 #include "kernels/backward_ops.h"
@@ -65,11 +66,17 @@ struct LoraForwardBackward::Impl {
     shape.cell_stride = KV;
     shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     if (ctx == 0) throw Error(m.path(), "training needs a context of at least one token");
+    // Qwen2-style models rotate the halves of a head (NEOX), which the backward pass does not
+    // have yet: refuse rather than train a different model than the one that runs.
+    if (rope_neox(c))
+      throw Error(m.path(), std::string("training a ") + gguf_architecture(c) +
+                                " model (NEOX rotation) is not supported yet; llama-architecture models are");
+    const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
     cos_.resize(size_t{ctx} * hd / 2);
     sin_.resize(cos_.size());
     for (uint32_t pos = 0; pos < ctx; ++pos) {
       rope_angles(pos, hd, c.rope_theta, c.rope_scaling_linear.value_or(1.0f), &cos_[pos * hd / 2],
-                  &sin_[pos * hd / 2]);
+                  &sin_[pos * hd / 2], freq_factors);
     }
     if (!can_decode(m.tok_embd.m.type)) throw Error(m.path(), "the token embedding's type cannot be decoded");
     check_weight(m.output, m.path());
@@ -273,6 +280,15 @@ struct LoraForwardBackward::Impl {
     linear(L.wq, pair(l, LoraTarget::kQ), xn.data(), q.data(), U(LoraTarget::kQ));
     linear(L.wk, pair(l, LoraTarget::kK), xn.data(), k.data(), U(LoraTarget::kK));
     linear(L.wv, pair(l, LoraTarget::kV), xn.data(), v.data(), U(LoraTarget::kV));
+    if (L.has_qkv_bias) {  // frozen biases: they shift the forward pass and have no gradient
+      pool.parallel_for(T, 1, [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          add_f32(L.bq.data(), &q[t * Q], Q);
+          add_f32(L.bk.data(), &k[t * KV], KV);
+          add_f32(L.bv.data(), &v[t * KV], KV);
+        }
+      });
+    }
     rope_rows(q.data(), Q, shape.n_head, false);
     rope_rows(k.data(), KV, shape.n_head_kv, false);
     pool.parallel_for(T, 1, [&](size_t b, size_t e) {
