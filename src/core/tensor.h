@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <span>
@@ -68,6 +69,14 @@ class TensorBytes {
   std::shared_ptr<std::vector<uint8_t>> owned_;
   std::shared_ptr<const MappedFile> file_;
 };
+
+// The bytes of `values` copied into an owned buffer (a tensor computed in memory, for a writer).
+template <typename T>
+TensorBytes tensor_bytes_of(const std::vector<T>& values) {
+  std::vector<uint8_t> b(values.size() * sizeof(T));
+  if (!b.empty()) std::memcpy(b.data(), values.data(), b.size());
+  return TensorBytes(std::move(b));
+}
 
 class TensorSource {
  public:

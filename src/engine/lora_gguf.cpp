@@ -149,11 +149,6 @@ void write_lora_adapter_gguf(const LoraAdapter& adapter, const LlamaConfig& base
   if (!adapter.name.empty()) w.set("general.name", GgufValue::str(adapter.name));
   w.set("adapter.type", GgufValue::str("lora"));
   w.set("adapter.lora.alpha", GgufValue::f32(adapter.alpha));
-  auto as_bytes = [](const std::vector<float>& v) {
-    std::vector<uint8_t> b(v.size() * sizeof(float));
-    std::memcpy(b.data(), v.data(), b.size());
-    return TensorBytes(std::move(b));
-  };
   for (size_t l = 0; l < adapter.layers.size(); ++l)
     for (size_t t = 0; t < kLoraTargetCount; ++t) {
       const auto& p = adapter.layers[l][t];
@@ -161,8 +156,8 @@ void write_lora_adapter_gguf(const LoraAdapter& adapter, const LlamaConfig& base
       const std::string name =
           "blk." + std::to_string(l) + "." + lora_target_gguf_name(static_cast<LoraTarget>(t)) + ".weight";
       const LoraPair* pair = &*p;
-      w.add_tensor(name + ".lora_a", DType::F32, {pair->rank, pair->in}, [pair, as_bytes] { return as_bytes(pair->a); });
-      w.add_tensor(name + ".lora_b", DType::F32, {pair->out, pair->rank}, [pair, as_bytes] { return as_bytes(pair->b); });
+      w.add_tensor(name + ".lora_a", DType::F32, {pair->rank, pair->in}, [pair] { return tensor_bytes_of(pair->a); });
+      w.add_tensor(name + ".lora_b", DType::F32, {pair->out, pair->rank}, [pair] { return tensor_bytes_of(pair->b); });
     }
   w.write(path, /*overwrite=*/true);
 }

@@ -209,11 +209,6 @@ void write_lora_adapter_peft(const LoraAdapter& adapter, const LlamaConfig& base
   check_lora_adapter(adapter, base, dir);
   std::vector<TensorToWrite> tensors;
   std::vector<std::string> modules;
-  auto bytes_of = [](const std::vector<float>& v) {
-    std::vector<uint8_t> b(v.size() * sizeof(float));
-    std::memcpy(b.data(), v.data(), b.size());
-    return TensorBytes(std::move(b));
-  };
   for (size_t l = 0; l < adapter.layers.size(); ++l)
     for (size_t t = 0; t < kLoraTargetCount; ++t) {
       const auto& p = adapter.layers[l][t];
@@ -226,20 +221,20 @@ void write_lora_adapter_peft(const LoraAdapter& adapter, const LlamaConfig& base
                                .dtype = DType::F32,
                                .shape = {pair->rank, pair->in},
                                .nbytes = pair->a.size() * sizeof(float)},
-                      .produce = [pair, bytes_of] { return bytes_of(pair->a); }};
+                      .produce = [pair] { return tensor_bytes_of(pair->a); }};
       const bool rotary = lora_target_rotary(target);
       const uint64_t hd = base.head_dim;
       TensorToWrite b{.info = {.name = peft_tensor_name(static_cast<uint32_t>(l), target, true),
                                .dtype = DType::F32,
                                .shape = {pair->out, pair->rank},
                                .nbytes = pair->b.size() * sizeof(float)},
-                      .produce = [pair, rotary, hd, bytes_of] {
-                        if (!rotary) return bytes_of(pair->b);
+                      .produce = [pair, rotary, hd] {
+                        if (!rotary) return tensor_bytes_of(pair->b);
                         std::vector<float> hf(pair->b.size());
                         for (uint64_t r = 0; r < pair->out; ++r)
                           std::memcpy(&hf[r * pair->rank], &pair->b[gguf_row_for_hf_row(r, hd) * pair->rank],
                                       pair->rank * sizeof(float));
-                        return bytes_of(hf);
+                        return tensor_bytes_of(hf);
                       }};
       tensors.push_back(std::move(a));
       tensors.push_back(std::move(b));

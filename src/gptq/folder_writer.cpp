@@ -26,17 +26,10 @@ void write_text_file(const std::string& path, const std::string& text) {
   if (!f.good()) fail(path, "cannot write file");
 }
 
-template <typename T>
-TensorBytes bytes_of(const std::vector<T>& v) {
-  std::vector<uint8_t> b(v.size() * sizeof(T));
-  std::memcpy(b.data(), v.data(), b.size());
-  return TensorBytes(std::move(b));
-}
-
 TensorBytes f16_bytes(const std::vector<float>& v) {
   std::vector<uint16_t> h(v.size());
   for (size_t i = 0; i < v.size(); ++i) h[i] = fp32_to_fp16(v[i]);
-  return bytes_of(h);
+  return tensor_bytes_of(h);
 }
 
 TensorBytes f16_matrix(const MatrixView& m) {
@@ -46,7 +39,7 @@ TensorBytes f16_matrix(const MatrixView& m) {
     matrix_row_ref(m, r, row.data());
     for (uint64_t c = 0; c < m.cols; ++c) h[r * m.cols + c] = fp32_to_fp16(row[c]);
   }
-  return bytes_of(h);
+  return tensor_bytes_of(h);
 }
 
 TensorInfo info(std::string name, DType t, std::vector<uint64_t> shape) {
@@ -131,7 +124,7 @@ GptqFolderSummary write_gptq_folder(const LoadedModel& loaded, ModelQuantizer& q
         }
         std::vector<uint32_t> packed(gptq_packed_words(k_in, bits) * n_out);
         gptq_pack_columns(kn.data(), k_in, n_out, bits, packed.data());
-        return bytes_of(packed);
+        return tensor_bytes_of(packed);
       });
       add(info(m + "qzeros", DType::I32, {g, gptq_packed_words(n_out, bits)}), [=, &summary] {
         const QuantizedMatrix& q = cursor->get(l).linears[slot];
@@ -144,7 +137,7 @@ GptqFolderSummary write_gptq_folder(const LoadedModel& loaded, ModelQuantizer& q
           }
         std::vector<uint32_t> packed(g * gptq_packed_words(n_out, bits));
         gptq_pack_rows(z.data(), g, n_out, bits, packed.data());
-        return bytes_of(packed);
+        return tensor_bytes_of(packed);
       });
       add(info(m + "scales", DType::F16, {g, n_out}), [=] {
         const QuantizedMatrix& q = cursor->get(l).linears[slot];
@@ -153,7 +146,7 @@ GptqFolderSummary write_gptq_folder(const LoadedModel& loaded, ModelQuantizer& q
           for (uint64_t n = 0; n < n_out; ++n) sc[gi * n_out + n] = q.grids[gi * n_out + source_row(slot, n, hd)].scale;
         return f16_bytes(sc);
       });
-      add(info(m + "g_idx", DType::I32, {k_in}), [=] { return bytes_of(cursor->get(l).linears[slot].g_idx); });
+      add(info(m + "g_idx", DType::I32, {k_in}), [=] { return tensor_bytes_of(cursor->get(l).linears[slot].g_idx); });
     }
     add(info(p + "input_layernorm.weight", DType::F16, {c.hidden_size}), [=] { return f16_bytes(cursor->get(l).attn_norm); });
     add(info(p + "post_attention_layernorm.weight", DType::F16, {c.hidden_size}),

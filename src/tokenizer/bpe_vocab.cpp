@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
+#include "tokenizer/gguf_token_keys.h"
 
 namespace lmforge {
 
@@ -100,19 +101,8 @@ BpeVocab bpe_vocab_from_gguf(const GgufReader& gguf, const std::string& file) {
     v.merges.emplace_back(m.substr(0, space), m.substr(space + 1));
   }
 
-  auto special = [&](const char* key) -> int32_t {
-    const GgufValue* val = gguf.find_kv(std::string("tokenizer.ggml.") + key);
-    if (!val) return -1;
-    const auto id = val->as_uint();
-    if (!id || *id >= n) fail(file, std::string("tokenizer.ggml.") + key + " is not a token id of the vocabulary");
-    return static_cast<int32_t>(*id);
-  };
-  auto flag = [&](const char* key, bool fallback) {
-    const GgufValue* val = gguf.find_kv(std::string("tokenizer.ggml.") + key);
-    if (!val) return fallback;
-    if (val->type != GgufType::BOOL) fail(file, std::string("tokenizer.ggml.") + key + " must be a boolean");
-    return val->u != 0;
-  };
+  auto special = [&](const char* key) { return gguf_token_id_key(gguf, key, n, file); };
+  auto flag = [&](const char* key, bool fallback) { return gguf_token_flag_key(gguf, key, fallback, file); };
   v.bos_id = special("bos_token_id");
   v.eos_id = special("eos_token_id");
   v.eot_id = special("eot_token_id");

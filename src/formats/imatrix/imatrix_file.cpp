@@ -177,17 +177,8 @@ void write_imatrix_gguf(const ImatrixData& data, const std::string& path, bool o
     const uint64_t n_mat = e.counts.size(), cols = e.columns();
     // ggml drops trailing dimensions of 1 when it writes: one matrix is a 1-D in_sum2.
     using Shape = std::vector<uint64_t>;
-    w.add_tensor(name + kSums, DType::F32, n_mat == 1 ? Shape{cols} : Shape{n_mat, cols}, [&e] {
-      std::vector<uint8_t> b(e.sums.size() * 4);
-      std::memcpy(b.data(), e.sums.data(), b.size());
-      return TensorBytes(std::move(b));
-    });
-    w.add_tensor(name + kCounts, DType::F32, n_mat == 1 ? Shape{1} : Shape{n_mat, 1}, [&e] {
-      std::vector<float> c(e.counts.begin(), e.counts.end());
-      std::vector<uint8_t> b(c.size() * 4);
-      std::memcpy(b.data(), c.data(), b.size());
-      return TensorBytes(std::move(b));
-    });
+    w.add_tensor(name + kSums, DType::F32, n_mat == 1 ? Shape{cols} : Shape{n_mat, cols}, [&e] { return tensor_bytes_of(e.sums); });
+    w.add_tensor(name + kCounts, DType::F32, n_mat == 1 ? Shape{1} : Shape{n_mat, 1}, [&e] { return tensor_bytes_of(std::vector<float>(e.counts.begin(), e.counts.end())); });
   }
   w.write(path, overwrite);
 }
