@@ -3,11 +3,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace lmforge {
 
-Progress::Progress(uint64_t total, bool quiet)
-    : total_(total), quiet_(quiet), terminal_(!quiet && ::isatty(STDERR_FILENO)) {
+Progress::Progress(uint64_t total, bool quiet, std::string count_unit)
+    : total_(total), quiet_(quiet), terminal_(!quiet && ::isatty(STDERR_FILENO)), count_unit_(std::move(count_unit)) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
@@ -45,8 +46,13 @@ void Progress::draw() {
   const double mb = static_cast<double>(done_) / 1e6;
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  std::fprintf(stderr, "[%s] %5.1f%%  %.1f MB  %.1f MB/s", bar.c_str(), frac * 100.0, mb,
-               secs > 0 ? mb / secs : 0.0);
+  if (count_unit_.empty()) {
+    std::fprintf(stderr, "[%s] %5.1f%%  %.1f MB  %.1f MB/s", bar.c_str(), frac * 100.0, mb,
+                 secs > 0 ? mb / secs : 0.0);
+  } else {
+    std::fprintf(stderr, "[%s] %llu/%llu %s", bar.c_str(), static_cast<unsigned long long>(done_),
+                 static_cast<unsigned long long>(total_), count_unit_.c_str());
+  }
   std::fflush(stderr);
   bar_shown_ = true;
 }

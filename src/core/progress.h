@@ -1,5 +1,5 @@
-// Progress reporting for long conversions: one log line per item on stderr, and on a terminal
-// a bar on the last line that the log lines scroll above. Silent when quiet.
+// Progress reporting for long work (conversions, training): one log line per item on stderr,
+// and on a terminal a bar on the last line that the log lines scroll above. Silent when quiet.
 #pragma once
 
 #include <chrono>
@@ -10,8 +10,9 @@ namespace lmforge {
 
 class Progress {
  public:
-  // `total` in whatever unit update() receives (bytes, usually).
-  Progress(uint64_t total, bool quiet);
+  // `total` in the unit update() receives: bytes (the bar shows MB and MB/s) when `count_unit`
+  // is empty, else a count of things the bar shows as "done/total count_unit" ("steps").
+  Progress(uint64_t total, bool quiet, std::string count_unit = {});
   ~Progress();
 
   void log(const std::string& line);  // a line that stays
@@ -27,6 +28,7 @@ class Progress {
   bool quiet_;
   bool terminal_;
   bool bar_shown_ = false;
+  std::string count_unit_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -1,6 +1,7 @@
 #include "tokenizer/bpe_pretokenizer.h"
 
 #include <limits>
+#include <string>
 
 namespace lmforge {
 
@@ -19,6 +20,18 @@ constexpr size_t kUnlimited = std::numeric_limits<size_t>::max();
 char32_t ascii_lower(char32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
 bool is_cr_lf(char32_t c) { return c == '\r' || c == '\n'; }
+
+// Length of the contraction ('s 't 'm 'd 're 've 'll) at `pos`, 0 when there is none; the
+// letters compared in ASCII lower case with `ignore_case` (Llama 3's (?i:...)), else as they are.
+size_t contraction_length(const std::u32string& cp, size_t pos, size_t e, bool ignore_case) {
+  if (cp[pos] != '\'' || pos + 1 >= e) return 0;
+  const auto letter = [&](size_t i) { return ignore_case ? ascii_lower(cp[i]) : cp[i]; };
+  const char32_t n1 = letter(pos + 1);
+  if (n1 == 's' || n1 == 't' || n1 == 'm' || n1 == 'd') return 2;
+  if (pos + 2 >= e) return 0;
+  const char32_t n2 = letter(pos + 2);
+  return (n1 == 'r' && n2 == 'e') || (n1 == 'v' && n2 == 'e') || (n1 == 'l' && n2 == 'l') ? 3 : 0;
+}
 
 // [^\s\p{L}\p{N}]: punctuation and everything else that is neither space, letter nor number.
 bool is_symbol(CharClass k) { return k == CharClass::kOther || k == CharClass::kPunct; }
@@ -102,19 +115,9 @@ void BpeWordSplitter::llama3_like(Range r, std::vector<Range>& out, size_t max_d
   while (pos < e) {
     const char32_t c = cp[pos];
     const CharClass k = cls[pos];
-    if (c == '\'' && pos + 1 < e) {
-      const char32_t n1 = ascii_lower(cp[pos + 1]);
-      if (n1 == 's' || n1 == 't' || n1 == 'm' || n1 == 'd') {
-        emit(pos + 2);
-        continue;
-      }
-      if (pos + 2 < e) {
-        const char32_t n2 = ascii_lower(cp[pos + 2]);
-        if ((n1 == 'r' && n2 == 'e') || (n1 == 'v' && n2 == 'e') || (n1 == 'l' && n2 == 'l')) {
-          emit(pos + 3);
-          continue;
-        }
-      }
+    if (const size_t n = contraction_length(cp, pos, e, true)) {
+      emit(pos + n);
+      continue;
     }
     // [^\r\n\p{L}\p{N}]?\p{L}+ : the optional character is taken when a letter follows it.
     size_t letters = k == CharClass::kLetter ? pos : e;
@@ -166,19 +169,9 @@ void BpeWordSplitter::gpt2(Range r, std::vector<Range>& out) const {
   };
   while (pos < e) {
     const char32_t c = cp[pos];
-    if (c == '\'' && pos + 1 < e) {
-      const char32_t n1 = cp[pos + 1];
-      if (n1 == 's' || n1 == 't' || n1 == 'm' || n1 == 'd') {
-        emit(pos + 2);
-        continue;
-      }
-      if (pos + 2 < e) {
-        const char32_t n2 = cp[pos + 2];
-        if ((n1 == 'r' && n2 == 'e') || (n1 == 'v' && n2 == 'e') || (n1 == 'l' && n2 == 'l')) {
-          emit(pos + 3);
-          continue;
-        }
-      }
+    if (const size_t n = contraction_length(cp, pos, e, false)) {
+      emit(pos + n);
+      continue;
     }
     const size_t start = (c == ' ' && pos + 1 < e) ? pos + 1 : pos;
     const CharClass k = cls[start];

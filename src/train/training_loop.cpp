@@ -6,9 +6,9 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "train/checkpoint.h"
 #include "train/epoch_order.h"
-#include "train/step_progress.h"
 
 namespace lmforge {
 
@@ -103,7 +103,7 @@ TrainingResult run_training(const TokenWindows& data, const TrainingLoopOptions&
   const uint64_t tokens_per_step = plan.windows_per_step * data.ctx();
 
   TrainingResult result;
-  StepProgress progress(plan.total_steps, options.json);
+  Progress progress(plan.total_steps, options.json, "steps");
   progress.update(state.step);
   std::vector<std::span<const int32_t>> windows(plan.windows_per_step);
 
