@@ -59,7 +59,7 @@ double weighted(const std::vector<float>& y, const std::vector<float>& dy) {
 TEST(BackwardOpsTest, PanelAccumulateMatchesTwin) {
   for_each_target([&](const std::string&) {
     for (size_t width : {1u, 15u, 16u, 33u, 128u, 200u}) {
-      for (size_t rows : {1u, 7u, 16u}) {
+      for (size_t rows : {1u, 7u, 16u, 64u}) {
         for (size_t n : {1u, 3u, 4u, 9u}) {
           const auto panel = random_floats(rows * width, 11 + width), dy = random_floats(n * (rows + 2), 12 + rows);
           const auto dx0 = random_floats(n * (width + 5), 13 + n);
