@@ -82,5 +82,10 @@ void panel_accumulate_f32(const float* panel, size_t rows, size_t width, const f
                           float* dx, size_t ldx);
 void panel_accumulate_f32_scalar(const float* panel, size_t rows, size_t width, const float* dy, size_t ldy,
                                  size_t n_tokens, float* dx, size_t ldx);
+// The same with panel rows ldp floats apart (a column strip of a wider matrix).
+void panel_accumulate_strided_f32(const float* panel, size_t ldp, size_t rows, size_t width, const float* dy,
+                                  size_t ldy, size_t n_tokens, float* dx, size_t ldx);
+void panel_accumulate_strided_f32_scalar(const float* panel, size_t ldp, size_t rows, size_t width, const float* dy,
+                                         size_t ldy, size_t n_tokens, float* dx, size_t ldx);
 
 }  // namespace lmforge

@@ -271,27 +271,32 @@ struct LoraForwardBackward::Impl {
     if (!p) return;
     const size_t r = p->rank, in = p->in, out = p->out;
     const float sc = adapter.base_scale();
-    pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
+    // B's gradient, transposed: gbt[j][o] = sum_t (scale u[t][j]) dy[t][o], a panel product with
+    // the tokens as the panel's rows; then added into g->b (out x r).
+    ut.resize(r * T);
+    for (size_t t = 0; t < T; ++t)
+      for (size_t j = 0; j < r; ++j) ut[j * T + t] = sc * uo[t * r + j];
+    gbt.assign(r * out, 0.0f);
+    pool.parallel_for(tiles(out, kColTile), 1, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
-        const size_t o1 = std::min(out, (i + 1) * kRowTile);
-        for (size_t t = 0; t < T; ++t) {
-          for (size_t o = i * kRowTile; o < o1; ++o) {
-            const float gy = sc * dy[t * out + o];
-            for (size_t j = 0; j < r; ++j) g->b[o * r + j] += gy * uo[t * r + j];
-          }
-        }
+        const size_t c0 = i * kColTile, width = std::min(out, c0 + kColTile) - c0;
+        panel_accumulate_strided_f32(dy + c0, out, T, width, ut.data(), T, r, gbt.data() + c0, out);
       }
     });
+    for (size_t o = 0; o < out; ++o)
+      for (size_t j = 0; j < r; ++j) g->b[o * r + j] += gbt[j * out + o];
     transpose_b(*p);
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t)
         for (size_t j = 0; j < r; ++j) du[t * r + j] = sc * dot_f32(dy + t * out, &bt[j * out], out);
     });
+    // A's gradient: g->a[j][c] += sum_t du[t][j] x[t][c], summed over t in order.
+    for (size_t t = 0; t < T; ++t)
+      for (size_t j = 0; j < r; ++j) ut[j * T + t] = du[t * r + j];
     pool.parallel_for(tiles(in, kColTile), 1, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
         const size_t c0 = i * kColTile, width = std::min(in, c0 + kColTile) - c0;
-        for (size_t t = 0; t < T; ++t)
-          for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], x + t * in + c0, &g->a[j * in + c0], width);
+        panel_accumulate_strided_f32(x + c0, in, T, width, ut.data(), T, r, g->a.data() + c0, in);
       }
     });
     // dx[t] += sum_j du[t][j] A[j]: a panel product over the r rows of A.
@@ -490,7 +495,7 @@ struct LoraForwardBackward::Impl {
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
   std::array<std::vector<float>, kLoraTargetCount> u;
-  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us;
+  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us, ut, gbt;
   PackedActivations packed;
   std::vector<LayerActivations> saved;  // empty: recompute each layer in the backward pass
   bool keep_forward = false;            // this pass's forward keeps its intermediates
