@@ -62,8 +62,8 @@ CONVERSATIONS = [
     {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "a\tb"},
                   {"role": "assistant", "content": "c"}], "add_generation_prompt": False},
 ]
-# Qwen2's template adds a default system message when the first one is not a system turn;
-# llama.cpp's ChatML renderer (and lmforge's) do not, so only the Llama 3 template gets this one.
+# Qwen2's template writes a default system message when the first one is not a system turn;
+# lmforge finds that literal in the template and puts it first too (chat_default_system).
 NO_SYSTEM = {"messages": [{"role": "user", "content": "  Hello\n"},
                           {"role": "assistant", "content": "Hi!"},
                           {"role": "user", "content": "Bye"}], "add_generation_prompt": True}
@@ -167,7 +167,7 @@ def check_chat(name, folder, gguf_info, chat_tool, work, adds_bos):
     template = tc["chat_template"]
     check(meta(gguf_info, "tokenizer.chat_template") == template,
           "%s: the GGUF's tokenizer.chat_template is not tokenizer_config.json's" % name)
-    convs = copy.deepcopy(CONVERSATIONS) + ([NO_SYSTEM] if "llama3" in name else [])
+    convs = copy.deepcopy(CONVERSATIONS) + [NO_SYSTEM]
     req = os.path.join(work, name + ".chat.json")
     with open(req, "w") as f:
         json.dump({"template": template, "bos_token": tc.get("bos_token"), "eos_token": tc.get("eos_token"),
