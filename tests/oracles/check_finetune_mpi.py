@@ -5,10 +5,14 @@ On the committed demo model (converted to GGUF f32 once) and a fragment of ~15 w
 tokens, short LoRA runs (rank 4, every target, cosine schedule with warmup, weight decay) that
 wrap past an epoch:
 1. file order: `mpirun -np 2 lmforge finetune --batch 2 -t 1` against `lmforge finetune
-   --batch 4 -t 1`: the losses of every step within 1e-5 relative, every adapter tensor within
-   1e-4 of its largest magnitude (the only difference is the order of the float additions that
-   sum the two ranks' gradients; AdamW's first steps divide by the gradient's own magnitude, so
-   a rounding difference in a small gradient moves its weight by up to lr);
+   --batch 4 -t 1`: the losses of every step within 1e-5 relative; every adapter tensor within
+   5e-4 relative in L2 norm (|a - b| / |a|), and no element further than 1e-2 of the tensor's
+   largest magnitude. The only difference is the order of the float additions that sum the two
+   ranks' gradients, but AdamW divides each gradient by its own running magnitude: where the
+   gradient of one element nearly cancels, a rounding difference moves that element by a good
+   part of lr, and 8 steps compound it (seen: after 8 steps 0.01-0.6 % of the elements differ
+   by more than 1e-5 of their tensor's largest magnitude, the worst by 4e-4 to 1.3e-3; L2 1.3e-5
+   to 7.8e-5), so single elements get the loose bound and whole tensors a tighter one;
 2. the same shuffled (each epoch's order from --seed), and with --grad-accum 2 (--batch 1 on
    each rank against --batch 2);
 3. resume under MPI: a 2-rank run with a checkpoint every step, stopped by SIGUSR1 to mpirun
@@ -36,7 +40,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DEMO = os.path.join(REPO, "models", "demo")
 SKIP = 77
 LOSS_RTOL = 1e-5
-WEIGHT_RTOL = 1e-4
+WEIGHT_L2_RTOL = 5e-4
+WEIGHT_MAX_RTOL = 1e-2
 
 TEXT = """The ferry left the harbour at seven every morning, rain or shine, and the captain liked to
 say that in twenty years it had never once been late. The passengers knew better. In January the
@@ -83,25 +88,29 @@ def compare(name, one, many):
     la, lb = one["loss"], many["loss"]
     check(one["steps"] == many["steps"] and len(la) == len(lb),
           "%s: %s steps alone, %s under mpirun" % (name, one["steps"], many["steps"]))
+    worst_loss = 0.0
     for s, (a, b) in enumerate(zip(la, lb)):
         check(abs(a - b) <= LOSS_RTOL * abs(a),
               "%s: the loss of step %d is %.9g alone, %.9g under mpirun" % (name, s + 1, a, b))
+        worst_loss = max(worst_loss, abs(a - b) / abs(a))
     ta, tb = tensors(one["out"]), tensors(many["out"])
     check(sorted(ta) == sorted(tb), "%s: the adapters hold other tensors" % name)
-    worst = 0.0
+    worst_l2 = worst_max = 0.0
     moved = False
     for k in ta:
         a, b = ta[k].double(), tb[k].double()
-        scale = float(a.abs().max())
+        scale = max(float(a.abs().max()), 1e-30)
+        l2 = float((a - b).norm()) / max(float(a.norm()), 1e-30)
         diff = float((a - b).abs().max())
-        check(diff <= WEIGHT_RTOL * max(scale, 1e-30),
-              "%s: %s differs by %.3g (largest magnitude %.3g)" % (name, k, diff, scale))
-        worst = max(worst, diff / max(scale, 1e-30))
-        moved = moved or "lora_B" in k and scale > 0
+        check(l2 <= WEIGHT_L2_RTOL, "%s: %s differs by %.3g relative in L2 norm" % (name, k, l2))
+        check(diff <= WEIGHT_MAX_RTOL * scale,
+              "%s: an element of %s differs by %.3g (largest magnitude %.3g)" % (name, k, diff, scale))
+        worst_l2, worst_max = max(worst_l2, l2), max(worst_max, diff / scale)
+        moved = moved or "lora_B" in k and scale > 1e-20
     check(moved, "%s: training moved no lora_B tensor off zero" % name)
-    print("%s: %d losses within %.0e relative (last %.6f / %.6f), %d tensors within %.1e of their largest"
-          " magnitude (worst %.2e)" % (name, len(la), LOSS_RTOL, la[-1], lb[-1], len(ta), WEIGHT_RTOL, worst),
-          flush=True)
+    print("%s: %d losses within %.1e relative (last %.6f / %.6f); %d tensors, worst L2 difference %.2e, worst"
+          " element %.2e of the largest magnitude" % (name, len(la), worst_loss, la[-1], lb[-1], len(ta), worst_l2,
+                                                     worst_max), flush=True)
 
 
 def train_pair(args, work, name, base, data, batch, extra=()):
@@ -168,7 +177,7 @@ def checkpoint_step(args, ckdir):
     """The step of the checkpoint in `ckdir`, as lmforge inspect reads its metadata."""
     r = run([args.lmforge, "inspect", os.path.join(ckdir, "checkpoint.gguf"), "--json"])
     meta = json.loads(r.stdout)["metadata"]
-    return int(meta["lmforge.checkpoint.step"])
+    return int(meta["lmforge.checkpoint.step"]["value"])
 
 
 def bad_rank(args, work, base, data):
