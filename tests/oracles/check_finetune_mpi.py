@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`lmforge finetune` under mpirun: 2 ranks with --batch b train the adapter 1 process trains with --batch 2b.
 
-On the committed demo model (converted to GGUF f32 once) and a fragment of ~15 windows of 32
+On the committed demo model (converted to GGUF f32 once) and a fragment of 9 windows of 32
 tokens, short LoRA runs (rank 4, every target, cosine schedule with warmup, weight decay) that
 wrap past an epoch:
 1. file order: `mpirun -np 2 lmforge finetune --batch 2 -t 1` against `lmforge finetune
