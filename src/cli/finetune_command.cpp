@@ -198,6 +198,9 @@ int run_finetune(const FinetuneOptions& o, bool steps_given, Collective& ranks) 
   adamw.weight_decay = o.weight_decay;
   LoraStepTrainer trainer(model, adapter, o.ctx, o.batch, adamw, pool, &ranks);
   if (o.low_memory) trainer.set_activation_budget(0);
+  // The default budget is a share of the machine's memory: the ranks on one machine split it.
+  else if (ranks.size() > 1)
+    trainer.set_activation_budget(trainer.activation_budget() / static_cast<uint64_t>(mpi_launcher_local_size()));
   if (talk && ranks.size() > 1)
     std::fprintf(stderr, "lmforge: %d ranks x %u threads, %u windows per rank and micro-batch (%llu in all)\n",
                  ranks.size(), threads, o.batch, static_cast<unsigned long long>(global_batch));

@@ -46,6 +46,7 @@ class LoraStepTrainer final : public StepTrainer {
   // LoraForwardBackward's activation budget (0: recompute every layer, the least memory) and
   // what keeping the activations of one micro-batch takes.
   void set_activation_budget(uint64_t bytes) { fb_.set_activation_budget(bytes); }
+  uint64_t activation_budget() const { return fb_.activation_budget(); }
   uint64_t activation_bytes() const { return fb_.activation_bytes(batch_); }
 
  private:
