@@ -11,8 +11,8 @@ wrap past an epoch:
    ranks' gradients, but AdamW divides each gradient by its own running magnitude: where the
    gradient of one element nearly cancels, a rounding difference moves that element by a good
    part of lr, and 8 steps compound it (seen: after 8 steps 0.01-0.6 % of the elements differ
-   by more than 1e-5 of their tensor's largest magnitude, the worst by 4e-4 to 1.3e-3; L2 1.3e-5
-   to 7.8e-5), so single elements get the loose bound and whole tensors a tighter one;
+   by more than 1e-5 of their tensor's largest magnitude, the worst by 9e-5 to 1.6e-3; L2 3e-6
+   to 1e-4), so single elements get the loose bound and whole tensors a tighter one;
 2. the same shuffled (each epoch's order from --seed), and with --grad-accum 2 (--batch 1 on
    each rank against --batch 2);
 3. resume under MPI: a 2-rank run with a checkpoint every step, stopped by SIGUSR1 to mpirun
