@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "quant/type_traits.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -35,7 +37,8 @@ class TinyModel : public ::testing::Test {
   void SetUp() override {
     path_ = (std::filesystem::path(::testing::TempDir()) /
              ("llama_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name()) + "_" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".gguf"))
+              ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + std::to_string(getpid()) +
+              ".gguf"))
                 .string();
   }
   void TearDown() override { std::filesystem::remove(path_); }
