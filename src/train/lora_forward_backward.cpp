@@ -10,6 +10,8 @@
 #include "core/thread_pool.h"
 #include "arch/llama/llama_config.h"
 #include "engine/llama_model.h"
+#include "kernels/amx_f16.h"
+#include "kernels/amx_support.h"
 #include "kernels/attention.h"
 #include "kernels/backward_ops.h"
 #include "kernels/decode_rows.h"
@@ -29,6 +31,8 @@ constexpr size_t kTokenGrain = 16;   // tokens per tile for per-token work
 constexpr size_t kRowTile = 64;      // weight rows per forward product tile
 constexpr size_t kColTile = 128;     // columns per tile of the adapter's A gradient
 constexpr size_t kLogitChunk = 64;   // tokens whose logits exist at once
+// Fewest tokens for the AMX product of F16/F32 weights (the engine's threshold, amx_f16.h).
+constexpr size_t kAmxMinTokens = 32;
 
 size_t tiles(size_t n, size_t tile) { return (n + tile - 1) / tile; }
 
@@ -210,9 +214,23 @@ struct LoraForwardBackward::Impl {
     }
   }
 
+  // Whether x W^T for n tokens runs on AMX tiles: F16 and F32 weights, with the exact split
+  // product of kernels/amx_f16.h (float precision; for F16 the engine's own prompt product).
+  bool amx_product(const LlamaWeight& w, size_t n) const {
+    return amx && n >= kAmxMinTokens && !w.gptq && !w.interleaved && amx_f16_or_f32_supports(w.m.type);
+  }
+
   // y[n x rows] = x W^T through the engine's kernels, in fixed row tiles.
   void frozen_product(const LlamaWeight& w, const float* x, size_t n, float* y) {
     const size_t in = w.m.cols, out = w.m.rows;
+    if (amx_product(w, n)) {
+      f16.reset(n, in);
+      pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { f16.pack_rows(x, in, b, e); });
+      pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) matmul_amx_f16(w.m, f16, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
+      });
+      return;
+    }
     packed.reset(w.m.type, n, in);
     pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(x, in, b, e); });
     pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
@@ -440,11 +458,7 @@ struct LoraForwardBackward::Impl {
     const LlamaWeight& w = model.output;
     for (size_t c0 = 0; c0 < T; c0 += kLogitChunk) {
       const size_t n = std::min(kLogitChunk, T - c0);
-      packed.reset(w.m.type, n, H);
-      pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(&xf[c0 * H], H, b, e); });
-      pool.parallel_for(tiles(V, kRowTile), 1, [&](size_t b, size_t e) {
-        for (size_t i = b; i < e; ++i) product_rows(w, logits.data(), V, i * kRowTile, std::min(V, (i + 1) * kRowTile));
-      });
+      frozen_product(w, &xf[c0 * H], n, logits.data());
       pool.parallel_for(n, 1, [&](size_t b, size_t e) {
         for (size_t i = b; i < e; ++i) {
           float* row = &logits[i * V];
@@ -497,6 +511,8 @@ struct LoraForwardBackward::Impl {
   std::array<std::vector<float>, kLoraTargetCount> u;
   std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us, ut, gbt;
   PackedActivations packed;
+  AmxF16Activations f16;
+  const bool amx = amx_enabled();
   std::vector<LayerActivations> saved;  // empty: recompute each layer in the backward pass
   bool keep_forward = false;            // this pass's forward keeps its intermediates
   uint64_t activation_budget = default_activation_budget();
