@@ -109,6 +109,8 @@ int run_train(const TrainOptions& o, const CLI::App& sub) {
     throw UsageError("train: --checkpoint-every needs --checkpoint-dir");
   const std::optional<DType> out_type = output_type(o.type);
   if (!out_type) throw UsageError("train: --type must be f32, f16, bf16 or q8_0, got " + o.type);
+  if (*out_type == DType::Q8_0 && !ends_with(o.out, ".gguf"))
+    throw UsageError("train: --type q8_0 needs a .gguf output (a Hugging Face folder holds f32, f16 or bf16)");
   check_full_trainable(cfg.model, o.config);
 
   const std::unique_ptr<Tokenizer> tok = load_tokenizer(cfg.tokenizer);

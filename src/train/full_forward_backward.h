@@ -5,7 +5,8 @@
 // head; with tied embeddings the embedding gets the lookup's and the head's gradient).
 //
 // The graph is the engine's (engine/llama_forward.h) in f32, as the LoRA pass computes it
-// (train/lora_forward_backward.h): the same kernels, tiles and recompute policy. Weights are
+// (train/lora_forward_backward.h): the same kernels, tiles and recompute policy, and the same
+// batched attention (train/causal_attention_batch.h). Weights are
 // read from the tensors passed at each call (the trainer updates them between calls).
 //   forward products  y = x W^T      matmul_packed (kernels/matmul.h)
 //   input gradients   dx += dy W     matmul_transposed_add (kernels/backward_ops.h)

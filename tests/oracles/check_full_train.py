@@ -10,7 +10,8 @@
    the first loss within 1e-5 of float64;
 2. resume: a run killed with SIGKILL after some checkpoints and resumed with another thread
    count writes the uninterrupted run's GGUF byte for byte, with the same losses;
-3. the GGUF output loads in `lmforge perplexity`;
+3. the GGUF output loads in `lmforge perplexity` and llama.cpp's llama-perplexity, same perplexity
+   within 1e-3;
 4. bad input: unknown / missing / contradictory config fields, a vocabulary size other than the
    tokenizer's, an --init-model of another shape, a bad --type: one clear line, no output.
 Cases: the GQA fixture (6/2 heads, untied) and models/demo (4/2 heads, tied embeddings).
@@ -178,9 +179,23 @@ def check_resume(args, work, text_path):
     check(json.loads(out)["loss"] == ref["loss"], "resumed losses differ")
     print("resume: %d SIGKILLs, %d resumes with other thread counts: GGUF bytes and losses equal the uninterrupted run"
           % (kills, resumed))
-    r = run([args.lmforge, "perplexity", "-m", whole, "-f", text_path, "-c", "32"], timeout=300, check_rc=False)
+    long_text = os.path.join(work, "long.txt")
+    with open(long_text, "w") as f:
+        f.write(open(text_path).read() * 8)
+    r = run([args.lmforge, "perplexity", "-m", whole, "-f", long_text, "-c", "32", "-t", "1", "--json"], timeout=300,
+            check_rc=False)
     check(r.returncode == 0, "lmforge perplexity cannot read the trained GGUF:\n%s" % r.stderr.decode()[-2000:])
-    print("the trained GGUF loads in lmforge perplexity")
+    ours = json.loads(r.stdout)["ppl"]
+    tool = os.path.join(args.llama_tools, "llama-perplexity")
+    check(os.access(tool, os.X_OK), "%s is missing: build it with scripts/build_llama_tools.sh" % tool)
+    r = run([tool, "-m", whole, "-f", long_text, "-c", "32", "-t", "1"], timeout=300, check_rc=False)
+    text = (r.stdout + r.stderr).decode(errors="replace")
+    check(r.returncode == 0 and "Final estimate: PPL = " in text, "llama-perplexity cannot read the trained GGUF:\n%s"
+          % text[-2000:])
+    theirs = float(text.split("Final estimate: PPL = ")[1].split()[0])
+    check(abs(ours - theirs) <= 1e-3 * theirs, "perplexity of the trained GGUF: lmforge %.4f, llama.cpp %.4f"
+          % (ours, theirs))
+    print("the trained GGUF loads in lmforge and llama.cpp: perplexity %.4f and %.4f" % (ours, theirs))
     return cfg, folder
 
 
@@ -228,6 +243,8 @@ def check_bad_input(args, work, text_path, folder):
 def main():
     p = base_args(__doc__)
     p.add_argument("--demo", required=True, help="models/demo")
+    p.add_argument("--llama-tools", default=os.environ.get("LMFORGE_LLAMA_TOOLS", ""),
+                   help="folder of llama.cpp's tools (llama-perplexity)")
     args = p.parse_args()
     work = workdir_for(args, "full_train")
     text_path = os.path.join(work, "text.txt")
