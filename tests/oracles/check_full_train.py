@@ -188,7 +188,10 @@ def check_resume(args, work, text_path):
     ours = json.loads(r.stdout)["ppl"]
     tool = os.path.join(args.llama_tools, "llama-perplexity")
     check(os.access(tool, os.X_OK), "%s is missing: build it with scripts/build_llama_tools.sh" % tool)
-    r = run([tool, "-m", whole, "-f", long_text, "-c", "32", "-t", "1"], timeout=300, check_rc=False)
+    # llama.cpp's logger loses its last lines at exit on a loaded machine: the log-drain library
+    # (llama_log_drain.cpp says why) gives it time to write them.
+    r = subprocess.run([tool, "-m", whole, "-f", long_text, "-c", "32", "-t", "1"], capture_output=True, timeout=300,
+                       env=dict(os.environ, LD_PRELOAD=os.path.abspath(args.log_drain)))
     text = (r.stdout + r.stderr).decode(errors="replace")
     check(r.returncode == 0 and "Final estimate: PPL = " in text, "llama-perplexity cannot read the trained GGUF:\n%s"
           % text[-2000:])
@@ -245,6 +248,7 @@ def main():
     p.add_argument("--demo", required=True, help="models/demo")
     p.add_argument("--llama-tools", default=os.environ.get("LMFORGE_LLAMA_TOOLS", ""),
                    help="folder of llama.cpp's tools (llama-perplexity)")
+    p.add_argument("--log-drain", required=True, help="llama_log_drain.so, built from llama_log_drain.cpp")
     args = p.parse_args()
     work = workdir_for(args, "full_train")
     text_path = os.path.join(work, "text.txt")

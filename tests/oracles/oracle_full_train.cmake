@@ -7,5 +7,6 @@ add_test(NAME oracle.full_train
                  --fixtures ${LMFORGE_FIXTURE_DIR}
                  --workdir ${LMFORGE_ORACLE_WORK}/full_train
                  --demo ${PROJECT_SOURCE_DIR}/models/demo
-                 --llama-tools "${LMFORGE_LLAMA_TOOLS}")
+                 --llama-tools "${LMFORGE_LLAMA_TOOLS}"
+                 --log-drain $<TARGET_FILE:llama_log_drain>)
 set_tests_properties(oracle.full_train PROPERTIES FIXTURES_REQUIRED fixtures TIMEOUT 900 LABELS "oracle;llama_tools")
