@@ -44,7 +44,8 @@ def sh(cmd, **kw):
 
 def perplexity(lmforge, gguf, text, threads):
     r = sh([lmforge, "perplexity", "-m", gguf, "-f", text, "-c", "256", "-t", str(threads), "--json"])
-    return json.loads(r.stdout)
+    j = json.loads(r.stdout)
+    return {k: j[k] for k in ("ppl", "ppl_error", "mean_nll", "n_chunks", "tokens_scored")}
 
 
 def main():
