@@ -26,6 +26,7 @@ Action& register_index(CLI::App& app);
 Action& register_ask(CLI::App& app);
 Action& register_serve(CLI::App& app);
 Action& register_finetune(CLI::App& app);
+Action& register_train(CLI::App& app);
 Action& register_lora_convert(CLI::App& app);
 
 }  // namespace lmforge::cli

@@ -28,10 +28,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_fingerprint.h"
 #include "cli/process_group.h"
 #include "core/error.h"
-#include "core/mapped_file.h"
-#include "core/sha256.h"
 #include "core/thread_pool.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_loader.h"
@@ -60,28 +59,6 @@ constexpr const char* kDefaultTargets = "q,k,v,o,gate,up,down";
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_interrupt(int) { g_stop.store(true); }
-
-// SHA-256 of the base as read: a file's bytes, or a folder's regular files in name order
-// (name and bytes of each).
-std::string base_fingerprint(const std::string& path) {
-  namespace fs = std::filesystem;
-  Sha256 h;
-  std::vector<fs::path> files;
-  if (fs::is_directory(path)) {
-    for (const auto& e : fs::directory_iterator(path))
-      if (e.is_regular_file()) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-  } else {
-    files.push_back(path);
-  }
-  for (const auto& f : files) {
-    const auto m = MappedFile::open(f.string());
-    h.update(f.filename().string());
-    const auto b = m->bytes();
-    h.update(b.data(), b.size());
-  }
-  return to_hex(h.finish());
-}
 
 std::string targets_text(const LoraAdapter& a) {
   std::string s;
@@ -154,7 +131,7 @@ int run_finetune(const FinetuneOptions& o, bool steps_given, Collective& ranks) 
   const uint64_t per_epoch = data.windows.size() / (global_batch * o.grad_accum);
 
   TrainingState current;
-  current.base_sha256 = base_fingerprint(o.model);
+  current.base_sha256 = model_fingerprint(o.model);
   current.data_sha256 = data.sha256;
   current.options = {{"rank", adapter.rank},         {"alpha", adapter.alpha},
                      {"targets", targets_text(adapter)}, {"ctx", o.ctx},
@@ -163,7 +140,7 @@ int run_finetune(const FinetuneOptions& o, bool steps_given, Collective& ranks) 
                      {"lr", o.lr},                   {"warmup", o.warmup},
                      {"lr_schedule", o.schedule},    {"weight_decay", o.weight_decay},
                      {"seed", o.seed},               {"shuffle", !o.no_shuffle},
-                     {"init_adapter", o.init_adapter.empty() ? "" : base_fingerprint(o.init_adapter)}};
+                     {"init_adapter", o.init_adapter.empty() ? "" : model_fingerprint(o.init_adapter)}};
   current.rng = TrainRng(o.seed).state();
   current.tensors = lora_tensors(adapter);
 

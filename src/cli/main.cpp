@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   actions.emplace_back("ask", &lmforge::cli::register_ask(app));
   actions.emplace_back("serve", &lmforge::cli::register_serve(app));
   actions.emplace_back("finetune", &lmforge::cli::register_finetune(app));
+  actions.emplace_back("train", &lmforge::cli::register_train(app));
   actions.emplace_back("lora-convert", &lmforge::cli::register_lora_convert(app));
 
   try {

@@ -20,6 +20,7 @@
 #include "kernels/rope.h"
 #include "kernels/vec_ops.h"
 #include "quant/type_traits.h"
+#include "train/causal_attention_batch.h"
 
 namespace lmforge {
 
@@ -355,14 +356,7 @@ struct LoraForwardBackward::Impl {
     }
     rope_rows(q.data(), Q, shape.n_head, false);
     rope_rows(k.data(), KV, shape.n_head_kv, false);
-    pool.parallel_for(T, 1, [&](size_t b, size_t e) {
-      std::vector<float> scores(ctx);
-      for (size_t i = b; i < e; ++i) {
-        const size_t sq = i / ctx, t = i % ctx;
-        const CellSpan cells{nullptr, 0, static_cast<uint32_t>(t + 1)};
-        attention_f32(&q[i * Q], &k[sq * ctx * KV], &v[sq * ctx * KV], shape, cells, scores.data(), &att[i * Q]);
-      }
-    });
+    causal_attention_forward(pool, shape, ctx, T / ctx, q.data(), k.data(), v.data(), att.data());
     linear(L.wo, pair(l, LoraTarget::kO), att.data(), proj.data(), U(LoraTarget::kO));
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t i = b * H; i < e * H; ++i) h[i] = x[i] + proj[i];
@@ -419,23 +413,9 @@ struct LoraForwardBackward::Impl {
                     datt.data());
     std::fill(dk.begin(), dk.end(), 0.0f);
     std::fill(dv.begin(), dv.end(), 0.0f);
-    const size_t n_kv = shape.n_head_kv, group = shape.n_head / n_kv, n_seq = T / ctx;
-    // One unit per (sequence, KV head): it alone adds into that head's key and value gradients,
-    // over the queries in order.
-    pool.parallel_for(n_seq * n_kv, 1, [&](size_t b, size_t e) {
-      std::vector<float> scratch(2 * size_t{ctx});
-      for (size_t unit = b; unit < e; ++unit) {
-        const size_t sq = unit / n_kv, g = unit % n_kv, base = sq * ctx * KV;
-        for (size_t t = 0; t < ctx; ++t) {
-          const size_t i = sq * ctx + t;
-          const CellSpan cells{nullptr, 0, static_cast<uint32_t>(t + 1)};
-          for (size_t hh = g * group; hh < (g + 1) * group; ++hh) {
-            attention_head_backward_f32(&q[i * Q], &k[base], &v[base], shape, hh, cells, &datt[i * Q], scratch.data(),
-                                        &dq[i * Q], &dk[base], &dv[base]);
-          }
-        }
-      }
-    });
+    const size_t n_kv = shape.n_head_kv;
+    causal_attention_backward(pool, shape, ctx, T / ctx, q.data(), k.data(), v.data(), datt.data(), dq.data(),
+                              dk.data(), dv.data());
     rope_rows(dq.data(), Q, shape.n_head, true);
     rope_rows(dk.data(), KV, n_kv, true);
     std::fill(dxn.begin(), dxn.end(), 0.0f);

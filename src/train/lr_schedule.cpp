@@ -17,7 +17,9 @@ float LrSchedule::at(uint64_t step) const {
   const double span = static_cast<double>(total_steps - warmup);
   double progress = static_cast<double>(step - warmup) / span;
   if (progress > 1.0) progress = 1.0;
-  return static_cast<float>(base * 0.5 * (1.0 + std::cos(std::numbers::pi * progress)));
+  const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  if (min_lr_fraction == 0.0) return static_cast<float>(base * 0.5 * (1.0 + std::cos(std::numbers::pi * progress)));
+  return static_cast<float>(base * (min_lr_fraction + (1.0 - min_lr_fraction) * cosine));
 }
 
 }  // namespace lmforge

@@ -29,6 +29,8 @@ struct LrSchedule {
   uint64_t warmup = 0;
   LrScheduleKind kind = LrScheduleKind::kConstant;
   uint64_t total_steps = 0;
+  // Cosine only: the rate ends at lr * min_lr_fraction instead of 0 (lmforge train's min-lr).
+  double min_lr_fraction = 0.0;
   float at(uint64_t step) const;
 };
 
