@@ -278,6 +278,9 @@ BpeVocab load_bpe_folder(const std::string& dir) {
       if (id < 0) fail(config, "eos_token " + quoted_for_message(eos) + " is not in the vocabulary");
       v.eos_id = id;
     }
+    // pad_token as llama.cpp's converter writes it (tokenizer.ggml.padding_token_id); a name
+    // the vocabulary lacks is skipped, as it does.
+    if (const std::string pad = config_token(cfg, "pad_token"); !pad.empty()) v.pad_id = id_of_text(pad);
   }
   const std::string generation = (fs::path(dir) / "generation_config.json").string();
   if (fs::is_regular_file(generation, ec)) {
