@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/text_checks.h"
 #include "formats/gguf/gguf_reader.h"
 #include "tokenizer/bpe_json.h"
 #include "tokenizer/bpe_vocab.h"
@@ -18,6 +19,16 @@ HfBpeTokenizerFiles hf_bpe_tokenizer_from_gguf(const GgufReader& gguf, const std
   const BpeVocab v = bpe_vocab_from_gguf(gguf, file);
   if (v.pre_tokenizer == BpePreTokenizer::kDefault)
     fail(file, "tokenizer.ggml.pre 'default' (or none) names no regex a tokenizer.json could hold; cannot write a Hugging Face tokenizer");
+  // JSON holds UTF-8 only; a GGUF string is bytes.
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!is_valid_utf8(v.tokens[i]))
+      fail(file, "token " + std::to_string(i) + " " + quoted_for_message(v.tokens[i]) + " is not UTF-8 and cannot be written to tokenizer.json");
+  for (const auto& [a, b] : v.merges)
+    if (!is_valid_utf8(a) || !is_valid_utf8(b))
+      fail(file, "merge " + quoted_for_message(a + " " + b) + " is not UTF-8 and cannot be written to tokenizer.json");
+  const GgufValue* chat = gguf.find_kv("tokenizer.chat_template");
+  if (chat && chat->type == GgufType::STRING && !is_valid_utf8(chat->s))
+    fail(file, "tokenizer.chat_template is not UTF-8 and cannot be written to tokenizer_config.json");
   HfBpeTokenizerFiles out;
   out.tokenizer = bpe_vocab_to_tokenizer_json(v);
 
@@ -42,7 +53,7 @@ HfBpeTokenizerFiles hf_bpe_tokenizer_from_gguf(const GgufReader& gguf, const std
   // What tokenizer.json's post-processor does, said again for the slow-tokenizer readers.
   cfg["add_bos_token"] = v.add_bos && v.bos_id >= 0;
   if (v.add_eos && v.eos_id >= 0) cfg["add_eos_token"] = true;
-  if (const GgufValue* t = gguf.find_kv("tokenizer.chat_template"); t && t->type == GgufType::STRING) cfg["chat_template"] = t->s;
+  if (chat && chat->type == GgufType::STRING) cfg["chat_template"] = chat->s;
   if (const GgufValue* a = gguf.find_kv("general.architecture"); a && a->type == GgufType::STRING)
     if (const GgufValue* n = gguf.find_kv(a->s + ".context_length"); n && n->as_uint()) cfg["model_max_length"] = *n->as_uint();
 
