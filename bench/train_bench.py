@@ -141,6 +141,7 @@ def main():
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--work", default="/tmp")
+    ap.add_argument("--low-memory", action="store_true", help="also time lmforge finetune --low-memory (activations recomputed)")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_worker:
@@ -155,20 +156,24 @@ def main():
     torch_cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--shape", a.shape, "--ctx",
                  str(a.ctx), "--batch", str(a.batch), "--steps", str(a.steps), "--rank", str(a.rank),
                  "-t", str(a.threads)]
-    ours, theirs = [], []
+    engines = [("lmforge", ours_cmd)]
+    if a.low_memory:
+        engines.append(("lmforge --low-memory", ours_cmd + ["--low-memory"]))
+    engines.append(("pytorch", torch_cmd))
+    results = {name: [] for name, _ in engines}
     print("load average before: %s" % open("/proc/loadavg").read().split()[:3])
     for i in range(a.repeats):
-        o, rss, cpu = timed_child(ours_cmd)
-        ours.append((json.loads(o)["tokens_per_s"], rss))
-        print("lmforge run %d: %.1f tokens/s, peak RSS %.0f MiB, %.1f CPU s (loading included)"
-              % (i + 1, *ours[-1], cpu), flush=True)
-        o, rss, cpu = timed_child(torch_cmd)
-        theirs.append((json.loads(o)["tokens_per_s"], rss))
-        print("pytorch run %d: %.1f tokens/s, peak RSS %.0f MiB, %.1f CPU s (setup included)"
-              % (i + 1, *theirs[-1], cpu), flush=True)
-    mo, mt = statistics.median(x for x, _ in ours), statistics.median(x for x, _ in theirs)
-    print("shape %s, ctx %d, batch %d, rank %d, %d steps, %d threads: lmforge %.1f tokens/s (median), "
-          "pytorch %.1f tokens/s: ratio %.2fx" % (a.shape, a.ctx, a.batch, a.rank, a.steps, a.threads, mo, mt, mo / mt))
+        for name, cmd in engines:  # alternately, so drifts of the shared machine hit every engine
+            o, rss, cpu = timed_child(cmd)
+            results[name].append((json.loads(o)["tokens_per_s"], rss, cpu))
+            print("%s run %d: %.1f tokens/s, peak RSS %.0f MiB, %.1f CPU s (loading included)"
+                  % (name, i + 1, *results[name][-1]), flush=True)
+    mt = statistics.median(x for x, _, _ in results["pytorch"])
+    for name, _ in engines[:-1]:
+        mo = statistics.median(x for x, _, _ in results[name])
+        print("shape %s, ctx %d, batch %d, rank %d, %d steps, %d threads: %s %.1f tokens/s (median), "
+              "pytorch %.1f tokens/s: ratio %.2fx" % (a.shape, a.ctx, a.batch, a.rank, a.steps, a.threads, name, mo,
+                                                      mt, mo / mt))
     print("load average after: %s" % open("/proc/loadavg").read().split()[:3])
 
 

@@ -9,7 +9,9 @@
 # runs both and compares their perplexity with F16's. Last, it indexes the project's docs/ with
 # the bundled embedding model (models/embed: a 1.4 M-parameter BERT trained on the Brown corpus
 # by tools/train_embedder.py) and asks one question, answered by the demo model from the
-# retrieved chunks, sources shown. Outputs land in build/demo/.
+# retrieved chunks, sources shown. Then it fine-tunes a LoRA adapter on a text fragment
+# (examples/lighthouse.txt), killing the run once and resuming it to the same bytes, and runs the
+# model with the adapter. Outputs land in build/demo/.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/install_build_deps.sh"   # running needs no test oracles
@@ -73,3 +75,41 @@ echo "== lmforge ask --retrieve-only: hybrid retrieval (BM25 + vectors, reciproc
 echo
 echo "== lmforge ask: the demo model answers from the retrieved chunks (it knows Brown-corpus English, not lmforge), then the sources"
 "$lmforge" ask --db "$demo/docs.db" "$question" -k 1 -m "$demo/demo-q4_0.gguf" -n 32 -s 1
+echo
+# Fine-tuning: a LoRA adapter on a text fragment the demo model never saw (examples/lighthouse.txt),
+# trained on the frozen F16 base. The first run is killed (kill -9) once it has written a
+# checkpoint; --resume finishes it, and the adapter is byte-identical to an uninterrupted run's.
+fragment="$here/examples/lighthouse.txt"
+train="--ctx 32 --batch 2 --steps 30 --lr 3e-3 --seed 3 --checkpoint-every 5"
+echo "== lmforge finetune: LoRA rank 8 on examples/lighthouse.txt, 30 steps (uninterrupted run)"
+# shellcheck disable=SC2086
+"$lmforge" finetune -m "$demo/demo-f16.gguf" --data "$fragment" -o "$demo/lighthouse.gguf" $train \
+    --checkpoint-dir "$demo/ckpt-whole" 2>&1 | tail -n 4
+echo
+echo "== the same run killed with kill -9 after its first checkpoint, then --resume"
+# shellcheck disable=SC2086
+"$lmforge" finetune -m "$demo/demo-f16.gguf" --data "$fragment" -o "$demo/lighthouse-resumed.gguf" $train \
+    --checkpoint-dir "$demo/ckpt" >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$demo/ckpt/checkpoint.gguf" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null || true
+wait $pid 2>/dev/null || true
+# shellcheck disable=SC2086
+"$lmforge" finetune -m "$demo/demo-f16.gguf" --data "$fragment" -o "$demo/lighthouse-resumed.gguf" $train \
+    --checkpoint-dir "$demo/ckpt" --resume 2>&1 | tail -n 1
+cmp "$demo/lighthouse.gguf" "$demo/lighthouse-resumed.gguf" && echo "resumed adapter == uninterrupted adapter (byte for byte)"
+echo
+echo "== perplexity of the fragment without and with the adapter (llama.cpp loads it too: llama-cli --lora)"
+fragment_ppl() {  # label, then the extra perplexity flags
+    label=$1
+    shift
+    printf '%-14s ' "$label"
+    "$lmforge" perplexity -m "$demo/demo-f16.gguf" "$@" -f "$fragment" -c 64 --json |
+        sed -n 's/.*"ppl":\([0-9.]*\),.*/\1/p' | awk '{ printf "perplexity %.2f\n", $1 }'
+}
+fragment_ppl base
+fragment_ppl "with adapter" --lora "$demo/lighthouse.gguf"
+echo
+echo "== lmforge run with the adapter"
+"$lmforge" run -m "$demo/demo-f16.gguf" --lora "$demo/lighthouse.gguf" -p "The lighthouse keeper" -n 32 -s 1

@@ -44,7 +44,7 @@ struct FinetuneOptions {
   float alpha = 16.0f, lr = 2e-4f;
   double weight_decay = 0.0;
   uint64_t steps = 0, epochs = 1, warmup = 0, seed = 0, checkpoint_every = 0;
-  bool no_shuffle = false, resume = false, json = false;
+  bool no_shuffle = false, resume = false, json = false, low_memory = false;
 };
 
 constexpr const char* kDefaultTargets = "q,k,v,o,gate,up,down";
@@ -181,10 +181,12 @@ int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bo
   AdamWOptions adamw;
   adamw.weight_decay = o.weight_decay;
   LoraStepTrainer trainer(model, adapter, o.ctx, o.batch, adamw, pool);
-  if (!o.json)
+  if (o.low_memory) trainer.set_activation_budget(0);
+  if (!o.json) {
     std::fprintf(stderr, "lmforge: %zu tokens, %zu windows of %u, rank %u, alpha %g, targets %s, %u threads\n",
                  data.windows.n_tokens(), data.windows.size(), o.ctx, adapter.rank, static_cast<double>(adapter.alpha),
                  targets_text(adapter).c_str(), threads);
+  }
 
   auto previous = std::signal(SIGINT, on_interrupt);
   const TrainingResult r = run_training(data.windows, loop, schedule, trainer, state);
@@ -238,6 +240,9 @@ Action& register_finetune(CLI::App& app) {
   sub->add_option("--checkpoint-dir", o.checkpoint_dir, "Folder of the training checkpoint");
   sub->add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every K steps (default: at the end only)");
   sub->add_flag("--resume", o.resume, "Continue the checkpoint in --checkpoint-dir");
+  sub->add_flag("--low-memory", o.low_memory,
+                "Recompute each layer's activations in the backward pass instead of keeping them (a third more "
+                "work; kept by default when they fit a quarter of the memory); same results");
   auto* threads = sub->add_option("-t,--threads", o.threads, "Threads (default: one per core)");
   sub->add_flag("--json", o.json, "Print one JSON summary {steps, loss, tokens_per_s} instead of step lines");
   action = [=] {

@@ -87,7 +87,10 @@ ChatFormat choose_format(const RunOptions& o, const LoadedModel& m) {
 
 int run_chat(const RunOptions& o, RunSession& s) {
   GenerationSession& session = s.generation;
-  ChatSession chat(session, choose_format(o, s.loaded), o.system);
+  const ChatFormat format = choose_format(o, s.loaded);
+  // Without --system, the system message the model's own template writes (Qwen2.5's), if any.
+  const std::string system = !o.system.empty() || !o.chat_template.empty() ? o.system : chat_default_system(format, s.loaded.chat_template);
+  ChatSession chat(session, format, system);
   const uint32_t n_ctx = session.n_ctx();
   const bool terminal = ::isatty(STDIN_FILENO) != 0;
   const GenerationParams params = generation_params(o);

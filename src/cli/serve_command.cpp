@@ -172,6 +172,7 @@ int run_serve(ServeOptions o) {
   state.scheduler = &scheduler;
   state.tokenizer = &tokenizer;
   state.chat_format = format;
+  if (o.chat_template.empty()) state.chat_default_system = chat_default_system(format, loaded.chat_template);
   state.chat_end_token = special_token_id(tokenizer, chat_end_marker(format));
   state.embeddings = &embeddings;
   state.ask = ask.get();

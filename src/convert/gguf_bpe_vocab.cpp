@@ -62,7 +62,9 @@ std::vector<GgufKv> gguf_vocab_from_bpe_folder(const std::string& dir, uint32_t 
   kv.insert(kv.end(), more.kvs.begin(), more.kvs.end());
   if (warnings) warnings->insert(warnings->end(), more.warnings.begin(), more.warnings.end());
   if (v.pad_id >= 0) kv.push_back({"tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<uint32_t>(v.pad_id))});
-  kv.push_back({"tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos)});
+  // Written only when the folder says it, as llama.cpp's converter does: otherwise llama.cpp
+  // (and lmforge's reader) use the pre-tokenizer's default, which add_bos already holds.
+  if (v.add_bos_stated) kv.push_back({"tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos)});
   if (v.add_eos) kv.push_back({"tokenizer.ggml.add_eos_token", GgufValue::boolean(true)});
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -30,7 +30,12 @@ HfBpeTokenizerFiles hf_bpe_tokenizer_from_gguf(const GgufReader& gguf, const std
   if (chat && chat->type == GgufType::STRING && !is_valid_utf8(chat->s))
     fail(file, "tokenizer.chat_template is not UTF-8 and cannot be written to tokenizer_config.json");
   HfBpeTokenizerFiles out;
+  // A GGUF without tokenizer.ggml.add_bos_token leaves BOS to llama.cpp's pre-tokenizer default;
+  // the folder then states nothing either (no BOS template, no add_bos_token), so that it
+  // converts back to a GGUF without the key, as Llama 3's first tokenizer.json did.
   out.tokenizer = bpe_vocab_to_tokenizer_json(v);
+  if (!v.add_bos_stated)
+    out.tokenizer["post_processor"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
 
   // The ids that end generation as lmforge's tokenizer (and llama.cpp) take them from the GGUF:
   // eos, eot, eom, then the control tokens known by their text.
@@ -50,8 +55,8 @@ HfBpeTokenizerFiles hf_bpe_tokenizer_from_gguf(const GgufReader& gguf, const std
     cfg[key] = v.tokens[static_cast<size_t>(id)];
     map[key] = v.tokens[static_cast<size_t>(id)];
   }
-  // What tokenizer.json's post-processor does, said again for the slow-tokenizer readers.
-  cfg["add_bos_token"] = v.add_bos && v.bos_id >= 0;
+  // What tokenizer.json's post-processor does, said again (llama.cpp's converter reads it first).
+  if (v.add_bos_stated) cfg["add_bos_token"] = v.add_bos && v.bos_id >= 0;
   if (v.add_eos && v.eos_id >= 0) cfg["add_eos_token"] = true;
   if (chat && chat->type == GgufType::STRING) cfg["chat_template"] = chat->s;
   if (const GgufValue* a = gguf.find_kv("general.architecture"); a && a->type == GgufType::STRING)

@@ -1,7 +1,8 @@
 // A GGUF's byte-level BPE vocabulary (tokenizer.ggml.model "gpt2") as the Hugging Face files a
 // folder carries for it, for GGUF -> Hugging Face conversion: tokenizer.json (bpe_json's
-// writer: vocabulary, merges, the pre-tokenizer's Split regex, a BOS template when the GGUF adds
-// BOS), tokenizer_config.json (bos/eos/pad/unk tokens, add_bos_token, the chat template),
+// writer: vocabulary, merges, the pre-tokenizer's Split regex, a BOS template when the GGUF says
+// it adds BOS), tokenizer_config.json (bos/eos/pad/unk tokens, add_bos_token when the GGUF has
+// the key, the chat template),
 // special_tokens_map.json and generation_config.json (bos id and every end-of-generation id,
 // eos first, as Llama 3.1 lists them), so that converting the folder back gives the same
 // tokenizer.* keys (convert/gguf_bpe_vocab.h) and tokenizers.js tokenizes as lmforge does.

@@ -104,6 +104,31 @@ std::string render_chat(ChatFormat f, std::span<const ChatMessage> messages, boo
   return {};
 }
 
+std::string chat_default_system(ChatFormat f, std::string_view jinja) {
+  if (f != ChatFormat::kChatml) return {};
+  constexpr std::string_view kEnd = "<|im_end|>";
+  // The newline as the template's string literal spells it (an escape) or as a raw newline.
+  for (std::string_view open : {std::string_view("<|im_start|>system\\n"), std::string_view("<|im_start|>system\n")}) {
+    for (size_t at = jinja.find(open); at != std::string_view::npos; at = jinja.find(open, at + 1)) {
+      const size_t start = at + open.size();
+      const size_t end = jinja.find(kEnd, start);
+      if (end == std::string_view::npos) break;
+      const std::string_view text = jinja.substr(start, end - start);
+      // Only a plain literal: a quote, an escape or a Jinja delimiter means the system text is
+      // computed (messages[0]['content'], a variable), not written out.
+      if (!text.empty() && text.find_first_of("'\"\\{}") == std::string_view::npos) return std::string(text);
+    }
+  }
+  return {};
+}
+
+std::vector<ChatMessage> with_default_system(std::span<const ChatMessage> messages, const std::string& default_system) {
+  std::vector<ChatMessage> out;
+  if (!default_system.empty() && (messages.empty() || messages.front().role != "system")) out.push_back({"system", default_system});
+  out.insert(out.end(), messages.begin(), messages.end());
+  return out;
+}
+
 std::string_view chat_end_marker(ChatFormat f) {
   switch (f) {
     case ChatFormat::kChatml: return "<|im_end|>";

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lmforge {
 
@@ -46,6 +47,16 @@ std::optional<ChatFormat> detect_chat_format(std::string_view jinja);
 // the rendering of any longer conversation that starts with the same messages, which is what
 // lets the interactive mode keep its KV cache and evaluate only the new part.
 std::string render_chat(ChatFormat f, std::span<const ChatMessage> messages, bool add_generation_prompt);
+
+// The system message a chatml template writes when a conversation does not open with one
+// (Qwen2.5's "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."): the text
+// of a literal '<|im_start|>system\n...<|im_end|>' in the template, found by substring search
+// as the markers are (never executed). Empty for other formats and when there is none.
+std::string chat_default_system(ChatFormat f, std::string_view jinja);
+
+// `messages` with {"system", default_system} put first when default_system is not empty and
+// the conversation does not already open with a system message.
+std::vector<ChatMessage> with_default_system(std::span<const ChatMessage> messages, const std::string& default_system);
 
 // The text that closes an assistant turn ("<|im_end|>" for chatml, "<|eot_id|>" for llama3,
 // "</s>" otherwise): when the

@@ -20,8 +20,8 @@ struct Primitives {
   void (*axpy)(float a, const float* x, float* y, size_t n);
   void (*softmax)(float* x, size_t n);
   void (*decode)(DType t, const uint8_t* in, float* out, size_t n);
-  void (*panel)(const float* panel, size_t rows, size_t width, const float* dy, size_t ldy, size_t n_tokens,
-                float* dx, size_t ldx);
+  void (*panel)(const float* panel, size_t ldp, size_t rows, size_t width, const float* dy, size_t ldy,
+                size_t n_tokens, float* dx, size_t ldx);
 };
 
 inline void attention_head_backward(const Primitives& p, const float* q, const float* k, const float* v,

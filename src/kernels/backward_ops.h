@@ -67,7 +67,9 @@ void embedding_scatter_add_f32(const int32_t* tokens, size_t n_tokens, const flo
 // of kTransposedPanelRows rows, and each element sums over r in increasing order. c0 and c1 must
 // be multiples of transposed_tile_cols(w.type), or c1 == w.cols. `panel` is scratch for
 // kTransposedPanelRows * (c1 - c0) floats.
-inline constexpr size_t kTransposedPanelRows = 16;
+// 64 rows x 128 columns of f32 is 32 KiB: the panel stays in L1 while every token passes over
+// it, and each dx element is loaded and stored once per 64 rows.
+inline constexpr size_t kTransposedPanelRows = 64;
 size_t transposed_tile_cols(DType t);
 void matmul_transposed_add(const MatrixView& w, const float* dy, size_t ldy, size_t n_tokens, float* dx, size_t ldx,
                            uint64_t c0, uint64_t c1, float* panel);
@@ -80,5 +82,10 @@ void panel_accumulate_f32(const float* panel, size_t rows, size_t width, const f
                           float* dx, size_t ldx);
 void panel_accumulate_f32_scalar(const float* panel, size_t rows, size_t width, const float* dy, size_t ldy,
                                  size_t n_tokens, float* dx, size_t ldx);
+// The same with panel rows ldp floats apart (a column strip of a wider matrix).
+void panel_accumulate_strided_f32(const float* panel, size_t ldp, size_t rows, size_t width, const float* dy,
+                                  size_t ldy, size_t n_tokens, float* dx, size_t ldx);
+void panel_accumulate_strided_f32_scalar(const float* panel, size_t ldp, size_t rows, size_t width, const float* dy,
+                                         size_t ldy, size_t n_tokens, float* dx, size_t ldx);
 
 }  // namespace lmforge

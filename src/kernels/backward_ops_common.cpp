@@ -2,6 +2,7 @@
 // variant worth a twin), and the algorithm of the transposed product shared by both forms.
 #include <cmath>
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "core/error.h"
@@ -82,10 +83,18 @@ void matmul_transposed_add(const Primitives& p, const MatrixView& w, const float
   }
   const size_t width = static_cast<size_t>(c1 - c0);
   const size_t offset = column_offset_bytes(w.type, c0, block_size, block_bytes);
+  // F32 rows are read in place (a strided panel); other types are decoded into `panel` first.
+  const bool in_place = w.type == DType::F32 && w.row_bytes % sizeof(float) == 0 &&
+                        reinterpret_cast<uintptr_t>(w.row(0)) % alignof(float) == 0;
   for (uint64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
     const size_t rows = static_cast<size_t>(std::min<uint64_t>(panel_rows, w.rows - r0));
+    if (in_place) {
+      p.panel(reinterpret_cast<const float*>(w.row(r0) + offset), w.row_bytes / sizeof(float), rows, width, dy + r0,
+              ldy, n_tokens, dx + c0, ldx);
+      continue;
+    }
     for (size_t r = 0; r < rows; ++r) p.decode(w.type, w.row(r0 + r) + offset, panel + r * width, width);
-    p.panel(panel, rows, width, dy + r0, ldy, n_tokens, dx + c0, ldx);
+    p.panel(panel, width, rows, width, dy + r0, ldy, n_tokens, dx + c0, ldx);
   }
 }
 

@@ -11,15 +11,20 @@
 
 namespace lmforge {
 
-void panel_accumulate_f32_scalar(const float* panel, size_t rows, size_t width, const float* dy, size_t ldy,
-                                 size_t n_tokens, float* dx, size_t ldx) {
+void panel_accumulate_strided_f32_scalar(const float* panel, size_t ldp, size_t rows, size_t width, const float* dy,
+                                         size_t ldy, size_t n_tokens, float* dx, size_t ldx) {
   for (size_t t = 0; t < n_tokens; ++t) {
     for (size_t j = 0; j < width; ++j) {
       float a = dx[t * ldx + j];
-      for (size_t r = 0; r < rows; ++r) a += dy[t * ldy + r] * panel[r * width + j];
+      for (size_t r = 0; r < rows; ++r) a += dy[t * ldy + r] * panel[r * ldp + j];
       dx[t * ldx + j] = a;
     }
   }
+}
+
+void panel_accumulate_f32_scalar(const float* panel, size_t rows, size_t width, const float* dy, size_t ldy,
+                                 size_t n_tokens, float* dx, size_t ldx) {
+  panel_accumulate_strided_f32_scalar(panel, width, rows, width, dy, ldy, n_tokens, dx, ldx);
 }
 
 void rms_norm_backward_f32_scalar(const float* x, const float* w, const float* dy, float* dx, size_t n, float eps) {
@@ -35,7 +40,7 @@ void rms_norm_backward_f32_scalar(const float* x, const float* w, const float* d
 
 namespace {
 const backward_detail::Primitives kScalar{dot_f32_scalar, axpy_f32_scalar, softmax_f32_scalar, decode_row,
-                                          panel_accumulate_f32_scalar};
+                                          panel_accumulate_strided_f32_scalar};
 }  // namespace
 
 void attention_head_backward_f32_scalar(const float* q, const float* k, const float* v, const AttentionShape& s,

@@ -19,7 +19,7 @@ std::vector<int32_t> chat_prompt(const ServeState& s, const std::vector<ChatMess
   const Tokenizer& tok = *s.tokenizer;
   std::vector<int32_t> ids;
   if (tok.add_bos() && tok.bos_id() >= 0) ids.push_back(tok.bos_id());
-  const std::vector<int32_t> text = tokenize_with_specials(tok, render_chat(s.chat_format, messages, true));
+  const std::vector<int32_t> text = tokenize_with_specials(tok, render_chat(s.chat_format, with_default_system(messages, s.chat_default_system), true));
   ids.insert(ids.end(), text.begin(), text.end());
   return ids;
 }

@@ -27,6 +27,7 @@ struct ServeState {
   BatchScheduler* scheduler = nullptr;
   const Tokenizer* tokenizer = nullptr;
   ChatFormat chat_format = ChatFormat::kChatml;
+  std::string chat_default_system;  // put first when a conversation has no system message (Qwen2.5's)
   int32_t chat_end_token = -1;  // the template's end marker as one token, -1 when it is none
   EmbeddingService* embeddings = nullptr;  // null: /v1/embeddings answers 404 model_not_found
   AskService* ask = nullptr;               // null: /v1/ask answers 404 (no --db)

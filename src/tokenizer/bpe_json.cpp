@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <limits>
 #include <unordered_map>
+#include <utility>
 
 #include "core/error.h"
 #include "core/text_checks.h"
@@ -106,8 +107,10 @@ bool normalizer_is_nfc(const json* n, const std::string& file) {
 }
 
 // The id of the special token the TemplateProcessing "single" template puts first, or -1; sets
-// add_eos when one follows the text.
-int32_t template_bos(const json* post, const std::unordered_map<std::string, int32_t>& ids, bool& add_eos, const std::string& file) {
+// add_eos when one follows the text, and has_template when there is a template at all (a
+// ByteLevel post-processor says nothing about BOS: Llama 3's first tokenizer.json).
+int32_t template_bos(const json* post, const std::unordered_map<std::string, int32_t>& ids, bool& add_eos, bool& has_template,
+                     const std::string& file) {
   add_eos = false;
   if (!post || post->is_null()) return -1;
   const std::string type = type_of(*post, "post_processor", file);
@@ -118,13 +121,14 @@ int32_t template_bos(const json* post, const std::unordered_map<std::string, int
     int32_t bos = -1;
     for (const json& p : *list) {
       bool eos = false;
-      const int32_t b = template_bos(&p, ids, eos, file);
+      const int32_t b = template_bos(&p, ids, eos, has_template, file);
       if (b >= 0) bos = b;
       add_eos = add_eos || eos;
     }
     return bos;
   }
   if (type != "TemplateProcessing") fail(file, "post-processor " + quoted_for_message(type) + " is not supported");
+  has_template = true;
   const json* single = member(*post, "single");
   if (!single || !single->is_array()) fail(file, "the TemplateProcessing post-processor has no \"single\" template");
   int32_t bos = -1;
@@ -249,8 +253,10 @@ BpeVocab bpe_vocab_from_tokenizer_json(const json& j, const std::string& file) {
     if (it == ids.end()) fail(file, "unk_token " + quoted_for_message(unk->get<std::string>()) + " is not in the vocabulary");
     v.unk_id = it->second;
   }
-  v.bos_id = template_bos(member(j, "post_processor"), ids, v.add_eos, file);
-  v.add_bos = v.bos_id >= 0;
+  v.bos_id = template_bos(member(j, "post_processor"), ids, v.add_eos, v.add_bos_stated, file);
+  // Without a template llama.cpp's converter writes no add_bos_token and llama.cpp falls back
+  // to its pre-tokenizer default (BOS for llama-bpe): the same default here.
+  v.add_bos = v.add_bos_stated ? v.bos_id >= 0 : v.pre_tokenizer == BpePreTokenizer::kLlama3;
   check_bpe_vocab(v, file);
   return v;
 }
@@ -281,6 +287,23 @@ BpeVocab load_bpe_folder(const std::string& dir) {
     // pad_token as llama.cpp's converter writes it (tokenizer.ggml.padding_token_id); a name
     // the vocabulary lacks is skipped, as it does.
     if (const std::string pad = config_token(cfg, "pad_token"); !pad.empty()) v.pad_id = id_of_text(pad);
+    // tokenizer_config.json's add_bos_token outranks the template, as in llama.cpp's converter.
+    if (const json* add = member(cfg, "add_bos_token"); add && add->is_boolean()) {
+      v.add_bos = add->get<bool>();
+      v.add_bos_stated = true;
+    }
+  }
+  // Ids tokenizer_config.json does not name come from config.json, as llama.cpp's converter
+  // takes them (Qwen2.5: "bos_token": null there, bos_token_id 151643 in config.json).
+  const std::string model_config = (fs::path(dir) / "config.json").string();
+  if ((v.bos_id < 0 || v.eos_id < 0) && fs::is_regular_file(model_config, ec)) {
+    const json cfg = read_json_file(model_config);
+    for (auto [key, id] : {std::pair{"bos_token_id", &v.bos_id}, std::pair{"eos_token_id", &v.eos_id}}) {
+      const json* value = member(cfg, key);
+      if (*id >= 0 || !value || !value->is_number_integer()) continue;  // a list: generation_config.json's business
+      const int32_t candidate = id_of(*value, std::string("config.json's ") + key, model_config);
+      if (static_cast<size_t>(candidate) < v.size()) *id = candidate;
+    }
   }
   const std::string generation = (fs::path(dir) / "generation_config.json").string();
   if (fs::is_regular_file(generation, ec)) {
@@ -338,7 +361,13 @@ json bpe_vocab_to_tokenizer_json(const BpeVocab& v) {
       throw Error("", "llama.cpp's 'default' pre-tokenizer has no tokenizer.json form");
   }
   json post = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
-  if (v.add_bos && v.bos_id >= 0) {
+  if (!v.add_bos && v.pre_tokenizer == BpePreTokenizer::kLlama3) {
+    // A ByteLevel post-processor would read back as llama-bpe's default (BOS added): say "no BOS".
+    post = {{"type", "TemplateProcessing"},
+            {"single", json::array({{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+            {"pair", json::array({{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}})},
+            {"special_tokens", json::object()}};
+  } else if (v.add_bos && v.bos_id >= 0) {
     const std::string& bos = v.tokens[static_cast<size_t>(v.bos_id)];
     json single = json::array({{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}});
     json pair = single;

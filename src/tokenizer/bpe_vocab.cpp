@@ -109,6 +109,7 @@ BpeVocab bpe_vocab_from_gguf(const GgufReader& gguf, const std::string& file) {
   v.eom_id = special("eom_token_id");
   v.pad_id = special("padding_token_id");
   v.unk_id = special("unknown_token_id");
+  v.add_bos_stated = gguf.find_kv("tokenizer.ggml.add_bos_token") != nullptr;
   v.add_bos = flag("add_bos_token", v.add_bos);
   v.add_eos = flag("add_eos_token", false);
   check_bpe_vocab(v, file);

@@ -36,6 +36,10 @@ struct BpeVocab {
   int32_t pad_id = -1;
   int32_t unk_id = -1;
   bool add_bos = false;
+  // Whether the source said add_bos (a tokenizer.json template, tokenizer_config.json's
+  // add_bos_token, a GGUF key); when not, add_bos is llama.cpp's default for the
+  // pre-tokenizer, and a converter writes no key so that llama.cpp decides alike.
+  bool add_bos_stated = false;
   bool add_eos = false;
   std::vector<int32_t> extra_eos_ids;  // further end-of-generation ids (generation_config.json lists)
 

@@ -1,8 +1,10 @@
 #include "train/lora_forward_backward.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -29,6 +31,14 @@ constexpr size_t kColTile = 128;     // columns per tile of the adapter's A grad
 constexpr size_t kLogitChunk = 64;   // tokens whose logits exist at once
 
 size_t tiles(size_t n, size_t tile) { return (n + tile - 1) / tile; }
+
+// Keeping every layer's intermediates saves the backward pass a third of its matrix products;
+// by default they are kept when they take at most a quarter of the machine's memory.
+uint64_t default_activation_budget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4;
+}
 
 const LlamaWeight& target_weight(const LlamaLayer& L, LoraTarget t) {
   switch (t) {
@@ -121,6 +131,37 @@ struct LoraForwardBackward::Impl {
     du.assign(T * adapter.rank, 0.0f);
     token_loss.assign(T, 0.0f);
     logits.assign(kLogitChunk * V, 0.0f);
+    saved.clear();
+    if (kept_activation_bytes(n_seq) <= activation_budget) {
+      saved.resize(L);
+      for (LayerActivations& a : saved) {
+        for (size_t i = 0; i < kKeptBuffers; ++i) a.buffers[i].assign(kept(i)->size(), 0.0f);
+        for (size_t t = 0; t < kLoraTargetCount; ++t) a.u[t].assign(u[t].size(), 0.0f);
+      }
+    }
+  }
+
+  // The intermediates of one layer that its backward pass reads: kept for every layer when they
+  // fit the budget, else recomputed from the layer's input (same kernels, same order, so the
+  // gradients are bit-identical either way). Recomputing costs a third more matrix products.
+  static constexpr size_t kKeptBuffers = 10;
+  struct LayerActivations {
+    std::array<std::vector<float>, kKeptBuffers> buffers;
+    std::array<std::vector<float>, kLoraTargetCount> u;
+  };
+  std::vector<float>* kept(size_t i) {
+    std::vector<float>* all[kKeptBuffers] = {&xn, &q, &k, &v, &att, &h, &hn, &gate, &up, &s};
+    return all[i];
+  }
+  uint64_t kept_activation_bytes(size_t n_seq) const {
+    const uint64_t tokens = uint64_t{n_seq} * ctx;
+    const uint64_t per_token = 3 * H + 2 * Q + 2 * KV + 3 * F + kLoraTargetCount * uint64_t{adapter.rank};
+    return uint64_t{model.layers.size()} * tokens * per_token * sizeof(float);
+  }
+  // Moves layer l's intermediates between the working buffers and its kept set (O(1) swaps).
+  void swap_kept(size_t l) {
+    for (size_t i = 0; i < kKeptBuffers; ++i) kept(i)->swap(saved[l].buffers[i]);
+    for (size_t t = 0; t < kLoraTargetCount; ++t) u[t].swap(saved[l].u[t]);
   }
 
   void embed(std::span<const std::span<const int32_t>> windows) {
@@ -230,27 +271,32 @@ struct LoraForwardBackward::Impl {
     if (!p) return;
     const size_t r = p->rank, in = p->in, out = p->out;
     const float sc = adapter.base_scale();
-    pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
+    // B's gradient, transposed: gbt[j][o] = sum_t (scale u[t][j]) dy[t][o], a panel product with
+    // the tokens as the panel's rows; then added into g->b (out x r).
+    ut.resize(r * T);
+    for (size_t t = 0; t < T; ++t)
+      for (size_t j = 0; j < r; ++j) ut[j * T + t] = sc * uo[t * r + j];
+    gbt.assign(r * out, 0.0f);
+    pool.parallel_for(tiles(out, kColTile), 1, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
-        const size_t o1 = std::min(out, (i + 1) * kRowTile);
-        for (size_t t = 0; t < T; ++t) {
-          for (size_t o = i * kRowTile; o < o1; ++o) {
-            const float gy = sc * dy[t * out + o];
-            for (size_t j = 0; j < r; ++j) g->b[o * r + j] += gy * uo[t * r + j];
-          }
-        }
+        const size_t c0 = i * kColTile, width = std::min(out, c0 + kColTile) - c0;
+        panel_accumulate_strided_f32(dy + c0, out, T, width, ut.data(), T, r, gbt.data() + c0, out);
       }
     });
+    for (size_t o = 0; o < out; ++o)
+      for (size_t j = 0; j < r; ++j) g->b[o * r + j] += gbt[j * out + o];
     transpose_b(*p);
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t)
         for (size_t j = 0; j < r; ++j) du[t * r + j] = sc * dot_f32(dy + t * out, &bt[j * out], out);
     });
+    // A's gradient: g->a[j][c] += sum_t du[t][j] x[t][c], summed over t in order.
+    for (size_t t = 0; t < T; ++t)
+      for (size_t j = 0; j < r; ++j) ut[j * T + t] = du[t * r + j];
     pool.parallel_for(tiles(in, kColTile), 1, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
         const size_t c0 = i * kColTile, width = std::min(in, c0 + kColTile) - c0;
-        for (size_t t = 0; t < T; ++t)
-          for (size_t j = 0; j < r; ++j) axpy_f32(du[t * r + j], x + t * in + c0, &g->a[j * in + c0], width);
+        panel_accumulate_strided_f32(x + c0, in, T, width, ut.data(), T, r, g->a.data() + c0, in);
       }
     });
     // dx[t] += sum_j du[t][j] A[j]: a panel product over the r rows of A.
@@ -318,13 +364,18 @@ struct LoraForwardBackward::Impl {
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t i = b * H; i < e * H; ++i) next[i] = h[i] + proj[i];
     });
+    if (!saved.empty() && keep_forward) swap_kept(l);
   }
 
   // dres holds d(loss)/d(layer output); leaves d(loss)/d(layer input) there.
   void backward_layer(size_t l, LoraAdapter& grads) {
     const LlamaLayer& L = model.layers[l];
     const float* x = &inputs[l * T * H];
-    forward_layer(l, x, nullptr);
+    if (saved.empty()) {
+      forward_layer(l, x, nullptr);
+    } else {
+      swap_kept(l);
+    }
     auto U = [&](LoraTarget t) { return u[static_cast<size_t>(t)].data(); };
     auto G = [&](LoraTarget t) -> LoraPair* {
       if (l >= grads.layers.size()) return nullptr;
@@ -424,6 +475,7 @@ struct LoraForwardBackward::Impl {
     if (T != windows.size() * ctx) resize(windows.size());
     check_adapter();
     embed(windows);
+    keep_forward = grads != nullptr;
     for (size_t l = 0; l < model.layers.size(); ++l) forward_layer(l, &inputs[l * T * H], &inputs[(l + 1) * T * H]);
     const double sum = head(loss_scale, grads != nullptr);
     if (grads) {
@@ -443,8 +495,11 @@ struct LoraForwardBackward::Impl {
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
   std::array<std::vector<float>, kLoraTargetCount> u;
-  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us;
+  std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us, ut, gbt;
   PackedActivations packed;
+  std::vector<LayerActivations> saved;  // empty: recompute each layer in the backward pass
+  bool keep_forward = false;            // this pass's forward keeps its intermediates
+  uint64_t activation_budget = default_activation_budget();
 };
 
 LoraForwardBackward::LoraForwardBackward(const LlamaModel& model, const LoraAdapter& adapter, uint32_t ctx,
@@ -460,6 +515,15 @@ double LoraForwardBackward::accumulate(std::span<const std::span<const int32_t>>
 
 double LoraForwardBackward::loss(std::span<const std::span<const int32_t>> windows) {
   return impl_->run(windows, 1.0f, nullptr);
+}
+
+void LoraForwardBackward::set_activation_budget(uint64_t bytes) {
+  impl_->activation_budget = bytes;
+  impl_->T = 0;  // re-plan the buffers at the next call
+}
+
+uint64_t LoraForwardBackward::activation_bytes(size_t windows) const {
+  return impl_->kept_activation_bytes(windows);
 }
 
 LoraAdapter zero_like(const LoraAdapter& adapter) {

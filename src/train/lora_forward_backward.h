@@ -12,8 +12,11 @@
 // the one of that forward with the 8-bit rounding taken as the identity (straight through).
 //
 // Memory: the input of every layer is kept (layers + 1 rows of T x hidden floats, T = windows x
-// ctx); everything else is recomputed one layer at a time in the backward pass, so activation
-// memory is one layer's intermediates plus those inputs, whatever the depth.
+// ctx). The other intermediates the backward pass reads are kept for every layer when they fit
+// the activation budget (default: a quarter of physical memory; activation_bytes says how much
+// they take); else they are recomputed one layer at a time in the backward pass, so activation
+// memory is one layer's intermediates plus those inputs, whatever the depth, for a third more
+// matrix products. Both ways give bit-identical gradients.
 //
 // Threads: every parallel step is cut into tiles fixed by the shapes alone, and every sum runs
 // in a fixed order, so results are bit-identical for any thread count.
@@ -47,6 +50,11 @@ class LoraForwardBackward {
 
   // The summed cross-entropy alone (no backward pass).
   double loss(std::span<const std::span<const int32_t>> windows);
+
+  // Keep every layer's intermediates when they take at most `bytes` (0: always recompute).
+  void set_activation_budget(uint64_t bytes);
+  // What keeping them takes for micro-batches of `windows` windows.
+  uint64_t activation_bytes(size_t windows) const;
 
  private:
   struct Impl;

@@ -35,6 +35,11 @@ class LoraStepTrainer final : public StepTrainer {
   // The gradient of the last step (before AdamW), for tests.
   const LoraAdapter& last_gradient() const { return grads_; }
 
+  // LoraForwardBackward's activation budget (0: recompute every layer, the least memory) and
+  // what keeping the activations of one micro-batch takes.
+  void set_activation_budget(uint64_t bytes) { fb_.set_activation_budget(bytes); }
+  uint64_t activation_bytes() const { return fb_.activation_bytes(batch_); }
+
  private:
   LoraAdapter adapter_, grads_;
   uint32_t ctx_, batch_;

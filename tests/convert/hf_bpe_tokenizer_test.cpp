@@ -67,6 +67,20 @@ TEST(HfBpeTokenizer, WritesEveryFileFromTheGgufKeys) {
   EXPECT_EQ(back.bos_id, 3);
 }
 
+TEST(HfBpeTokenizer, UnstatedBosStaysUnstated) {
+  // No tokenizer.ggml.add_bos_token: llama.cpp's pre-tokenizer default decides (BOS for
+  // llama-bpe), and the folder must leave it to the same default.
+  auto keys = vocab_keys();
+  keys.erase(keys.begin() + 8);
+  ASSERT_EQ(keys.size(), 9u);
+  const HfBpeTokenizerFiles f = hf_bpe_tokenizer_from_gguf(*write(keys, "hf_bpe_unstated.gguf"), "t.gguf");
+  EXPECT_FALSE(f.tokenizer_config.contains("add_bos_token"));
+  EXPECT_EQ(f.tokenizer["post_processor"]["type"], "ByteLevel");
+  const BpeVocab back = bpe_vocab_from_tokenizer_json(f.tokenizer, "tokenizer.json");
+  EXPECT_FALSE(back.add_bos_stated);
+  EXPECT_TRUE(back.add_bos);
+}
+
 TEST(HfBpeTokenizer, RefusesWhatJsonOrTokenizerJsonCannotHold) {
   auto keys = vocab_keys();
   keys[1].value = GgufValue::str("default");  // no regex to write

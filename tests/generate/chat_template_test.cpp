@@ -107,5 +107,27 @@ TEST(ChatTemplate, DetectsByMarkers) {
   EXPECT_EQ(detect_chat_format(std::string(vicuna) + "<|im_start|>"), ChatFormat::kChatml);
 }
 
+TEST(ChatTemplate, DefaultSystemFromALiteralOnly) {
+  // Qwen2.5's template in short: a computed system turn, then the literal fallback.
+  const std::string qwen =
+      "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+      "{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}"
+      "{%- endif %}";
+  EXPECT_EQ(chat_default_system(ChatFormat::kChatml, qwen), "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  EXPECT_EQ(chat_default_system(ChatFormat::kChatml, "{{'<|im_start|>system\nBe nice.<|im_end|>\n'}}"), "Be nice.");
+  EXPECT_EQ(chat_default_system(ChatFormat::kLlama3, qwen), "");
+  EXPECT_EQ(chat_default_system(ChatFormat::kChatml, "{{'<|im_start|>' + m['role'] + '\\n'}}"), "");
+  EXPECT_EQ(chat_default_system(ChatFormat::kChatml, "'<|im_start|>system\\n{{ sys }}<|im_end|>'"), "");
+
+  const std::vector<ChatMessage> user = {{"user", "hi"}};
+  const auto with = with_default_system(user, "S");
+  ASSERT_EQ(with.size(), 2u);
+  EXPECT_EQ(with[0].role, "system");
+  EXPECT_EQ(with[0].content, "S");
+  const std::vector<ChatMessage> sys = {{"system", "mine"}, {"user", "hi"}};
+  EXPECT_EQ(with_default_system(sys, "S").size(), 2u);
+  EXPECT_EQ(with_default_system(user, "").size(), 1u);
+}
+
 }  // namespace
 }  // namespace lmforge

@@ -2,7 +2,8 @@
 //   {"template": "<the model's Jinja text>",
 //    "conversations": [{"messages": [{"role", "content"}...], "add_generation_prompt": bool}...]}
 // and prints {"format": the name detect_chat_format gives the template (null when none),
-// "renderings": [render_chat(format, messages, add_generation_prompt)...]} on stdout, so the
+// "renderings": [render_chat(format, messages, add_generation_prompt)...]} on stdout (the
+// messages with the template's default system message first when they have none), so the
 // check can hold them to the same conversations rendered by @huggingface/jinja.
 #include <fstream>
 #include <iostream>
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
       for (const auto& c : request.at("conversations")) {
         std::vector<lmforge::ChatMessage> messages;
         for (const auto& m : c.at("messages")) messages.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
-        out["renderings"].push_back(lmforge::render_chat(*format, messages, c.at("add_generation_prompt").get<bool>()));
+        const auto with_system = lmforge::with_default_system(messages, lmforge::chat_default_system(*format, request.at("template").get<std::string>()));
+        out["renderings"].push_back(lmforge::render_chat(*format, with_system, c.at("add_generation_prompt").get<bool>()));
       }
     }
     std::cout << out.dump() << "\n";

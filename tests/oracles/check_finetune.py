@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`lmforge finetune` end to end (issue 13) on the demo model (models/demo, converted to GGUF F32):
 
-1. learning: on a text fragment the demo model never saw (written below), a short run lowers
+1. learning: on a text fragment the demo model never saw (examples/lighthouse.txt), a short run lowers
    the fragment's perplexity by at least half. The perplexity is computed by PyTorch (the LoRA
    LLaMA of check_train_step.py, float32) from the adapter file as @huggingface/gguf reads it,
    so this also checks the file: llama.cpp's adapter keys, [in, r] / [r, out] shapes, F32, and
@@ -31,16 +31,11 @@ from common import CheckFailed, base_args, check, main_wrapper, run, run_node, s
 from check_forward import convert  # noqa: E402
 from check_train_step import LoraLlama  # noqa: E402
 
-# Text the Brown-corpus demo model has never seen (written for this check).
-FRAGMENT = """The lighthouse keeper on Varrow Island logs the weather every four hours in a green ledger.
-At dawn she writes the wind direction, the barometer reading and the height of the swell.
-At noon she checks the lamp, cleans the lens with a soft cloth and winds the clockwork.
-In the evening she lights the lamp, counts the ships that pass the northern reef and writes their names.
-The ledger for the winter of the great storm records forty ships, nine of them fishing boats from Kell.
-When the fog rolls in she starts the horn, which sounds twice every thirty seconds until the fog lifts.
-The keeper's cat, a grey animal called Pilot, sleeps on the warm stones beside the lamp room stove.
-Supplies come from the mainland on the first Tuesday of each month: flour, lamp oil, coffee and letters.
-"""
+# Text the Brown-corpus demo model has never seen (written for this project; README's fine-tuning
+# walk-through and scripts/demo.sh use the same file).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "lighthouse.txt"),
+          encoding="utf-8") as _f:
+    FRAGMENT = _f.read()
 
 
 def adapter_tensors(path):

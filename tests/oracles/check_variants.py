@@ -42,6 +42,7 @@ from common import (PROMPTS, CheckFailed, base_args, check, fixture_manifest,  #
                     lmforge_inspect, main_wrapper, read_safetensors, run, run_node,
                     sentencepiece_ids, workdir_for)
 from torch_reference import Llama  # noqa: E402
+import realtok_checks  # noqa: E402
 
 TYPES = ("f32", "f16", "q8_0")
 N_PROMPTS = 3
@@ -61,8 +62,8 @@ CONVERSATIONS = [
     {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "a\tb"},
                   {"role": "assistant", "content": "c"}], "add_generation_prompt": False},
 ]
-# Qwen2's template adds a default system message when the first one is not a system turn;
-# llama.cpp's ChatML renderer (and lmforge's) do not, so only the Llama 3 template gets this one.
+# Qwen2's template writes a default system message when the first one is not a system turn;
+# lmforge finds that literal in the template and puts it first too (chat_default_system).
 NO_SYSTEM = {"messages": [{"role": "user", "content": "  Hello\n"},
                           {"role": "assistant", "content": "Hi!"},
                           {"role": "user", "content": "Bye"}], "add_generation_prompt": True}
@@ -73,7 +74,7 @@ def meta(info, key):
     return None if v is None else v["value"]
 
 
-def check_metadata(name, model, gguf, lmforge):
+def check_metadata(name, model, gguf, lmforge, folders_root):
     info = lmforge_inspect(lmforge, gguf)
     cfg = model["config"]
     arch = "qwen2" if cfg["architectures"][0] == "Qwen2ForCausalLM" else "llama"
@@ -98,6 +99,9 @@ def check_metadata(name, model, gguf, lmforge):
             want = arch == "qwen2"
             have = "blk.%d.attn_%s.bias" % (layer, part) in tensors
             check(have == want, "%s: blk.%d.attn_%s.bias %s" % (name, layer, part, "missing" if want else "unexpected"))
+    if "added_tokens" not in model:
+        realtok_checks.check_vocab_metadata(name, os.path.join(folders_root, model["path"]), info, cfg)
+        return info
     tokens = meta(info, "tokenizer.ggml.tokens")
     check(len(tokens) == cfg["vocab_size"], "%s: %d tokens, config.json says %d" % (name, len(tokens), cfg["vocab_size"]))
     added = {int(k): v for k, v in model["added_tokens"].items()}
@@ -157,24 +161,32 @@ def check_reference(name, folder, lmforge, gguf, ids, llama_probs):
           "only %.3g from lmforge: the check cannot see them" % (name, worst["wrong"]))
 
 
-def check_chat(name, folder, gguf_info, chat_tool, work):
+def check_chat(name, folder, gguf_info, chat_tool, work, adds_bos):
     with open(os.path.join(folder, "tokenizer_config.json")) as f:
         tc = json.load(f)
     template = tc["chat_template"]
     check(meta(gguf_info, "tokenizer.chat_template") == template,
           "%s: the GGUF's tokenizer.chat_template is not tokenizer_config.json's" % name)
-    convs = copy.deepcopy(CONVERSATIONS) + ([NO_SYSTEM] if "llama3" in name else [])
+    convs = copy.deepcopy(CONVERSATIONS) + [NO_SYSTEM]
     req = os.path.join(work, name + ".chat.json")
     with open(req, "w") as f:
-        json.dump({"template": template, "bos_token": tc["bos_token"], "eos_token": tc["eos_token"],
+        json.dump({"template": template, "bos_token": tc.get("bos_token"), "eos_token": tc.get("eos_token"),
                    "conversations": convs}, f)
     jinja = run_node("jinja_render.mjs", [req])["renderings"]
+    # Llama 3's first template always ends with the assistant header (it never reads
+    # add_generation_prompt); lmforge renders what the template would.
+    if "add_generation_prompt" not in template:
+        for c in convs:
+            c["add_generation_prompt"] = True
+        with open(req, "w") as f:
+            json.dump({"template": template, "conversations": convs}, f)
     r = run([chat_tool, req])
     ours = json.loads(r.stdout)
     want_format = "llama3" if "llama3" in name else "chatml"
     check(ours["format"] == want_format, "%s: lmforge recognises the template as %r, expected %r"
           % (name, ours["format"], want_format))
-    bos = tc["bos_token"] if tc.get("add_bos_token") else ""
+    # lmforge's BOS comes from the tokenizer, the template's from bos_token.
+    bos = tc["bos_token"] if adds_bos else ""
     for i, (j, o) in enumerate(zip(jinja, ours["renderings"])):
         check(j == bos + o, "%s: conversation %d: Jinja renders %r, lmforge %r" % (name, i, j, bos + o))
     print("%s: chat template (%s) renders %d conversations as @huggingface/jinja does"
@@ -275,29 +287,52 @@ def check_bad_inputs(lmforge, work, folders):
 def main():
     ap = base_args(__doc__.splitlines()[0])
     ap.add_argument("--chat-tool", required=True, help="chat_render_tool (tests/oracles/chat_render_tool.cpp)")
+    ap.add_argument("--realtok-fixtures", default=None,
+                    help="tools/make_realtok_fixtures.py's directory: check its real-tokenizer folders instead")
     args = ap.parse_args()
-    work = workdir_for(args, "variants")
-    manifest = fixture_manifest(args.fixtures)
-    check("variants" in manifest, "the fixtures have no variants (tools/make_fixtures.py VARIANTS)")
-    tokenizer = os.path.join(args.fixtures, manifest["tokenizer"])
+    real = args.realtok_fixtures is not None
+    work = workdir_for(args, "variants_realtok" if real else "variants")
+    if real:
+        root = args.realtok_fixtures
+        manifest = fixture_manifest(root)
+        if "skipped" in manifest:
+            print("check_variants: SKIPPED: %s" % manifest["skipped"], flush=True)
+            sys.exit(77)
+    else:
+        root = args.fixtures
+        manifest = fixture_manifest(root)
+        check("variants" in manifest, "the fixtures have no variants (tools/make_fixtures.py VARIANTS)")
+        tokenizer = os.path.join(root, manifest["tokenizer"])
     failures = []
     folders = {}
     for model in manifest["variants"]:
         name = model["name"]
-        folder = os.path.join(args.fixtures, model["path"])
+        folder = os.path.join(root, model["path"])
         folders[name] = folder
         vocab = model["config"]["vocab_size"]
-        ids = sentencepiece_ids(tokenizer, PROMPTS[:N_PROMPTS], add_bos=model["add_bos"])
         try:
+            if real:
+                ids = realtok_checks.prompt_ids(name, folder, PROMPTS[:N_PROMPTS], work)
+                adds_bos = realtok_checks.EXPECT[name]["add_bos"]
+            else:
+                ids = sentencepiece_ids(tokenizer, PROMPTS[:N_PROMPTS], add_bos=model["add_bos"])
+                adds_bos = model["add_bos"]
             files = {}
             for outtype in TYPES:
                 files[outtype] = os.path.join(work, "%s.%s.gguf" % (name, outtype))
                 convert(args.lmforge, folder, files[outtype], outtype)
-            info = check_metadata(name, model, files["f32"], args.lmforge)
+            info = check_metadata(name, model, files["f32"], args.lmforge, root)
             eog = eog_ids(info)
+            if real:
+                want_eog = set(realtok_checks.EXPECT[name]["eog"])
+                check(want_eog <= eog, "%s: end-of-generation ids %s do not include generation_config.json's %s"
+                      % (name, sorted(eog), sorted(want_eog)))
+                check_llama_cpp_tokens(name, files["f32"], work, ids)
             for outtype in TYPES:
                 tag = "%s %s" % (name, outtype)
                 theirs, greedy = llama_cpp(files[outtype], work, ids, vocab)
+                if real:
+                    theirs = realtok_checks.renormalized(theirs)
                 cmp = Comparison(TIE[outtype])
                 for i in range(len(ids)):
                     cmp.add("prompt %d" % i, lmforge_probs(tag, args.lmforge, files[outtype], ids[i], vocab), theirs[i])
@@ -306,16 +341,36 @@ def main():
                 if outtype == "f32":
                     check_greedy(tag, args.lmforge, files[outtype], ids, greedy, eog)
                     check_reference(name, folder, args.lmforge, files[outtype], ids, theirs)
-            check_chat(name, folder, info, args.chat_tool, work)
+            check_chat(name, folder, info, args.chat_tool, work, adds_bos)
+            if real:
+                realtok_checks.check_tokenizer_parity(name, args.lmforge, folder, files["f32"], work)
         except CheckFailed as e:
             print("  FAIL: %s" % e, flush=True)
             failures.append(str(e))
     try:
-        check_bad_inputs(args.lmforge, work, folders)
+        if real:
+            realtok_checks.check_bad_tokenizers(args.lmforge, work, folders["llama3-real"])
+        else:
+            check_bad_inputs(args.lmforge, work, folders)
     except CheckFailed as e:
         print("  FAIL: %s" % e, flush=True)
         failures.append(str(e))
     check(not failures, "%d failure(s):\n  %s" % (len(failures), "\n  ".join(failures)))
+
+
+def check_llama_cpp_tokens(name, gguf, work, ids):
+    """llama.cpp's own tokenization of the prompts on our GGUF (BOS as it decides) must be the
+    ids the probabilities are compared on (tokenizers.js's, BOS where expected)."""
+    req = os.path.join(work, name + ".tokens.request.json")
+    with open(req, "w") as f:
+        json.dump({"prompts": PROMPTS[:len(ids)], "generate": 0, "probabilities": False}, f)
+    out = run_node("llama_cpp.mjs", [gguf, req])
+    realtok_checks.check_llama_cpp_reads_bos(name, out)
+    for i, r in enumerate(out["results"]):
+        check(r["tokens"] == ids[i], "%s: prompt %d: llama.cpp tokenizes our GGUF as %s, tokenizers.js (+BOS) gives %s"
+              % (name, i, r["tokens"], ids[i]))
+    print("%s: llama.cpp tokenizes the prompts on our GGUF as tokenizers.js does (BOS %s)"
+          % (name, "added" if out["add_bos"] else "not added"), flush=True)
 
 
 if __name__ == "__main__":

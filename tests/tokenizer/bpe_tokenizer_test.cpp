@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "tokenizer/bpe_json.h"
+#include "tokenizer/bpe_pretokenizer.h"
 
 namespace lmforge {
 namespace {
@@ -148,6 +149,42 @@ TEST(BpeTokenizerJson, WritesWhatItReads) {
   EXPECT_EQ(back.pre_tokenizer, v.pre_tokenizer);
   EXPECT_EQ(back.bos_id, v.bos_id);
   EXPECT_EQ(back.add_bos, v.add_bos);
+}
+
+// Llama 3's first tokenizer.json: Llama 3's Split regex and a ByteLevel post-processor, which
+// says nothing about BOS. llama.cpp's converter then writes no add_bos_token and llama.cpp adds
+// BOS for llama-bpe; lmforge must decide alike (and its converter write no key either).
+json llama3_split(json j, json post) {
+  j["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers", json::array({{{"type", "Split"},
+                                                        {"pattern", {{"Regex", std::string(bpe_pre_tokenizer_regex(BpePreTokenizer::kLlama3))}}},
+                                                        {"behavior", "Isolated"}, {"invert", false}},
+                                                       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+  j["post_processor"] = std::move(post);
+  return j;
+}
+
+TEST(BpeTokenizerJson, BosUnstatedFollowsTheLlamaBpeDefault) {
+  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+  const BpeVocab llama3 = bpe_vocab_from_tokenizer_json(llama3_split(tiny_tokenizer_json(), byte_level), "l3.json");
+  EXPECT_FALSE(llama3.add_bos_stated);
+  EXPECT_TRUE(llama3.add_bos);
+  // The same vocabulary with the gpt-2 pre-tokenizer: llama.cpp adds nothing there.
+  json gpt2 = tiny_tokenizer_json();
+  gpt2["post_processor"] = byte_level;
+  const BpeVocab g = bpe_vocab_from_tokenizer_json(gpt2, "g.json");
+  EXPECT_FALSE(g.add_bos_stated);
+  EXPECT_FALSE(g.add_bos);
+  // A template states it, with or without a BOS.
+  const BpeVocab templ = bpe_vocab_from_tokenizer_json(llama3_split(tiny_tokenizer_json(), tiny_tokenizer_json()["post_processor"]), "t.json");
+  EXPECT_TRUE(templ.add_bos_stated);
+  EXPECT_TRUE(templ.add_bos);
+  // No BOS on a llama-bpe vocabulary survives the trip through tokenizer.json.
+  BpeVocab none = llama3;
+  none.add_bos = false;
+  const BpeVocab back = bpe_vocab_from_tokenizer_json(bpe_vocab_to_tokenizer_json(none), "back.json");
+  EXPECT_TRUE(back.add_bos_stated);
+  EXPECT_FALSE(back.add_bos);
 }
 
 }  // namespace

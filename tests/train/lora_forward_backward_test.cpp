@@ -128,6 +128,50 @@ TEST_F(TinyModel, LoraGradientIsBitIdenticalForAnyThreadCount) {
   }
 }
 
+// Keeping every layer's intermediates (swapped in and out of the working buffers) and
+// recomputing them give the same bits, on the first micro-batch and on later ones that reuse the
+// kept sets; so does a budget just too small to keep them.
+TEST_F(TinyModel, KeptAndRecomputedActivationsGiveTheSameBits) {
+  for (DType type : {DType::F32, DType::Q4_0}) {
+    TinySpec spec;
+    spec.embd = 128;
+    spec.heads = 4;
+    spec.kv_heads = 2;
+    spec.ff = 320;
+    spec.vocab = 300;
+    spec.matrix_type = type;
+    auto m = write(spec);
+    const uint32_t ctx = 12;
+    const LoraAdapter a = random_adapter(*m, 4, 5);
+    const auto w1 = random_windows(2, ctx, m->n_vocab(), 6);
+    const auto w2 = random_windows(2, ctx, m->n_vocab(), 7);
+    ThreadPool pool(2);
+    auto run = [&](uint64_t budget) {
+      LoraForwardBackward fb(*m, a, ctx, pool);
+      fb.set_activation_budget(budget);
+      LoraAdapter g = zero_like(a);
+      std::vector<double> losses;
+      for (const auto* w : {&w1, &w2, &w1}) losses.push_back(fb.accumulate(spans(*w), 0.5f, g));
+      losses.push_back(fb.loss(spans(w2)));
+      return std::make_pair(g, losses);
+    };
+    ThreadPool probe_pool(1);
+    const uint64_t needed = LoraForwardBackward(*m, a, ctx, probe_pool).activation_bytes(2);
+    ASSERT_GT(needed, 0u);
+    const auto kept = run(needed);
+    const auto recomputed = run(0);
+    const auto short_by_one = run(needed - 1);
+    EXPECT_EQ(kept.second, recomputed.second) << dtype_name(type);
+    EXPECT_EQ(kept.second, short_by_one.second) << dtype_name(type);
+    for (size_t l = 0; l < a.layers.size(); ++l) {
+      for (size_t t = 0; t < kLoraTargetCount; ++t) {
+        EXPECT_EQ(kept.first.layers[l][t]->a, recomputed.first.layers[l][t]->a) << dtype_name(type);
+        EXPECT_EQ(kept.first.layers[l][t]->b, recomputed.first.layers[l][t]->b) << dtype_name(type);
+      }
+    }
+  }
+}
+
 TEST_F(TinyModel, LoraInitIsKaimingUniformAndZeroB) {
   auto m = write(TinySpec{});
   const LoraAdapter a = init_lora_adapter(*m, {LoraTarget::kQ, LoraTarget::kDown}, 4, 8.0f, 5);
