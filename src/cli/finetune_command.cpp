@@ -9,6 +9,13 @@
 // one summary object on stdout. Ctrl-C stops after the current step and writes a checkpoint
 // (with --checkpoint-dir) before exiting with status 130; the adapter file is written only when
 // the run completes.
+//
+// Under mpirun (`mpirun -np R lmforge finetune ... --batch b`) the run is data-parallel
+// (cli/process_group.h): the global batch is R * b windows, each rank computes b of them, and
+// the gradients are summed over the ranks every step, so the result is a one-process run's with
+// --batch R * b (to float rounding). Rank 0 alone reads and writes the checkpoint folder (the
+// others get its checkpoint through MPI), prints, and writes the adapter; the checkpoint
+// records the global batch. SIGUSR1 (which mpirun passes on to the ranks) stops like Ctrl-C.
 #include <atomic>
 #include <csignal>
 #include <cmath>
@@ -21,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/process_group.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/sha256.h"
@@ -29,6 +37,7 @@
 #include "engine/model_loader.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/lora_step_trainer.h"
 #include "train/lora_tensors.h"
 #include "train/training_data.h"
@@ -103,13 +112,14 @@ void check_flags(const FinetuneOptions& o, bool steps_given, bool epochs_given) 
     throw UsageError("finetune: --checkpoint-every needs --checkpoint-dir");
 }
 
-int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bool targets_given, bool steps_given,
-                 bool epochs_given, bool threads_given) {
-  check_flags(o, steps_given, epochs_given);
-  if (threads_given && o.threads == 0) throw UsageError("finetune: -t must be between 1 and 1024");
-  if (!o.init_adapter.empty() && (rank_given || alpha_given || targets_given))
-    throw UsageError("finetune: --init-adapter sets the rank, alpha and targets; do not also give --lora-rank, "
-                     "--lora-alpha or --lora-targets");
+int run_finetune(const FinetuneOptions& o, bool steps_given, Collective& ranks) {
+  const bool root = ranks.is_root();
+  const bool talk = root && !o.json;
+  // Every rank's windows of one micro-batch together.
+  const uint64_t global_batch = uint64_t{o.batch} * static_cast<uint64_t>(ranks.size());
+  if (global_batch > 65536)
+    throw UsageError("finetune: --batch " + std::to_string(o.batch) + " on " + std::to_string(ranks.size()) +
+                     " ranks is more than 65536 windows per micro-batch");
 
   const LoadedModel loaded = load_model_for_inference(o.model);
   const LlamaModel& model = *loaded.model;
@@ -125,12 +135,12 @@ int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bo
     const std::vector<LoraTarget> targets = parse_lora_targets(o.targets.empty() ? kDefaultTargets : o.targets);
     adapter = init_lora_adapter(model, targets, o.rank, o.alpha, o.seed);
   }
-  if (o.ctx > model.config().max_position_embeddings && !o.json)
+  if (o.ctx > model.config().max_position_embeddings && talk)
     std::fprintf(stderr, "lmforge: warning: --ctx %u is beyond the model's training context (%u)\n", o.ctx,
                  model.config().max_position_embeddings);
 
   TrainingLoopOptions loop;
-  loop.batch = o.batch;
+  loop.batch = static_cast<uint32_t>(global_batch);
   loop.grad_accum = o.grad_accum;
   loop.steps = o.steps;
   loop.epochs = o.epochs;
@@ -140,14 +150,15 @@ int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bo
   loop.checkpoint_every = o.checkpoint_every;
   loop.json = o.json;
   loop.stop = &g_stop;
-  const uint64_t per_epoch = data.windows.size() / (uint64_t{o.batch} * o.grad_accum);
+  loop.ranks = &ranks;
+  const uint64_t per_epoch = data.windows.size() / (global_batch * o.grad_accum);
 
   TrainingState current;
   current.base_sha256 = base_fingerprint(o.model);
   current.data_sha256 = data.sha256;
   current.options = {{"rank", adapter.rank},         {"alpha", adapter.alpha},
                      {"targets", targets_text(adapter)}, {"ctx", o.ctx},
-                     {"batch", o.batch},             {"grad_accum", o.grad_accum},
+                     {"batch", global_batch},        {"grad_accum", o.grad_accum},
                      {"steps", o.steps},             {"epochs", steps_given ? 0 : o.epochs},
                      {"lr", o.lr},                   {"warmup", o.warmup},
                      {"lr_schedule", o.schedule},    {"weight_decay", o.weight_decay},
@@ -156,9 +167,11 @@ int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bo
   current.rng = TrainRng(o.seed).state();
   current.tensors = lora_tensors(adapter);
 
+  if (ranks.size() > 1) check_same_inputs(current, ranks);
+
   TrainingState state;
   std::optional<TrainingState> saved;
-  if (!o.checkpoint_dir.empty()) saved = load_latest_checkpoint(o.checkpoint_dir);
+  if (!o.checkpoint_dir.empty()) saved = load_latest_checkpoint_on_all(o.checkpoint_dir, ranks);
   if (o.resume) {
     if (!saved) throw Error(o.checkpoint_dir, "--resume: there is no checkpoint here to resume");
     check_resume_compatible(*saved, current, o.checkpoint_dir);
@@ -176,27 +189,40 @@ int run_finetune(const FinetuneOptions& o, bool rank_given, bool alpha_given, bo
   schedule.kind = o.schedule == "cosine" ? LrScheduleKind::kCosine : LrScheduleKind::kConstant;
   schedule.total_steps = o.steps > 0 ? o.steps : o.epochs * per_epoch;
 
-  const unsigned threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  // By default the ranks on one machine share its cores.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads =
+      o.threads > 0 ? o.threads : std::max(1u, cores / static_cast<unsigned>(ranks.size() > 1 ? mpi_launcher_local_size() : 1));
   ThreadPool pool(threads);
   AdamWOptions adamw;
   adamw.weight_decay = o.weight_decay;
-  LoraStepTrainer trainer(model, adapter, o.ctx, o.batch, adamw, pool);
+  LoraStepTrainer trainer(model, adapter, o.ctx, o.batch, adamw, pool, &ranks);
   if (o.low_memory) trainer.set_activation_budget(0);
-  if (!o.json) {
+  // The default budget is a share of the machine's memory: the ranks on one machine split it.
+  else if (ranks.size() > 1)
+    trainer.set_activation_budget(trainer.activation_budget() / static_cast<uint64_t>(mpi_launcher_local_size()));
+  if (talk && ranks.size() > 1)
+    std::fprintf(stderr, "lmforge: %d ranks x %u threads, %u windows per rank and micro-batch (%llu in all)\n",
+                 ranks.size(), threads, o.batch, static_cast<unsigned long long>(global_batch));
+  if (talk) {
     std::fprintf(stderr, "lmforge: %zu tokens, %zu windows of %u, rank %u, alpha %g, targets %s, %u threads\n",
                  data.windows.n_tokens(), data.windows.size(), o.ctx, adapter.rank, static_cast<double>(adapter.alpha),
                  targets_text(adapter).c_str(), threads);
   }
 
   auto previous = std::signal(SIGINT, on_interrupt);
+  auto previous_usr1 = std::signal(SIGUSR1, on_interrupt);
   const TrainingResult r = run_training(data.windows, loop, schedule, trainer, state);
   std::signal(SIGINT, previous);
+  std::signal(SIGUSR1, previous_usr1);
+  if (ranks.size() > 1) check_same_tensors(state, ranks);
 
   if (r.nan_stopped) throw Error(o.data, "training stopped: the loss became NaN or infinite");
   if (r.interrupted) {
-    if (!o.json) std::fprintf(stderr, "lmforge: interrupted; %s not written\n", o.out.c_str());
+    if (talk) std::fprintf(stderr, "lmforge: interrupted; %s not written\n", o.out.c_str());
     return 130;
   }
+  if (!root) return 0;
   const LoraAdapter& trained = trainer.adapter_from(state);
   write_lora_adapter_gguf(trained, model.config(), o.out);
   if (!o.peft_dir.empty()) write_lora_adapter_peft(trained, model.config(), o.peft_dir);
@@ -243,11 +269,18 @@ Action& register_finetune(CLI::App& app) {
   sub->add_flag("--low-memory", o.low_memory,
                 "Recompute each layer's activations in the backward pass instead of keeping them (a third more "
                 "work; kept by default when they fit a quarter of the memory); same results");
-  auto* threads = sub->add_option("-t,--threads", o.threads, "Threads (default: one per core)");
+  auto* threads = sub->add_option("-t,--threads", o.threads,
+                                  "Threads (default: one per core; under mpirun, per rank: cores / ranks on the machine)");
   sub->add_flag("--json", o.json, "Print one JSON summary {steps, loss, tokens_per_s} instead of step lines");
   action = [=] {
-    return run_finetune(o, rank->count() > 0, alpha->count() > 0, targets->count() > 0, steps->count() > 0,
-                        epochs->count() > 0, threads->count() > 0);
+    // Flags first, on every rank alike, before any process waits for another.
+    check_flags(o, steps->count() > 0, epochs->count() > 0);
+    if (threads->count() > 0 && o.threads == 0) throw UsageError("finetune: -t must be between 1 and 1024");
+    if (!o.init_adapter.empty() && (rank->count() > 0 || alpha->count() > 0 || targets->count() > 0))
+      throw UsageError("finetune: --init-adapter sets the rank, alpha and targets; do not also give --lora-rank, "
+                       "--lora-alpha or --lora-targets");
+    const std::unique_ptr<Collective> ranks = join_process_group("finetune");
+    return run_on_every_rank(*ranks, [&] { return run_finetune(o, steps->count() > 0, *ranks); });
   };
   return action;
 }

@@ -2,6 +2,7 @@
 #include "core/sha256_blocks.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define LMFORGE_SHA_X86 1
 #endif
@@ -64,8 +65,15 @@ void sha256_blocks_portable(uint32_t state[8], const uint8_t* blocks, size_t n) 
 
 #ifdef LMFORGE_SHA_X86
 
+// CPUID directly: leaf 7 EBX bit 29 is SHA, leaf 1 ECX bit 19 SSE4.1 (Clang's
+// __builtin_cpu_supports does not know "sha").
 bool sha256_has_shani() {
-  static const bool has = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19))) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 29)) != 0;
+  }();
   return has;
 }
 

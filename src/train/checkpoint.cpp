@@ -99,6 +99,8 @@ std::optional<TrainingState> load_latest_checkpoint(const std::string& dir) {
   return decode_checkpoint(file->bytes(), path);
 }
 
+std::string checkpoint_file(const std::string& dir) { return checkpoint_path(dir); }
+
 void check_resume_compatible(const TrainingState& saved, const TrainingState& current, const std::string& dir) {
   const std::string where = checkpoint_path(dir);
   if (saved.base_sha256 != current.base_sha256)

@@ -22,6 +22,9 @@ void save_checkpoint(const std::string& dir, const TrainingState& state);
 // lmforge::Error naming the file when one exists but is damaged (every size and offset checked).
 std::optional<TrainingState> load_latest_checkpoint(const std::string& dir);
 
+// The file a complete checkpoint in `dir` has (the one load_latest_checkpoint reads).
+std::string checkpoint_file(const std::string& dir);
+
 // Refuses (lmforge::Error, one clear line) to resume `saved` with another base model, data file
 // or hyperparameters than `current`'s; `current` holds the fingerprints and options of this
 // command line.

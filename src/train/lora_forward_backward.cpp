@@ -517,6 +517,8 @@ double LoraForwardBackward::loss(std::span<const std::span<const int32_t>> windo
   return impl_->run(windows, 1.0f, nullptr);
 }
 
+uint64_t LoraForwardBackward::activation_budget() const { return impl_->activation_budget; }
+
 void LoraForwardBackward::set_activation_budget(uint64_t bytes) {
   impl_->activation_budget = bytes;
   impl_->T = 0;  // re-plan the buffers at the next call

@@ -53,6 +53,7 @@ class LoraForwardBackward {
 
   // Keep every layer's intermediates when they take at most `bytes` (0: always recompute).
   void set_activation_budget(uint64_t bytes);
+  uint64_t activation_budget() const;
   // What keeping them takes for micro-batches of `windows` windows.
   uint64_t activation_bytes(size_t windows) const;
 

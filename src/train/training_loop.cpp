@@ -99,16 +99,21 @@ TrainingResult run_training(const TokenWindows& data, const TrainingLoopOptions&
                             StepTrainer& trainer, TrainingState& state) {
   const StepPlan plan = plan_steps(data, options);
   prepare_data_position(plan, options, state);
-  const bool checkpoints = !options.checkpoint_dir.empty();
+  SingleProcess alone;
+  Collective& ranks = options.ranks ? *options.ranks : alone;
+  const bool root = ranks.is_root();
+  const bool checkpoints = !options.checkpoint_dir.empty() && root;
   const uint64_t tokens_per_step = plan.windows_per_step * data.ctx();
 
   TrainingResult result;
-  Progress progress(plan.total_steps, options.json, "steps");
+  Progress progress(plan.total_steps, options.json || !root, "steps");
   progress.update(state.step);
   std::vector<std::span<const int32_t>> windows(plan.windows_per_step);
 
   while (state.step < plan.total_steps) {
-    if (options.stop && options.stop->load()) {
+    // Every rank decides alike, or one would wait for the others in its next step forever.
+    const bool stop_here = options.stop && options.stop->load();
+    if (ranks.size() > 1 ? ranks.allreduce_sum(stop_here ? 1.0 : 0.0) > 0 : stop_here) {
       result.interrupted = true;
       break;
     }
@@ -127,7 +132,8 @@ TrainingResult run_training(const TokenWindows& data, const TrainingLoopOptions&
       state.rng = rng_before;
       result.nan_stopped = true;
       progress.finish();
-      std::fprintf(stderr, "lmforge: the loss of step %llu is not finite (%g); training stopped, tensors as after step %llu\n",
+      if (root)
+        std::fprintf(stderr, "lmforge: the loss of step %llu is not finite (%g); training stopped, tensors as after step %llu\n",
                    static_cast<unsigned long long>(state.step + 1), static_cast<double>(loss),
                    static_cast<unsigned long long>(state.step));
       break;
@@ -157,7 +163,7 @@ TrainingResult run_training(const TokenWindows& data, const TrainingLoopOptions&
     else if (result.interrupted)
       std::fprintf(stderr, "lmforge: interrupted; checkpoint of step %llu written to %s (continue with --resume)\n",
                    static_cast<unsigned long long>(state.step), options.checkpoint_dir.c_str());
-  } else if (result.nan_stopped || result.interrupted) {
+  } else if (root && (result.nan_stopped || result.interrupted)) {
     std::fprintf(stderr, "lmforge: stopped after step %llu; no checkpoint directory was given\n",
                  static_cast<unsigned long long>(state.step));
   }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/collective.h"
 #include "train/token_windows.h"
 #include "train/training_state.h"
 
@@ -43,6 +44,11 @@ struct TrainingLoopOptions {
   bool json = false;         // no per-step lines or progress bar; the caller prints the summary
   // Set (by a signal handler) to stop after the current step, checkpoint, and return.
   const std::atomic<bool>* stop = nullptr;
+  // Data-parallel runs (nullptr: one process). `batch` above is then the global batch, every
+  // rank's windows together, and the StepTrainer takes its own share of each micro-batch. The
+  // ranks stop together when any of them saw `stop`; rank 0 alone prints and writes
+  // checkpoints.
+  Collective* ranks = nullptr;
 };
 
 // What one optimizer step computes. Implementations must give bit-identical results for any
@@ -61,7 +67,7 @@ class StepTrainer {
 struct TrainingResult {
   uint64_t steps_done = 0;     // steps this call ran
   double seconds = 0;          // training time of those steps (loading excluded)
-  double tokens_per_s = 0;     // batch * grad_accum * ctx * steps_done / seconds
+  double tokens_per_s = 0;     // batch * grad_accum * ctx * steps_done / seconds (all ranks' tokens)
   bool interrupted = false;    // stopped by `stop`; a checkpoint was written
   bool nan_stopped = false;    // a non-finite loss: stopped, the last good checkpoint kept
 };
