@@ -32,8 +32,12 @@ fi
 # cold (clone + configure + build): llama-quantize alone 4.7-6 min; llama-imatrix and
 # llama-perplexity add 14 s (they share libllama and common), so they come along for the
 # imatrix and perplexity checks to come. llama-server would add 2.8 min (its server library and
-# mtmd): left out until a check needs it. A run that finds its stamp takes 0.03 s.
-targets="llama-quantize llama-imatrix llama-perplexity"
+# mtmd): left out until a check needs it. llama-tokenize (bench/tokenize_bench.py: llama.cpp's
+# own tokenizer binary beside lmforge's) is one more file on the same libraries; adding it to
+# an existing cache changes the stamp once and costs one incremental build (measured: see
+# docs/benchmarks.md, "Tokenization throughput against llama-tokenize"). A run that finds its
+# stamp takes 0.03 s.
+targets="llama-quantize llama-imatrix llama-perplexity llama-tokenize"
 
 # Options chosen for a build that needs no network and runs on any CPU of the same
 # architecture: GGML_NATIVE=OFF (no -march=native) with every x86 extension left off, so the

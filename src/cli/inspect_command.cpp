@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/inspect_tokenizer.h"
 #include "convert/sources/gptq_llama_source.h"
 #include "convert/sources/open_model.h"
 #include "core/checked_math.h"
@@ -12,8 +13,6 @@
 #include "formats/gguf/gguf_reader.h"
 #include "formats/detect/sniff.h"
 #include "formats/training_checkpoint.h"
-#include "tokenizer/bpe_tokenizer.h"
-#include "tokenizer/tokenizer.h"
 
 namespace lmforge::cli {
 
@@ -62,17 +61,6 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
-bool has_tokenizer(const std::string& path, FileFormat fmt, const TensorSource& src) {
-  if (const auto* g = dynamic_cast<const GgufReader*>(&src)) {
-    const GgufValue* m = g->find_kv("tokenizer.ggml.model");
-    return m && m->type == GgufType::STRING && (m->s == "llama" || m->s == "gpt2");
-  }
-  if (fmt != FileFormat::kHfFolder) return false;
-  std::error_code ec;
-  return std::filesystem::is_regular_file(std::filesystem::path(path) / "tokenizer.model", ec) ||
-         std::filesystem::is_regular_file(std::filesystem::path(path) / "tokenizer.json", ec);
-}
-
 int run_inspect(const std::string& path, bool json) {
   const FileFormat fmt = sniff_format(path);
   auto src = open_model(path);
@@ -102,21 +90,9 @@ int run_inspect(const std::string& path, bool json) {
     out["data_offset"] = g->data_start();
   }
 
-  // The tokenizer, when the input carries one: its kind and (byte-level BPE) pre-tokenizer.
-  std::string tokenizer_line;
-  if (has_tokenizer(path, fmt, *src)) {
-    try {
-      const auto tok = load_tokenizer(path);
-      nlohmann::json t = {{"kind", tok->kind()}, {"description", tok->description()}, {"tokens", tok->size()}};
-      if (const auto* bpe = dynamic_cast<const BpeTokenizer*>(tok.get()))
-        t["pre_tokenizer"] = bpe_pre_tokenizer_name(bpe->vocab().pre_tokenizer);
-      out["tokenizer"] = t;
-      tokenizer_line = tok->description() + ", " + std::to_string(tok->size()) + " tokens";
-    } catch (const Error& e) {
-      out["tokenizer"] = {{"error", e.what()}};
-      tokenizer_line = std::string("unreadable: ") + e.what();
-    }
-  }
+  // The tokenizer, when the input carries one: its kind, pre-tokenizer and special ids.
+  const TokenizerSummary tokenizer = summarize_tokenizer(path, fmt, *src);
+  if (!tokenizer.facts.is_null()) out["tokenizer"] = tokenizer.facts;
 
   // A GPTQ folder: its quantization settings, and how many linears are stored quantized.
   std::string gptq_line;
@@ -137,7 +113,7 @@ int run_inspect(const std::string& path, bool json) {
   }
   std::printf("file:    %s\nformat:  %s\n", path.c_str(), out["description"].get<std::string>().c_str());
   if (!gptq_line.empty()) std::printf("gptq:    %s\n", gptq_line.c_str());
-  if (!tokenizer_line.empty()) std::printf("tokens:  %s\n", escaped_for_display(tokenizer_line).c_str());
+  for (const auto& line : tokenizer.lines) std::printf("tokens:  %s\n", escaped_for_display(line).c_str());
   const auto& meta = out["metadata"];
   if (const auto* g = dynamic_cast<const GgufReader*>(src.get())) {
     std::printf("\nmetadata (%zu keys, file order):\n", g->kvs().size());

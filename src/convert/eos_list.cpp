@@ -1,6 +1,7 @@
 #include "convert/eos_list.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "tokenizer/vocab.h"
 
@@ -30,18 +31,20 @@ std::vector<uint32_t> eos_list(const std::vector<uint32_t>& config_ids, const nl
 EosListKeys eos_list_keys(const std::vector<uint32_t>& ids, const std::vector<std::string>& tokens,
                           const std::vector<int32_t>& types, std::optional<uint32_t> eos) {
   EosListKeys r;
-  std::optional<uint32_t> eot;
+  // llama.cpp puts eot and eom in its end-of-generation set and uses eom for nothing else, so
+  // both slots can carry an id its text does not announce.
+  const char* slots[] = {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"};
+  size_t used = 0;
   for (uint32_t id : ids) {
     if (id >= tokens.size() || (eos && id == *eos)) continue;
     const bool special = id < types.size() && (types[id] == static_cast<int32_t>(TokenType::kControl) ||
                                                types[id] == static_cast<int32_t>(TokenType::kUserDefined));
     if (special && is_end_of_generation_text(tokens[id])) continue;  // llama.cpp finds it by its text
-    if (!eot) {
-      eot = id;
-      r.kvs.push_back({"tokenizer.ggml.eot_token_id", GgufValue::u32(id)});
+    if (used < std::size(slots)) {
+      r.kvs.push_back({slots[used++], GgufValue::u32(id)});
     } else {
       r.warnings.push_back("end-of-generation id " + std::to_string(id) + " (" + tokens[id] +
-                           ") has no GGUF key left (eos and eot are taken); llama.cpp and lmforge will not stop on it");
+                           ") has no GGUF key left (eos, eot and eom are taken); llama.cpp and lmforge will not stop on it");
     }
   }
   return r;

@@ -4,7 +4,8 @@
 // GGUF has one eos id; llama.cpp adds to it an eot and an eom id and every control token whose
 // text it knows as an end of turn (<|eot_id|>, <|end_of_text|>, <|im_end|>, ...). So an id of
 // the list needs a key only when its text is not one of those: the first such id becomes
-// tokenizer.ggml.eot_token_id; any further one cannot be expressed and is reported.
+// tokenizer.ggml.eot_token_id, the second tokenizer.ggml.eom_token_id (llama.cpp uses eom only
+// to end generation); any further one cannot be expressed and is reported.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ std::vector<uint32_t> eos_list(const std::vector<uint32_t>& config_ids, const nl
                                uint32_t vocab_size);
 
 struct EosListKeys {
-  std::vector<GgufKv> kvs;            // tokenizer.ggml.eot_token_id, when needed
+  std::vector<GgufKv> kvs;            // tokenizer.ggml.eot_token_id / eom_token_id, when needed
   std::vector<std::string> warnings;  // ids no key can carry
 };
 

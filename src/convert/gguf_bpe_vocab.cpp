@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "convert/eos_list.h"
 #include "core/error.h"
 #include "formats/json_strict.h"
 #include "tokenizer/bpe_json.h"
@@ -21,8 +22,10 @@ bool folder_has_bpe_tokenizer(const std::string& dir) {
   return fs::is_regular_file(fs::path(dir) / "tokenizer.json", ec) && !fs::exists(fs::path(dir) / "tokenizer.model", ec);
 }
 
-std::vector<GgufKv> gguf_vocab_from_bpe_folder(const std::string& dir, uint32_t vocab_size) {
-  const BpeVocab v = load_bpe_folder(dir);
+std::vector<GgufKv> gguf_vocab_from_bpe_folder(const std::string& dir, uint32_t vocab_size,
+                                               const std::vector<uint32_t>& config_eos_ids, std::vector<std::string>* warnings) {
+  BpeVocab v = load_bpe_folder(dir);
+  if (v.eos_id < 0 && !config_eos_ids.empty() && config_eos_ids[0] < v.size()) v.eos_id = static_cast<int32_t>(config_eos_ids[0]);
   if (vocab_size == 0) vocab_size = static_cast<uint32_t>(v.size());
   if (v.size() > vocab_size)
     fail(dir, "tokenizer.json has " + std::to_string(v.size()) + " tokens but config.json vocab_size is " + std::to_string(vocab_size));
@@ -50,6 +53,14 @@ std::vector<GgufKv> gguf_vocab_from_bpe_folder(const std::string& dir, uint32_t 
   kv.push_back({"tokenizer.ggml.merges", GgufValue::string_array(merges)});
   if (v.bos_id >= 0) kv.push_back({"tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<uint32_t>(v.bos_id))});
   if (v.eos_id >= 0) kv.push_back({"tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<uint32_t>(v.eos_id))});
+  // The rest of the eos lists (generation_config.json's, then config.json's), eos first.
+  std::vector<uint32_t> eog;
+  for (int32_t id : v.extra_eos_ids) eog.push_back(static_cast<uint32_t>(id));
+  eog.insert(eog.end(), config_eos_ids.begin(), config_eos_ids.end());
+  EosListKeys more = eos_list_keys(eos_list(eog, nlohmann::json(), vocab_size), tokens, types,
+                                   v.eos_id >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(v.eos_id)) : std::nullopt);
+  kv.insert(kv.end(), more.kvs.begin(), more.kvs.end());
+  if (warnings) warnings->insert(warnings->end(), more.warnings.begin(), more.warnings.end());
   if (v.pad_id >= 0) kv.push_back({"tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<uint32_t>(v.pad_id))});
   // Written only when the folder says it, as llama.cpp's converter does: otherwise llama.cpp
   // (and lmforge's reader) use the pre-tokenizer's default, which add_bos already holds.

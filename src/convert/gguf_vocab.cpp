@@ -39,7 +39,11 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 std::vector<GgufKv> gguf_vocab_from_hf(const HfModel& model, const LlamaConfig& config, uint32_t vocab_size,
                                        std::vector<std::string>* warnings) {
   // Llama 3, Qwen2, SmolLM: byte-level BPE from tokenizer.json.
-  if (!model.tokenizer && folder_has_bpe_tokenizer(model.dir)) return gguf_vocab_from_bpe_folder(model.dir, vocab_size);
+  if (!model.tokenizer && folder_has_bpe_tokenizer(model.dir)) {
+    std::vector<uint32_t> config_eos = config.eos_token_ids;
+    if (config_eos.empty() && config.eos_token_id) config_eos.push_back(*config.eos_token_id);
+    return gguf_vocab_from_bpe_folder(model.dir, vocab_size, config_eos, warnings);
+  }
   if (!model.tokenizer) fail(model.dir, "no tokenizer.model in the folder; a llama GGUF needs its SentencePiece vocabulary");
   const auto& sp = *model.tokenizer;
   if (vocab_size == 0) vocab_size = static_cast<uint32_t>(sp.pieces.size());

@@ -284,6 +284,9 @@ BpeVocab load_bpe_folder(const std::string& dir) {
       if (id < 0) fail(config, "eos_token " + quoted_for_message(eos) + " is not in the vocabulary");
       v.eos_id = id;
     }
+    // pad_token as llama.cpp's converter writes it (tokenizer.ggml.padding_token_id); a name
+    // the vocabulary lacks is skipped, as it does.
+    if (const std::string pad = config_token(cfg, "pad_token"); !pad.empty()) v.pad_id = id_of_text(pad);
     // tokenizer_config.json's add_bos_token outranks the template, as in llama.cpp's converter.
     if (const json* add = member(cfg, "add_bos_token"); add && add->is_boolean()) {
       v.add_bos = add->get<bool>();

@@ -23,7 +23,7 @@ namespace lmforge {
 
 BpeVocab bpe_vocab_from_tokenizer_json(const nlohmann::json& j, const std::string& file);
 
-// A folder's tokenizer.json, with the BOS/EOS tokens of tokenizer_config.json and the EOS ids
+// A folder's tokenizer.json, with the BOS/EOS/PAD tokens of tokenizer_config.json and the EOS ids
 // of generation_config.json (one id or a list) when those files exist.
 BpeVocab load_bpe_folder(const std::string& dir);
 

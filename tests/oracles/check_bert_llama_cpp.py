@@ -12,7 +12,8 @@ state ([SEP]'s). So lmforge runs with --no-normalize and --pooling the file's (m
 last. f32 and f16 GGUFs are both read; the f16 one is compared with the folder's f16-rounded
 weights only through the bound.
 
-lmforge also runs from the GGUF it wrote (`embed` and `tokenize -m X.gguf`): the same ids as the
+lmforge also runs from the GGUF it wrote (`embed` and `tokenize -m X.gguf`, and `inspect`
+names its tokenizer WordPiece with the [CLS]/[SEP] ids the texts get): the same ids as the
 folder, embeddings equal to the folder's within --max-abs-f32 (f32 file: the same weights) and
 within llama.cpp's bound for f16, and against llama.cpp as above.
 """
@@ -91,6 +92,10 @@ def main():
                 gids = [json.loads(run([args.lmforge, "tokenize", "-m", gguf, "-p", t, "--json"]).stdout)["ids"]
                         for t in TEXTS]
                 check(gids == ids, "%s: tokenize -m GGUF gives %s, the folder %s" % (gguf, gids, ids))
+                # inspect names the tokenizer: WordPiece, with the [CLS]/[SEP] ids every text gets.
+                tok = json.loads(run([args.lmforge, "inspect", gguf, "--json"]).stdout).get("tokenizer", {})
+                check(tok.get("family") == "WordPiece" and tok.get("cls_id") == ids[0][0] and tok.get("sep_id") == ids[0][-1],
+                      "%s: inspect's tokenizer is %s, expected WordPiece with [CLS] %d, [SEP] %d" % (gguf, tok, ids[0][0], ids[0][-1]))
                 own = json.loads(run([args.lmforge, "embed", "-m", gguf, "-f", textfile, "--lines", "--json",
                                       "--no-normalize", "--pooling", pooling]).stdout)
                 worst_own, worst_llama = 0.0, 1.0

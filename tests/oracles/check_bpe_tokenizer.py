@@ -22,7 +22,17 @@ from node-llama-cpp's gitRelease.bundle): llama-bpe (Llama 3), qwen2 and gpt-2. 
   6. conversion: the fixtures' mha-safetensors model with its tokenizer.model replaced by a
      small byte-level BPE tokenizer.json (Llama 3's regex, a BOS template, a special and a
      non-special added token) converts to a GGUF whose vocabulary llama.cpp loads and
-     tokenizes as lmforge does on the folder.
+     tokenizes as lmforge does on the folder;
+  7. GGUF -> Hugging Face folder: that GGUF converts to a folder with tokenizer.json,
+     tokenizer_config.json and generation_config.json (no tokenizer.model); tokenizers.js on
+     the written tokenizer.json gives lmforge's ids; the folder converts back to a GGUF with
+     the same tokenizer.* keys; `lmforge inspect` reports the same kind, pre-tokenizer and
+     special ids for both (and its text output names them);
+  8. several EOS ids: generation_config.json's eos_token_id [<|eot_id|>, T] with T a plain token
+     the model's greedy output reaches: the GGUF gets eos <|eot_id|> and eot_token_id T,
+     llama.cpp's end-of-generation set holds T, and `lmforge run --temp 0` stops right before
+     T, where llama.cpp's greedy continuation cut at its first end-of-generation token stops;
+     GGUF -> folder writes both ids back into generation_config.json.
 """
 
 import argparse
@@ -195,6 +205,8 @@ def main():
 
     if args.fixtures:
         check_conversion(args, work, stress + CHKTXT.split("\n"))
+        check_hf_round_trip(args, work, stress + CHKTXT.split("\n"))
+        check_second_eos(args, work)
 
 
 def tiny_bpe_folder(fixtures, folder):
@@ -253,6 +265,110 @@ def check_conversion(args, work, lines):
     compare("converted folder: our GGUF vs llama.cpp", lines, lmforge_lines(args.lmforge, gguf, lines, work, "conv-gguf"), want)
     with_bos = json.loads(run([args.lmforge, "tokenize", "-m", gguf, "-p", "the", "--json"]).stdout)["ids"]
     check(with_bos[0] == bos, "the converted GGUF does not add BOS %d: %s" % (bos, with_bos))
+
+
+def tokenizer_keys(lmforge, gguf):
+    from common import lmforge_inspect
+    info = lmforge_inspect(lmforge, gguf)
+    return {k: v["value"] for k, v in info["metadata"].items() if k.startswith("tokenizer.")}, info
+
+
+def check_hf_round_trip(args, work, lines):
+    """GGUF -> HF folder -> GGUF keeps the tokenizer keys; tokenizers.js reads the folder as lmforge does."""
+    gguf = os.path.join(work, "bpe-folder.gguf")  # written by check_conversion
+    back = os.path.join(work, "bpe-back")
+    run([args.lmforge, "convert", gguf, back, "-q", "--force"], timeout=300)
+    have = sorted(os.listdir(back))
+    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json", "config.json"):
+        check(name in have, "GGUF -> HF: %s is missing (folder has %s)" % (name, have))
+    check("tokenizer.model" not in have, "GGUF -> HF: a byte-level BPE folder got a tokenizer.model")
+    with open(os.path.join(back, "tokenizer_config.json"), encoding="utf-8") as f:
+        tc = json.load(f)
+    check(tc.get("bos_token") == "<|begin_of_text|>" and tc.get("eos_token") == "<|eot_id|>" and tc.get("add_bos_token") is True
+          and tc.get("chat_template") == "{{ messages }}", "GGUF -> HF: tokenizer_config.json is %s" % tc)
+
+    again = os.path.join(work, "bpe-back.gguf")
+    run([args.lmforge, "convert", back, again, "--outtype", "f32", "-q", "--force"], timeout=300)
+    first, info1 = tokenizer_keys(args.lmforge, gguf)
+    second, info2 = tokenizer_keys(args.lmforge, again)
+    check(sorted(first) == sorted(second), "GGUF -> HF -> GGUF: tokenizer keys %s became %s" % (sorted(first), sorted(second)))
+    for k in first:
+        check(first[k] == second[k], "GGUF -> HF -> GGUF: %s changed" % k)
+    print("GGUF -> HF -> GGUF: %d tokenizer keys identical (%s)" % (len(first), ", ".join(sorted(first))), flush=True)
+
+    for info, what in ((info1, "the GGUF"), (info2, "the round-tripped GGUF"), (None, "the written folder")):
+        if info is None:
+            from common import lmforge_inspect
+            info = lmforge_inspect(args.lmforge, back)
+        t = info.get("tokenizer", {})
+        want = {"family": "byte-level BPE", "pre_tokenizer": "llama-bpe", "bos_id": 262, "eos_id": 263, "add_bos": True}
+        for k, v in want.items():
+            check(t.get(k) == v, "inspect %s: tokenizer %s is %r, expected %r (%s)" % (what, k, t.get(k), v, t))
+        check(263 in t.get("eog_ids", []), "inspect %s: eog_ids %s lack 263" % (what, t.get("eog_ids")))
+    text = run([args.lmforge, "inspect", back]).stdout.decode()
+    check("byte-level BPE (llama-bpe)" in text and "bos 262, eos 263" in text and "add_bos yes" in text,
+          "inspect's text output does not name the tokenizer: %s" % text[:400])
+
+    js_lines = [s for s in lines if "\ufeff" not in s] + ["the <tool> the<tool>in", "<|eot_id|> marks a turn"]
+    path = os.path.join(work, "back-lines.json")
+    write_json(path, js_lines)
+    want = node("bpe_tokenizers_js.mjs", os.path.join(back, "tokenizer.json"), path)
+    compare("GGUF -> HF: written tokenizer.json, tokenizers.js vs lmforge", js_lines,
+            lmforge_lines(args.lmforge, back, js_lines, work, "back-folder", ["--parse-special"]), want)
+
+
+def check_second_eos(args, work):
+    """A generation_config.json eos list whose second id is a plain token the model generates."""
+    from common import PROMPTS
+    from check_llama_probs import lmforge_run_json
+    n = 24
+    folder = os.path.join(work, "eos-folder")
+    bos, eot = tiny_bpe_folder(args.fixtures, folder)
+
+    def set_eos(ids):
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+        cfg["eos_token_id"] = ids[0]
+        write_json(os.path.join(folder, "config.json"), cfg)
+        write_json(os.path.join(folder, "generation_config.json"), {"bos_token_id": bos, "eos_token_id": ids})
+
+    set_eos([eot])
+    plain = os.path.join(work, "eos-one.gguf")
+    run([args.lmforge, "convert", folder, plain, "--outtype", "f32", "-q", "--force"], timeout=300)
+    prompt = PROMPTS[0]
+    greedy = [t["token"] for t in lmforge_run_json(args.lmforge, plain, prompt, n)]
+    # The second EOS: the first plain byte-level token (below the added ones) that appears after
+    # the first steps and not before.
+    k = next((i for i in range(3, len(greedy)) if greedy[i] < bos and greedy[i] not in greedy[:i]), None)
+    check(k is not None, "second EOS: the greedy output %s has no plain token to stop on" % greedy)
+    second = greedy[k]
+
+    set_eos([eot, second])
+    gguf = os.path.join(work, "eos-two.gguf")
+    run([args.lmforge, "convert", folder, gguf, "--outtype", "f32", "-q", "--force"], timeout=300)
+    keys, _ = tokenizer_keys(args.lmforge, gguf)
+    check(keys.get("tokenizer.ggml.eos_token_id") == eot and keys.get("tokenizer.ggml.eot_token_id") == second,
+          "second EOS: the GGUF has eos %s, eot %s; expected %d, %d" % (keys.get("tokenizer.ggml.eos_token_id"),
+                                                                        keys.get("tokenizer.ggml.eot_token_id"), eot, second))
+    req = os.path.join(work, "eos-two.request.json")
+    write_json(req, {"prompts": [prompt], "generate": n, "probabilities": False})
+    theirs = node("llama_cpp.mjs", gguf, req)
+    check(second in theirs["eog"] and eot in theirs["eog"], "second EOS: llama.cpp's end-of-generation set %s lacks %d or %d"
+          % (theirs["eog"], eot, second))
+    want = theirs["results"][0]["greedy"]
+    cut = next((i for i, t in enumerate(want) if t in theirs["eog"]), len(want))
+    got = [t["token"] for t in lmforge_run_json(args.lmforge, gguf, prompt, n)]
+    check(got == greedy[:k], "second EOS: lmforge run gives %s, expected it to stop before %d: %s" % (got, second, greedy[:k]))
+    check(got == want[:cut], "second EOS: lmforge run gives %s, llama.cpp's greedy up to its first EOG %s" % (got, want[:cut]))
+    print("second EOS: generation_config.json [%d, %d]: eot_token_id %d; lmforge and llama.cpp stop after %d tokens"
+          % (eot, second, second, len(got)), flush=True)
+
+    back = os.path.join(work, "eos-back")
+    run([args.lmforge, "convert", gguf, back, "-q", "--force"], timeout=300)
+    with open(os.path.join(back, "generation_config.json"), encoding="utf-8") as f:
+        gen = json.load(f)
+    check(gen.get("eos_token_id") == [eot, second], "GGUF -> HF: generation_config.json eos_token_id is %s, expected %s"
+          % (gen.get("eos_token_id"), [eot, second]))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //                one list per prompt; default: llama.cpp's own tokenization), "generate": 16,
 //                "probabilities": true, "lora": [{"path": ADAPTER.gguf, "scale": 1}] (optional)}
 // Prints one JSON object on stdout:
-//   {"vocab_size", "bos", "eos", "add_bos",
+//   {"vocab_size", "bos", "eos", "eog" (every end-of-generation id), "add_bos",
 //    "results": [{"prompt", "tokens" (llama.cpp's tokenization, BOS prepended when the model asks),
 //                 "ids" (what was evaluated), "probs" ([position][token] full softmax, if asked),
 //                 "greedy" (temperature-0 continuation after the ids)}]}
@@ -87,8 +87,11 @@ async function main() {
         await context.dispose();
     }
     const vocab = vocabLength(model);
+    // Every id llama.cpp ends generation on (its EOG set: eos, eot, eom and known texts).
+    const eog = [];
+    for (let t = 0; t < (vocab ?? 0); t++) if (model.isEogToken(t)) eog.push(t);
     process.stdout.write(JSON.stringify({
-        vocab_size: vocab, bos, eos: model.tokens.eos, add_bos: addBos, results, llama_logs: logs,
+        vocab_size: vocab, bos, eos: model.tokens.eos, eog, add_bos: addBos, results, llama_logs: logs,
     }) + "\n");
     await model.dispose();
     await llama.dispose();

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "arch/llama/llama_rope_scaling.h"
 #include "core/error.h"
@@ -95,6 +96,58 @@ json float_json(float f) {
   return json(std::strtod(std::string(buf, r.ptr).c_str(), nullptr));
 }
 
+// One rope scaling block (`rope_scaling` or `rope_parameters`), checked: its type must be one
+// lmforge implements ("default", "linear", "llama3"), every llama3 parameter present.
+struct RopeSpec {
+  std::string type = "default";
+  std::optional<float> theta;  // rope_parameters' rope_theta
+  std::optional<float> linear;
+  std::optional<Llama3RopeScaling> llama3;
+};
+
+RopeSpec read_rope_spec(const json& s, const char* name, const Reader& r, const std::string& file) {
+  const std::string n = name;
+  if (!s.is_object()) r.bad("'" + n + "' must be an object or null");
+  const json* type = s.contains("rope_type") ? &s["rope_type"] : s.contains("type") ? &s["type"] : nullptr;
+  RopeSpec out;
+  Reader sr(s, file);
+  if (n == "rope_parameters") {
+    // Models with several attention kinds (Gemma 3) nest one block per layer type.
+    if (!type && !s.contains("rope_theta"))
+      r.bad("'rope_parameters' has neither 'rope_type' nor 'rope_theta' (per-layer-type rope parameters are not supported)");
+    if (sr.has("rope_theta")) out.theta = sr.positive_float("rope_theta", 1e12);
+    if (!type) return out;
+  }
+  if (!type || !type->is_string()) r.bad("'" + n + "' has no 'type' or 'rope_type' string");
+  out.type = type->get<std::string>();
+  if (out.type == "linear") {
+    if (!sr.has("factor")) r.bad("linear '" + n + "' has no 'factor'");
+    out.linear = sr.positive_float("factor", 1e6);
+  } else if (out.type == "llama3") {
+    // Every parameter is required: transformers refuses a llama3 scaling without them too,
+    // and a guessed default would change every angle silently.
+    Llama3RopeScaling l3;
+    for (const char* key : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
+      if (!sr.has(key)) r.bad(n + " type 'llama3' has no '" + key + "'");
+    l3.factor = sr.positive_float("factor", 1e6);
+    l3.low_freq_factor = sr.positive_float("low_freq_factor", 1e6);
+    l3.high_freq_factor = sr.positive_float("high_freq_factor", 1e6);
+    l3.original_max_position_embeddings = sr.uint("original_max_position_embeddings", 1, kMaxConfigContext);
+    out.llama3 = l3;
+  } else if (out.type != "default") {  // "default" means no scaling
+    r.bad(n + " type '" + out.type + "' is not supported (only 'linear' and 'llama3')");
+  }
+  return out;
+}
+
+bool same_scaling(const RopeSpec& a, const RopeSpec& b) {
+  if (a.type != b.type || a.linear != b.linear || a.llama3.has_value() != b.llama3.has_value()) return false;
+  if (!a.llama3) return true;
+  const Llama3RopeScaling &x = *a.llama3, &y = *b.llama3;
+  return x.factor == y.factor && x.low_freq_factor == y.low_freq_factor && x.high_freq_factor == y.high_freq_factor &&
+         x.original_max_position_embeddings == y.original_max_position_embeddings;
+}
+
 }  // namespace
 
 LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
@@ -159,36 +212,32 @@ LlamaConfig llama_config_from_json(const json& j, const std::string& file) {
   if (r.has("max_position_embeddings"))
     c.max_position_embeddings = r.uint("max_position_embeddings", 1, kMaxConfigContext);
   if (r.has("rms_norm_eps")) c.rms_norm_eps = r.positive_float("rms_norm_eps", 1.0);
-  c.has_rope_theta = r.has("rope_theta");
-  if (c.has_rope_theta) c.rope_theta = r.positive_float("rope_theta", 1e12);
-
-  if (r.has("rope_scaling")) {
-    const auto& s = j["rope_scaling"];
-    if (!s.is_object()) r.bad("'rope_scaling' must be an object or null");
-    const json* type = s.contains("rope_type") ? &s["rope_type"]
-                       : s.contains("type")    ? &s["type"]
-                                               : nullptr;
-    if (!type || !type->is_string()) r.bad("'rope_scaling' has no 'type' or 'rope_type' string");
-    const auto t = type->get<std::string>();
-    Reader sr(s, file);
-    if (t == "linear") {
-      if (!sr.has("factor")) r.bad("linear 'rope_scaling' has no 'factor'");
-      c.rope_scaling_linear = sr.positive_float("factor", 1e6);
-    } else if (t == "llama3") {
-      // Every parameter is required: transformers refuses a llama3 scaling without them too,
-      // and a guessed default would change every angle silently.
-      Llama3RopeScaling l3;
-      for (const char* key : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
-        if (!sr.has(key)) r.bad(std::string("rope_scaling type 'llama3' has no '") + key + "'");
-      l3.factor = sr.positive_float("factor", 1e6);
-      l3.low_freq_factor = sr.positive_float("low_freq_factor", 1e6);
-      l3.high_freq_factor = sr.positive_float("high_freq_factor", 1e6);
-      l3.original_max_position_embeddings = sr.uint("original_max_position_embeddings", 1, kMaxConfigContext);
-      c.rope_scaling_llama3 = l3;
-      c.rope_freq_factors = llama3_rope_freq_factors(l3, c.rope_theta, c.head_dim, file);
-    } else if (t != "default") {  // "default" means no scaling
-      r.bad("rope_scaling type '" + t + "' is not supported (only 'linear' and 'llama3')");
+  // Rotary settings in either form: `rope_theta` + `rope_scaling` (transformers < 5), or
+  // `rope_parameters` holding both (transformers >= 5). A config may carry both forms; they
+  // must then agree.
+  std::optional<float> theta;
+  if (r.has("rope_theta")) theta = r.positive_float("rope_theta", 1e12);
+  std::optional<RopeSpec> scaling, parameters;
+  if (r.has("rope_scaling")) scaling = read_rope_spec(j["rope_scaling"], "rope_scaling", r, file);
+  if (r.has("rope_parameters")) {
+    parameters = read_rope_spec(j["rope_parameters"], "rope_parameters", r, file);
+    if (parameters->theta) {
+      if (theta && *theta != *parameters->theta)
+        r.bad("'rope_theta' (" + j["rope_theta"].dump() + ") and 'rope_parameters.rope_theta' (" +
+              j["rope_parameters"]["rope_theta"].dump() + ") disagree");
+      theta = parameters->theta;
     }
+    if (scaling && !same_scaling(*scaling, *parameters))
+      r.bad("'rope_scaling' (" + j["rope_scaling"].dump() + ") and 'rope_parameters' (" + j["rope_parameters"].dump() +
+            ") disagree");
+  }
+  c.has_rope_theta = theta.has_value();
+  if (theta) c.rope_theta = *theta;
+  const std::optional<RopeSpec>& spec = parameters ? parameters : scaling;
+  if (spec && spec->linear) c.rope_scaling_linear = spec->linear;
+  if (spec && spec->llama3) {
+    c.rope_scaling_llama3 = spec->llama3;
+    c.rope_freq_factors = llama3_rope_freq_factors(*spec->llama3, c.rope_theta, c.head_dim, file);
   }
 
   if (r.has("sliding_window")) {

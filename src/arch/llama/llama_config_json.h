@@ -1,7 +1,10 @@
 // Hugging Face config.json <-> LlamaConfig.
 //
 // Reading checks every type and range, so that later code can divide by head counts and
-// size buffers from these numbers without re-checking them.
+// size buffers from these numbers without re-checking them. Rotary settings are read in both
+// forms: `rope_theta` + `rope_scaling` (transformers < 5) and `rope_parameters` (transformers
+// >= 5: rope_theta, rope_type and the type's parameters in one object); a config with both
+// must have them agree.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -6,8 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "convert/gguf_vocab.h"
+#include "convert/hf_bpe_tokenizer.h"
 #include "convert/progress_producers.h"
 #include "convert/tensor_cast.h"
 #include "core/atomic_output.h"
@@ -83,7 +85,11 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
   const auto* gguf = dynamic_cast<const GgufReader*>(model.weights.get());
   // A GGUF's vocabulary keys carry more than a SentencePiece model (add_bos, chat template).
   HfTokenizerFiles tok;
-  if (gguf)
+  std::optional<HfBpeTokenizerFiles> bpe;  // byte-level BPE: tokenizer.json instead of tokenizer.model
+  if (gguf && gguf_has_bpe_vocab(*gguf)) {
+    bpe = hf_bpe_tokenizer_from_gguf(*gguf, model.path);
+    if (bpe->eos_ids.size() > 1) c.eos_token_ids = bpe->eos_ids;
+  } else if (gguf)
     tok = hf_tokenizer_from_gguf(*gguf);
   else if (model.spm)
     tok = tokenizer_files_from_spm(*model.spm, c);
@@ -185,10 +191,17 @@ ConvertReport write_llama_hf(LlamaModelSource& model, const std::string& dst_dir
     config["_name_or_path"] = model.name;
   }
   write_text_file(tmp + "/config.json", config.dump(2) + "\n");
-  write_text_file(tmp + "/tokenizer_config.json", tok.tokenizer_config.dump(2) + "\n");
-  write_text_file(tmp + "/special_tokens_map.json", tok.special_tokens_map.dump(2) + "\n");
-  auto sp = serialize_sentencepiece_model(tok.model);
-  write_text_file(tmp + "/tokenizer.model", std::string(sp.begin(), sp.end()));
+  if (bpe) {
+    write_text_file(tmp + "/tokenizer.json", bpe->tokenizer.dump(2) + "\n");
+    write_text_file(tmp + "/tokenizer_config.json", bpe->tokenizer_config.dump(2) + "\n");
+    write_text_file(tmp + "/special_tokens_map.json", bpe->special_tokens_map.dump(2) + "\n");
+    write_text_file(tmp + "/generation_config.json", bpe->generation_config.dump(2) + "\n");
+  } else {
+    write_text_file(tmp + "/tokenizer_config.json", tok.tokenizer_config.dump(2) + "\n");
+    write_text_file(tmp + "/special_tokens_map.json", tok.special_tokens_map.dump(2) + "\n");
+    auto sp = serialize_sentencepiece_model(tok.model);
+    write_text_file(tmp + "/tokenizer.model", std::string(sp.begin(), sp.end()));
+  }
   dir.commit();
   bar.finish();
   return make_report(dst_dir, out.size(), total, t0);

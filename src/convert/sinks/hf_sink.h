@@ -1,6 +1,8 @@
 // Any LlamaModelSource -> Hugging Face folder (model.safetensors or shards, config.json,
 // generation_config.json, tokenizer.model + tokenizer_config.json), Q/K rows in the
-// rotate_half order Hugging Face expects.
+// rotate_half order Hugging Face expects. A GGUF with a byte-level BPE vocabulary gets
+// tokenizer.json, tokenizer_config.json and generation_config.json instead of tokenizer.model
+// (convert/hf_bpe_tokenizer.h).
 #pragma once
 
 #include <string>
