@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_open.h"
+#include "cli/lora_flags.h"
 #include "cli/run_session.h"
 #include "cli/sampling_flags.h"
 #include "core/error.h"
@@ -33,6 +34,7 @@ struct AskOptions {
   bool json = false;
   bool exact = false;  // --exact: never the approximate index
   RunOptions run;  // -m CHAT_MODEL, -c, -t, -n, sampling
+  std::vector<LoraRequest> embed_loras;  // --lora: of the embedding model, as `index` was given them
 };
 
 retrieval::SearchMode parse_mode(const std::string& s) {
@@ -117,7 +119,7 @@ int run_ask(const AskOptions& o) {
                                                     : parse_mode(o.mode);
   std::unique_ptr<retrieval::Embedder> embedder;
   if (mode != retrieval::SearchMode::kBm25 && settings->embedder) {
-    embedder = open_embedder(o.embed_model.empty() ? settings->embedder->spec : o.embed_model);
+    embedder = open_embedder(o.embed_model.empty() ? settings->embedder->spec : o.embed_model, o.embed_loras);
   }
   const std::string question = sanitize_utf8(o.question);
   retrieval::VectorSearchOptions vector_options = retrieval::vector_search_options_from_environment();
@@ -158,7 +160,8 @@ Action& register_ask(CLI::App& app) {
       "such search with -t threads when `index` has not built it); --exact scans every vector.\n"
       "--retrieve-only --json prints {\"question\", \"mode\", \"search\" (exact, approximate, or\n"
       "none for bm25), \"chunks\": [{\"rank\", \"source\", \"start_line\", \"end_line\", \"score\",\n"
-      "\"text\"}]}. Otherwise -m CHAT_MODEL\n"
+      "\"text\"}]}. --lora/--lora-scale adapt the embedding model (the adapters `index` was given;\n"
+      "an index made with others is refused). Otherwise -m CHAT_MODEL\n"
       "answers from LangChain RetrievalQA's default \"stuff\" prompt, streamed, then the sources.\n"
       "Exit status: 0 done, 1 an index or model problem, 2 a usage problem.");
   sub->add_option("--db", o.db, "The index database file")->required();
@@ -174,7 +177,12 @@ Action& register_ask(CLI::App& app) {
   sub->add_option("-c,--ctx-size", o.run.n_ctx, "Context size (default: the model's)");
   sub->add_option("-t,--threads", o.run.n_threads, "Threads (default: the number of cores)");
   add_sampling_flags(sub, o.run.sampling);
-  action = [] { return run_ask(o); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [sub] {
+    o.embed_loras = lora_requests(lora_flags, sub);
+    return run_ask(o);
+  };
   return action;
 }
 

@@ -1,6 +1,7 @@
 // `lmforge embed -m MODEL (-p TEXT | -f FILE) [--lines] [--pooling mean|cls|last|none]
-// [--no-normalize] [-t N] [--json] [--truncate]`: embedding vectors of texts under a BERT-family
-// folder or any LLaMA-family model lmforge runs (engine/embedder.h). Plain output is one line
+// [--no-normalize] [-t N] [--json] [--truncate] [--lora A [--lora-scale S]]`: embedding vectors
+// of texts under a BERT-family folder or any LLaMA-family model lmforge runs (engine/embedder.h),
+// the latter with LoRA adapters as `run` takes them (cli/lora_flags.h). Plain output is one line
 // of space-separated floats per vector; --json prints {"model", "dim", "pooling", "embeddings"}.
 #include <cstdio>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/embedder.h"
@@ -55,6 +57,7 @@ struct EmbedArgs {
   std::string model, prompt, file, pooling;
   bool lines = false, no_normalize = false, json = false, truncate = false;
   uint32_t threads = 0;
+  std::vector<LoraRequest> loras;
 };
 
 int run_embed(const EmbedArgs& a, bool from_file) {
@@ -62,6 +65,7 @@ int run_embed(const EmbedArgs& a, bool from_file) {
   o.n_threads = a.threads;
   o.normalize = !a.no_normalize;
   o.truncate = a.truncate;
+  for (const LoraRequest& l : a.loras) o.loras.push_back({l.path, l.scale});
   if (!a.pooling.empty()) {
     o.pooling = pooling_from_name(a.pooling);
     if (!o.pooling) throw UsageError("embed: --pooling must be mean, cls, last or none, not '" + a.pooling + "'");
@@ -128,8 +132,11 @@ Action& register_embed(CLI::App& app) {
   sub->add_option("-t,--threads", a.threads, "Threads (default: one per core)");
   sub->add_flag("--json", a.json, "Print {\"model\", \"dim\", \"pooling\", \"embeddings\": [[...], ...]}");
   sub->add_flag("--truncate", a.truncate, "Cut texts longer than the model takes instead of refusing them");
-  action = [p, f] {
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [p, f, sub] {
     if ((p->count() == 0) == (f->count() == 0)) throw UsageError("embed: give the text with either -p TEXT or -f FILE");
+    a.loras = lora_requests(lora_flags, sub);
     return run_embed(a, f->count() != 0);
   };
   return action;

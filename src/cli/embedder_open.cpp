@@ -1,6 +1,7 @@
 #include "cli/embedder_open.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <vector>
 
@@ -54,20 +55,38 @@ std::string model_sha256(const std::string& path) {
   return to_hex(h.finish());
 }
 
+// The model's hash alone without adapters (indexes made before adapters stay valid); with them,
+// one hash over it and each adapter's files and scale, in command-line order.
+std::string with_adapters_sha256(const std::string& model, const std::vector<LoraRequest>& loras) {
+  if (loras.empty()) return model;
+  Sha256 h;
+  h.update(model);
+  for (const LoraRequest& l : loras) {
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%.9g", static_cast<double>(l.scale));
+    h.update(std::string_view("\0lora\0", 6));
+    h.update(model_sha256(l.path));
+    h.update(std::string_view("\0", 1));
+    h.update(scale);
+  }
+  return to_hex(h.finish());
+}
+
 // A LLaMA- or BERT-family model (engine/embedder.h) as the index's embedder: normalized
 // vectors, the model's own pooling, over-long chunks truncated to the model's limit (the index
 // splits text by characters, which cannot promise a token count).
 class ModelEmbedder final : public retrieval::Embedder {
  public:
-  explicit ModelEmbedder(const std::string& spec) {
+  ModelEmbedder(const std::string& spec, const std::vector<LoraRequest>& loras) {
     EmbedderOptions o;
     o.truncate = true;
+    for (const LoraRequest& l : loras) o.loras.push_back({l.path, l.scale});
     model_ = lmforge::Embedder::open(spec, o);
     const EmbeddingModelInfo& info = model_->info();
     if (info.pooling == Pooling::None)
       fail(spec, "the model pools nothing (pooling none): the index needs one vector per chunk");
     fp_.architecture = info.architecture;
-    fp_.file_sha256 = model_sha256(spec);
+    fp_.file_sha256 = with_adapters_sha256(model_sha256(spec), loras);
     fp_.pooling = pooling_name(info.pooling);
     fp_.dim = static_cast<uint32_t>(info.dim);
     fp_.spec = spec;
@@ -83,9 +102,12 @@ class ModelEmbedder final : public retrieval::Embedder {
 
 }  // namespace
 
-std::unique_ptr<retrieval::Embedder> open_embedder(const std::string& spec) {
-  if (auto dim = retrieval::parse_hashing_spec(spec)) return std::make_unique<retrieval::HashingEmbedder>(*dim);
-  return std::make_unique<ModelEmbedder>(spec);
+std::unique_ptr<retrieval::Embedder> open_embedder(const std::string& spec, const std::vector<LoraRequest>& loras) {
+  if (auto dim = retrieval::parse_hashing_spec(spec)) {
+    if (!loras.empty()) throw UsageError("--lora: the hashing embedder " + spec + " has no weights to adapt");
+    return std::make_unique<retrieval::HashingEmbedder>(*dim);
+  }
+  return std::make_unique<ModelEmbedder>(spec, loras);
 }
 
 }  // namespace lmforge::cli

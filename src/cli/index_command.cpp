@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_open.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/text_checks.h"
@@ -35,6 +36,7 @@ struct IndexCommandOptions {
   bool json = false;
   bool quiet = false;
   int64_t threads = 0;  // for the approximate index; 0: one per core
+  std::vector<LoraRequest> loras;  // of the embedding model
 };
 
 // A one-line bar on a terminal: files done of total, chunks, chunks per second.
@@ -94,13 +96,14 @@ void prepare_vector_search(retrieval::IndexStore& store, const IndexCommandOptio
 
 int run_index(const IndexCommandOptions& o, bool size_given, bool overlap_given) {
   if (o.threads < 0 || o.threads > 1024) throw UsageError("-t must be between 1 and 1024");
+  if (o.model.empty() && !o.loras.empty()) throw UsageError("--lora adapts the embedding model: give it with -m");
   auto store = retrieval::open_sqlite_index(o.db, retrieval::IndexOpenMode::kUpdate);
   const auto existing = store->settings();
   // Without -m, an index that has a model keeps using it (reopened from what it recorded).
   std::string model = o.model;
   if (model.empty() && !o.rebuild && existing && existing->embedder) model = existing->embedder->spec;
   std::unique_ptr<retrieval::Embedder> embedder;
-  if (!model.empty()) embedder = open_embedder(model);
+  if (!model.empty()) embedder = open_embedder(model, o.loras);
 
   retrieval::IndexOptions options;
   options.paths = o.paths;
@@ -160,7 +163,8 @@ Action& register_index(CLI::App& app) {
       "other chunk settings is refused (exit 1, untouched) unless --rebuild. At the end, the vectors\n"
       "are written once more beside the database for search (DB.vectors), and from\n"
       "LMFORGE_ANN_MIN_CHUNKS vectors on (default 100000) an approximate HNSW index (DB.hnsw).\n"
-      "EMBED_MODEL: hash:DIM (a model-free hashing embedder).\n"
+      "EMBED_MODEL: hash:DIM (a model-free hashing embedder). --lora/--lora-scale adapt a LLaMA-family\n"
+      "embedding model (as `run` takes them); `ask` must then name the same adapters.\n"
       "Exit status: 0 done, 1 a file or index problem, 2 a usage problem.");
   sub->add_option("--db", o.db, "The index database file (created when missing)")->required();
   sub->add_option("-m,--model", o.model, "Embedding model (default: the index's own; none: BM25 only)");
@@ -175,7 +179,12 @@ Action& register_index(CLI::App& app) {
   sub->add_flag("--json", o.json, "Print {\"files\": [...], \"chunks_total\"}");
   sub->add_flag("-q,--quiet", o.quiet, "No progress bar or notes");
   sub->add_option("-t,--threads", o.threads, "Threads to build the approximate index (default: the number of cores)");
-  action = [] { return run_index(o, size_flag->count() > 0, overlap_flag->count() > 0); };
+  static LoraFlags lora_flags;
+  add_lora_flags(sub, lora_flags);
+  action = [sub] {
+    o.loras = lora_requests(lora_flags, sub);
+    return run_index(o, size_flag->count() > 0, overlap_flag->count() > 0);
+  };
   return action;
 }
 

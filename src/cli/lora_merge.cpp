@@ -98,7 +98,7 @@ size_t merge_loras_into(LlamaModelSource& model, const std::vector<LoraRequest>&
           fail(model.path, "tensor " + info.name + " has type " + std::string(dtype_name(info.dtype)) +
                                ", which cannot be decoded for merging");
         terms[i].push_back({&*pair, scales[a]});
-        hf_rows[i] = model.naming == LlamaNaming::kHuggingFace && lora_target_rotary(static_cast<LoraTarget>(t));
+        hf_rows[i] = model.naming == LlamaNaming::kHuggingFace && lora_target_rotary(static_cast<LoraTarget>(t), c);
       }
     }
     merged += !terms[i].empty();

@@ -103,6 +103,8 @@ class BertEmbedder final : public Embedder {
 }  // namespace
 
 std::unique_ptr<Embedder> make_bert_embedder(const std::string& path, bool gguf, const EmbedderOptions& options) {
+  if (!options.loras.empty())
+    fail(path, "LoRA adapters apply to LLaMA-family embedding models only; this is a BERT-family model");
   return std::make_unique<BertEmbedder>(path, gguf, options);
 }
 

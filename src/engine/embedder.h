@@ -33,12 +33,22 @@ namespace lmforge {
 class LlamaModel;
 class Tokenizer;
 
+// A LoRA adapter (a GGUF adapter file or a PEFT folder, engine/lora_adapter.h) and its
+// --lora-scale, for a LLaMA-family embedder.
+struct EmbedderLora {
+  std::string path;
+  float scale = 1.0f;
+};
+
 struct EmbedderOptions {
   uint32_t n_threads = 0;          // 0: one per available core
   std::optional<Pooling> pooling;  // nullopt: the model's own (see above)
   bool normalize = true;           // L2-normalise each pooled vector (each token's with none)
   bool truncate = false;           // cut over-long texts instead of refusing them
   size_t batch_tokens = 2048;      // most tokens computed in one forward pass
+  // Adapters added to every product they target (LLaMA family: read against the model and
+  // applied by its engine as `run --lora` does); a BERT-family model refuses them.
+  std::vector<EmbedderLora> loras;
 };
 
 struct EmbeddingModelInfo {

@@ -1,7 +1,8 @@
 // The LLaMA family behind Embedder: SentencePiece tokens (BOS first when the vocabulary adds
 // it), the fast engine's final hidden states after the output norm (LlamaEngine::eval_hidden),
 // many texts per batch as separate sequences of one KV cache. The model is loaded here, or
-// borrowed from the caller (the server's generating model, so it is not loaded twice).
+// borrowed from the caller (the server's generating model, so it is not loaded twice). LoRA
+// adapters (options.loras) go to the engine, which adds them to the products they target.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -51,6 +52,8 @@ class LlamaEmbedder final : public Embedder {
     info_.max_tokens = c.max_position_embeddings;
     LlamaEngineOptions eo;
     eo.n_threads = o.n_threads;
+    for (const EmbedderLora& l : o.loras)
+      eo.loras.push_back({std::make_shared<const LoraAdapter>(read_lora_adapter(l.path, model_)), l.scale});
     engine_ = LlamaEngine::create(model_, eo);
   }
 

@@ -37,7 +37,9 @@ uint32_t lora_target_in(LoraTarget t, const LlamaConfig& c) {
   }
 }
 
-bool lora_target_rotary(LoraTarget t) { return t == LoraTarget::kQ || t == LoraTarget::kK; }
+bool lora_target_rotary(LoraTarget t, const LlamaConfig& base) {
+  return (t == LoraTarget::kQ || t == LoraTarget::kK) && !rope_neox(base);
+}
 
 void check_lora_adapter(const LoraAdapter& a, const LlamaConfig& c, const std::string& path) {
   if (a.layers.size() > c.num_hidden_layers)

@@ -3,7 +3,8 @@
 // scale = lora_scale · alpha / r (alpha 0: scale = lora_scale).
 //
 // In memory an adapter is f32 and in the base GGUF's row order: the rows of B for attn_q and
-// attn_k are in the same permuted rotary order as the GGUF's attn_q/attn_k weights, so the
+// attn_k are in the same permuted rotary order as the GGUF's attn_q/attn_k weights (a llama
+// base; a qwen2 base's GGUF keeps Hugging Face's order, and so does its adapter), so the
 // engine adds B (A x) to the product of the GGUF weight as it is. PEFT import/export undoes
 // the permutation; GGUF adapters (llama.cpp's convert_lora_to_gguf.py layout) store it as is.
 //
@@ -70,8 +71,8 @@ struct AppliedLora {
 LoraAdapter read_lora_adapter(const std::string& path, const LlamaModel& base);
 
 // Writes llama.cpp's GGUF adapter layout (atomically: temp file + rename): general.type
-// "adapter", general.architecture "llama", adapter.type "lora", adapter.lora.alpha, tensors
-// blk.N.<target>.weight.lora_a [in, r] and .lora_b [r, out] in GGUF dimension order, F32.
+// "adapter", general.architecture the base's ("llama" or "qwen2"), adapter.type "lora",
+// adapter.lora.alpha, tensors blk.N.<target>.weight.lora_a [in, r] and .lora_b [r, out] in GGUF dimension order, F32.
 // Byte-deterministic.
 void write_lora_adapter_gguf(const LoraAdapter& adapter, const LlamaConfig& base, const std::string& path);
 

@@ -1,5 +1,6 @@
 // GGUF LoRA adapters in llama.cpp's layout (what its convert_lora_to_gguf.py writes and
-// llama_adapter_lora_init reads): general.type "adapter", general.architecture "llama",
+// llama_adapter_lora_init reads): general.type "adapter", general.architecture the base's
+// ("llama", or "qwen2": llama.cpp refuses a mismatch),
 // adapter.type "lora", adapter.lora.alpha (f32; absent means 0), and per adapted weight
 // blk.N.<target>.weight.lora_a with GGUF dimensions [in, r] and .lora_b with [r, out].
 // B's rows of attn_q/attn_k are in the base GGUF's rotary order, so nothing is permuted here.
@@ -83,8 +84,10 @@ LoraAdapter read_lora_adapter_gguf(const GgufReader& g, const LlamaConfig& base,
   const std::string type = kv_string(g, "general.type");
   if (type != "adapter")
     fail(path, "not a LoRA adapter: general.type is \"" + type + "\", not \"adapter\"");
+  // llama.cpp refuses an adapter whose architecture is not the base's; so does this.
   const std::string arch = kv_string(g, "general.architecture");
-  if (arch != "llama") fail(path, "the adapter is for architecture \"" + arch + "\", not \"llama\"");
+  if (arch != gguf_architecture(base))
+    fail(path, "the adapter is for architecture \"" + arch + "\", not the base's \"" + gguf_architecture(base) + "\"");
   const std::string adapter_type = kv_string(g, "adapter.type");
   if (adapter_type != "lora") fail(path, "adapter.type is \"" + adapter_type + "\", not \"lora\"");
 
@@ -144,7 +147,7 @@ LoraAdapter read_lora_adapter_gguf(const GgufReader& g, const LlamaConfig& base,
 void write_lora_adapter_gguf(const LoraAdapter& adapter, const LlamaConfig& base, const std::string& path) {
   check_lora_adapter(adapter, base, path);
   GgufWriter w;
-  w.set("general.architecture", GgufValue::str("llama"));
+  w.set("general.architecture", GgufValue::str(gguf_architecture(base)));  // llama.cpp checks it against the base
   w.set("general.type", GgufValue::str("adapter"));
   if (!adapter.name.empty()) w.set("general.name", GgufValue::str(adapter.name));
   w.set("adapter.type", GgufValue::str("lora"));

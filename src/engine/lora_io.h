@@ -26,8 +26,10 @@ std::optional<LoraTarget> lora_target_from_peft(std::string_view module);
 // Rows and columns of the base weight a target adapts: [out, in].
 uint32_t lora_target_out(LoraTarget t, const LlamaConfig& c);
 uint32_t lora_target_in(LoraTarget t, const LlamaConfig& c);
-// Whether B's rows of this target are in rotary order (attn_q, attn_k), and the head size.
-bool lora_target_rotary(LoraTarget t);
+// Whether B's rows of this target are in the GGUF's permuted rotary order (attn_q, attn_k of a
+// llama base), so that PEFT (Hugging Face order) import, export and merging into a Hugging Face
+// source permute them. A NEOX base (qwen2) keeps Hugging Face's order in its GGUF: none are.
+bool lora_target_rotary(LoraTarget t, const LlamaConfig& base);
 
 // Checks every pair against `c` (layer count, [out, in] of its target, one rank for all,
 // sizes of a and b, finite values) and that at least one pair exists; throws lmforge::Error

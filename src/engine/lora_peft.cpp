@@ -186,7 +186,7 @@ LoraAdapter read_lora_adapter_peft(std::string_view config_json, std::span<const
     const size_t elem = t == DType::F32 ? 4 : 2;
     std::vector<float> m(rows * cols);
     for (uint64_t r = 0; r < rows; ++r) decode_row(t, data + r * cols * elem, &m[r * cols], cols);
-    if (parsed->is_b && lora_target_rotary(parsed->target)) {
+    if (parsed->is_b && lora_target_rotary(parsed->target, base)) {
       dst.resize(m.size());
       for (uint64_t r = 0; r < rows; ++r)
         std::memcpy(&dst[r * cols], &m[hf_row_for_gguf_row(r, base.head_dim) * cols], cols * sizeof(float));
@@ -222,7 +222,7 @@ void write_lora_adapter_peft(const LoraAdapter& adapter, const LlamaConfig& base
                                .shape = {pair->rank, pair->in},
                                .nbytes = pair->a.size() * sizeof(float)},
                       .produce = [pair] { return tensor_bytes_of(pair->a); }};
-      const bool rotary = lora_target_rotary(target);
+      const bool rotary = lora_target_rotary(target, base);
       const uint64_t hd = base.head_dim;
       TensorToWrite b{.info = {.name = peft_tensor_name(static_cast<uint32_t>(l), target, true),
                                .dtype = DType::F32,

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/attention.h"
+#include "kernels/interleaved.h"
 #include "kernels/matmul_ref.h"
 
 namespace lmforge::backward_detail {
@@ -61,5 +62,8 @@ inline size_t column_offset_bytes(DType t, uint64_t c0, size_t block_size, size_
 void matmul_transposed_add(const Primitives& p, const MatrixView& w, const float* dy, size_t ldy, size_t n_tokens,
                            float* dx, size_t ldx, uint64_t c0, uint64_t c1, float* panel, size_t block_size,
                            size_t block_bytes, size_t panel_rows);
+void matmul_transposed_add(const Primitives& p, const InterleavedMatrix& w, const float* dy, size_t ldy,
+                           size_t n_tokens, float* dx, size_t ldx, uint64_t c0, uint64_t c1, float* panel,
+                           size_t panel_rows);
 
 }  // namespace lmforge::backward_detail

@@ -1,7 +1,8 @@
 // Highway forms of the backward kernels (backward_ops.h), compiled once per SIMD target and
 // picked at run time: the panel product of the transposed weight (four tokens by two vectors at
-// a time, their partial sums kept in registers over the panel's rows) and RMSNorm's backward. The attention
-// backward and the transposed product are the shared algorithms of backward_ops-inl.h over
+// a time, their partial sums kept in registers over the panel's rows), RMSNorm's backward and
+// the NEOX rotation's backward. The attention backward and the transposed products (from the
+// mapped matrix or the regrouped copy) are the shared algorithms of backward_ops-inl.h over
 // these and the vec_ops.h primitives.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/backward_ops.cpp"
@@ -173,6 +174,30 @@ void RmsNormBackwardF32(const float* x, const float* w, const float* dy, float* 
   for (; i < n; ++i) dx[i] += r * w[i] * dy[i] - coef * x[i];
 }
 
+// NEOX rotation back by the angles: head = [lo | hi], lo' = lo c + hi s, hi' = hi c - lo s, a
+// vector of pairs at a time; the tail of a half that is not a whole vector as the twin does it.
+void RopeUnapplyNeoxF32(float* dx, size_t n_heads, size_t head_dim, const float* cos_in, const float* sin_in) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t half = head_dim / 2;
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* lo = dx + h * head_dim;
+    float* hi = lo + half;
+    size_t i = 0;
+    for (; i + N <= half; i += N) {
+      const auto c = hn::LoadU(d, cos_in + i), s = hn::LoadU(d, sin_in + i);
+      const auto y0 = hn::LoadU(d, lo + i), y1 = hn::LoadU(d, hi + i);
+      hn::StoreU(hn::MulAdd(y1, s, hn::Mul(y0, c)), d, lo + i);
+      hn::StoreU(hn::NegMulAdd(y0, s, hn::Mul(y1, c)), d, hi + i);
+    }
+    for (; i < half; ++i) {
+      const float y0 = lo[i], y1 = hi[i];
+      lo[i] = y0 * cos_in[i] + y1 * sin_in[i];
+      hi[i] = y1 * cos_in[i] - y0 * sin_in[i];
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace lmforge
 HWY_AFTER_NAMESPACE();
@@ -187,6 +212,11 @@ namespace lmforge {
 
 HWY_EXPORT(PanelAccumulateF32);
 HWY_EXPORT(RmsNormBackwardF32);
+HWY_EXPORT(RopeUnapplyNeoxF32);
+
+void rope_unapply_neox_f32(float* dx, size_t n_heads, size_t head_dim, const float* cos_in, const float* sin_in) {
+  HWY_DYNAMIC_DISPATCH(RopeUnapplyNeoxF32)(dx, n_heads, head_dim, cos_in, sin_in);
+}
 
 void panel_accumulate_f32(const float* panel, size_t rows, size_t width, const float* dy, size_t ldy, size_t n_tokens,
                           float* dx, size_t ldx) {
@@ -219,6 +249,11 @@ void matmul_transposed_add(const MatrixView& w, const float* dy, size_t ldy, siz
   if (!tt) throw Error("matmul_transposed_add", "no decoder for this weight type");
   backward_detail::matmul_transposed_add(kSimd, w, dy, ldy, n_tokens, dx, ldx, c0, c1, panel, tt->block_size,
                                          tt->block_bytes, kTransposedPanelRows);
+}
+
+void matmul_transposed_add(const InterleavedMatrix& w, const float* dy, size_t ldy, size_t n_tokens, float* dx,
+                           size_t ldx, uint64_t c0, uint64_t c1, float* panel) {
+  backward_detail::matmul_transposed_add(kSimd, w, dy, ldy, n_tokens, dx, ldx, c0, c1, panel, kTransposedPanelRows);
 }
 
 }  // namespace lmforge

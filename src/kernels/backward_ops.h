@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/interleaved.h"
 #include "kernels/matmul_ref.h"
 
 namespace lmforge {
@@ -33,6 +34,13 @@ void rms_norm_weight_grad_f32(const float* x, const float* dy, float* dw, size_t
 // of rope_apply_f32's input is the output gradient rotated back, in place (cos/sin as
 // rope_angles() wrote them). The twin is rope_norm_ref at position -pos.
 void rope_unapply_f32(float* dx, size_t n_heads, size_t head_dim, const float* cos_in, const float* sin_in);
+
+// The same for NEOX rotation (rope_apply_neox_f32: pair i is (x[i], x[i + head_dim / 2]), Qwen2),
+// whose pairs lie in two contiguous halves of a head, so it has a SIMD form; its twin is the
+// same arithmetic in plain C++ (and rope_neox_ref at position -pos checks the math).
+void rope_unapply_neox_f32(float* dx, size_t n_heads, size_t head_dim, const float* cos_in, const float* sin_in);
+void rope_unapply_neox_f32_scalar(float* dx, size_t n_heads, size_t head_dim, const float* cos_in,
+                                  const float* sin_in);
 
 // Attention backward for one query head (attention_head_f32's contract: q, k, v, shape, head,
 // cells), given dout (the gradient of that query's output, all heads, n_head * head_dim):
@@ -74,6 +82,15 @@ size_t transposed_tile_cols(DType t);
 void matmul_transposed_add(const MatrixView& w, const float* dy, size_t ldy, size_t n_tokens, float* dx, size_t ldx,
                            uint64_t c0, uint64_t c1, float* panel);
 void matmul_transposed_add_scalar(const MatrixView& w, const float* dy, size_t ldy, size_t n_tokens, float* dx,
+                                  size_t ldx, uint64_t c0, uint64_t c1, float* panel);
+
+// The same product from the engine's regrouped copy of a Q8_0/Q4_0 weight (kernels/interleaved.h),
+// which the forward pass reads: training then keeps the mapped pages the loader released out of
+// memory. Bit-identical to matmul_transposed_add on the original matrix (the same bytes decode
+// to the same floats, summed in the same order). c0 and c1 must be multiples of 32 (the blocks).
+void matmul_transposed_add(const InterleavedMatrix& w, const float* dy, size_t ldy, size_t n_tokens, float* dx,
+                           size_t ldx, uint64_t c0, uint64_t c1, float* panel);
+void matmul_transposed_add_scalar(const InterleavedMatrix& w, const float* dy, size_t ldy, size_t n_tokens, float* dx,
                                   size_t ldx, uint64_t c0, uint64_t c1, float* panel);
 
 // The panel product inside matmul_transposed_add: dx[t][c] += sum_{r < rows} dy[t][r] * panel[r][c]

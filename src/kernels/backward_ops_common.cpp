@@ -98,5 +98,27 @@ void matmul_transposed_add(const Primitives& p, const MatrixView& w, const float
   }
 }
 
+// The same loop over the engine's regrouped copy: each row's blocks [c0, c1) are gathered back
+// into the GGUF layout and decoded as from the file, so the sums are the mapped matrix's bits.
+void matmul_transposed_add(const Primitives& p, const InterleavedMatrix& w, const float* dy, size_t ldy,
+                           size_t n_tokens, float* dx, size_t ldx, uint64_t c0, uint64_t c1, float* panel,
+                           size_t panel_rows) {
+  constexpr uint64_t kBlock = 32;  // Q8_0 and Q4_0, the interleaved types
+  if (c0 >= c1 || c1 > w.cols() || c0 % kBlock != 0 || c1 % kBlock != 0) {
+    throw Error("matmul_transposed_add", "the column range does not fall on the weight's blocks");
+  }
+  const size_t width = static_cast<size_t>(c1 - c0), block_bytes = 2 + w.quant_bytes();
+  const uint64_t b0 = c0 / kBlock, b1 = c1 / kBlock;
+  std::vector<uint8_t> row(static_cast<size_t>(b1 - b0) * block_bytes);
+  for (uint64_t r0 = 0; r0 < w.rows(); r0 += panel_rows) {
+    const size_t rows = static_cast<size_t>(std::min<uint64_t>(panel_rows, w.rows() - r0));
+    for (size_t r = 0; r < rows; ++r) {
+      for (uint64_t b = b0; b < b1; ++b) w.original_block(r0 + r, b, row.data() + (b - b0) * block_bytes);
+      p.decode(w.type(), row.data(), panel + r * width, width);
+    }
+    p.panel(panel, width, rows, width, dy + r0, ldy, n_tokens, dx + c0, ldx);
+  }
+}
+
 }  // namespace backward_detail
 }  // namespace lmforge

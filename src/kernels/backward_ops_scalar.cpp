@@ -57,4 +57,23 @@ void matmul_transposed_add_scalar(const MatrixView& w, const float* dy, size_t l
                                          tt->block_bytes, kTransposedPanelRows);
 }
 
+void matmul_transposed_add_scalar(const InterleavedMatrix& w, const float* dy, size_t ldy, size_t n_tokens, float* dx,
+                                  size_t ldx, uint64_t c0, uint64_t c1, float* panel) {
+  backward_detail::matmul_transposed_add(kScalar, w, dy, ldy, n_tokens, dx, ldx, c0, c1, panel, kTransposedPanelRows);
+}
+
+void rope_unapply_neox_f32_scalar(float* dx, size_t n_heads, size_t head_dim, const float* cos_in,
+                                  const float* sin_in) {
+  const size_t half = head_dim / 2;
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* lo = dx + h * head_dim;
+    float* hi = lo + half;
+    for (size_t i = 0; i < half; ++i) {
+      const float y0 = lo[i], y1 = hi[i];
+      lo[i] = y0 * cos_in[i] + y1 * sin_in[i];
+      hi[i] = y1 * cos_in[i] - y0 * sin_in[i];
+    }
+  }
+}
+
 }  // namespace lmforge

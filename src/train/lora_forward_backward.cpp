@@ -81,11 +81,7 @@ struct LoraForwardBackward::Impl {
     shape.cell_stride = KV;
     shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     if (ctx == 0) throw Error(m.path(), "training needs a context of at least one token");
-    // Qwen2-style models rotate the halves of a head (NEOX), which the backward pass does not
-    // have yet: refuse rather than train a different model than the one that runs.
-    if (rope_neox(c))
-      throw Error(m.path(), std::string("training a ") + gguf_architecture(c) +
-                                " model (NEOX rotation) is not supported yet; llama-architecture models are");
+    neox = rope_neox(c);  // Qwen2: the halves of a head rotate together, as the engine does
     const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
     cos_.resize(size_t{ctx} * hd / 2);
     sin_.resize(cos_.size());
@@ -239,13 +235,19 @@ struct LoraForwardBackward::Impl {
     });
   }
 
-  // dx[n x cols] += dy W, in fixed column tiles.
+  // dx[n x cols] += dy W, in fixed column tiles. Decodes from the engine's regrouped copy where
+  // the forward reads one (the same floats): the mapped pages the loader released stay out.
   void frozen_backward(const LlamaWeight& w, const float* dy, size_t n, float* dx) {
-    const size_t in = w.m.cols, tile = transposed_tile_cols(w.m.type);
+    const size_t in = w.m.cols, ldy = w.m.rows, tile = transposed_tile_cols(w.m.type);
     pool.parallel_for(tiles(in, tile), 1, [&](size_t b, size_t e) {
       std::vector<float> panel(kTransposedPanelRows * tile);
       for (size_t i = b; i < e; ++i) {
-        matmul_transposed_add(w.m, dy, w.m.rows, n, dx, in, i * tile, std::min(in, (i + 1) * tile), panel.data());
+        const size_t c0 = i * tile, c1 = std::min(in, (i + 1) * tile);
+        if (w.interleaved) {
+          matmul_transposed_add(*w.interleaved, dy, ldy, n, dx, in, c0, c1, panel.data());
+        } else {
+          matmul_transposed_add(w.m, dy, ldy, n, dx, in, c0, c1, panel.data());
+        }
       }
     });
   }
@@ -328,10 +330,11 @@ struct LoraForwardBackward::Impl {
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t) {
         const size_t pos = t % ctx;
-        if (backward) {
-          rope_unapply_f32(x + t * width, heads, hd, &cos_[pos * hd / 2], &sin_[pos * hd / 2]);
+        const float *cs = &cos_[pos * hd / 2], *sn = &sin_[pos * hd / 2];
+        if (neox) {
+          (backward ? rope_unapply_neox_f32 : rope_apply_neox_f32)(x + t * width, heads, hd, cs, sn);
         } else {
-          rope_apply_f32(x + t * width, heads, hd, &cos_[pos * hd / 2], &sin_[pos * hd / 2]);
+          (backward ? rope_unapply_f32 : rope_apply_f32)(x + t * width, heads, hd, cs, sn);
         }
       }
     });
@@ -446,14 +449,7 @@ struct LoraForwardBackward::Impl {
         }
       });
       if (!backward) continue;
-      const size_t tile = transposed_tile_cols(w.m.type);
-      pool.parallel_for(tiles(H, tile), 1, [&](size_t b, size_t e) {
-        std::vector<float> panel(kTransposedPanelRows * tile);
-        for (size_t i = b; i < e; ++i) {
-          matmul_transposed_add(w.m, logits.data(), V, n, &dxn[c0 * H], H, i * tile, std::min(H, (i + 1) * tile),
-                                panel.data());
-        }
-      });
+      frozen_backward(w, logits.data(), n, &dxn[c0 * H]);
     }
     if (backward) {
       std::fill(dres.begin(), dres.end(), 0.0f);
@@ -485,6 +481,7 @@ struct LoraForwardBackward::Impl {
   LlamaConfig c;
   size_t H = 0, Q = 0, KV = 0, F = 0, hd = 0, V = 0, T = 0;
   AttentionShape shape;
+  bool neox = false;  // NEOX rotation (Qwen2) instead of adjacent pairs
   std::vector<float> cos_, sin_;
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -120,6 +121,33 @@ TEST_F(LoraFiles, PeftRoundTripPermutesRotaryRows) {
   const std::string config = slurp(dir + "/adapter_config.json");
   EXPECT_NE(config.find("\"down_proj\""), std::string::npos);
   EXPECT_NE(config.find("\"r\": 2"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// A qwen2 base (NEOX rotation, Q/K rows in Hugging Face order in its GGUF): the GGUF adapter
+// says "qwen2" (llama.cpp refuses an adapter whose architecture is not the base's, and so do we),
+// and PEFT files keep B's rows as they are.
+TEST_F(LoraFiles, Qwen2AdaptersNameTheirArchitectureAndKeepRowOrder) {
+  auto model = write(TinySpec{});
+  LlamaConfig qwen = model->config();
+  qwen.architecture = "Qwen2ForCausalLM";
+  const LoraAdapter a = test::random_lora(qwen, 2, 4.0f, {LoraTarget::kQ, LoraTarget::kK}, 9);
+  const std::string path = temp("qwen2.gguf"), dir = temp("qwen2-peft");
+  write_lora_adapter_gguf(a, qwen, path);
+  EXPECT_EQ(GgufReader::open(path)->find_kv("general.architecture")->s, "qwen2");
+  expect_same(a, read_lora_adapter(path, qwen));
+  const std::string e = error_of([&] { read_lora_adapter(path, *model); });
+  EXPECT_NE(e.find("architecture \"qwen2\", not the base's \"llama\""), std::string::npos) << e;
+  write_lora_adapter_peft(a, qwen, dir);
+  expect_same(a, read_lora_adapter(dir, qwen));
+  auto st = open_safetensors(dir + "/adapter_model.safetensors");
+  const auto i = st->find("base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight");
+  ASSERT_GE(i, 0);
+  const TensorBytes bytes = st->read(static_cast<size_t>(i));
+  const LoraPair& k = *a.layers[0][1];
+  ASSERT_EQ(bytes.size(), k.b.size() * sizeof(float));
+  EXPECT_EQ(std::memcmp(bytes.data(), k.b.data(), bytes.size()), 0);
+  fs::remove(path);
   fs::remove_all(dir);
 }
 

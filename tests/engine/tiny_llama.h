@@ -27,6 +27,7 @@ struct TinySpec {
   uint32_t vocab = 40, embd = 32, heads = 4, kv_heads = 2, ff = 64, layers = 2;
   DType matrix_type = DType::F32;
   bool tied = false;
+  bool qwen2 = false;  // general.architecture qwen2: NEOX rotation and q/k/v biases
   std::map<std::string, std::vector<uint64_t>> shape_override;
   std::map<std::string, DType> type_override;
   std::string drop;
@@ -45,15 +46,16 @@ class TinyModel : public ::testing::Test {
 
   std::unique_ptr<LlamaModel> write(const TinySpec& s) {
     GgufWriter w;
-    w.set("general.architecture", GgufValue::str("llama"));
-    w.set("llama.embedding_length", GgufValue::u32(s.embd));
-    w.set("llama.feed_forward_length", GgufValue::u32(s.ff));
-    w.set("llama.block_count", GgufValue::u32(s.layers));
-    w.set("llama.attention.head_count", GgufValue::u32(s.heads));
-    w.set("llama.attention.head_count_kv", GgufValue::u32(s.kv_heads));
-    w.set("llama.context_length", GgufValue::u32(64));
-    w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
-    w.set("llama.vocab_size", GgufValue::u32(s.vocab));
+    const std::string arch = s.qwen2 ? "qwen2" : "llama";
+    w.set("general.architecture", GgufValue::str(arch));
+    w.set(arch + ".embedding_length", GgufValue::u32(s.embd));
+    w.set(arch + ".feed_forward_length", GgufValue::u32(s.ff));
+    w.set(arch + ".block_count", GgufValue::u32(s.layers));
+    w.set(arch + ".attention.head_count", GgufValue::u32(s.heads));
+    w.set(arch + ".attention.head_count_kv", GgufValue::u32(s.kv_heads));
+    w.set(arch + ".context_length", GgufValue::u32(64));
+    w.set(arch + ".attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
+    w.set(arch + ".vocab_size", GgufValue::u32(s.vocab));
     const uint64_t hd = s.embd / s.heads;
     uint32_t seed = 10;
     auto add = [&](const std::string& name, std::vector<uint64_t> shape) {
@@ -63,7 +65,7 @@ class TinyModel : public ::testing::Test {
       if (auto o = s.type_override.find(name); o != s.type_override.end()) t = o->second;
       uint64_t n = 1;
       for (uint64_t d : shape) n *= d;
-      const bool norm = shape.size() == 1;
+      const bool norm = shape.size() == 1 && name.find(".bias") == std::string::npos;
       auto v = random_floats(n, seed++, norm ? 0.1f : 0.3f);
       if (norm)
         for (float& x : v) x += 1.0f;
@@ -82,6 +84,11 @@ class TinyModel : public ::testing::Test {
       add(p + "attn_q.weight", {s.heads * hd, s.embd});
       add(p + "attn_k.weight", {s.kv_heads * hd, s.embd});
       add(p + "attn_v.weight", {s.kv_heads * hd, s.embd});
+      if (s.qwen2) {  // q/k/v biases (random, like the matrices' values)
+        add(p + "attn_q.bias", {s.heads * hd});
+        add(p + "attn_k.bias", {s.kv_heads * hd});
+        add(p + "attn_v.bias", {s.kv_heads * hd});
+      }
       add(p + "attn_output.weight", {s.embd, s.heads * hd});
       add(p + "ffn_norm.weight", {s.embd});
       add(p + "ffn_gate.weight", {s.ff, s.embd});

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "kernel_test_util.h"
 #include "kernels/attention.h"
+#include "kernels/interleaved.h"
 #include "kernels/ops_ref.h"
 #include "kernels/rope.h"
 #include "kernels/vec_ops.h"
@@ -138,6 +139,35 @@ TEST(BackwardOpsTest, TransposedProductRefusesColumnsOffTheBlocks) {
   EXPECT_THROW(matmul_transposed_add(m.view, dy.data(), 4, 1, dx.data(), 64, 16, 64, panel.data()), Error);
 }
 
+// The regrouped Q8_0/Q4_0 copy (kernels/interleaved.h, which the forward pass reads) gives the
+// very bits of the product from the original matrix, whole and in tiles, rows past a group of 8
+// included; the scalar twin agrees too.
+TEST(BackwardOpsTest, TransposedProductFromTheRegroupedCopyIsBitIdentical) {
+  for_each_target([&](const std::string&) {
+    for (DType type : {DType::Q8_0, DType::Q4_0}) {
+      // 77 rows: two panels and a partial last group of 8; 320 columns: tiles of 128 and a short one.
+      const uint64_t rows = 77, cols = 320;
+      auto m = test::make_matrix(type, rows, cols, 31);
+      const InterleavedMatrix regrouped(m.view);
+      const size_t n = 5;
+      const auto dy = random_floats(n * rows, 32);
+      std::vector<float> mapped(n * cols, 0.25f), copy = mapped, twin = mapped;
+      std::vector<float> panel(kTransposedPanelRows * cols);
+      const uint64_t tile = transposed_tile_cols(type);
+      for (uint64_t c0 = 0; c0 < cols; c0 += tile) {
+        const uint64_t c1 = std::min(cols, c0 + tile);
+        matmul_transposed_add(m.view, dy.data(), rows, n, mapped.data(), cols, c0, c1, panel.data());
+        matmul_transposed_add(regrouped, dy.data(), rows, n, copy.data(), cols, c0, c1, panel.data());
+        matmul_transposed_add_scalar(regrouped, dy.data(), rows, n, twin.data(), cols, c0, c1, panel.data());
+      }
+      EXPECT_EQ(mapped, copy) << dtype_name(type);
+      for (size_t i = 0; i < twin.size(); ++i) ASSERT_NEAR(twin[i], mapped[i], 1e-5 * (1 + std::fabs(mapped[i])));
+      std::vector<float> dx(n * cols);
+      EXPECT_THROW(matmul_transposed_add(regrouped, dy.data(), rows, n, dx.data(), cols, 16, 64, panel.data()), Error);
+    }
+  });
+}
+
 TEST(BackwardOpsTest, RmsNormBackwardMatchesTwinAndFiniteDifferences) {
   for_each_target([&](const std::string&) {
     for (size_t n : {1u, 7u, 16u, 67u, 256u}) {
@@ -185,6 +215,31 @@ TEST(BackwardOpsTest, RopeUnapplyIsTheTransposeAndTheInverse) {
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(ry[i], twin[i], 1e-5);
   rope_unapply_f32(rx.data(), heads, hd, cs.data(), sn.data());
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(rx[i], x[i], 1e-5);
+}
+
+// NEOX (Qwen2) rotation: the backward is the transpose and the inverse of rope_apply_neox_f32,
+// equals the reference rotation at -pos, and the SIMD form equals its twin on every target
+// (head_dim 16 and 40: halves of whole vectors and with a tail).
+TEST(BackwardOpsTest, RopeUnapplyNeoxIsTheTransposeAndTheInverse) {
+  for_each_target([&](const std::string&) {
+    for (size_t hd : {16u, 40u}) {
+      const size_t heads = 3;
+      std::vector<float> cs(hd / 2), sn(hd / 2);
+      rope_angles(37.0, hd, 1000000.0f, 1.0f, cs.data(), sn.data());
+      const auto x = random_floats(heads * hd, 53), y = random_floats(heads * hd, 54);
+      auto rx = x, ry = y, scalar = y;
+      rope_apply_neox_f32(rx.data(), heads, hd, cs.data(), sn.data());
+      rope_unapply_neox_f32(ry.data(), heads, hd, cs.data(), sn.data());
+      rope_unapply_neox_f32_scalar(scalar.data(), heads, hd, cs.data(), sn.data());
+      EXPECT_NEAR(weighted(rx, y), weighted(x, ry), 1e-4);  // <R x, y> = <x, R^T y>
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(ry[i], scalar[i], 1e-6) << hd;
+      auto twin = y;
+      rope_neox_ref(twin.data(), heads, hd, -37.0, 1000000.0f, 1.0f);
+      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(ry[i], twin[i], 1e-5);
+      rope_unapply_neox_f32(rx.data(), heads, hd, cs.data(), sn.data());
+      for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(rx[i], x[i], 1e-5);
+    }
+  });
 }
 
 // Causal GQA attention of `n` tokens of one sequence: every query's backward against finite

@@ -21,6 +21,16 @@ heads), whose HF folder is converted to an f32 GGUF base. Then:
       ranks, rsLoRA (folded into alpha: equals PyTorch at alpha/sqrt(r)), DoRA, a model given as
       an adapter, truncated files: exit status 1 with one error line naming the problem, never a
       crash.
+  (e) qwen2 (the qwen2-bias variant: NEOX rotation, q/k/v biases, Q/K rows in Hugging Face order
+      in its GGUF): the same PEFT adapter against PyTorch; `lora-convert` writes a GGUF adapter
+      whose general.architecture is "qwen2" (llama.cpp refuses one that does not match its
+      base) and whose q/k B rows are not permuted; llama.cpp with it equals lmforge; merging
+      with `convert --lora` equals PyTorch; a llama adapter on the qwen2 base is refused.
+  (f) embeddings: `lmforge embed -m BASE --lora A.gguf --lora-scale S` equals `embed` of the
+      merged model of (c) (to TOL_EMBED) and differs from the base's by more than 20 x that;
+      `index --lora` / `ask --lora` score chunks by those embeddings' cosines, and `ask` without
+      the adapter is refused (the index records it in its model hash); `--lora` on the hashing
+      embedder is a usage error.
 Self-test: the adapter must move the probabilities by more than 20 x TOL (so that a run that
 ignored it fails (a) and (b)), and lmforge with the adapter at another scale must fail (a).
 """
@@ -37,11 +47,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (PROMPTS, CheckFailed, base_args, check, fixture_manifest,  # noqa: E402
-                    main_wrapper, run, run_node, sentencepiece_ids, workdir_for)
+                    lmforge_inspect, main_wrapper, run, run_node, sentencepiece_ids, workdir_for)
 from torch_reference import Llama  # noqa: E402
 
 TOL = 1e-4          # f32 probabilities, as oracle.llama_probs and oracle.forward
 TOL_Q8_0 = 0.12     # q8_0 weights and activations (oracle.llama_probs)
+TOL_EMBED = 1e-5    # unit vectors, f32: B (A x) added after W x, or (W + s B A) x
 RANK, ALPHA, SCALE = 4, 8.0, 0.8
 MODULES = [("self_attn", "q_proj"), ("self_attn", "k_proj"), ("self_attn", "v_proj"), ("self_attn", "o_proj"),
            ("mlp", "gate_proj"), ("mlp", "up_proj"), ("mlp", "down_proj")]
@@ -175,6 +186,102 @@ def expect_refused(lmforge, base, adapter, needle, what):
     return lines[0]
 
 
+def embeddings(lm, model, textfile, extra):
+    out = json.loads(run([lm, "embed", "-m", model, "-f", textfile, "--lines", "--json", "-t", "2"] + extra,
+                         timeout=300).stdout)
+    return np.array(out["embeddings"], dtype=np.float64)
+
+
+def check_embeddings(lm, work, base, adapter, merged):
+    """(f): --lora on embed, index and ask, against the merged model's embeddings."""
+    lines = ["the quick brown fox jumps over the lazy dog", "a storm came in from the harbor at night",
+             "bread and cheese for the long road", "tokens, vectors and a matrix"]
+    textfile = os.path.join(work, "embed_lines.txt")
+    with open(textfile, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    flags = ["--lora", adapter, "--lora-scale", str(SCALE)]
+    plain = embeddings(lm, base, textfile, [])
+    adapted = embeddings(lm, base, textfile, flags)
+    want = embeddings(lm, merged, textfile, [])
+    moved, d = float(np.abs(adapted - plain).max()), float(np.abs(adapted - want).max())
+    print("lora: (f) embed --lora vs the merged model: max |d| %.3g; the adapter moves the vectors by %.3g" % (d, moved),
+          flush=True)
+    check(moved > 20 * TOL_EMBED, "self-test: the adapter moves the embeddings by only %.3g" % moved)
+    check(d <= TOL_EMBED, "(f) embed --lora differs from the merged model's embeddings by %.3g > %g" % (d, TOL_EMBED))
+
+    docs = os.path.join(work, "embed_docs")
+    os.makedirs(docs, exist_ok=True)
+    with open(os.path.join(docs, "a.txt"), "w") as f:
+        f.write("\n\n".join(lines) + "\n")
+    db = os.path.join(work, "embed_index.db")
+    for stale in (db, db + ".vectors", db + ".hnsw"):
+        if os.path.exists(stale):
+            os.remove(stale)
+    run([lm, "index", "--db", db, "-m", base, docs, "--chunk-size", "60", "--chunk-overlap", "0", "-q"] + flags,
+        timeout=300)
+    question = "who jumps over the dog"
+    out = json.loads(run([lm, "ask", "--db", db, question, "--retrieve-only", "--json", "--mode", "vector", "-k", "2"]
+                         + flags, timeout=300).stdout)
+    check(len(out["chunks"]) == 2, "(f) ask --lora returned %d chunks" % len(out["chunks"]))
+    qfile = os.path.join(work, "embed_question.txt")
+    for c in out["chunks"]:
+        with open(qfile, "w") as f:
+            f.write(question + "\n" + c["text"] + "\n")
+        q, v = embeddings(lm, merged, qfile, [])
+        check(abs(c["score"] - float(q @ v)) < 1e-4, "(f) chunk %r: index score %.6f, merged model's cosine %.6f"
+              % (c["text"][:40], c["score"], float(q @ v)))
+    r = run([lm, "ask", "--db", db, question, "--retrieve-only", "--mode", "vector"], check_rc=False)
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 1 and "embedded with" in err, "(f) ask without the index's adapter: exit %d, %s"
+          % (r.returncode, err[-300:]))
+    r = run([lm, "index", "--db", os.path.join(work, "hash.db"), "-m", "hash:32", docs] + flags, check_rc=False)
+    check(r.returncode == 2, "(f) index -m hash:32 --lora: exit status %d, expected 2" % r.returncode)
+    print("lora: (f) index/ask --lora score by the merged model's cosines; ask without the adapter refused",
+          flush=True)
+
+
+def check_qwen2(lm, fixtures, work, ids, llama_adapter):
+    """(e): a PEFT adapter on the qwen2-bias variant, through lmforge, PyTorch and llama.cpp."""
+    folder = os.path.join(fixtures, "variants", "qwen2-bias")
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    base = os.path.join(work, "qwen2-f32.gguf")
+    if os.path.exists(base):
+        os.remove(base)
+    run([lm, "convert", folder, base, "--outtype", "f32", "--quiet"], timeout=120)
+    tensors = make_adapter(cfg, 4321)
+    peft = os.path.join(work, "qwen2-peft")
+    write_peft(peft, tensors, peft_config())
+    want = torch_probs(folder, tensors, SCALE * ALPHA / RANK, ids)
+    moved = worst(want, lmforge_probs(lm, base, ids, []))
+    check(moved > 20 * TOL, "self-test: qwen2: the adapter moves the probabilities by only %.3g" % moved)
+    got = lmforge_probs(lm, base, ids, ["-t", "2", "--lora", peft, "--lora-scale", str(SCALE)])
+    d_torch = worst(want, got)
+    check(d_torch <= TOL, "(e) qwen2 with the PEFT folder: max |dp| %.3g > %g vs PyTorch" % (d_torch, TOL))
+    adapter = os.path.join(work, "qwen2-adapter.gguf")
+    run([lm, "lora-convert", "-m", base, peft, adapter])
+    info = lmforge_inspect(lm, adapter)
+    arch = info["metadata"]["general.architecture"]["value"]
+    check(arch == "qwen2", "(e) the qwen2 adapter says general.architecture %r" % arch)
+    ours = lmforge_probs(lm, base, ids, ["-t", "2", "--lora", adapter, "--lora-scale", str(SCALE)])
+    theirs = llama_cpp_probs(base, work, ids, [{"path": adapter, "scale": SCALE}])
+    d = worst(ours, theirs)
+    check(d <= TOL, "(e) qwen2: lmforge vs llama.cpp with the GGUF adapter: max |dp| %.3g > %g" % (d, TOL))
+    check(same_top1(ours, theirs), "(e) qwen2: the top-1 tokens differ from llama.cpp's")
+    check(worst(ours, want) <= TOL, "(e) qwen2: the GGUF adapter differs from PyTorch: %.3g" % worst(ours, want))
+    merged = os.path.join(work, "qwen2-merged-f32.gguf")
+    if os.path.exists(merged):
+        os.remove(merged)
+    run([lm, "convert", folder, merged, "--outtype", "f32", "--lora", peft, "--lora-scale", str(SCALE), "--quiet"],
+        timeout=120)
+    d_merged = worst(want, lmforge_probs(lm, merged, ids, ["--reference"]))
+    check(d_merged <= TOL, "(e) qwen2: convert HF folder --lora PEFT: max |dp| %.3g > %g vs PyTorch" % (d_merged, TOL))
+    expect_refused(lm, base, llama_adapter, "not the base's \"qwen2\"", "a llama adapter on a qwen2 base")
+    print("lora: (e) qwen2: PEFT vs PyTorch %.3g, GGUF adapter (general.architecture qwen2) lmforge vs llama.cpp "
+          "%.3g, merged vs PyTorch %.3g; the adapter moves the probabilities by %.3g" % (d_torch, d, d_merged, moved),
+          flush=True)
+
+
 def main():
     ap = base_args(__doc__)
     args = ap.parse_args()
@@ -270,6 +377,7 @@ def main():
     d = worst(want, lmforge_probs(lm, merged, ids, ["--reference"]))
     print("lora: convert --lora (f32) vs PyTorch: max |dp| %.3g" % d, flush=True)
     check(d <= TOL, "convert --lora f32: max |dp| %.3g > %g vs PyTorch" % (d, TOL))
+    check_embeddings(lm, work, base, adapter, merged)
     run([lm, "convert", folder, merged_q8, "--outtype", "q8_0", "--lora", peft, "--lora-scale", str(SCALE), "--quiet"],
         timeout=120)
     q8 = lmforge_probs(lm, merged_q8, ids, ["-t", "2"])
@@ -331,6 +439,8 @@ def main():
     r = run([lm, "logits", "-m", base, "--ids", "1,2", "--lora-scale", "2"], check_rc=False)
     check(r.returncode == 2, "--lora-scale without --lora: exit status %d, expected 2" % r.returncode)
     print("lora: (d) bad input refused with one error line each", flush=True)
+
+    check_qwen2(lm, fixtures, work, ids, adapter)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ transformers' LlamaForCausalLM with PEFT's LoRA (W x + alpha/r * B(A x)) and tor
 
 The adapter's B rows for q and k are in the GGUF's permuted rotary order (engine/lora_adapter.h);
 the reference works in Hugging Face order, so they are permuted back here (llama.cpp's
-convert_hf_to_gguf permute, inverted). Cases: models/demo (MHA 4/2 heads, tied embeddings, all
-seven targets) and the GQA fixture (6/2 heads, untied, some targets), 1 to 3 threads.
+convert_hf_to_gguf permute, inverted). A qwen2 base keeps Hugging Face's order in its GGUF (and
+rotates in NEOX mode, which is rotate_half here) and adds frozen q/k/v biases (modeling_qwen2).
+Cases: models/demo (MHA 4/2 heads, tied embeddings, all seven targets), the GQA fixture (6/2
+heads, untied, some targets) and the qwen2-bias variant (3/1 heads, biases, theta 1e6, all
+targets), 1 to 3 threads.
 """
 
 import json
@@ -53,6 +56,8 @@ class LoraLlama:
         self.eps = cfg["rms_norm_eps"]
         self.theta = cfg.get("rope_theta", 10000.0)
         self.head = self.w.get("lm_head.weight", self.w["model.embed_tokens.weight"])
+        # llama GGUFs permute q/k rows into adjacent pairs; qwen2 GGUFs keep HF's order (NEOX).
+        self.permuted = cfg["architectures"][0] != "Qwen2ForCausalLM"
         self.lora = {}      # HF weight name -> (A, B) leaf tensors
         self.scale = 1.0
 
@@ -67,7 +72,7 @@ class LoraLlama:
                     continue
                 a = torch.tensor(np.array(tensors[an], dtype=np.float32)).reshape(rank, -1)
                 b = torch.tensor(np.array(tensors[an[:-1] + "b"], dtype=np.float32)).reshape(-1, rank)
-                if key in ("q", "k"):
+                if key in ("q", "k") and self.permuted:
                     b = gguf_rows_to_hf(b, self.n_heads if key == "q" else self.n_kv)
                 name = "model.layers.%d.%s.weight" % (l, hf)
                 self.lora[name] = (a.to(self.dtype).requires_grad_(), b.to(self.dtype).requires_grad_())
@@ -78,6 +83,9 @@ class LoraLlama:
 
     def linear(self, x, name):
         y = x @ self.w[name].T
+        bias = name[:-len("weight")] + "bias"
+        if bias in self.w:  # qwen2's q/k/v biases (frozen)
+            y = y + self.w[bias]
         if name in self.lora:
             a, b = self.lora[name]
             y = y + ((x @ a.T) @ b.T) * self.scale
@@ -124,7 +132,7 @@ class LoraLlama:
 
     def in_gguf_order(self, name, b):
         an, bn, key = self.names[name]
-        if key not in ("q", "k"):
+        if key not in ("q", "k") or not self.permuted:
             return b
         # gguf_rows_to_hf's inverse: llama.cpp's permute().
         n = self.n_heads if key == "q" else self.n_kv
@@ -236,6 +244,9 @@ def main():
     check_case(args, work, "gqa", os.path.join(args.fixtures, "hf", "gqa-safetensors-sharded"),
                {"ctx": 16, "batch": 3, "grad_accum": 1, "steps": 4, "lr": 5e-3, "weight_decay": 0.0,
                 "rank": 2, "alpha": 4.0, "targets": "q,k,down", "seed": 5, "threads": 3})
+    check_case(args, work, "qwen2", os.path.join(args.fixtures, "variants", "qwen2-bias"),
+               {"ctx": 20, "batch": 2, "grad_accum": 1, "steps": 3, "lr": 2e-3, "weight_decay": 0.01,
+                "rank": 4, "alpha": 8.0, "targets": "q,k,v,o,gate,up,down", "seed": 17, "threads": 2})
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ LoraAdapter gradient(const LlamaModel& m, const LoraAdapter& a, const std::vecto
   return g;
 }
 
-TEST_F(TinyModel, LoraGradientMatchesFiniteDifferences) {
-  auto m = write(TinySpec{});
+// The gradient of every sampled A and B element against central differences of the loss.
+void expect_gradient_matches_finite_differences(const LlamaModel& model) {
+  const LlamaModel* m = &model;
   const uint32_t ctx = 6;
   LoraAdapter a = random_adapter(*m, 2, 7);
   const auto w = random_windows(2, ctx, m->n_vocab(), 8);
@@ -96,11 +97,29 @@ TEST_F(TinyModel, LoraGradientMatchesFiniteDifferences) {
   EXPECT_GT(checked, 100u);
 }
 
+TEST_F(TinyModel, LoraGradientMatchesFiniteDifferences) { expect_gradient_matches_finite_differences(*write(TinySpec{})); }
+
+// Qwen2: NEOX rotation (rope_unapply_neox_f32 in the backward pass) and frozen q/k/v biases.
+TEST_F(TinyModel, Qwen2LoraGradientMatchesFiniteDifferences) {
+  TinySpec spec;
+  spec.qwen2 = true;
+  auto m = write(spec);
+  ASSERT_TRUE(rope_neox(m->config()));
+  ASSERT_TRUE(m->layers[0].has_qkv_bias);
+  expect_gradient_matches_finite_differences(*m);
+}
+
 // Every parallel step is cut into fixed tiles: 1, 2 and 3 threads give the same bits, for float
 // and quantized bases.
 TEST_F(TinyModel, LoraGradientIsBitIdenticalForAnyThreadCount) {
-  for (DType type : {DType::F32, DType::Q4_0, DType::Q8_0, DType::F16}) {
+  struct Case {
+    DType type;
+    bool qwen2;  // NEOX rotation and biases
+  };
+  for (const auto [type, qwen2] : {Case{DType::F32, false}, Case{DType::Q4_0, false}, Case{DType::Q8_0, false},
+                                   Case{DType::F16, false}, Case{DType::Q8_0, true}}) {
     TinySpec spec;
+    spec.qwen2 = qwen2;
     spec.embd = 128;
     spec.heads = 4;
     spec.kv_heads = 2;
