@@ -152,9 +152,12 @@ int run_serve(ServeOptions o) {
 
   // Without --embed-model the served model embeds: the weights already loaded are shared (a
   // second load would double the resident weights: the interleaved and huge-page copies are
-  // per load).
+  // per load), and so are its --lora adapters, so that it embeds as it generates.
+  EmbedderOptions served_embedding;
+  for (const LoraRequest& l : o.loras) served_embedding.loras.push_back({l.path, l.scale});
   serve::EmbeddingService embeddings(
-      o.embed_model.empty() ? Embedder::over_loaded_llama(*loaded.model, loaded.tokenizer, o.model) : Embedder::open(o.embed_model),
+      o.embed_model.empty() ? Embedder::over_loaded_llama(*loaded.model, loaded.tokenizer, o.model, served_embedding)
+                            : Embedder::open(o.embed_model),
       o.embed_model.empty() ? state.model_id : model_name(o.embed_model, ""), o.embed_model.empty());
 
   std::unique_ptr<serve::AskService> ask;

@@ -30,7 +30,8 @@ heads), whose HF folder is converted to an f32 GGUF base. Then:
       merged model of (c) (to TOL_EMBED) and differs from the base's by more than 20 x that;
       `index --lora` / `ask --lora` score chunks by those embeddings' cosines, and `ask` without
       the adapter is refused (the index records it in its model hash); `--lora` on the hashing
-      embedder is a usage error.
+      embedder is a usage error; `serve --lora`'s /v1/embeddings (the served model embedding)
+      equal the merged model's too.
 Self-test: the adapter must move the probabilities by more than 20 x TOL (so that a run that
 ignored it fails (a) and (b)), and lmforge with the adapter at another scale must fail (a).
 """
@@ -48,6 +49,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (PROMPTS, CheckFailed, base_args, check, fixture_manifest,  # noqa: E402
                     lmforge_inspect, main_wrapper, run, run_node, sentencepiece_ids, workdir_for)
+from serve_harness import Server  # noqa: E402
 from torch_reference import Llama  # noqa: E402
 
 TOL = 1e-4          # f32 probabilities, as oracle.llama_probs and oracle.forward
@@ -238,6 +240,19 @@ def check_embeddings(lm, work, base, adapter, merged):
     check(r.returncode == 2, "(f) index -m hash:32 --lora: exit status %d, expected 2" % r.returncode)
     print("lora: (f) index/ask --lora score by the merged model's cosines; ask without the adapter refused",
           flush=True)
+
+    # serve --lora: /v1/embeddings from the served model carries its adapters too.
+    server = Server(lm, ["--lora", adapter, "--lora-scale", str(SCALE), "-t", "2"], model=base,
+                    log_path=os.path.join(work, "serve_lora.log"))
+    try:
+        status, body = server.json("POST", "/v1/embeddings", {"model": os.path.basename(base), "input": lines})
+    finally:
+        server.stop()
+    check(status == 200, "(f) serve --lora /v1/embeddings: HTTP %d %s" % (status, body))
+    served = np.array([d["embedding"] for d in body["data"]], dtype=np.float64)
+    d = float(np.abs(served - want).max())
+    check(d <= TOL_EMBED, "(f) serve --lora /v1/embeddings differ from the merged model's by %.3g > %g" % (d, TOL_EMBED))
+    print("lora: (f) serve --lora /v1/embeddings vs the merged model: max |d| %.3g" % d, flush=True)
 
 
 def check_qwen2(lm, fixtures, work, ids, llama_adapter):
