@@ -25,11 +25,11 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_fingerprint.h"
 #include "cli/process_group.h"
+#include "cli/training_report.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/lora_adapter.h"
@@ -194,24 +194,13 @@ int run_finetune(const FinetuneOptions& o, bool steps_given, Collective& ranks) 
   std::signal(SIGUSR1, previous_usr1);
   if (ranks.size() > 1) check_same_tensors(state, ranks);
 
-  if (r.nan_stopped) throw Error(o.data, "training stopped: the loss became NaN or infinite");
-  if (r.interrupted) {
-    if (talk) std::fprintf(stderr, "lmforge: interrupted; %s not written\n", o.out.c_str());
-    return 130;
-  }
+  if (const int status = training_stopped_status(r, o.data, o.out, talk)) return status;
   if (!root) return 0;
   const LoraAdapter& trained = trainer.adapter_from(state);
   write_lora_adapter_gguf(trained, model.config(), o.out);
   if (!o.peft_dir.empty()) write_lora_adapter_peft(trained, model.config(), o.peft_dir);
 
-  if (o.json) {
-    nlohmann::json j = {{"steps", state.step}, {"loss", state.losses}, {"tokens_per_s", r.tokens_per_s}};
-    std::printf("%s\n", j.dump().c_str());
-  } else {
-    std::fprintf(stderr, "lmforge: %llu steps, %.1f tokens/s; wrote %s\n", static_cast<unsigned long long>(state.step),
-                 r.tokens_per_s, o.out.c_str());
-  }
-  if (std::fflush(stdout) != 0) throw Error("<stdout>", "cannot write the output");
+  print_training_summary(state, r, o.out, o.json);
   return 0;
 }
 

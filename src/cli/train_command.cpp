@@ -16,10 +16,10 @@
 #include <string>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_fingerprint.h"
+#include "cli/training_report.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
@@ -219,11 +219,7 @@ int run_train(const TrainOptions& o, const CLI::App& sub) {
   auto previous = std::signal(SIGINT, on_train_interrupt);
   const TrainingResult r = run_training(data.windows, loop, schedule, trainer, state);
   std::signal(SIGINT, previous);
-  if (r.nan_stopped) throw Error(o.data, "training stopped: the loss became NaN or infinite");
-  if (r.interrupted) {
-    if (!o.json) std::fprintf(stderr, "lmforge: interrupted; %s not written\n", o.out.c_str());
-    return 130;
-  }
+  if (const int status = training_stopped_status(r, o.data, o.out, !o.json)) return status;
 
   LlamaModelSource src = full_model_source(c, state.tensors, std::move(tok_kvs), std::move(spm),
                                            std::filesystem::path(o.config).stem().string());
@@ -238,14 +234,7 @@ int run_train(const TrainOptions& o, const CLI::App& sub) {
     write_llama_hf(src, o.out, copt);
   }
 
-  if (o.json) {
-    nlohmann::json j = {{"steps", state.step}, {"loss", state.losses}, {"tokens_per_s", r.tokens_per_s}};
-    std::printf("%s\n", j.dump().c_str());
-  } else {
-    std::fprintf(stderr, "lmforge: %llu steps, %.1f tokens/s; wrote %s\n", static_cast<unsigned long long>(state.step),
-                 r.tokens_per_s, o.out.c_str());
-  }
-  if (std::fflush(stdout) != 0) throw Error("<stdout>", "cannot write the output");
+  print_training_summary(state, r, o.out, o.json);
   return 0;
 }
 
