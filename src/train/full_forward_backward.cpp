@@ -9,18 +9,18 @@
 #include "kernels/attention.h"
 #include "kernels/backward_ops.h"
 #include "kernels/matmul.h"
-#include "kernels/rope.h"
 #include "kernels/vec_ops.h"
-#include "train/full_model_tensors.h"
 #include "train/causal_attention_batch.h"
+#include "train/full_model_tensors.h"
+#include "train/training_pass_steps.h"
 
 namespace lmforge {
 
 namespace {
 
 // Fixed tile sizes (as the LoRA pass's): a tile's work depends on the shapes only.
-constexpr size_t kTokenGrain = 16;  // tokens per tile for per-token work
-constexpr size_t kRowTile = 64;     // weight rows per product / weight-gradient tile
+constexpr size_t kTokenGrain = kPassTokenGrain;  // tokens per tile for per-token work
+constexpr size_t kRowTile = kPassRowTile;        // weight rows per weight-gradient tile
 constexpr size_t kLogitChunk = 64;  // tokens whose logits exist at once
 
 size_t tiles(size_t n, size_t tile) { return (n + tile - 1) / tile; }
@@ -38,7 +38,8 @@ MatrixView view_of(const TrainedTensor& t) {
 }  // namespace
 
 struct FullForwardBackward::Impl {
-  Impl(const LlamaConfig& config, uint32_t context, ThreadPool& p) : c(config), ctx(context), pool(p) {
+  Impl(const LlamaConfig& config, uint32_t context, ThreadPool& p)
+      : c(config), ctx(context), pool(p), rope(c, context) {
     check_full_trainable(c, "train");
     if (ctx == 0) throw Error("train", "training needs a context of at least one token");
     lay = full_layout(c);
@@ -53,10 +54,6 @@ struct FullForwardBackward::Impl {
     shape.head_dim = hd;
     shape.cell_stride = KV;
     shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    cos_.resize(size_t{ctx} * hd / 2);
-    sin_.resize(cos_.size());
-    for (uint32_t pos = 0; pos < ctx; ++pos)
-      rope_angles(pos, hd, c.rope_theta, 1.0f, &cos_[pos * hd / 2], &sin_[pos * hd / 2], nullptr);
   }
 
   void check_weights(const std::vector<TrainedTensor>& w, const std::vector<std::vector<float>>* g) const {
@@ -85,20 +82,7 @@ struct FullForwardBackward::Impl {
   }
 
   void embed(std::span<const std::span<const int32_t>> windows) {
-    tokens.resize(T);
-    targets.resize(T);
-    for (size_t sq = 0; sq < windows.size(); ++sq) {
-      if (windows[sq].size() != size_t{ctx} + 1)
-        throw Error("train", "a training window has " + std::to_string(windows[sq].size()) + " tokens, not ctx + 1 = " +
-                                 std::to_string(ctx + 1));
-      for (uint32_t t = 0; t <= ctx; ++t) {
-        const int32_t id = windows[sq][t];
-        if (id < 0 || static_cast<uint32_t>(id) >= V)
-          throw Error("train", "token id " + std::to_string(id) + " is outside the vocabulary");
-        if (t < ctx) tokens[sq * ctx + t] = id;
-        if (t > 0) targets[sq * ctx + t - 1] = id;
-      }
-    }
+    split_training_windows(windows, ctx, static_cast<uint32_t>(V), "train", tokens, targets);
     const float* e = W(lay.embd());
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t en) {
       for (size_t t = b; t < en; ++t) std::copy_n(e + size_t(tokens[t]) * H, H, &inputs[t * H]);
@@ -108,11 +92,7 @@ struct FullForwardBackward::Impl {
   const float* W(size_t i) const { return (*weights)[i].value.data(); }
   float* G(size_t i) { return (*grads)[i].data(); }
 
-  void rms_rows(const float* x, const float* w, float* out) {
-    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t) rms_norm_f32(x + t * H, w, out + t * H, H, c.rms_norm_eps);
-    });
-  }
+  void rms_rows(const float* x, const float* w, float* out) { rms_norm_rows(pool, x, w, out, T, H, c.rms_norm_eps); }
 
   // dx += d(norm)/dx · dy; the norm weight's gradient dw += sum_t dy_t x_t r_t (per-tile partial
   // sums, added in tile order).
@@ -132,27 +112,13 @@ struct FullForwardBackward::Impl {
     for (size_t i = 0; i < nt; ++i) add_f32(&norm_partial[i * H], dw, H);
   }
 
-  // y[n x out] = x W^T.
-  void product(const MatrixView& m, const float* x, size_t n, float* y) {
-    const size_t in = m.cols, out = m.rows;
-    packed.reset(m.type, n, in);
-    pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(x, in, b, e); });
-    pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) matmul_packed(m, packed, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
-    });
+  // y[n x out] = x W^T; dx[n x in] += dy W (training_pass_steps.h).
+  void product(const MatrixView& m, const float* x, size_t n, float* y) { products.forward(pool, m, nullptr, x, n, y); }
+  void input_grad(const MatrixView& m, const float* dy, size_t n, float* dx) {
+    products.backward(pool, m, nullptr, dy, n, dx);
   }
 
   void linear(size_t wi, const float* x, float* y) { product(view_of((*weights)[wi]), x, T, y); }
-
-  // dx[n x in] += dy W, in fixed column tiles.
-  void input_grad(const MatrixView& m, const float* dy, size_t n, float* dx) {
-    const size_t in = m.cols, tile = transposed_tile_cols(m.type);
-    pool.parallel_for(tiles(in, tile), 1, [&](size_t b, size_t e) {
-      std::vector<float> panel(kTransposedPanelRows * tile);
-      for (size_t i = b; i < e; ++i)
-        matmul_transposed_add(m, dy, m.rows, n, dx, in, i * tile, std::min(in, (i + 1) * tile), panel.data());
-    });
-  }
 
   // dw[out x in] += dy^T x over n tokens: the panel product with x as the panel (n rows) and
   // dy^T's rows as the multipliers; each element sums over tokens in order.
@@ -174,18 +140,7 @@ struct FullForwardBackward::Impl {
     weight_grad(dy, m.rows, x, m.cols, T, G(wi), dyt.data());
   }
 
-  void rope_rows(float* x, size_t width, size_t heads, bool backward) {
-    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t) {
-        const size_t pos = t % ctx;
-        if (backward) {
-          rope_unapply_f32(x + t * width, heads, hd, &cos_[pos * hd / 2], &sin_[pos * hd / 2]);
-        } else {
-          rope_apply_f32(x + t * width, heads, hd, &cos_[pos * hd / 2], &sin_[pos * hd / 2]);
-        }
-      }
-    });
-  }
+  void rope_rows(float* x, size_t width, size_t heads, bool backward) { rope.rows(pool, x, T, width, heads, backward); }
 
   // Layer l from its input x; with next, writes the layer's output there (else stops before
   // the down projection, all the backward pass needs).
@@ -299,16 +254,16 @@ struct FullForwardBackward::Impl {
   LlamaConfig c;
   uint32_t ctx;
   ThreadPool& pool;
+  WindowRope rope;
   FullLayout lay;
   size_t H = 0, Q = 0, KV = 0, F = 0, hd = 0, V = 0, T = 0;
   AttentionShape shape;
   const std::vector<TrainedTensor>* weights = nullptr;
   std::vector<std::vector<float>>* grads = nullptr;
-  std::vector<float> cos_, sin_;
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
   std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, dyt, dlt, norm_partial;
-  PackedActivations packed;
+  WeightProducts products;
 };
 
 FullForwardBackward::FullForwardBackward(const LlamaConfig& config, uint32_t ctx, ThreadPool& pool)

@@ -10,17 +10,14 @@
 #include "core/thread_pool.h"
 #include "arch/llama/llama_config.h"
 #include "engine/llama_model.h"
-#include "kernels/amx_f16.h"
-#include "kernels/amx_support.h"
 #include "kernels/attention.h"
 #include "kernels/backward_ops.h"
 #include "kernels/decode_rows.h"
-#include "kernels/interleaved.h"
 #include "kernels/matmul.h"
-#include "kernels/rope.h"
 #include "kernels/vec_ops.h"
 #include "quant/type_traits.h"
 #include "train/causal_attention_batch.h"
+#include "train/training_pass_steps.h"
 
 namespace lmforge {
 
@@ -28,12 +25,9 @@ namespace {
 
 // Fixed tile sizes: the work of a tile depends on these and the shapes only, never on how many
 // threads share the tiles, which keeps results bit-identical for any thread count.
-constexpr size_t kTokenGrain = 16;   // tokens per tile for per-token work
-constexpr size_t kRowTile = 64;      // weight rows per forward product tile
+constexpr size_t kTokenGrain = kPassTokenGrain;  // tokens per tile for per-token work
 constexpr size_t kColTile = 128;     // columns per tile of the adapter's A gradient
 constexpr size_t kLogitChunk = 64;   // tokens whose logits exist at once
-// Fewest tokens for the AMX product of F16/F32 weights (the engine's threshold, amx_f16.h).
-constexpr size_t kAmxMinTokens = 32;
 
 size_t tiles(size_t n, size_t tile) { return (n + tile - 1) / tile; }
 
@@ -68,7 +62,7 @@ void check_weight(const LlamaWeight& w, const std::string& path) {
 
 struct LoraForwardBackward::Impl {
   Impl(const LlamaModel& m, const LoraAdapter& a, uint32_t context, ThreadPool& p)
-      : model(m), adapter(a), ctx(context), pool(p), c(m.config()) {
+      : model(m), adapter(a), ctx(context), pool(p), c(m.config()), rope(c, context) {
     H = c.hidden_size;
     Q = size_t{c.num_attention_heads} * c.head_dim;
     KV = size_t{c.num_key_value_heads} * c.head_dim;
@@ -81,14 +75,6 @@ struct LoraForwardBackward::Impl {
     shape.cell_stride = KV;
     shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     if (ctx == 0) throw Error(m.path(), "training needs a context of at least one token");
-    neox = rope_neox(c);  // Qwen2: the halves of a head rotate together, as the engine does
-    const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
-    cos_.resize(size_t{ctx} * hd / 2);
-    sin_.resize(cos_.size());
-    for (uint32_t pos = 0; pos < ctx; ++pos) {
-      rope_angles(pos, hd, c.rope_theta, c.rope_scaling_linear.value_or(1.0f), &cos_[pos * hd / 2],
-                  &sin_[pos * hd / 2], freq_factors);
-    }
     if (!can_decode(m.tok_embd.m.type)) throw Error(m.path(), "the token embedding's type cannot be decoded");
     check_weight(m.output, m.path());
     for (const LlamaLayer& L : m.layers) {
@@ -166,22 +152,7 @@ struct LoraForwardBackward::Impl {
   }
 
   void embed(std::span<const std::span<const int32_t>> windows) {
-    tokens.resize(T);
-    targets.resize(T);
-    for (size_t sq = 0; sq < windows.size(); ++sq) {
-      if (windows[sq].size() != size_t{ctx} + 1) {
-        throw Error(model.path(), "a training window has " + std::to_string(windows[sq].size()) +
-                                      " tokens, not ctx + 1 = " + std::to_string(ctx + 1));
-      }
-      for (uint32_t t = 0; t <= ctx; ++t) {
-        const int32_t id = windows[sq][t];
-        if (id < 0 || static_cast<uint32_t>(id) >= V) {
-          throw Error(model.path(), "token id " + std::to_string(id) + " is outside the vocabulary");
-        }
-        if (t < ctx) tokens[sq * ctx + t] = id;
-        if (t > 0) targets[sq * ctx + t - 1] = id;
-      }
-    }
+    split_training_windows(windows, ctx, static_cast<uint32_t>(V), model.path(), tokens, targets);
     const MatrixView& e = model.tok_embd.m;
     pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t en) {
       for (size_t t = b; t < en; ++t) decode_row_fast(e.type, e.row(static_cast<uint64_t>(tokens[t])), &inputs[t * H], H);
@@ -189,9 +160,7 @@ struct LoraForwardBackward::Impl {
   }
 
   void rms_rows(const float* x, const std::vector<float>& w, float* out) {
-    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t) rms_norm_f32(x + t * H, w.data(), out + t * H, H, c.rms_norm_eps);
-    });
+    rms_norm_rows(pool, x, w.data(), out, T, H, c.rms_norm_eps);
   }
 
   void rms_rows_backward(const float* x, const std::vector<float>& w, const float* dy, float* dx) {
@@ -200,56 +169,13 @@ struct LoraForwardBackward::Impl {
     });
   }
 
-  // Rows [r0, r1) of y = x W^T for the packed x: the engine's regrouped Q8_0/Q4_0 matrix where the
-  // loader made one (its mapped pages were released, so reading it keeps them out), else W as
-  // stored.
-  void product_rows(const LlamaWeight& w, float* y, size_t ldy, size_t r0, size_t r1) {
-    if (w.interleaved) {
-      matmul_interleaved(*w.interleaved, packed, y, ldy, r0, r1);
-    } else {
-      matmul_packed(w.m, packed, y, ldy, r0, r1);
-    }
-  }
-
-  // Whether x W^T for n tokens runs on AMX tiles: F16 and F32 weights, with the exact split
-  // product of kernels/amx_f16.h (float precision; for F16 the engine's own prompt product).
-  bool amx_product(const LlamaWeight& w, size_t n) const {
-    return amx && n >= kAmxMinTokens && !w.gptq && !w.interleaved && amx_f16_or_f32_supports(w.m.type);
-  }
-
-  // y[n x rows] = x W^T through the engine's kernels, in fixed row tiles.
+  // y[n x rows] = x W^T; dx[n x cols] += dy W (training_pass_steps.h). The engine's regrouped
+  // Q8_0/Q4_0 matrix is read where the loader made one: its mapped pages were released.
   void frozen_product(const LlamaWeight& w, const float* x, size_t n, float* y) {
-    const size_t in = w.m.cols, out = w.m.rows;
-    if (amx_product(w, n)) {
-      f16.reset(n, in);
-      pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { f16.pack_rows(x, in, b, e); });
-      pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
-        for (size_t i = b; i < e; ++i) matmul_amx_f16(w.m, f16, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
-      });
-      return;
-    }
-    packed.reset(w.m.type, n, in);
-    pool.parallel_for(n, kTokenGrain, [&](size_t b, size_t e) { packed.pack_rows(x, in, b, e); });
-    pool.parallel_for(tiles(out, kRowTile), 1, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) product_rows(w, y, out, i * kRowTile, std::min(out, (i + 1) * kRowTile));
-    });
+    products.forward(pool, w.m, w.interleaved.get(), x, n, y);
   }
-
-  // dx[n x cols] += dy W, in fixed column tiles. Decodes from the engine's regrouped copy where
-  // the forward reads one (the same floats): the mapped pages the loader released stay out.
   void frozen_backward(const LlamaWeight& w, const float* dy, size_t n, float* dx) {
-    const size_t in = w.m.cols, ldy = w.m.rows, tile = transposed_tile_cols(w.m.type);
-    pool.parallel_for(tiles(in, tile), 1, [&](size_t b, size_t e) {
-      std::vector<float> panel(kTransposedPanelRows * tile);
-      for (size_t i = b; i < e; ++i) {
-        const size_t c0 = i * tile, c1 = std::min(in, (i + 1) * tile);
-        if (w.interleaved) {
-          matmul_transposed_add(*w.interleaved, dy, ldy, n, dx, in, c0, c1, panel.data());
-        } else {
-          matmul_transposed_add(w.m, dy, ldy, n, dx, in, c0, c1, panel.data());
-        }
-      }
-    });
+    products.backward(pool, w.m, w.interleaved.get(), dy, n, dx);
   }
 
   // u = x A^T (the adapter's low-rank activations).
@@ -326,19 +252,7 @@ struct LoraForwardBackward::Impl {
     });
   }
 
-  void rope_rows(float* x, size_t width, size_t heads, bool backward) {
-    pool.parallel_for(T, kTokenGrain, [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t) {
-        const size_t pos = t % ctx;
-        const float *cs = &cos_[pos * hd / 2], *sn = &sin_[pos * hd / 2];
-        if (neox) {
-          (backward ? rope_unapply_neox_f32 : rope_apply_neox_f32)(x + t * width, heads, hd, cs, sn);
-        } else {
-          (backward ? rope_unapply_f32 : rope_apply_f32)(x + t * width, heads, hd, cs, sn);
-        }
-      }
-    });
-  }
+  void rope_rows(float* x, size_t width, size_t heads, bool backward) { rope.rows(pool, x, T, width, heads, backward); }
 
   // Layer l from its input x; with next, writes the layer's output there.
   void forward_layer(size_t l, const float* x, float* next) {
@@ -479,17 +393,14 @@ struct LoraForwardBackward::Impl {
   uint32_t ctx;
   ThreadPool& pool;
   LlamaConfig c;
+  WindowRope rope;
   size_t H = 0, Q = 0, KV = 0, F = 0, hd = 0, V = 0, T = 0;
   AttentionShape shape;
-  bool neox = false;  // NEOX rotation (Qwen2) instead of adjacent pairs
-  std::vector<float> cos_, sin_;
   std::vector<int32_t> tokens, targets;
   std::vector<float> inputs, xn, q, k, v, att, proj, h, hn, gate, up, s, xf, logits, token_loss;
   std::array<std::vector<float>, kLoraTargetCount> u;
   std::vector<float> dres, dh, dxn, dhn, datt, dq, dk, dv, ds, dgate, dup, du, bt, us, ut, gbt;
-  PackedActivations packed;
-  AmxF16Activations f16;
-  const bool amx = amx_enabled();
+  WeightProducts products;
   std::vector<LayerActivations> saved;  // empty: recompute each layer in the backward pass
   bool keep_forward = false;            // this pass's forward keeps its intermediates
   uint64_t activation_budget = default_activation_budget();
