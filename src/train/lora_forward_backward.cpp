@@ -356,12 +356,7 @@ struct LoraForwardBackward::Impl {
     for (size_t c0 = 0; c0 < T; c0 += kLogitChunk) {
       const size_t n = std::min(kLogitChunk, T - c0);
       frozen_product(w, &xf[c0 * H], n, logits.data());
-      pool.parallel_for(n, 1, [&](size_t b, size_t e) {
-        for (size_t i = b; i < e; ++i) {
-          float* row = &logits[i * V];
-          token_loss[c0 + i] = cross_entropy_f32(row, V, static_cast<uint32_t>(targets[c0 + i]), loss_scale, row);
-        }
-      });
+      cross_entropy_rows(pool, logits.data(), n, V, &targets[c0], loss_scale, &token_loss[c0]);
       if (!backward) continue;
       frozen_backward(w, logits.data(), n, &dxn[c0 * H]);
     }

@@ -48,6 +48,16 @@ void rms_norm_rows(ThreadPool& pool, const float* x, const float* w, float* out,
   });
 }
 
+void cross_entropy_rows(ThreadPool& pool, float* logits, size_t n, size_t vocab, const int32_t* targets,
+                        float loss_scale, float* token_loss) {
+  pool.parallel_for(n, 1, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      float* row = logits + i * vocab;
+      token_loss[i] = cross_entropy_f32(row, vocab, static_cast<uint32_t>(targets[i]), loss_scale, row);
+    }
+  });
+}
+
 WindowRope::WindowRope(const LlamaConfig& c, uint32_t ctx) : ctx_(ctx), hd_(c.head_dim), neox_(rope_neox(c)) {
   const float* freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
   cos_.resize(size_t{ctx} * hd_ / 2);

@@ -32,6 +32,11 @@ void split_training_windows(std::span<const std::span<const int32_t>> windows, u
 // out[t] = RMSNorm(x[t]) * w for T rows of `dim` floats.
 void rms_norm_rows(ThreadPool& pool, const float* x, const float* w, float* out, size_t T, size_t dim, float eps);
 
+// The cross-entropy of n rows of `vocab` logits against their targets into token_loss, each
+// row replaced by loss_scale times its gradient (kernels/backward_ops.h cross_entropy_f32).
+void cross_entropy_rows(ThreadPool& pool, float* logits, size_t n, size_t vocab, const int32_t* targets,
+                        float loss_scale, float* token_loss);
+
 // RoPE at positions 0 .. ctx-1 of every window, as the engine rotates (adjacent pairs, or the
 // halves of a head for NEOX models; llama3 frequency factors and linear scaling from the config).
 class WindowRope {
