@@ -284,6 +284,18 @@ def check_bad_inputs(lmforge, work, folders):
         print("bad input %s: refused: %s" % (name, err), flush=True)
 
 
+def check_rope_freqs_not_written_back(name, lmforge, gguf, work):
+    """GGUF -> HF of a file with llama3 rope scaling: refused with one line naming rope_freqs
+    (the divisors do not determine config.json's rope_scaling), nothing written."""
+    out = os.path.join(work, name + "-back-to-hf")
+    shutil.rmtree(out, ignore_errors=True)
+    r = run([lmforge, "convert", gguf, out], check_rc=False)
+    err = r.stderr.decode(errors="replace").strip().splitlines()
+    check(r.returncode == 1 and len(err) == 1 and "rope_freqs" in err[0] and not os.path.exists(out),
+          "%s: GGUF -> HF with rope_freqs: exit %d, %s" % (name, r.returncode, err))
+    print("%s: GGUF -> HF refused: %s" % (name, err[0][-90:]), flush=True)
+
+
 def main():
     ap = base_args(__doc__.splitlines()[0])
     ap.add_argument("--chat-tool", required=True, help="chat_render_tool (tests/oracles/chat_render_tool.cpp)")
@@ -322,6 +334,8 @@ def main():
                 files[outtype] = os.path.join(work, "%s.%s.gguf" % (name, outtype))
                 convert(args.lmforge, folder, files[outtype], outtype)
             info = check_metadata(name, model, files["f32"], args.lmforge, root)
+            if any(t["name"] == "rope_freqs.weight" for t in info["tensors"]):
+                check_rope_freqs_not_written_back(name, args.lmforge, files["f32"], work)
             eog = eog_ids(info)
             if real:
                 want_eog = set(realtok_checks.EXPECT[name]["eog"])

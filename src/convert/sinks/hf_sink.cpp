@@ -72,6 +72,13 @@ std::optional<std::string> hf_name_of(const LlamaModelSource& m, const TensorInf
     case LlamaNaming::kGguf:
       gguf = t.name;
       if (auto hf = gguf_to_hf_name(t.name)) return hf;
+      if (t.name == "rope_freqs.weight") {
+        // llama.cpp stores Llama 3 rope scaling only as these per-frequency divisors; config.json
+        // needs the factor, low/high frequency factors and original context they came from,
+        // which the divisors alone do not determine.
+        fail(m.path, "the GGUF's Llama 3 rope scaling (rope_freqs.weight) cannot be written back as a config.json "
+                     "rope_scaling: convert the original Hugging Face folder instead");
+      }
       fail(m.path, "cannot map GGUF tensor " + quoted_for_message(t.name) + " to a Hugging Face name");
   }
   fail(t.file.empty() ? m.path : t.file, "cannot map tensor " + quoted_for_message(t.name) + " to a Hugging Face llama tensor");
