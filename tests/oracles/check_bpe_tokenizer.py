@@ -73,11 +73,11 @@ def node(script, *args, timeout=600):
     return json.loads(r.stdout)
 
 
-def lmforge_lines(lmforge, model, lines, work, name, extra=()):
+def lmforge_lines(lmforge, model, lines, work, name, extra=(), timeout=600):
     path = os.path.join(work, name + ".txt")
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write("\n".join(lines))
-    r = run([lmforge, "tokenize", "-m", model, "-f", path, "--lines"] + list(extra), timeout=600)
+    r = run([lmforge, "tokenize", "-m", model, "-f", path, "--lines"] + list(extra), timeout=timeout)
     out = [json.loads(l) for l in r.stdout.decode().split("\n") if l]
     check(len(out) == len(lines), "%s: %d lines in, %d arrays out" % (name, len(lines), len(out)))
     return out

@@ -23,6 +23,7 @@ import shutil
 import unicodedata
 
 from common import CheckFailed, check, run, run_node
+import check_bpe_tokenizer
 from check_bpe_tokenizer import CHKTXT, EXTRA_LINES
 from check_tokenizer import STRESS_LINES, brown_lines, random_lines
 
@@ -148,13 +149,8 @@ def parity_lines():
 
 
 def lmforge_lines(lmforge, model, lines, work, tag, extra=()):
-    path = os.path.join(work, tag + ".txt")
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write("\n".join(lines))
-    r = run([lmforge, "tokenize", "-m", model, "-f", path, "--lines"] + list(extra), timeout=900)
-    out = [json.loads(line) for line in r.stdout.decode().split("\n") if line]
-    check(len(out) == len(lines), "%s: %d lines in, %d arrays out" % (tag, len(lines), len(out)))
-    return out
+    # The real vocabularies are large: a longer bound than check_bpe_tokenizer's own calls.
+    return check_bpe_tokenizer.lmforge_lines(lmforge, model, lines, work, tag, extra, timeout=900)
 
 
 def compare(tag, lines, got, want):
