@@ -13,7 +13,8 @@
 3. the GGUF output loads in `lmforge perplexity` and llama.cpp's llama-perplexity, same perplexity
    within 1e-3;
 4. bad input: unknown / missing / contradictory config fields, a vocabulary size other than the
-   tokenizer's, an --init-model of another shape, a bad --type: one clear line, no output.
+   tokenizer's, an --init-model of another shape, a bad --type: one clear line, no output;
+5. README's recipe examples/demo-train.json has the demo model's shape, trains and runs.
 Cases: the GQA fixture (6/2 heads, untied) and models/demo (4/2 heads, tied embeddings).
 """
 
@@ -243,6 +244,27 @@ def check_bad_input(args, work, text_path, folder):
     print("bad input: %d cases refused with one clear line" % (len(cases) + 1))
 
 
+def check_example_config(args, work, text_path):
+    """README's recipe, examples/demo-train.json (the demo model's shape, its tokenizer by a
+    path relative to the config): two short steps run and give a GGUF lmforge runs."""
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "demo-train.json")
+    out = os.path.join(work, "example.gguf")
+    r = run([args.lmforge, "train", "--config", example, "--data", text_path, "-o", out, "--steps", "2", "--ctx", "16",
+             "--batch", "2", "-t", "2", "--json"], timeout=600)
+    summary = json.loads(r.stdout)
+    check(summary["steps"] == 2 and all(math.isfinite(x) for x in summary["loss"]),
+          "examples/demo-train.json: %s" % summary)
+    with open(os.path.join(args.demo, "config.json")) as f:
+        demo = json.load(f)
+    with open(example) as f:
+        cfg = json.load(f)
+    for key in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "tie_word_embeddings"):
+        check(cfg[key] == demo[key], "examples/demo-train.json %s %r, models/demo %r" % (key, cfg[key], demo[key]))
+    run([args.lmforge, "run", "-m", out, "-p", "The", "-n", "4", "--temp", "0"], timeout=300)
+    print("examples/demo-train.json: 2 steps, losses %s; the GGUF runs" % summary["loss"], flush=True)
+
+
 def main():
     p = base_args(__doc__)
     p.add_argument("--demo", required=True, help="models/demo")
@@ -262,6 +284,7 @@ def main():
                         {"ctx": 24, "batch": 2, "steps": 3, "lr": 1e-3, "weight_decay": 0.01}, text_path)
     _, folder = check_resume(args, work, text_path)
     check_bad_input(args, work, text_path, folder)
+    check_example_config(args, work, text_path)
 
 
 if __name__ == "__main__":
