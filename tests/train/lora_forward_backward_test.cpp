@@ -5,6 +5,7 @@
 #include "train/lora_forward_backward.h"
 
 #include <cmath>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -97,6 +98,30 @@ void expect_gradient_matches_finite_differences(const LlamaModel& model) {
   EXPECT_GT(checked, 100u);
 }
 
+// The GQA model of the bit-identity tests: 128 wide, 4/2 heads, FFN 320, 300 tokens.
+TinySpec gqa_spec(DType type, bool qwen2 = false) {
+  TinySpec spec;
+  spec.qwen2 = qwen2;
+  spec.embd = 128;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.ff = 320;
+  spec.vocab = 300;
+  spec.matrix_type = type;
+  return spec;
+}
+
+// Every pair of x equals y's, bit for bit.
+void expect_same_pairs(const LoraAdapter& x, const LoraAdapter& y, std::string_view what) {
+  ASSERT_EQ(x.layers.size(), y.layers.size()) << what;
+  for (size_t l = 0; l < x.layers.size(); ++l) {
+    for (size_t t = 0; t < kLoraTargetCount; ++t) {
+      EXPECT_EQ(x.layers[l][t]->a, y.layers[l][t]->a) << what;
+      EXPECT_EQ(x.layers[l][t]->b, y.layers[l][t]->b) << what;
+    }
+  }
+}
+
 TEST_F(TinyModel, LoraGradientMatchesFiniteDifferences) { expect_gradient_matches_finite_differences(*write(TinySpec{})); }
 
 // Qwen2: NEOX rotation (rope_unapply_neox_f32 in the backward pass) and frozen q/k/v biases.
@@ -118,15 +143,7 @@ TEST_F(TinyModel, LoraGradientIsBitIdenticalForAnyThreadCount) {
   };
   for (const auto [type, qwen2] : {Case{DType::F32, false}, Case{DType::Q4_0, false}, Case{DType::Q8_0, false},
                                    Case{DType::F16, false}, Case{DType::Q8_0, true}}) {
-    TinySpec spec;
-    spec.qwen2 = qwen2;
-    spec.embd = 128;
-    spec.heads = 4;
-    spec.kv_heads = 2;
-    spec.ff = 320;
-    spec.vocab = 300;
-    spec.matrix_type = type;
-    auto m = write(spec);
+    auto m = write(gqa_spec(type, qwen2));
     const uint32_t ctx = 20;
     const LoraAdapter a = random_adapter(*m, 4, 3);
     const auto w = random_windows(3, ctx, m->n_vocab(), 4);
@@ -136,14 +153,8 @@ TEST_F(TinyModel, LoraGradientIsBitIdenticalForAnyThreadCount) {
     const LoraAdapter g3 = gradient(*m, a, w, ctx, 3, &l3);
     EXPECT_EQ(l1, l2) << dtype_name(type);
     EXPECT_EQ(l1, l3) << dtype_name(type);
-    for (size_t l = 0; l < g1.layers.size(); ++l) {
-      for (size_t t = 0; t < kLoraTargetCount; ++t) {
-        EXPECT_EQ(g1.layers[l][t]->a, g2.layers[l][t]->a) << dtype_name(type);
-        EXPECT_EQ(g1.layers[l][t]->b, g2.layers[l][t]->b) << dtype_name(type);
-        EXPECT_EQ(g1.layers[l][t]->a, g3.layers[l][t]->a) << dtype_name(type);
-        EXPECT_EQ(g1.layers[l][t]->b, g3.layers[l][t]->b) << dtype_name(type);
-      }
-    }
+    expect_same_pairs(g1, g2, dtype_name(type));
+    expect_same_pairs(g1, g3, dtype_name(type));
   }
 }
 
@@ -152,14 +163,7 @@ TEST_F(TinyModel, LoraGradientIsBitIdenticalForAnyThreadCount) {
 // kept sets; so does a budget just too small to keep them.
 TEST_F(TinyModel, KeptAndRecomputedActivationsGiveTheSameBits) {
   for (DType type : {DType::F32, DType::Q4_0}) {
-    TinySpec spec;
-    spec.embd = 128;
-    spec.heads = 4;
-    spec.kv_heads = 2;
-    spec.ff = 320;
-    spec.vocab = 300;
-    spec.matrix_type = type;
-    auto m = write(spec);
+    auto m = write(gqa_spec(type));
     const uint32_t ctx = 12;
     const LoraAdapter a = random_adapter(*m, 4, 5);
     const auto w1 = random_windows(2, ctx, m->n_vocab(), 6);
@@ -182,12 +186,7 @@ TEST_F(TinyModel, KeptAndRecomputedActivationsGiveTheSameBits) {
     const auto short_by_one = run(needed - 1);
     EXPECT_EQ(kept.second, recomputed.second) << dtype_name(type);
     EXPECT_EQ(kept.second, short_by_one.second) << dtype_name(type);
-    for (size_t l = 0; l < a.layers.size(); ++l) {
-      for (size_t t = 0; t < kLoraTargetCount; ++t) {
-        EXPECT_EQ(kept.first.layers[l][t]->a, recomputed.first.layers[l][t]->a) << dtype_name(type);
-        EXPECT_EQ(kept.first.layers[l][t]->b, recomputed.first.layers[l][t]->b) << dtype_name(type);
-      }
-    }
+    expect_same_pairs(kept.first, recomputed.first, dtype_name(type));
   }
 }
 
